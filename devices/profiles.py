@@ -1,0 +1,99 @@
+"""Device profiles: which backend, execution providers, threads, format and precision a target uses."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from edgeward.errors import DeviceError, InputError
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+CPU_PROVIDER = "CPUExecutionProvider"
+
+
+class Backend(str, Enum):
+    ONNXRUNTIME = "onnxruntime"
+    TFLITE = "tflite"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    arch: tuple[str, ...]
+    backends: tuple[Backend, ...]  # in order of preference
+    providers: tuple[str, ...]  # ONNX Runtime execution providers, in order
+    threads: int  # 0: all cores
+    format: str  # preferred artifact format: "onnx" or "tflite"
+    precision: str  # preferred precision: "fp32", "fp16", "int8"
+    delegate: str = ""  # TFLite delegate library (Coral: libedgetpu.so.1)
+
+    @property
+    def num_threads(self) -> int:
+        return self.threads or (os.cpu_count() or 1)
+
+    def check_providers(self, available: list[str] | None = None) -> tuple[str, ...]:
+        """The providers to use; raises DeviceError naming any that this onnxruntime lacks."""
+        available = available_providers() if available is None else available
+        missing = [p for p in self.providers if p not in available]
+        if missing:
+            raise DeviceError(
+                f"device profile '{self.name}' needs {', '.join(missing)}, but this onnxruntime offers "
+                f"{', '.join(available)} (install the onnxruntime build for this device, or pick another profile)"
+            )
+        return self.providers or (CPU_PROVIDER,)
+
+
+def available_providers() -> list[str]:
+    import onnxruntime
+
+    return list(onnxruntime.get_available_providers())
+
+
+def list_profiles() -> list[Profile]:
+    return [load_profile(p.stem) for p in sorted(PROFILE_DIR.glob("*.toml"))]
+
+
+def load_profile(name_or_path: str | os.PathLike) -> Profile:
+    """A profile by name (``x86-64-cpu``) or by the path of a TOML file of the same shape."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = PROFILE_DIR / f"{name_or_path}.toml"
+        if not path.exists():
+            names = ", ".join(p.stem for p in sorted(PROFILE_DIR.glob("*.toml")))
+            raise DeviceError(f"unknown device profile {str(name_or_path)!r}; expected one of: {names}, auto")
+    if not path.exists():
+        raise InputError(f"{path}: device profile file not found")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML ({exc})") from None
+    required = ("name", "description", "arch", "backends", "providers", "threads", "format", "precision")
+    for key in required:
+        if key not in data:
+            raise InputError(f"{path}: field '{key}' is missing")
+    try:
+        backends = tuple(Backend(b) for b in data["backends"])
+    except ValueError:
+        raise InputError(
+            f"{path}: field 'backends': expected items of {[b.value for b in Backend]}, got {data['backends']!r}"
+        ) from None
+    return Profile(
+        name=data["name"], description=data["description"], arch=tuple(data["arch"]), backends=backends,
+        providers=tuple(data["providers"]), threads=int(data["threads"]), format=data["format"],
+        precision=data["precision"], delegate=data.get("delegate", ""),
+    )
+
+
+def resolve(device: "str | Profile | None") -> Profile:
+    """A Profile from a name, a TOML path, ``auto``/``None`` (the closest to this host) or a Profile."""
+    if isinstance(device, Profile):
+        return device
+    if device in (None, "auto"):
+        from edgeward.devices.host import closest_profile, detect
+
+        return closest_profile(detect())
+    return load_profile(device)

@@ -1,0 +1,182 @@
+"""The ``edgeward`` command line: parses arguments, calls the Python API, prints, maps errors to exit codes.
+
+Heavy modules (TensorFlow, the training and export code) are imported only by the verbs that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from edgeward.errors import EdgewardError, InputError
+
+
+def _out(text: str) -> None:
+    print(text, flush=True)
+
+
+def cmd_data(args) -> int:
+    from edgeward.train.fraud_data import FraudSimConfig, write_fraud_csv
+
+    summary = write_fraud_csv(args.out, FraudSimConfig(rows=args.rows, days=args.days, seed=args.seed))
+    _out(f"wrote {summary['rows']:,} transactions ({summary['frauds']:,} fraud, {summary['fraud_rate']:.2%}) to {summary['path']}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from edgeward.train.fraud import FraudTrainConfig, train_fraud
+
+    config = FraudTrainConfig(epochs=args.epochs, seed=args.seed, baseline=not args.no_baseline)
+    features = args.features.split(",") if args.features else None
+    time_column = None if args.time == "none" else args.time
+    report = train_fraud(args.data, args.label, args.out, config, time_column=time_column, features=features, progress=True)
+    _out(f"trained on {report['data']['split']['train']:,} rows, {report['epochs_run']} epochs, {report['train_seconds']} s; "
+         f"held-out tail: {report['data']['split']['test']:,} rows, {report['data']['split']['test_frauds']} frauds")
+    for name, m in report["metrics"].items():
+        _out(f"  {name:8s} AUPRC {m['auprc']:.4f}  ROC-AUC {m['roc_auc']:.4f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}")
+    _out(f"decision threshold (max F1 on validation): {report['threshold']:.4f}; run directory: {args.out}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from edgeward.export.run_export import ExportOptions, Format, export_run
+
+    result = export_run(args.run, ExportOptions(format=Format(args.format), tolerance=args.tolerance, device=args.device))
+    p = result.parity
+    _out(f"wrote {result.artifact} ({result.artifact.stat().st_size:,} bytes); parity vs Keras on {p.rows:,} held-out rows: "
+         f"max abs diff {p.max_abs_diff:.2e} <= {p.tolerance:g}")
+    return 0
+
+
+def cmd_score(args) -> int:
+    from edgeward.runtime import FraudScorer, score_csv
+
+    with FraudScorer.from_file(args.model, device=args.device, threads=args.threads, threshold=args.threshold) as scorer:
+        s = score_csv(scorer, args.input, args.out, args.rejects, progress=True)
+    _out(f"scored {s.scored:,} rows ({s.flagged:,} flagged) -> {s.scores_path}")
+    _out(f"rejected {s.rejected:,} rows -> {s.rejects_path}")
+    _out(f"{s.rows:,} input rows = {s.scored:,} scored + {s.rejected:,} rejected")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from edgeward.export.bench import BenchOptions, bench_fraud, markdown
+
+    result = bench_fraud(args.run, BenchOptions(threads=args.threads), progress=True)
+    _out(json.dumps(result, indent=2) if args.json else markdown(result))
+    return 0
+
+
+def cmd_devices(args) -> int:
+    from edgeward.devices import closest_profile, detect, list_profiles, load_profile
+
+    if args.action == "list":
+        for p in list_profiles():
+            _out(f"{p.name:16s} {p.format:6s} {p.precision:5s} {','.join(b.value for b in p.backends):22s} {p.description}")
+    elif args.action == "show":
+        if not args.name:
+            raise InputError("devices show: expected a profile name (see `edgeward devices list`), got none")
+        p = load_profile(args.name)
+        for key, value in p.__dict__.items():
+            value = [getattr(v, "value", v) for v in value] if isinstance(value, tuple) else value
+            _out(f"{key:12s} {value}")
+    else:
+        host = detect()
+        for key, value in host.__dict__.items():
+            _out(f"{key:13s} {', '.join(value) if isinstance(value, tuple) else value}")
+        _out(f"{'int8 fast':13s} {host.int8_fast}")
+        _out(f"{'closest':13s} {closest_profile(host).name}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from edgeward.report import write_report
+
+    _out(f"wrote {write_report(args.run)}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from edgeward.demo import DemoOptions, run_demo
+
+    result = run_demo(DemoOptions(out=args.out, rows=args.rows, epochs=args.epochs), log=_out)
+    _out(f"report:    {result.report}")
+    _out(f"artifacts: {result.artifacts}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edgeward", description="Take Keras models to devices.")
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    d = sub.add_parser("data", help="generate a dataset")
+    d.add_argument("task", choices=["fraud"])
+    d.add_argument("out", help="output CSV")
+    d.add_argument("--rows", type=int, default=200_000)
+    d.add_argument("--days", type=int, default=120)
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(fn=cmd_data)
+
+    t = sub.add_parser("train", help="train a model on a dataset")
+    t.add_argument("task", choices=["fraud"])
+    t.add_argument("--data", required=True, help="CSV of numeric features and a 0/1 label")
+    t.add_argument("--label", required=True, help="label column")
+    t.add_argument("--out", required=True, help="run directory to write")
+    t.add_argument("--time", default="auto", help="time column to split by (default: timestamp/Time if present; 'none': file order)")
+    t.add_argument("--features", help="comma-separated feature columns (default: all but label, time and *_id)")
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--no-baseline", action="store_true", help="skip the HistGradientBoosting baseline")
+    t.set_defaults(fn=cmd_train)
+
+    e = sub.add_parser("export", help="export a run to a deployable artifact, checked against Keras")
+    e.add_argument("run", help="training run directory")
+    e.add_argument("--format", default="onnx", choices=["onnx", "tflite"])
+    e.add_argument("--tolerance", type=float, default=1e-5, help="max abs diff allowed against Keras")
+    e.add_argument("--device", default="auto", help="device profile to check the artifact on")
+    e.set_defaults(fn=cmd_export)
+
+    s = sub.add_parser("score", help="score a CSV of transactions with a fraud model")
+    s.add_argument("model")
+    s.add_argument("--input", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--rejects", help="rejects CSV (default: OUT with .rejects.csv)")
+    s.add_argument("--threshold", type=float, help="override the model's decision threshold")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int)
+    s.set_defaults(fn=cmd_score)
+
+    b = sub.add_parser("bench", help="benchmark the runtime against Keras on a run's held-out rows")
+    b.add_argument("run")
+    b.add_argument("--threads", type=int, default=1)
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(fn=cmd_bench)
+
+    v = sub.add_parser("devices", help="device profiles and this host")
+    v.add_argument("action", choices=["list", "show", "detect"])
+    v.add_argument("name", nargs="?")
+    v.set_defaults(fn=cmd_devices)
+
+    r = sub.add_parser("report", help="(re)write a run's HTML report")
+    r.add_argument("run")
+    r.set_defaults(fn=cmd_report)
+
+    m = sub.add_parser("demo", help="the whole flow on generated data, with an HTML report")
+    m.add_argument("--out", default="runs/demo")
+    m.add_argument("--rows", type=int, default=200_000)
+    m.add_argument("--epochs", type=int, default=30)
+    m.set_defaults(fn=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except EdgewardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, InputError) else 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,135 @@
+"""The HTML report of a demo or run directory: one self-contained file (inline SVG plots, no CDN)."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import os
+from pathlib import Path
+
+REPORT_FILE = "report.html"
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
+h1{margin-bottom:.2em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.8em 0} td,th{border:1px solid #ccc;padding:.3em .7em;text-align:left} td.n{text-align:right} th{background:#f3f3f3} .ok{color:#070} .bad{color:#b00}
+.plots{display:flex;flex-wrap:wrap;gap:1em} .plots svg{max-width:480px;height:auto} code{background:#f5f5f5;padding:0 .2em}
+"""
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _cell(value) -> str:
+    text = str(value)
+    numeric = bool(text) and text.replace(",", "").replace(".", "").split(" ")[0].lstrip("-").rstrip("x").isdigit()
+    return f"<td class='n'>{html.escape(text)}</td>" if numeric else f"<td>{html.escape(text)}</td>"
+
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _plots(train: dict) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for name, curve in train["pr_curves"].items():
+        auprc = train["metrics"][name]["auprc"]
+        label = "MLP (edgeward)" if name == "model" else "HistGradientBoosting baseline"
+        ax.step(curve["recall"], curve["precision"], where="post", label=f"{label}, AUPRC {auprc:.3f}")
+    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall on the held-out time tail", xlim=(0, 1), ylim=(0, 1.02))
+    ax.legend(loc="lower left", fontsize=8)
+    plots = [_svg(fig)]
+    hist = train["history"]
+    fig, ax = plt.subplots(figsize=(5, 4))
+    epochs = range(1, len(hist["loss"]) + 1)
+    ax.plot(epochs, hist["loss"], label="training loss (weighted)")
+    ax.plot(epochs, hist["val_loss"], label="validation loss")
+    ax2 = ax.twinx()
+    ax2.plot(epochs, hist["val_auprc"], color="tab:green", label="validation AUPRC")
+    ax2.set_ylabel("validation AUPRC")
+    ax.set(xlabel="epoch", ylabel="loss", title="Training")
+    ax.legend(loc="upper center", fontsize=8)
+    ax2.legend(loc="lower right", fontsize=8)
+    plots.append(_svg(fig))
+    return plots
+
+
+def _load(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def fraud_section(run: Path) -> str:
+    from edgeward.export.bench import machine_line, tables
+
+    train = _load(run / "train.json")
+    if train is None:
+        return ""
+    data, parts = train["data"], ["<h2>Fraud scoring</h2>"]
+    parts.append(
+        f"<p>Data: <code>{html.escape(data['path'])}</code>, {data['rows']:,} transactions, fraud rate "
+        f"{data['fraud_rate']:.2%}; split by time ({data['split']['train']:,} train / {data['split']['val']:,} validation / "
+        f"{data['split']['test']:,} held-out tail with {data['split']['test_frauds']} frauds). "
+        f"{len(train['features'])} features; MLP with {train['params']:,} parameters, {train['epochs_run']} epochs in "
+        f"{train['train_seconds']} s, fraud class weight {train['class_weight']:.1f}.</p>"
+    )
+    rows = [[("MLP (edgeward)" if k == "model" else "HistGradientBoosting baseline"), f"{m['auprc']:.4f}",
+             f"{m['roc_auc']:.4f}", f"{m['precision']:.3f}", f"{m['recall']:.3f}"] for k, m in train["metrics"].items()]
+    parts.append("<h3>Held-out metrics</h3>" + _table(["model", "AUPRC", "ROC-AUC", "precision", "recall"], rows))
+    parts.append(f"<p>Decision threshold {train['threshold']:.4f} (max F1 on the validation split); precision and "
+                 "recall use each model's own threshold.</p>")
+    parts.append('<div class="plots">' + "".join(_plots(train)) + "</div>")
+    validation = _load(run / "validation.json")
+    if validation:
+        rows = [[a["artifact"], a["format"], a["precision"], a["check"], f"{a.get('max_abs_diff', float('nan')):.2e}",
+                 f"{a['tolerance']:g}", "passed" if a["passed"] else "FAILED"] for a in validation["artifacts"]]
+        parts.append("<h3>Export and validation</h3>" + _table(
+            ["artifact", "format", "precision", "check", "max abs diff", "tolerance", "result"], rows))
+    scored = _load(run / "score.json")
+    if scored:
+        parts.append("<h3>Scoring a new file</h3>" + _table(
+            ["input", "rows", "scored", "flagged", "rejected", "rejects file"],
+            [[scored["input"], f"{scored['rows']:,}", f"{scored['scored']:,}", f"{scored['flagged']:,}",
+              f"{scored['rejected']:,}", scored["rejects_path"]]]))
+        if scored.get("reject_examples"):
+            parts.append(_table(["line", "field", "reason"], scored["reject_examples"]))
+    bench = _load(run / "bench.json")
+    if bench:
+        parts.append(f"<h3>Benchmark</h3><p>{html.escape(machine_line(bench))}; medians.</p>")
+        parts += [_table(h, r) for h, r in tables(bench)]
+    return "\n".join(parts)
+
+
+def write_report(out_dir: str | os.PathLike) -> Path:
+    """Write ``report.html`` into ``out_dir`` (a demo directory with task subfolders, or one run)."""
+    from edgeward.errors import InputError
+
+    out = Path(out_dir)
+    runs = [out / "fraud"] if (out / "fraud" / "train.json").exists() else [out] if (out / "train.json").exists() else []
+    if not runs:
+        raise InputError(f"{out}: expected a demo or run directory with train.json, got none")
+    demo = _load(out / "demo.json")
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>edgeward report</title><style>{_CSS}</style></head><body>",
+             "<h1>edgeward report</h1>"]
+    if demo:
+        parts.append("<h2>Steps</h2>" + _table(["step", "seconds", "result"],
+                                               [[s["step"], f"{s['seconds']:.1f}", s["result"]] for s in demo["steps"]]))
+    parts += [fraud_section(r) for r in runs]
+    parts.append("</body></html>")
+    path = out / REPORT_FILE
+    path.write_text("\n".join(parts))
+    return path

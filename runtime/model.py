@@ -1,0 +1,134 @@
+"""``Model``: one self-describing model file (ONNX, or TFLite with the tflite extra) ready to run.
+
+The file's embedded manifest says the task, the inputs (name, shape, dtype), the outputs and the
+task specifics; the device profile says the backend, execution providers and threads.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from edgeward.devices import Backend, Profile, resolve
+from edgeward.errors import DeviceError, ManifestError, ModelFileError, TensorError
+from edgeward.manifest import METADATA_KEY, Manifest, TensorInfo
+from edgeward.runtime.backends import OnnxBackend, TfliteBackend, is_tflite
+
+ModelSource = str | os.PathLike | bytes
+
+
+def read_model_bytes(source: ModelSource) -> tuple[bytes, str]:
+    """The file's bytes and a name for messages."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), "<bytes>"
+    path = Path(source)
+    if not path.exists():
+        raise ModelFileError(f"{path}: model file not found")
+    if path.is_dir():
+        raise ModelFileError(f"{path}: expected a model file (.onnx or .tflite), got a directory")
+    return path.read_bytes(), str(path)
+
+
+class Model:
+    """A loaded model and its manifest.
+
+    ``run()`` takes a mapping of input name to array (or one array for a single-input model) and
+    returns a dict of output name to array. Inputs are checked against the manifest: a wrong name,
+    rank, fixed dimension or dtype, or a NaN, is a ``TensorError`` naming what was expected and given.
+    """
+
+    def __init__(self, source: ModelSource, device: str | Profile | None = "auto", threads: int | None = None):
+        data, self.source = read_model_bytes(source)
+        if len(data) < 8:
+            raise ModelFileError(f"{self.source}: expected an ONNX or TFLite model, got {len(data)} bytes")
+        self.profile = resolve(device)
+        backend = Backend.TFLITE if is_tflite(data) else Backend.ONNXRUNTIME
+        if backend not in self.profile.backends:
+            raise DeviceError(
+                f"device profile '{self.profile.name}' runs {[b.value for b in self.profile.backends]}, "
+                f"got a {backend.value} model ({self.source})"
+            )
+        impl = TfliteBackend if backend is Backend.TFLITE else OnnxBackend
+        self._backend = impl(data, self.source, self.profile, threads)
+        self.backend = backend
+        self.providers = self._backend.providers
+        text = self._backend.manifest_text()
+        if text is None:
+            raise ManifestError(
+                f"{self.source}: no edgeward manifest in the file (metadata key '{METADATA_KEY}'); "
+                "export the model with `edgeward export`"
+            )
+        self.manifest = Manifest.from_json(text, self.source)
+        self._inputs = {t.name: t for t in self.manifest.inputs}
+        self.output_names = tuple(t.name for t in self.manifest.outputs)
+        self.size_bytes = len(data)
+
+    @classmethod
+    def from_file(cls, source: ModelSource, device: str | Profile | None = "auto", threads: int | None = None) -> "Model":
+        return cls(source, device=device, threads=threads)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(self._inputs)
+
+    def run(self, inputs: Mapping[str, np.ndarray] | np.ndarray, validate: bool = True) -> dict[str, np.ndarray]:
+        """Run the model. ``validate=False`` skips the input checks, for task classes that did them."""
+        if self._backend is None:
+            raise ModelFileError(f"{self.source}: model is closed")
+        if not isinstance(inputs, Mapping):
+            if len(self._inputs) != 1:
+                raise TensorError(f"model has inputs {list(self._inputs)}: pass a dict of name to array")
+            inputs = {next(iter(self._inputs)): inputs}
+        if not validate:
+            return dict(zip(self.output_names, self._backend.run(inputs)))
+        feeds = {}
+        for name, value in inputs.items():
+            spec = self._inputs.get(name)
+            if spec is None:
+                raise TensorError(f"unknown input {name!r}: expected one of {list(self._inputs)}")
+            feeds[name] = _check(spec, value)
+        if len(feeds) != len(self._inputs):
+            missing = [n for n in self._inputs if n not in feeds]
+            raise TensorError(f"missing input(s) {missing}: expected {list(self._inputs)}, got {list(feeds)}")
+        return dict(zip(self.output_names, self._backend.run(feeds)))
+
+    def warmup(self, runs: int = 3) -> None:
+        """Run zeros of batch 1 through the model so that first-call costs are paid now."""
+        feeds = {
+            t.name: np.zeros([1 if d is None else d for d in t.shape], dtype=t.dtype) for t in self.manifest.inputs
+        }
+        for _ in range(runs):
+            self.run(feeds)
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Model({self.source!r}, task={self.manifest.task.value}, backend={self.backend.value}, providers={self.providers})"
+
+
+def _check(spec: TensorInfo, value) -> np.ndarray:
+    if not isinstance(value, np.ndarray):
+        raise TensorError(f"input {spec.name!r}: expected a numpy array of {spec.dtype}, got {type(value).__name__}")
+    if value.dtype != spec.dtype:
+        raise TensorError(f"input {spec.name!r}: expected dtype {spec.dtype}, got {value.dtype}")
+    if value.ndim != len(spec.shape) or any(d is not None and d != g for d, g in zip(spec.shape, value.shape)):
+        want = "(" + ", ".join("N" if d is None else str(d) for d in spec.shape) + ")"
+        raise TensorError(f"input {spec.name!r}: expected shape {want}, got {tuple(value.shape)}")
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        bad = np.argwhere(~np.isfinite(value))[0]
+        raise TensorError(
+            f"input {spec.name!r}: expected finite values, got {value[tuple(bad)]} at index {tuple(int(i) for i in bad)}"
+        )
+    return value

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import pytest
+
+from edgeward.cli import main
+from edgeward.devices import Backend, HostInfo, closest_profile, detect, list_profiles, load_profile
+from edgeward.errors import DeviceError, InputError
+
+
+def test_the_required_profiles_exist_and_load():
+    names = {p.name for p in list_profiles()}
+    assert {"x86-64-cpu", "nvidia-gpu", "jetson-orin", "raspberry-pi-4", "raspberry-pi-5", "coral"} <= names
+    jetson = load_profile("jetson-orin")
+    assert jetson.providers[:2] == ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+    coral = load_profile("coral")
+    assert coral.backends == (Backend.TFLITE,) and coral.precision == "int8" and coral.delegate
+
+
+def test_unknown_profile_lists_the_choices():
+    with pytest.raises(DeviceError, match=r"unknown device profile 'toaster'; expected one of: .*x86-64-cpu, auto"):
+        load_profile("toaster")
+
+
+def test_profile_file_errors(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n')
+    with pytest.raises(InputError, match="bad.toml: field 'description' is missing"):
+        load_profile(bad)
+    bad.write_text("name = \n")
+    with pytest.raises(InputError, match="bad.toml: not valid TOML"):
+        load_profile(bad)
+
+
+def test_missing_provider_is_reported_not_hidden():
+    with pytest.raises(DeviceError, match="needs TensorrtExecutionProvider, CUDAExecutionProvider, but this onnxruntime offers CPUExecutionProvider"):
+        load_profile("jetson-orin").check_providers(["CPUExecutionProvider"])
+
+
+def _host(**kw) -> HostInfo:
+    base = dict(arch="x86_64", cores=2, cpu_model="cpu", cpu_flags=(), board="", providers=("CPUExecutionProvider",))
+    return HostInfo(**{**base, **kw})
+
+
+@pytest.mark.parametrize("host, expected", [
+    (_host(), "x86-64-cpu"),
+    (_host(providers=("CUDAExecutionProvider", "CPUExecutionProvider")), "nvidia-gpu"),
+    (_host(arch="aarch64", board="Raspberry Pi 5 Model B Rev 1.0"), "raspberry-pi-5"),
+    (_host(arch="aarch64", board="Raspberry Pi 4 Model B Rev 1.4"), "raspberry-pi-4"),
+    (_host(arch="aarch64", board="NVIDIA Jetson AGX Orin", providers=("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")), "jetson-orin"),
+    (_host(arch="aarch64", board="NVIDIA Jetson AGX Orin"), "arm64-cpu"),  # no GPU providers installed
+    (_host(arch="aarch64"), "arm64-cpu"),
+])
+def test_closest_profile(host, expected):
+    assert closest_profile(host).name == expected
+
+
+def test_detect_this_host():
+    host = detect()
+    assert host.cores >= 1 and host.arch
+    assert "CPUExecutionProvider" in host.providers
+
+
+def test_cli_devices(capsys):
+    assert main(["devices", "list"]) == 0
+    assert "raspberry-pi-5" in capsys.readouterr().out
+    assert main(["devices", "show", "coral"]) == 0
+    assert "libedgetpu.so.1" in capsys.readouterr().out
+    assert main(["devices", "detect"]) == 0
+    out = capsys.readouterr().out
+    assert "closest" in out and "providers" in out
+    assert main(["devices", "show", "toaster"]) == 1
+    assert capsys.readouterr().err.startswith("error: unknown device profile 'toaster'")

@@ -1,0 +1,46 @@
+"""TFLite artifacts: the manifest travels inside the flatbuffer; LiteRT runs them in the runtime."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edgeward.cli import main
+from edgeward.errors import ModelFileError
+from edgeward.manifest import METADATA_KEY
+from edgeward.runtime import FraudScorer, Model
+from edgeward.runtime.tflite_metadata import read_metadata
+
+pytest.importorskip("ai_edge_litert", reason="the tflite extra (ai-edge-litert) is not installed")
+
+
+@pytest.fixture(scope="module")
+def tflite_model(fraud_run):
+    assert main(["export", str(fraud_run), "--format", "tflite"]) == 0
+    return fraud_run / "artifacts" / "model.tflite"
+
+
+def test_tflite_export_carries_the_manifest_and_matches_onnx(tflite_model, fraud_run):
+    meta = read_metadata(tflite_model.read_bytes())
+    assert json.loads(meta[METADATA_KEY])["format"] == "tflite"
+    x = np.load(fraud_run / "holdout.npz")["x_test"]
+    with Model(tflite_model) as t, Model(fraud_run / "artifacts" / "model.onnx") as o:
+        assert t.backend.value == "tflite" and t.manifest.features == o.manifest.features
+        got, want = t.run(x)[t.output_names[0]], o.run(x)[o.output_names[0]]
+        assert got.shape == want.shape == (len(x), 1)
+        assert np.abs(got - want).max() <= 1e-5
+        assert t.run(x[:1])[t.output_names[0]].shape == (1, 1)  # batch resized back down
+    with FraudScorer.from_file(tflite_model) as scorer:
+        assert scorer.score(x[:7]).shape == (7,)
+    entries = json.loads((fraud_run / "validation.json").read_text())["artifacts"]
+    assert {e["artifact"] for e in entries} >= {"artifacts/model.onnx", "artifacts/model.tflite"}
+
+
+def test_truncated_tflite_is_a_clear_error(tflite_model, tmp_path):
+    data = tflite_model.read_bytes()
+    bad = tmp_path / "cut.tflite"
+    bad.write_bytes(data[:64])
+    with pytest.raises(ModelFileError, match="cut.tflite: not a readable TFLite flatbuffer"):
+        Model(bad)

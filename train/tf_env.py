@@ -1,0 +1,25 @@
+"""Import TensorFlow and tf_keras the way TFMOT and tf2onnx need them.
+
+``TF_USE_LEGACY_KERAS=1`` must be set before TensorFlow is first imported (see stack notes); this
+happens when a training or export function first needs TensorFlow, never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+
+from edgeward.errors import require
+
+
+def keras():
+    """The tf_keras module (Keras 2), with TensorFlow imported quietly."""
+    tensorflow()
+    return require("tf_keras", "train")
+
+
+def tensorflow():
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    tf = require("tensorflow", "train")
+    tf.get_logger().setLevel("ERROR")
+    return tf
