@@ -71,6 +71,11 @@ def detect() -> HostInfo:
     )
 
 
+def cpu_profile() -> Profile:
+    """This host's CPU-only profile (for comparisons against a bare CPU session)."""
+    return load_profile("arm64-cpu" if platform.machine().lower() in ("aarch64", "arm64") else "x86-64-cpu")
+
+
 def closest_profile(host: HostInfo) -> Profile:
     """The profile that fits this host best, among those whose providers it has."""
     board = host.board.lower()

@@ -30,7 +30,10 @@ def cmd_train(args) -> int:
     config = FraudTrainConfig(epochs=args.epochs, seed=args.seed, baseline=not args.no_baseline)
     features = args.features.split(",") if args.features else None
     time_column = None if args.time == "none" else args.time
-    report = train_fraud(args.data, args.label, args.out, config, time_column=time_column, features=features, progress=True)
+    report = train_fraud(args.data, args.label, args.out, config, time_column=time_column, features=features,
+                         progress=True, from_model=args.from_model)
+    if args.from_model:
+        _out(f"adopted {args.from_model} (no training); evaluated on the same split")
     _out(f"trained on {report['data']['split']['train']:,} rows, {report['epochs_run']} epochs, {report['train_seconds']} s; "
          f"held-out tail: {report['data']['split']['test']:,} rows, {report['data']['split']['test_frauds']} frauds")
     for name, m in report["metrics"].items():
@@ -39,13 +42,53 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_export(args) -> int:
-    from edgeward.export.run_export import ExportOptions, Format, export_run
+def cmd_compress(args) -> int:
+    from edgeward.train.compress import CompressConfig, compress_run
 
-    result = export_run(args.run, ExportOptions(format=Format(args.format), tolerance=args.tolerance, device=args.device))
-    p = result.parity
-    _out(f"wrote {result.artifact} ({result.artifact.stat().st_size:,} bytes); parity vs Keras on {p.rows:,} held-out rows: "
-         f"max abs diff {p.max_abs_diff:.2e} <= {p.tolerance:g}")
+    config = CompressConfig(sparsity=args.sparsity, qat=args.qat, prune_epochs=args.prune_epochs, qat_epochs=args.qat_epochs)
+    report = compress_run(args.run, config, progress=True)
+    _out(f"base model: {report['metric']} {report['base']['metric']:.4f}")
+    for key in ("pruned", "qat", "pruned-qat"):
+        if key in report:
+            r = report[key]
+            sparsity = ", ".join(f"{k} {v:.0%}" for k, v in r["sparsity"].items())
+            _out(f"{key:10s} {report['metric']} {r['metric']:.4f} ({(r['metric'] - report['base']['metric']) * 100:+.2f} points) "
+                 f"-> {args.run}/{r['file']}" + (f"; sparsity: {sparsity}" if sparsity else ""))
+    return 0
+
+
+def _specs(args):
+    from edgeward.export.artifacts import ArtifactSpec, Calibration, Format, Precision, Source
+    from edgeward.export.engine import available_specs
+
+    if args.all:
+        return available_specs(args.run)
+    formats = [Format.ONNX, Format.TFLITE] if args.format == "all" else [Format(args.format)]
+    source = Source(args.source)
+    precisions = [Precision(p) for p in args.precision.split(",")]
+    specs = []
+    for fmt in formats:
+        for precision in precisions:
+            if precision is Precision.INT8_DYNAMIC and fmt is Format.ONNX:
+                continue
+            specs.append(ArtifactSpec(fmt, precision, source, per_channel=not args.per_tensor,
+                                      calibration=Calibration(args.calibration), int8_io=args.int8_io).check())
+    return tuple(specs)
+
+
+def cmd_export(args) -> int:
+    from edgeward.export.engine import ExportOptions, export_run
+    from edgeward.export.report_table import export_table
+    from edgeward.export.validate import Budget, ValidationError
+
+    budget = Budget(max_drop=args.max_drop if args.max_drop is not None else 1.0, fp32_tolerance=args.tolerance)
+    options = ExportOptions(specs=_specs(args), budget=budget, search=args.max_drop is not None, device=args.device)
+    try:
+        report = export_run(args.run, options, progress=True)
+    except ValidationError:
+        _out(export_table(args.run))
+        raise
+    _out(export_table(args.run))
     return 0
 
 
@@ -61,9 +104,9 @@ def cmd_score(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from edgeward.export.bench import BenchOptions, bench_fraud, markdown
+    from edgeward.export.bench import BenchOptions, bench_run, markdown
 
-    result = bench_fraud(args.run, BenchOptions(threads=args.threads), progress=True)
+    result = bench_run(args.run, BenchOptions(device=args.device, vs_keras=not args.no_keras), progress=True)
     _out(json.dumps(result, indent=2) if args.json else markdown(result))
     return 0
 
@@ -128,13 +171,30 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-baseline", action="store_true", help="skip the HistGradientBoosting baseline")
+    t.add_argument("--from-model", help="adopt a Keras model (tf_keras or Keras 3 .keras) trained elsewhere instead of training")
     t.set_defaults(fn=cmd_train)
 
-    e = sub.add_parser("export", help="export a run to a deployable artifact, checked against Keras")
+    c = sub.add_parser("compress", help="prune and/or quantization-aware train a run's model (tf_keras)")
+    c.add_argument("run", help="training run directory")
+    c.add_argument("--sparsity", type=float, help="magnitude pruning to this fraction of zero weights, e.g. 0.5")
+    c.add_argument("--qat", action="store_true", help="quantization-aware training (after pruning, zeros are kept)")
+    c.add_argument("--prune-epochs", type=int, default=4)
+    c.add_argument("--qat-epochs", type=int, default=3)
+    c.set_defaults(fn=cmd_compress)
+
+    e = sub.add_parser("export", help="export a run to ONNX/TFLite artifacts, each checked against Keras")
     e.add_argument("run", help="training run directory")
-    e.add_argument("--format", default="onnx", choices=["onnx", "tflite"])
-    e.add_argument("--tolerance", type=float, default=1e-5, help="max abs diff allowed against Keras")
-    e.add_argument("--device", default="auto", help="device profile to check the artifact on")
+    e.add_argument("--format", default="onnx", choices=["onnx", "tflite", "all"])
+    e.add_argument("--precision", default="fp32", help="fp32, fp16, int8, int8-dynamic (TFLite), comma-separated")
+    e.add_argument("--source", default="base", choices=["base", "pruned", "qat", "pruned-qat"],
+                   help="which Keras model: the trained one, or one made by `compress`")
+    e.add_argument("--all", action="store_true", help="every format and precision from every model the run has")
+    e.add_argument("--calibration", default="minmax", choices=["minmax", "entropy", "percentile"], help="ONNX int8 calibration")
+    e.add_argument("--per-tensor", action="store_true", help="ONNX int8: per-tensor weights (default per-channel)")
+    e.add_argument("--int8-io", action="store_true", help="TFLite int8: int8 input and output tensors")
+    e.add_argument("--max-drop", type=float, help="int8: try candidates until the metric drop is <= this many points")
+    e.add_argument("--tolerance", type=float, default=1e-5, help="fp32: max abs diff allowed against Keras")
+    e.add_argument("--device", default="auto", help="target device profile: where artifacts are checked and timed")
     e.set_defaults(fn=cmd_export)
 
     s = sub.add_parser("score", help="score a CSV of transactions with a fraud model")
@@ -147,9 +207,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int)
     s.set_defaults(fn=cmd_score)
 
-    b = sub.add_parser("bench", help="benchmark the runtime against Keras on a run's held-out rows")
+    b = sub.add_parser("bench", help="benchmark every artifact of a run, and the runtime against Keras")
     b.add_argument("run")
-    b.add_argument("--threads", type=int, default=1)
+    b.add_argument("--device", default="auto", help="device profile (providers, threads)")
+    b.add_argument("--no-keras", action="store_true", help="skip the runtime-vs-Keras comparison")
     b.add_argument("--json", action="store_true")
     b.set_defaults(fn=cmd_bench)
 

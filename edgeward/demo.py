@@ -1,7 +1,8 @@
 """``edgeward demo``: the whole flow on generated data, ending in an HTML report.
 
-Fraud: simulate transactions -> train the MLP (and the baseline) -> export ONNX, checked against
-Keras -> score a new day of transactions, some of them damaged, with rejects -> benchmark -> report.
+Fraud: simulate transactions -> train the MLP (and the baseline) -> compress (50% pruning, QAT) ->
+export every format and precision, each checked against Keras, with an int8 accuracy budget ->
+score a new month of transactions, some of them damaged, with rejects -> benchmark -> report.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+TOTAL_STEPS = 7
+
+
 @dataclass(frozen=True)
 class DemoOptions:
     out: str = "runs/demo"
     rows: int = 200_000
     epochs: int = 30
     seed: int = 0
+    max_drop: float = 1.0  # int8 accuracy budget, AUPRC points
 
 
 @dataclass(frozen=True)
@@ -49,10 +54,12 @@ def damage(path: Path, every: int = 2500) -> int:
 
 
 def run_demo(options: DemoOptions = DemoOptions(), log: Callable[[str], None] = lambda s: None) -> DemoResult:
-    from edgeward.export.bench import BenchOptions, bench_fraud
-    from edgeward.export.run_export import ARTIFACTS, ExportOptions, Format, export_run
+    from edgeward.export.bench import BenchOptions, bench_run
+    from edgeward.export.engine import ARTIFACTS, ExportOptions, available_specs, export_run
+    from edgeward.export.validate import Budget
     from edgeward.report import write_report
     from edgeward.runtime import FraudScorer, score_csv
+    from edgeward.train.compress import CompressConfig, compress_run
     from edgeward.train.fraud import FraudTrainConfig, train_fraud
     from edgeward.train.fraud_data import FraudSimConfig, write_fraud_csv
 
@@ -62,7 +69,7 @@ def run_demo(options: DemoOptions = DemoOptions(), log: Callable[[str], None] = 
     steps: list[dict] = []
 
     def step(name: str, fn, describe):
-        log(f"[{len(steps) + 1}/7] {name} ...")
+        log(f"[{len(steps) + 1}/{TOTAL_STEPS}] {name} ...")
         started = time.perf_counter()
         value = fn()
         seconds = time.perf_counter() - started
@@ -77,17 +84,24 @@ def run_demo(options: DemoOptions = DemoOptions(), log: Callable[[str], None] = 
          lambda: train_fraud(data, "is_fraud", run, FraudTrainConfig(epochs=options.epochs, seed=options.seed), progress=True),
          lambda r: f"AUPRC {r['metrics']['model']['auprc']:.4f} (baseline {r['metrics']['baseline']['auprc']:.4f}), "
                    f"ROC-AUC {r['metrics']['model']['roc_auc']:.4f}")
-    exported = step("export ONNX + parity check", lambda: export_run(run),
-                    lambda e: f"{e.artifact.name}, max abs diff {e.parity.max_abs_diff:.1e} on {e.parity.rows:,} rows")
-    step("export TFLite + parity check", lambda: export_run(run, ExportOptions(format=Format.TFLITE)),
-         lambda e: f"{e.artifact.name}, max abs diff {e.parity.max_abs_diff:.1e} on {e.parity.rows:,} rows")
+    step("compress: 50% pruning, QAT, pruning + QAT",
+         lambda: (compress_run(run, CompressConfig(qat=True), progress=True),
+                  compress_run(run, CompressConfig(sparsity=0.5, qat=True), progress=True))[1],
+         lambda r: f"pruned AUPRC {r['pruned']['metric']:.4f}, pruned+QAT {r['pruned-qat']['metric']:.4f} "
+                   f"(base {r['base']['metric']:.4f})")
+    step("export every format and precision, checked against Keras",
+         lambda: export_run(run, ExportOptions(specs=available_specs(run), budget=Budget(max_drop=options.max_drop),
+                                               search=True), progress=True),
+         lambda e: f"{len(e.checks)} artifacts within budget; recommended for {e.recommendation['device']}: "
+                   f"{e.recommendation['artifact']}")
+    fp32 = run / ARTIFACTS / "model.onnx"
 
     incoming = run / "incoming.csv"
 
     def score():
         write_fraud_csv(incoming, FraudSimConfig(rows=max(options.rows // 10, 2000), days=30, seed=options.seed + 1))
         damage(incoming)
-        with FraudScorer.from_file(exported.artifact) as scorer:
+        with FraudScorer.from_file(fp32) as scorer:
             s = score_csv(scorer, incoming, run / "scores.csv", progress=True)
         examples = list(csv.reader((run / "scores.rejects.csv").open()))[1:6]
         summary = {"input": str(incoming), "rows": s.rows, "scored": s.scored, "flagged": s.flagged,
@@ -98,10 +112,11 @@ def run_demo(options: DemoOptions = DemoOptions(), log: Callable[[str], None] = 
 
     step("score new transactions (some damaged)", score,
          lambda s: f"{s['rows']:,} rows = {s['scored']:,} scored ({s['flagged']} flagged) + {s['rejected']} rejected")
-    step("benchmark runtime vs Keras", lambda: bench_fraud(run, BenchOptions(), progress=True),
-         lambda b: f"{b['runtime']['batched']['rows_per_s']:,.0f} rows/s, single-row p99 "
-                   f"{b['runtime']['single']['p99_us']:.0f} us, cold start "
-                   f"{b['cold_tensorflow']['cold_start_s'] / b['cold_runtime']['cold_start_s']:.0f}x faster than TF import")
+    step("benchmark every artifact, and the runtime vs Keras", lambda: bench_run(run, BenchOptions(), progress=True),
+         lambda b: f"{len(b['artifacts'])} artifacts; runtime {b['vs_keras']['runtime']['batched']['rows_per_s']:,.0f} rows/s, "
+                   f"single-row p99 {b['vs_keras']['runtime']['single']['p99_us']:.0f} us, cold start "
+                   f"{b['vs_keras']['cold_tensorflow']['cold_start_s'] / b['vs_keras']['cold_runtime']['cold_start_s']:.0f}x "
+                   "faster than importing TensorFlow")
     (out / "demo.json").write_text(json.dumps({"steps": steps}, indent=2))
     report = step("write report", lambda: write_report(out), lambda p: str(p))
     (out / "demo.json").write_text(json.dumps({"steps": steps}, indent=2))

@@ -55,6 +55,8 @@ def _plots(train: dict) -> list[str]:
     ax.legend(loc="lower left", fontsize=8)
     plots = [_svg(fig)]
     hist = train["history"]
+    if not hist.get("loss"):  # an adopted model: no training curves
+        return plots
     fig, ax = plt.subplots(figsize=(5, 4))
     epochs = range(1, len(hist["loss"]) + 1)
     ax.plot(epochs, hist["loss"], label="training loss (weighted)")
@@ -69,12 +71,32 @@ def _plots(train: dict) -> list[str]:
     return plots
 
 
+def _bench_plot(bench: dict) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colours = {"onnx": "tab:blue", "tflite": "tab:orange"}
+    for a in bench["artifacts"]:
+        ax.scatter(a["single_1t"]["p50_us"], a["gzip_bytes"] / 1024, color=colours.get(a["format"], "grey"),
+                   marker="o" if a["precision"] == "fp32" else "s" if a["precision"] == "fp16" else "^")
+        ax.annotate(a["artifact"].rsplit(".", 1)[0].replace("model-", "").replace("model", "fp32"),
+                    (a["single_1t"]["p50_us"], a["gzip_bytes"] / 1024), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    for fmt, colour in colours.items():
+        ax.scatter([], [], color=colour, label=fmt)
+    ax.set(xlabel="single-row p50 latency, 1 thread (us)", ylabel="gzip size (KB)",
+           title="Artifacts: size against latency (o fp32, s fp16, ^ int8)")
+    ax.legend(fontsize=8)
+    return _svg(fig)
+
+
 def _load(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
 def fraud_section(run: Path) -> str:
-    from edgeward.export.bench import machine_line, tables
 
     train = _load(run / "train.json")
     if train is None:
@@ -84,8 +106,10 @@ def fraud_section(run: Path) -> str:
         f"<p>Data: <code>{html.escape(data['path'])}</code>, {data['rows']:,} transactions, fraud rate "
         f"{data['fraud_rate']:.2%}; split by time ({data['split']['train']:,} train / {data['split']['val']:,} validation / "
         f"{data['split']['test']:,} held-out tail with {data['split']['test_frauds']} frauds). "
-        f"{len(train['features'])} features; MLP with {train['params']:,} parameters, {train['epochs_run']} epochs in "
-        f"{train['train_seconds']} s, fraud class weight {train['class_weight']:.1f}.</p>"
+        f"{len(train['features'])} features; " + (f"adopted model {html.escape(train['adopted_from'])}, "
+        f"{train['params']:,} parameters.</p>" if "adopted_from" in train else
+        f"MLP with {train['params']:,} parameters, {train['epochs_run']} epochs in "
+        f"{train['train_seconds']} s, fraud class weight {train['class_weight']:.1f}.</p>")
     )
     rows = [[("MLP (edgeward)" if k == "model" else "HistGradientBoosting baseline"), f"{m['auprc']:.4f}",
              f"{m['roc_auc']:.4f}", f"{m['precision']:.3f}", f"{m['recall']:.3f}"] for k, m in train["metrics"].items()]
@@ -93,12 +117,31 @@ def fraud_section(run: Path) -> str:
     parts.append(f"<p>Decision threshold {train['threshold']:.4f} (max F1 on the validation split); precision and "
                  "recall use each model's own threshold.</p>")
     parts.append('<div class="plots">' + "".join(_plots(train)) + "</div>")
+    compress = _load(run / "compress.json")
+    if compress:
+        rows = [["base (trained)", f"{compress['base']['metric']:.4f}", "", ""]]
+        for key in ("pruned", "qat", "pruned-qat"):
+            if key in compress:
+                c = compress[key]
+                rows.append([key, f"{c['metric']:.4f}", f"{(c['metric'] - compress['base']['metric']) * 100:+.2f}",
+                             ", ".join(f"{k} {v:.0%}" for k, v in c["sparsity"].items())])
+        parts.append("<h3>Compression (TFMOT)</h3>" + _table(["Keras model", "AUPRC", "points", "zero weights per layer"], rows))
     validation = _load(run / "validation.json")
     if validation:
-        rows = [[a["artifact"], a["format"], a["precision"], a["check"], f"{a.get('max_abs_diff', float('nan')):.2e}",
-                 f"{a['tolerance']:g}", "passed" if a["passed"] else "FAILED"] for a in validation["artifacts"]]
-        parts.append("<h3>Export and validation</h3>" + _table(
-            ["artifact", "format", "precision", "check", "max abs diff", "tolerance", "result"], rows))
+        from edgeward.export.report_table import export_rows
+
+        header, rows = export_rows(validation)
+        parts.append("<h3>Export and validation</h3><p>Every artifact checked on the held-out rows: fp32/fp16 by max abs "
+                     "diff against Keras, int8 and pruned by the AUPRC drop against the fp32 Keras model and the share "
+                     "of identical decisions.</p>" + _table(header, rows))
+        if validation.get("search"):
+            parts.append("<p>int8 candidates tried (stops at the first within budget):</p>" + _table(
+                ["method", "AUPRC drop (points)", "within budget"],
+                [[t["method"], f"{t['drop_points']:+.2f}", "yes" if t["passed"] else "no"] for t in validation["search"]]))
+        rec = validation.get("recommendation")
+        if rec and rec.get("artifact"):
+            parts.append(f"<p><b>Recommended for {html.escape(rec['device'])}: {html.escape(rec['artifact'])}</b> "
+                         f"&mdash; {html.escape(rec['reason'])}.</p>")
     scored = _load(run / "score.json")
     if scored:
         parts.append("<h3>Scoring a new file</h3>" + _table(
@@ -109,8 +152,13 @@ def fraud_section(run: Path) -> str:
             parts.append(_table(["line", "field", "reason"], scored["reject_examples"]))
     bench = _load(run / "bench.json")
     if bench:
-        parts.append(f"<h3>Benchmark</h3><p>{html.escape(machine_line(bench))}; medians.</p>")
-        parts += [_table(h, r) for h, r in tables(bench)]
+        from edgeward.export.bench import machine_line, tables
+
+        parts.append(f"<h3>Benchmark</h3><p>{html.escape(machine_line(bench))}.</p>")
+        if bench["artifacts"]:
+            parts.append('<div class="plots">' + _bench_plot(bench) + "</div>")
+        for title, header, rows in tables(bench):
+            parts.append(f"<h4>{html.escape(title)}</h4>" + _table(header, rows))
     return "\n".join(parts)
 
 

@@ -1,227 +1,260 @@
-"""Benchmark the runtime against Keras on the same held-out rows, in one run, on one thread.
+"""``edgeward bench DIR``: every artifact of a run, and the runtime against Keras, in one run.
 
-Measures: batched rows/s and single-row p50/p99 latency of the runtime (``FraudScorer``), of a bare
-``onnxruntime.InferenceSession.run``, of Keras ``model(x)`` and of ``model.predict``; and, in fresh
-subprocesses, cold start (import + load + first score) and peak RSS of the runtime against importing
-TensorFlow and running Keras. Medians throughout; the machine is shared, so compare within a run.
+Artifacts table (format x precision x source): file size, gzip size, the task metric (measured on
+held-out rows at export), single-row p50/p95/p99 latency on 1 thread and on all threads, batched
+throughput, load time and peak RSS (fresh process). The same code times ONNX Runtime and LiteRT
+through the runtime's ``Model`` with the device profile's providers. Also the runtime's overhead
+over a bare ``InferenceSession.run``, and the runtime-vs-Keras comparison. JSON, CSV and Markdown.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
 import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-BENCH_FILE = "bench.json"
+from edgeward.errors import InputError
+from edgeward.export.bench_keras import bench_vs_keras, in_subprocess
+from edgeward.export.timing import batched, single_row
+
+BENCH_FILE, BENCH_CSV = "bench.json", "bench.csv"
+
+_ARTIFACT_RSS = """
+import sys, time
+import numpy as np
+t0 = time.perf_counter()
+from edgeward.runtime import Model
+m = Model(sys.argv[1], device=sys.argv[3], threads=1)
+m.run({m.input_names[0]: np.load(sys.argv[2])["x_test"][:1]})
+cold = time.perf_counter() - t0
+m.run({m.input_names[0]: np.load(sys.argv[2])["x_test"]})
+print(cold, [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM")][0])
+"""
 
 
 @dataclass(frozen=True)
 class BenchOptions:
-    threads: int = 1
-    single_rows: int = 2000  # single-row calls timed for the runtime and bare onnxruntime
+    device: str = "auto"
+    single_rows: int = 2000  # single-row calls per artifact and thread count
     keras_single_rows: int = 200  # Keras model(x) is ~100x slower: fewer calls
     predict_single_rows: int = 30
     batch_repeats: int = 7
+    load_repeats: int = 5
     cold_repeats: int = 5
-
-
-def _percentiles(samples: list[float]) -> dict:
-    a = np.asarray(samples) * 1e6
-    return {"p50_us": float(np.percentile(a, 50)), "p99_us": float(np.percentile(a, 99)), "calls": len(samples)}
-
-
-def _single(fn, rows: np.ndarray, n: int) -> dict:
-    for i in range(min(20, n)):
-        fn(rows[i : i + 1])
-    times = []
-    for i in range(n):
-        row = rows[i % len(rows) : i % len(rows) + 1]
-        t = time.perf_counter()
-        fn(row)
-        times.append(time.perf_counter() - t)
-    return _percentiles(times)
-
-
-def _batched(fn, x: np.ndarray, repeats: int) -> dict:
-    fn(x)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn(x)
-        times.append(time.perf_counter() - t)
-    median = statistics.median(times)
-    return {"rows_per_s": len(x) / median, "batch": len(x), "median_s": median}
-
-
-_RUNTIME_COLD = """
-import sys, time
-t0 = time.perf_counter()
-import numpy as np
-from edgeward.runtime import FraudScorer
-scorer = FraudScorer.from_file(sys.argv[1], threads=1)
-scorer.score(np.load(sys.argv[2])["x_test"][:1])
-cold = time.perf_counter() - t0
-scorer.score(np.load(sys.argv[2])["x_test"])
-print(cold, [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM")][0])
-"""
-
-_TF_COLD = """
-import os, sys, time
-os.environ["TF_USE_LEGACY_KERAS"] = "1"; os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-t0 = time.perf_counter()
-import tensorflow as tf
-cold = time.perf_counter() - t0
-tf.config.threading.set_intra_op_parallelism_threads(1); tf.config.threading.set_inter_op_parallelism_threads(1)
-import numpy as np, tf_keras
-model = tf_keras.models.load_model(sys.argv[1], compile=False)
-model.predict(np.load(sys.argv[2])["x_test"], batch_size=4096, verbose=0)
-print(cold, [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM")][0])
-"""
-
-
-def _subprocess(code: str, *args: str, repeats: int) -> dict:
-    colds, rss = [], []
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    for _ in range(repeats):
-        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True)
-        cold, peak = out.stdout.strip().splitlines()[-1].split()
-        colds.append(float(cold))
-        rss.append(int(peak))
-    return {"cold_start_s": statistics.median(colds), "peak_rss_mb": statistics.median(rss) / 2**20, "runs": repeats}
+    vs_keras: bool = True
 
 
 def machine() -> dict:
     from edgeward.devices import detect
 
     host = detect()
+    import onnxruntime
+
     return {"cpu": host.cpu_model, "arch": host.arch, "cores": host.cores, "flags": list(host.cpu_flags),
-            "python": platform.python_version(), "os": platform.platform(terse=True)}
+            "python": platform.python_version(), "onnxruntime": onnxruntime.__version__,
+            "os": platform.platform(terse=True)}
 
 
-def bench_fraud(run_dir: str | os.PathLike, options: BenchOptions = BenchOptions(), progress: bool = False) -> dict:
+def bench_artifact(path: Path, x: np.ndarray, holdout: Path, profile, options: BenchOptions) -> dict:
+    from edgeward.runtime.model import Model
+
+    data = path.read_bytes()
+    row = {"size_bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9))}
+    loads = []
+    for _ in range(options.load_repeats):
+        t = time.perf_counter()
+        Model(data, device=profile, threads=1).close()
+        loads.append(time.perf_counter() - t)
+    row["load_ms"] = statistics.median(loads) * 1000
+    for threads in (1, profile.num_threads):
+        with Model(data, device=profile, threads=threads) as m:
+            name = m.input_names[0]
+
+            def call(batch):
+                return m.run({name: batch}, validate=False)
+
+            row[f"single_{threads}t"] = single_row(call, x, options.single_rows)
+            if threads == 1:
+                row["batched_1t"] = batched(call, x, options.batch_repeats)
+    rss = in_subprocess(_ARTIFACT_RSS, str(path), str(holdout), profile.name, repeats=1)
+    row["peak_rss_mb"] = rss["peak_rss_mb"]
+    return row
+
+
+def overhead(artifact: Path, x: np.ndarray, calls: int) -> dict:
+    """Single-row p50 of ``Model.run`` (validated, and not) against a bare InferenceSession.run, interleaved."""
     import onnxruntime as ort
+
+    from edgeward.devices import cpu_profile
+    from edgeward.runtime.model import Model
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads, so.inter_op_num_threads = 1, 1
+    session = ort.InferenceSession(str(artifact), so, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    in_name = session.get_inputs()[0].name
+    out = {}
+    with Model(artifact, device=cpu_profile(), threads=1) as m:
+        fns = {"bare": lambda r: session.run(names, {in_name: r}),
+               "model_run": lambda r: m.run({in_name: r}, validate=False),
+               "model_run_validated": lambda r: m.run({in_name: r})}
+        samples = {k: [] for k in fns}
+        for _ in range(5):  # interleave rounds so that machine noise hits all three alike
+            for k, fn in fns.items():
+                samples[k].append(single_row(fn, x, calls // 5)["p50_us"])
+    for k, v in samples.items():
+        out[f"{k}_p50_us"] = statistics.median(v)
+    out["ratio"] = out["model_run_p50_us"] / out["bare_p50_us"]
+    out["ratio_validated"] = out["model_run_validated_p50_us"] / out["bare_p50_us"]
+    return out
+
+
+def bench_run(run_dir: str | os.PathLike, options: BenchOptions = BenchOptions(), progress: bool = False) -> dict:
     from tqdm import tqdm
 
-    from edgeward.runtime import FraudScorer
-    from edgeward.train.fraud import HOLDOUT_FILE, MODEL_FILE
+    from edgeward.devices import resolve
 
     run = Path(run_dir)
-    artifact = run / "artifacts" / "model.onnx"
-    if not artifact.exists():
-        from edgeward.errors import InputError
-
-        raise InputError(f"{artifact}: not found; run `edgeward export {run}` first")
-    holdout = str(run / HOLDOUT_FILE)
+    validation_path = run / "validation.json"
+    if not validation_path.exists():
+        raise InputError(f"{run}: no exported artifacts (validation.json); run `edgeward export {run}` first")
+    validation = json.loads(validation_path.read_text())
+    checks = [a for a in validation["artifacts"] if a.get("passed") and (run / "artifacts" / a["artifact"]).exists()]
+    if not checks:
+        raise InputError(f"{run}: no artifact passed validation; nothing to benchmark")
+    holdout = run / "holdout.npz"
     x = np.load(holdout)["x_test"]
-    steps = tqdm(total=8, desc="benchmark", disable=not progress, leave=False)
-    results: dict = {"machine": machine(), "threads": options.threads, "rows": len(x), "model": str(artifact)}
-
-    scorer = FraudScorer.from_file(artifact, threads=options.threads)
-    so = ort.SessionOptions()
-    so.intra_op_num_threads, so.inter_op_num_threads = options.threads, 1
-    session = ort.InferenceSession(str(artifact), so, providers=["CPUExecutionProvider"])
-    out_name, in_name = session.get_outputs()[0].name, session.get_inputs()[0].name
-
-    def bare(batch):
-        return session.run([out_name], {in_name: batch})
-
-    results["runtime"] = {"batched": _batched(scorer.score, x, options.batch_repeats),
-                          "single": _single(scorer.score, x, options.single_rows)}
-    steps.update(2)
-    results["onnxruntime_bare"] = {"batched": _batched(bare, x, options.batch_repeats),
-                                   "single": _single(bare, x, options.single_rows)}
-    steps.update(2)
-
-    from edgeward.train.tf_env import keras, tensorflow
-
-    tf = tensorflow()
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(options.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # TensorFlow already initialised in this process: thread counts are fixed
-        results["keras_threads_note"] = "TensorFlow was initialised before the benchmark; thread count not forced"
-    model = keras().models.load_model(run / MODEL_FILE, compile=False)
-
-    def eager(batch):
-        return model(batch, training=False).numpy()
-
-    def predict(batch):
-        return model.predict(batch, batch_size=len(batch), verbose=0)
-
-    results["keras_call"] = {"batched": _batched(eager, x, 3), "single": _single(eager, x, options.keras_single_rows)}
-    steps.update(1)
-    results["keras_predict"] = {"batched": _batched(predict, x, 3),
-                                "single": _single(predict, x, options.predict_single_rows)}
-    steps.update(1)
-    results["cold_runtime"] = _subprocess(_RUNTIME_COLD, str(artifact), holdout, repeats=options.cold_repeats)
-    steps.update(1)
-    results["cold_tensorflow"] = _subprocess(_TF_COLD, str(run / MODEL_FILE), holdout, repeats=options.cold_repeats)
-    steps.update(1)
-    steps.close()
-    scorer.close()
-    results["targets"] = targets(results)
-    (run / BENCH_FILE).write_text(json.dumps(results, indent=2))
-    return results
+    profile = resolve(options.device)
+    bar = tqdm(total=len(checks) + 2 + (3 if options.vs_keras else 0), desc="benchmark", disable=not progress, leave=False)
+    result: dict = {"machine": machine(), "device": profile.name, "threads_all": profile.num_threads, "rows": len(x),
+                    "artifacts": []}
+    runnable = {"onnx" if b.value == "onnxruntime" else b.value for b in profile.backends}
+    for check in checks:
+        if check["format"] not in runnable:
+            bar.update(1)
+            continue
+        row = {k: check[k] for k in ("artifact", "format", "precision", "source", "method", "metric", "drop_points")}
+        row.update(bench_artifact(run / "artifacts" / check["artifact"], x, holdout, profile, options))
+        result["artifacts"].append(row)
+        bar.update(1)
+    fp32 = run / "artifacts" / "model.onnx"
+    if fp32.exists():
+        result["overhead"] = overhead(fp32, x, options.single_rows)
+    bar.update(1)
+    if options.vs_keras and fp32.exists():
+        result["vs_keras"] = bench_vs_keras(run, fp32, holdout, options, step=lambda: bar.update(1))
+    result["targets"] = targets(result, validation)
+    bar.update(1)
+    bar.close()
+    (run / BENCH_FILE).write_text(json.dumps(result, indent=2))
+    _write_csv(run / BENCH_CSV, result["artifacts"], profile.num_threads)
+    return result
 
 
-def targets(r: dict) -> list[dict]:
-    ratio = r["cold_tensorflow"]["cold_start_s"] / r["cold_runtime"]["cold_start_s"]
-    overhead = r["runtime"]["single"]["p50_us"] / r["onnxruntime_bare"]["single"]["p50_us"]
-    rows = [
-        ("batched rows/s (1 thread)", r["runtime"]["batched"]["rows_per_s"], ">= 500,000", r["runtime"]["batched"]["rows_per_s"] >= 500_000),
-        ("single-row p99 latency", r["runtime"]["single"]["p99_us"], "<= 100 us", r["runtime"]["single"]["p99_us"] <= 100),
-        ("cold start: TF import / runtime", ratio, ">= 10x", ratio >= 10),
-        ("runtime / bare onnxruntime p50", overhead, "(reported)", None),
-    ]
-    return [{"target": t, "measured": v, "goal": g, "met": m} for t, v, g, m in rows]
+def _write_csv(path: Path, rows: list[dict], threads_all: int) -> None:
+    columns = ["artifact", "format", "precision", "source", "size_bytes", "gzip_bytes", "metric", "drop_points",
+               "p50_us_1t", "p95_us_1t", "p99_us_1t", "p50_us_all", "p95_us_all", "p99_us_all", "rows_per_s_1t",
+               "load_ms", "peak_rss_mb"]
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(columns)
+        for r in rows:
+            all_key = f"single_{threads_all}t"
+            w.writerow([r["artifact"], r["format"], r["precision"], r["source"], r["size_bytes"], r["gzip_bytes"],
+                        round(r["metric"], 6), round(r["drop_points"], 3),
+                        *(round(r["single_1t"][p], 2) for p in ("p50_us", "p95_us", "p99_us")),
+                        *(round(r[all_key][p], 2) for p in ("p50_us", "p95_us", "p99_us")),
+                        round(r["batched_1t"]["rows_per_s"]), round(r["load_ms"], 2), round(r["peak_rss_mb"], 1)])
 
 
-def tables(r: dict) -> list[tuple[list[str], list[list[str]]]]:
-    """The benchmark as (header, rows) tables, shared by the terminal, README and HTML report."""
-    names = {"runtime": "edgeward runtime (FraudScorer)", "onnxruntime_bare": "bare onnxruntime session.run",
-             "keras_call": "Keras model(x)", "keras_predict": "Keras model.predict"}
-    speed = [[name, f"{r[k]['batched']['rows_per_s']:,.0f}", _us(r[k]["single"]["p50_us"]), _us(r[k]["single"]["p99_us"])]
-             for k, name in names.items()]
-    cold = [
-        ["edgeward runtime: import + load + first score", f"{r['cold_runtime']['cold_start_s'] * 1000:,.0f} ms",
-         f"{r['cold_runtime']['peak_rss_mb']:,.0f} MB"],
-        ["TensorFlow: import (RSS: + Keras load and predict)", f"{r['cold_tensorflow']['cold_start_s'] * 1000:,.0f} ms",
-         f"{r['cold_tensorflow']['peak_rss_mb']:,.0f} MB"],
-    ]
-    goals = []
-    for t in r["targets"]:
-        v, name = t["measured"], t["target"]
-        shown = f"{v:,.0f}" if v >= 1000 else f"{v:.1f}x" if "/" in name else f"{v:.1f} us"
-        goals.append([name, shown, t["goal"], {True: "yes", False: "NO", None: "-"}[t["met"]]])
-    return [
-        (["engine", "batched rows/s", "single-row p50", "single-row p99"], speed),
-        (["process", "cold start", "peak RSS"], cold),
-        (["target", "measured", "goal", "met"], goals),
-    ]
+def targets(r: dict, validation: dict) -> list[dict]:
+    """The issues' targets, measured: each with its number, the goal, and met / not met / not applicable."""
+    rows = []
+    arts = {a["artifact"]: a for a in r["artifacts"]}
+    fp32 = arts.get("model.onnx")
+    if fp32:
+        int8 = [a for a in r["artifacts"] if a["format"] == "onnx" and a["precision"] == "int8"]
+        if int8:
+            smallest = min(int8, key=lambda a: a["size_bytes"])
+            ratio = smallest["size_bytes"] / fp32["size_bytes"]
+            big = fp32["size_bytes"] > 100_000
+            rows.append(("int8 size / fp32 size (ONNX, smallest int8)", f"{ratio:.2f}x ({smallest['artifact']})", "<= 0.27x (models > 100 KB)",
+                         (ratio <= 0.27) if big else None))
+        pruned_int8 = [a for a in r["artifacts"] if a["source"].startswith("pruned") and a["precision"].startswith("int8")]
+        if pruned_int8:
+            best = min(pruned_int8, key=lambda a: a["gzip_bytes"])
+            factor = fp32["gzip_bytes"] / best["gzip_bytes"]
+            rows.append(("fp32 gzip / (50% pruned + int8) gzip", f"{factor:.1f}x ({best['artifact']})", ">= 6x", factor >= 6))
+    checks = validation["artifacts"]
+    ptq = [c for c in checks if c.get("precision", "").startswith("int8") and c.get("source") in ("base", "pruned") and "drop_points" in c]
+    qat = [c for c in checks if c.get("source") in ("qat", "pruned-qat") and "drop_points" in c]
+    if ptq:
+        worst = max(ptq, key=lambda c: c["drop_points"])
+        rows.append(("int8 metric drop, post-training (worst)", f"{worst['drop_points']:+.2f} points ({worst['artifact']})", "<= 1 point", worst["drop_points"] <= 1.0))
+    if qat:
+        worst = max(qat, key=lambda c: c["drop_points"])
+        rows.append(("int8 metric drop, QAT (worst)", f"{worst['drop_points']:+.2f} points ({worst['artifact']})", "<= 0.5 point", worst["drop_points"] <= 0.5))
+    if "overhead" in r:
+        o = r["overhead"]
+        rows.append(("runtime Model.run / bare session.run, single-row p50", f"{o['ratio']:.3f}x ({o['model_run_p50_us']:.2f} vs {o['bare_p50_us']:.2f} us)", "<= 1.05x", o["ratio"] <= 1.05))
+        rows.append(("same, with input validation (the default)", f"{o['ratio_validated']:.2f}x", "(reported)", None))
+    k = r.get("vs_keras")
+    if k:
+        rows.append(("batched rows/s, runtime (1 thread)", f"{k['runtime']['batched']['rows_per_s']:,.0f}", ">= 500,000", k["runtime"]["batched"]["rows_per_s"] >= 500_000))
+        rows.append(("single-row p99 latency, runtime", f"{k['runtime']['single']['p99_us']:.1f} us", "<= 100 us", k["runtime"]["single"]["p99_us"] <= 100))
+        ratio = k["cold_tensorflow"]["cold_start_s"] / k["cold_runtime"]["cold_start_s"]
+        rows.append(("cold start: TF import / runtime", f"{ratio:.1f}x", ">= 10x", ratio >= 10))
+    return [{"target": t, "measured": m, "goal": g, "met": ok} for t, m, g, ok in rows]
+
+
+def _us(v: float) -> str:
+    return f"{v:,.0f} us" if v >= 100 else f"{v:.1f} us"
+
+
+def tables(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) tables, shared by the terminal, the README and the HTML report."""
+    out = []
+    n_all = r["threads_all"]
+    header = ["artifact", "size", "gzip", "auprc", "p50 1t", "p99 1t", f"p50 {n_all}t", "rows/s 1t", "load", "RSS"]
+    rows = [[a["artifact"], f"{a['size_bytes']:,}", f"{a['gzip_bytes']:,}", f"{a['metric']:.4f}",
+             _us(a["single_1t"]["p50_us"]), _us(a["single_1t"]["p99_us"]), _us(a[f"single_{n_all}t"]["p50_us"]),
+             f"{a['batched_1t']['rows_per_s']:,.0f}", f"{a['load_ms']:.1f} ms", f"{a['peak_rss_mb']:.0f} MB"]
+            for a in r["artifacts"]]
+    out.append((f"Artifacts on {r['device']}", header, rows))
+    k = r.get("vs_keras")
+    if k:
+        names = {"runtime": "edgeward runtime (FraudScorer)", "onnxruntime_bare": "bare onnxruntime session.run",
+                 "keras_call": "Keras model(x)", "keras_predict": "Keras model.predict"}
+        speed = [[name, f"{k[key]['batched']['rows_per_s']:,.0f}", _us(k[key]["single"]["p50_us"]), _us(k[key]["single"]["p99_us"])]
+                 for key, name in names.items()]
+        out.append(("Runtime vs Keras (fp32, 1 thread)", ["engine", "batched rows/s", "single-row p50", "single-row p99"], speed))
+        cold = [["edgeward runtime: import + load + first score", f"{k['cold_runtime']['cold_start_s'] * 1000:,.0f} ms",
+                 f"{k['cold_runtime']['peak_rss_mb']:,.0f} MB"],
+                ["TensorFlow: import (RSS: + Keras load and predict)", f"{k['cold_tensorflow']['cold_start_s'] * 1000:,.0f} ms",
+                 f"{k['cold_tensorflow']['peak_rss_mb']:,.0f} MB"]]
+        out.append(("Cold start and memory (fresh processes)", ["process", "cold start", "peak RSS"], cold))
+    goals = [[t["target"], t["measured"], t["goal"], {True: "yes", False: "NO", None: "n/a"}[t["met"]]] for t in r["targets"]]
+    out.append(("Targets", ["target", "measured", "goal", "met"], goals))
+    return out
 
 
 def machine_line(r: dict) -> str:
     m = r["machine"]
     return (f"{m['cpu']} ({m['arch']}, {m['cores']} cores, flags {', '.join(m['flags']) or 'none'}), "
-            f"Python {m['python']}; {r['threads']} thread; {r['rows']:,} held-out rows")
+            f"Python {m['python']}, onnxruntime {m['onnxruntime']}; {r['rows']:,} held-out rows; medians")
 
 
 def markdown(r: dict) -> str:
-    """The benchmark as Markdown tables (terminal, README)."""
     out = [f"Machine: {machine_line(r)}."]
-    for header, rows in tables(r):
-        out += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for title, header, rows in tables(r):
+        out += ["", f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         out += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(out)
-
-
-def _us(v: float) -> str:
-    return f"{v:,.0f} us" if v >= 100 else f"{v:.1f} us"

@@ -1,40 +1,70 @@
-"""TFLite export (fp32 for now) with the manifest in the flatbuffer's ``metadata``.
+"""TFLite conversion in every precision, with the manifest in the flatbuffer's ``metadata``.
 
 The manifest goes into a buffer named by a ``Metadata`` entry (``METADATA_KEY``), as TFLite's own
 metadata does, so it travels inside the file and LiteRT ignores it. The runtime reads it back
-without TensorFlow (``edgeward.runtime.tflite_metadata``).
+without TensorFlow (``edgeward.runtime.tflite_metadata``). Only TFLite builtin ops are allowed: the
+Flex delegate is not shipped in the LiteRT wheels, so an op outside the builtins fails the export
+with the op's name.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import re
 
 import numpy as np
 
 from edgeward.errors import ExportError
+from edgeward.export.artifacts import ArtifactSpec, Precision
+from edgeward.export.quiet import quiet_stderr
 from edgeward.manifest import METADATA_KEY, Manifest
 
+_UNSUPPORTED_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
+_FLEX_OPS = re.compile(r"Flex ops: ([\w, ]+)")
 
-def keras_to_tflite(model, path: str | os.PathLike, manifest_for) -> Path:
-    """Convert a tf_keras model to fp32 TFLite, embed ``manifest_for(output_names)``, write ``path``."""
+
+def keras_to_tflite(model, spec: ArtifactSpec, representative: np.ndarray | None = None, keras3: bool = False) -> bytes:
+    """TFLite bytes for ``spec``'s precision. ``representative``: real training samples (full-integer int8)."""
     from edgeward.train.tf_env import tensorflow
 
     tf = tensorflow()
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if keras3:
+        shape = (None, *model.inputs[0].shape[1:])
+        fn = tf.function(lambda x: model(x, training=False), input_signature=(tf.TensorSpec(shape, tf.float32),))
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], model)
+    else:
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if spec.source.is_qat or spec.precision is Precision.INT8_DYNAMIC:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif spec.precision is Precision.FP16:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif spec.precision is Precision.INT8:
+        if representative is None:
+            raise ExportError("full-integer int8 TFLite needs representative samples, got none")
+        samples = representative.astype(np.float32)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([samples[i : i + 1]] for i in range(len(samples)))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if spec.int8_io:
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
     try:
-        data = converter.convert()
-    except Exception as exc:  # the converter raises ConverterError and others; report the first line
-        raise ExportError(f"TFLite conversion failed: {str(exc).strip().splitlines()[0]}") from None
-    manifest = manifest_for([t.name for t in model.outputs])
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(embed_manifest(data, manifest))
-    return path
+        with quiet_stderr() as log:
+            return converter.convert()
+    except Exception as exc:  # ConverterError and friends
+        text = f"{exc}\n{log()}"
+        ops = sorted(set(_UNSUPPORTED_OP.findall(text)) | {o.strip() for m in _FLEX_OPS.findall(text) for o in m.split(",")})
+        if ops:
+            raise ExportError(
+                f"TFLite export needs op(s) {', '.join(ops)} outside the TFLite builtins; they would need the Flex "
+                "delegate, which LiteRT does not ship: replace the layer that uses them, or export to ONNX"
+            ) from None
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise ExportError(f"TFLite conversion failed: {first}") from None
 
 
-def embed_manifest(data: bytes, manifest: Manifest) -> bytes:
+def with_manifest(data: bytes, manifest: Manifest) -> bytes:
     """A copy of the TFLite flatbuffer with the manifest added (or replaced) as metadata."""
     import flatbuffers
     from tensorflow.lite.python import schema_py_generated as schema

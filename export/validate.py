@@ -1,58 +1,79 @@
-"""Check an exported artifact against the Keras reference on held-out rows.
+"""Check each exported artifact against the Keras reference on held-out task data.
 
-Output names, then shapes, then values; every failure is collected, then one ``ParityError`` says
-them all with the numbers.
+fp32 and fp16: max abs diff against the Keras model they came from, with a tolerance per precision.
+int8 (and pruned models): the task metric's drop against the original fp32 Keras model, in points,
+and the decision agreement with it. Every artifact is checked; then one ``ValidationError`` lists all
+that fell outside their budget, with their numbers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from edgeward.errors import ParityError
-from edgeward.runtime.model import Model
+
+
+class ValidationError(ParityError):
+    """One or more artifacts are outside their budget."""
 
 
 @dataclass(frozen=True)
-class ParityReport:
+class Budget:
+    fp32_tolerance: float = 1e-5
+    fp16_tolerance: float = 1e-2  # fp16 keeps ~3 significant digits
+    max_drop: float = 1.0  # task-metric points (AUPRC x 100) for int8 and pruned artifacts
+
+
+@dataclass(frozen=True)
+class ArtifactCheck:
     artifact: str
+    format: str
+    precision: str
+    source: str
+    method: str
+    size_bytes: int
     rows: int
-    max_abs_diff: float
-    mean_abs_diff: float
-    tolerance: float
+    max_abs_diff: float  # against the Keras model it came from
+    metric_name: str
+    metric: float
+    reference_metric: float  # the original fp32 Keras model's
+    drop_points: float
+    agreement: float  # share of rows whose decision equals the original Keras model's
+    check: str
+    budget: float
     passed: bool
+    reason: str
 
     def as_dict(self) -> dict:
-        return self.__dict__.copy()
+        return asdict(self)
 
 
-def check_parity(model: Model, x: dict[str, np.ndarray], reference: dict[str, np.ndarray], tolerance: float) -> ParityReport:
-    """Run ``model`` on ``x`` and compare each output with ``reference``; raise ParityError on failure."""
-    got = model.run(x)
-    failures = []
-    missing = [name for name in reference if name not in got]
-    if missing:
-        failures.append(f"outputs {missing} missing (artifact has {list(got)})")
-    worst, mean = 0.0, 0.0
-    for name, want in reference.items():
-        if name not in got:
-            continue
-        have = got[name]
-        if have.shape != want.shape:
-            failures.append(f"output {name!r}: shape {have.shape}, reference {want.shape}")
-            continue
-        diff = np.abs(have.astype(np.float64) - want.astype(np.float64))
-        worst, mean = max(worst, float(diff.max(initial=0.0))), max(mean, float(diff.mean()) if diff.size else 0.0)
-        if not diff.max(initial=0.0) <= tolerance:
-            i = np.unravel_index(int(np.argmax(diff)), diff.shape)
-            failures.append(
-                f"output {name!r}: max abs diff {float(diff[i]):.3g} > tolerance {tolerance:g} "
-                f"(at {tuple(int(k) for k in i)}: artifact {float(have[i]):.6g}, keras {float(want[i]):.6g}; "
-                f"{int((diff > tolerance).sum())} of {diff.size} values outside)"
-            )
-    rows = len(next(iter(x.values())))
-    report = ParityReport(model.source, rows, worst, mean, tolerance, not failures)
-    if failures:
-        raise ParityError(f"{model.source}: parity check on {rows} held-out rows failed: " + "; ".join(failures))
-    return report
+def check_outputs(out: np.ndarray, source_ref: np.ndarray, base_ref: np.ndarray, y: np.ndarray, metric, decide,
+                  by_diff: bool, tolerance: float, max_drop: float, **fields) -> ArtifactCheck:
+    """Judge one artifact's outputs on the held-out rows."""
+    out64, src64 = out.astype(np.float64).reshape(len(y), -1), source_ref.astype(np.float64).reshape(len(y), -1)
+    diff = float(np.abs(out64 - src64).max(initial=0.0)) if out64.shape == src64.shape else float("inf")
+    value, reference = metric(y, out), metric(y, base_ref)
+    drop = (reference - value) * 100.0
+    agreement = float((decide(out) == decide(base_ref)).mean())
+    if by_diff:
+        passed = diff <= tolerance
+        reason = (f"max abs diff {diff:.2e} {'<=' if passed else '>'} {tolerance:g}"
+                  if out64.shape == src64.shape else f"output shape {out.shape}, Keras {source_ref.shape}")
+        check, budget = "max abs diff vs keras", tolerance
+    else:
+        passed = drop <= max_drop
+        reason = f"{metric.__name__} drop {drop:+.2f} points {'<=' if passed else '>'} {max_drop:g}; agreement {agreement:.2%}"
+        check, budget = "metric drop vs fp32 keras", max_drop
+    return ArtifactCheck(rows=len(y), max_abs_diff=diff, metric_name=metric.__name__, metric=value,
+                         reference_metric=reference, drop_points=drop, agreement=agreement, check=check,
+                         budget=budget, passed=passed, reason=reason, **fields)
+
+
+def raise_failures(checks: list[ArtifactCheck], errors: dict[str, str]) -> None:
+    failed = [f"{c.artifact}: {c.reason}" for c in checks if not c.passed]
+    failed += [f"{name}: {message}" for name, message in errors.items()]
+    if failed:
+        raise ValidationError(f"{len(failed)} artifact(s) outside their budget or not exported: " + "; ".join(failed))

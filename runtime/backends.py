@@ -5,6 +5,7 @@ Each backend takes the model bytes, returns the embedded manifest text and runs 
 
 from __future__ import annotations
 
+import functools
 from typing import Protocol
 
 import numpy as np
@@ -48,17 +49,15 @@ class OnnxBackend:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelFileError(f"{source}: not a loadable ONNX model ({first})") from None
         self.output_names = [o.name for o in self._session.get_outputs()]
-        self._run = self._session.run
+        # run(feeds) is the session's own run with the output names bound: no Python frame in between
+        self.run = functools.partial(self._session.run, self.output_names)
 
     def manifest_text(self) -> str | None:
         return self._session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
 
-    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        return self._run(self.output_names, feeds)
-
     def close(self) -> None:
         self._session = None
-        self._run = None
+        self.run = None
 
 
 class TfliteBackend:

@@ -55,6 +55,7 @@ class Model:
         self._backend = impl(data, self.source, self.profile, threads)
         self.backend = backend
         self.providers = self._backend.providers
+        self._run = self._backend.run
         text = self._backend.manifest_text()
         if text is None:
             raise ManifestError(
@@ -64,6 +65,7 @@ class Model:
         self.manifest = Manifest.from_json(text, self.source)
         self._inputs = {t.name: t for t in self.manifest.inputs}
         self.output_names = tuple(t.name for t in self.manifest.outputs)
+        self._single, self._out0 = len(self.output_names) == 1, self.output_names[0]
         self.size_bytes = len(data)
 
     @classmethod
@@ -75,7 +77,13 @@ class Model:
         return tuple(self._inputs)
 
     def run(self, inputs: Mapping[str, np.ndarray] | np.ndarray, validate: bool = True) -> dict[str, np.ndarray]:
-        """Run the model. ``validate=False`` skips the input checks, for task classes that did them."""
+        """Run the model. ``validate=False`` skips the input checks, for callers that did them (a dict only)."""
+        if validate or type(inputs) is not dict:
+            inputs = self._checked(inputs, validate)
+        outs = self._run(inputs)
+        return {self._out0: outs[0]} if self._single else dict(zip(self.output_names, outs))
+
+    def _checked(self, inputs, validate: bool) -> dict[str, np.ndarray]:
         if self._backend is None:
             raise ModelFileError(f"{self.source}: model is closed")
         if not isinstance(inputs, Mapping):
@@ -83,7 +91,7 @@ class Model:
                 raise TensorError(f"model has inputs {list(self._inputs)}: pass a dict of name to array")
             inputs = {next(iter(self._inputs)): inputs}
         if not validate:
-            return dict(zip(self.output_names, self._backend.run(inputs)))
+            return dict(inputs)
         feeds = {}
         for name, value in inputs.items():
             spec = self._inputs.get(name)
@@ -93,7 +101,7 @@ class Model:
         if len(feeds) != len(self._inputs):
             missing = [n for n in self._inputs if n not in feeds]
             raise TensorError(f"missing input(s) {missing}: expected {list(self._inputs)}, got {list(feeds)}")
-        return dict(zip(self.output_names, self._backend.run(feeds)))
+        return feeds
 
     def warmup(self, runs: int = 3) -> None:
         """Run zeros of batch 1 through the model so that first-call costs are paid now."""
@@ -107,6 +115,10 @@ class Model:
         if self._backend is not None:
             self._backend.close()
             self._backend = None
+            self._run = self._closed
+
+    def _closed(self, feeds):
+        raise ModelFileError(f"{self.source}: model is closed")
 
     def __enter__(self) -> "Model":
         return self

@@ -18,7 +18,7 @@ def fraud_csv(tmp_path_factory):
 @pytest.fixture(scope="session")
 def fraud_run(fraud_csv, tmp_path_factory):
     """A trained and exported fraud run directory (tiny: a few epochs)."""
-    from edgeward.export.run_export import export_run
+    from edgeward.export.engine import export_run
     from edgeward.train.fraud import FraudTrainConfig, train_fraud
 
     run = tmp_path_factory.mktemp("run")

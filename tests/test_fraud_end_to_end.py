@@ -12,7 +12,8 @@ from conftest import write_creditcard_csv
 
 from edgeward.cli import main
 from edgeward.errors import ParityError
-from edgeward.export.validate import check_parity
+from edgeward.export.validate import check_outputs, raise_failures
+from edgeward.train.task_data import auprc
 from edgeward.runtime import FraudScorer, Model
 
 
@@ -29,10 +30,10 @@ def test_creditcard_schema_train_export_score(tmp_path, capsys):
     assert report["metrics"]["model"]["roc_auc"] > 0.9  # the fixture's frauds are separable
 
     assert main(["export", str(run)]) == 0
-    assert "parity vs Keras on 450 held-out rows" in capsys.readouterr().out
+    assert "model.onnx" in capsys.readouterr().out
     model = run / "artifacts" / "model.onnx"
     validation = json.loads((run / "validation.json").read_text())["artifacts"][0]
-    assert validation["passed"] and validation["max_abs_diff"] <= 1e-5
+    assert validation["passed"] and validation["max_abs_diff"] <= 1e-5 and validation["rows"] == 450
 
     assert main(["score", str(model), "--input", str(data), "--out", str(tmp_path / "scores.csv")]) == 0
     assert "3,000 input rows = 3,000 scored + 0 rejected" in capsys.readouterr().out
@@ -54,36 +55,35 @@ def test_train_cli_reports_bad_data_in_one_line(tmp_path, capsys):
     assert err == f"error: {data} line 58, field 'Amount': expected a finite number, got 'abc'"
 
 
-def test_parity_failure_reports_the_numbers(fraud_run, tmp_path):
+def test_parity_failure_reports_the_numbers(fraud_run):
+    """A wrong artifact (its weights tampered with) fails the check with the numbers."""
     proto = onnx.load(fraud_run / "artifacts" / "model.onnx")
     biggest = max(proto.graph.initializer, key=lambda t: np.prod(t.dims))
-    weights = onnx.numpy_helper.to_array(biggest).copy()
-    weights += 0.05
+    weights = onnx.numpy_helper.to_array(biggest).copy() + 0.05
     biggest.CopyFrom(onnx.numpy_helper.from_array(weights, biggest.name))
-    tampered = tmp_path / "tampered.onnx"
-    onnx.save(proto, tampered)
-
     holdout = np.load(fraud_run / "holdout.npz")
-    x = holdout["x_test"]
-    with Model(fraud_run / "artifacts" / "model.onnx") as good:
+    x, y = holdout["x_test"], holdout["y_test"]
+    with Model(fraud_run / "artifacts" / "model.onnx") as good, Model(proto.SerializeToString()) as bad:
         name = good.output_names[0]
-        reference = good.run(x)[name]
-    with Model(tampered) as bad, pytest.raises(ParityError) as info:
-        check_parity(bad, {"features": x}, {name: reference}, tolerance=1e-5)
-    message = str(info.value)
-    assert f"parity check on {len(x)} held-out rows failed" in message
-    assert "max abs diff" in message and "> tolerance 1e-05" in message and "values outside" in message
+        reference, tampered = good.run(x)[name], bad.run(x)[name]
+    check = check_outputs(tampered, reference, reference, y, auprc, lambda p: p.reshape(-1) >= 0.5, True, 1e-5, 1.0,
+                          artifact="tampered.onnx", format="onnx", precision="fp32", source="base", method="test", size_bytes=0)
+    assert not check.passed and check.max_abs_diff > 1e-5
+    assert check.reason.startswith("max abs diff ") and check.reason.endswith(" > 1e-05")
+    with pytest.raises(ParityError, match=r"1 artifact\(s\) outside their budget or not exported: tampered.onnx: max abs diff"):
+        raise_failures([check], {})
 
 
 def test_export_fails_with_numbers_when_outside_tolerance(fraud_run, capsys):
     code = main(["export", str(fraud_run), "--tolerance", "0"])
-    err = capsys.readouterr().err
-    assert code == 1 and "parity check on" in err and "max abs diff" in err
-    validation = json.loads((fraud_run / "validation.json").read_text())["artifacts"][0]
-    assert validation["passed"] is False
+    captured = capsys.readouterr()
+    assert code == 1 and "model.onnx: max abs diff" in captured.err and "> 0" in captured.err
+    assert "FAILED" in captured.out  # the table of every check is printed before the error
+    validation = json.loads((fraud_run / "validation.json").read_text())["artifacts"]
+    assert next(a for a in validation if a["artifact"] == "model.onnx")["passed"] is False
     assert main(["export", str(fraud_run)]) == 0  # restore the fixture's validation record
 
 
 def test_export_of_a_directory_that_is_not_a_run(tmp_path, capsys):
     assert main(["export", str(tmp_path)]) == 2
-    assert "expected a training run directory with model.keras" in capsys.readouterr().err
+    assert "expected a training run directory with train.json, got none" in capsys.readouterr().err

@@ -35,7 +35,7 @@ def test_tflite_export_carries_the_manifest_and_matches_onnx(tflite_model, fraud
     with FraudScorer.from_file(tflite_model) as scorer:
         assert scorer.score(x[:7]).shape == (7,)
     entries = json.loads((fraud_run / "validation.json").read_text())["artifacts"]
-    assert {e["artifact"] for e in entries} >= {"artifacts/model.onnx", "artifacts/model.tflite"}
+    assert {e["artifact"] for e in entries} >= {"model.onnx", "model.tflite"}
 
 
 def test_truncated_tflite_is_a_clear_error(tflite_model, tmp_path):

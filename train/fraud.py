@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from edgeward.errors import InputError
 from edgeward.train.tabular import TabularData, load_csv, time_split
 
 MODEL_FILE, REPORT_FILE, HOLDOUT_FILE = "model.keras", "train.json", "holdout.npz"
@@ -80,9 +82,15 @@ def pr_curve(y: np.ndarray, p: np.ndarray, points: int = 200) -> dict:
 def train_fraud(
     data_path: str | os.PathLike, label: str, out_dir: str | os.PathLike,
     config: FraudTrainConfig = FraudTrainConfig(), time_column: str | None = "auto",
-    features: list[str] | None = None, progress: bool = False,
+    features: list[str] | None = None, progress: bool = False, from_model: str | os.PathLike | None = None,
 ) -> dict:
-    """Train, evaluate against the baseline, write the run directory; returns the training report."""
+    """Train, evaluate against the baseline, write the run directory; returns the training report.
+
+    ``from_model``: adopt a model trained elsewhere (tf_keras or Keras 3 ``.keras``, taking the raw
+    feature columns in order as float32 (N, F) and giving a fraud probability) instead of training one:
+    it is evaluated on the same split and written into the run like a trained model, so export,
+    post-training quantization and the benchmark work on it.
+    """
     from edgeward.train.progress import epoch_bar
     from edgeward.train.tf_env import keras as load_keras
 
@@ -95,22 +103,25 @@ def train_fraud(
     x_va, y_va = data.x[split.val], data.y[split.val]
     x_te, y_te = data.x[split.test], data.y[split.test]
 
-    model = build_model(keras, x_tr, config)
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate), loss="binary_crossentropy",
-        metrics=[keras.metrics.AUC(curve="PR", name="auprc")],
-    )
     pos = max(int(y_tr.sum()), 1)
     weight = float(min((len(y_tr) - pos) / pos, config.max_class_weight))
     started = time.perf_counter()
-    history = model.fit(
-        x_tr, y_tr, validation_data=(x_va, y_va), epochs=config.epochs, batch_size=config.batch_size,
-        class_weight={0: 1.0, 1: weight}, verbose=0, shuffle=True,
-        callbacks=[
-            keras.callbacks.EarlyStopping("val_auprc", mode="max", patience=config.patience, restore_best_weights=True),
-            epoch_bar(keras, config.epochs, "training fraud MLP", progress),
-        ],
-    )
+    if from_model is not None:
+        model, history = _adopt(from_model, len(data.features)), {}
+    else:
+        model = build_model(keras, x_tr, config)
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate), loss="binary_crossentropy",
+            metrics=[keras.metrics.AUC(curve="PR", name="auprc")],
+        )
+        history = model.fit(
+            x_tr, y_tr, validation_data=(x_va, y_va), epochs=config.epochs, batch_size=config.batch_size,
+            class_weight={0: 1.0, 1: weight}, verbose=0, shuffle=True,
+            callbacks=[
+                keras.callbacks.EarlyStopping("val_auprc", mode="max", patience=config.patience, restore_best_weights=True),
+                epoch_bar(keras, config.epochs, "training fraud MLP", progress),
+            ],
+        ).history
     train_seconds = time.perf_counter() - started
     p_va = model.predict(x_va, batch_size=4096, verbose=0).reshape(-1)
     p_te = model.predict(x_te, batch_size=4096, verbose=0).reshape(-1)
@@ -126,9 +137,9 @@ def train_fraud(
         "config": asdict(config),
         "threshold": threshold,
         "class_weight": weight,
-        "epochs_run": len(history.history["loss"]),
+        "epochs_run": len(history.get("loss", [])),
         "train_seconds": round(train_seconds, 2),
-        "history": {k: [round(float(v), 5) for v in vs] for k, vs in history.history.items()},
+        "history": {k: [round(float(v), 5) for v in vs] for k, vs in history.items()},
         "metrics": {"model": scores(y_te, p_te, threshold)},
         "pr_curves": {"model": pr_curve(y_te, p_te)},
         "params": int(model.count_params()),
@@ -139,10 +150,25 @@ def train_fraud(
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model.save(out / MODEL_FILE)
+    if from_model is not None:
+        report["adopted_from"] = str(from_model)
+        if Path(from_model).resolve() != (out / MODEL_FILE).resolve():
+            shutil.copyfile(from_model, out / MODEL_FILE)
+    else:
+        model.save(out / MODEL_FILE)
     np.savez_compressed(out / HOLDOUT_FILE, x_val=x_va, y_val=y_va, x_test=x_te, y_test=y_te)
     (out / REPORT_FILE).write_text(json.dumps(report, indent=2))
     return report
+
+
+def _adopt(path: str | os.PathLike, n_features: int):
+    from edgeward.train.keras_io import load_keras
+
+    model, _ = load_keras(path)
+    shape = tuple(model.inputs[0].shape)
+    if len(shape) != 2 or shape[1] != n_features:
+        raise InputError(f"{path}: expected a model taking (N, {n_features}) features, got input shape {shape}")
+    return model
 
 
 def _baseline(x_tr, y_tr, x_va, y_va, x_te, y_te, seed: int):
@@ -159,8 +185,6 @@ def _baseline(x_tr, y_tr, x_va, y_va, x_te, y_te, seed: int):
 
 
 def _check_split(data: TabularData, split) -> None:
-    from edgeward.errors import InputError
-
     for name in ("train", "val", "test"):
         y = data.y[getattr(split, name)]
         if y.sum() == 0 or y.sum() == len(y):
