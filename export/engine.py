@@ -104,8 +104,9 @@ class _Run:
             self._calibration = x[np.linspace(0, len(x) - 1, min(rows, len(x))).astype(int)]
         return self._calibration
 
-    def float_scopes(self, source: Source) -> tuple[str, ...]:
-        """Names of the leading preprocessing layers, kept in float by post-training int8."""
+    def float_prefix(self, source: Source) -> bool:
+        """Whether the model starts with preprocessing layers (Normalization, Rescaling) that take raw
+        values: those stay in float in fp16 and int8 artifacts."""
         from edgeward.train.tf_env import keras
 
         model, keras3 = self.model(source)
@@ -115,13 +116,12 @@ class _Run:
             types = (k3.layers.Normalization, k3.layers.Rescaling)
         else:
             types = (keras().layers.Normalization, keras().layers.Rescaling)
-        scopes = []
         for layer in model.layers:
             if isinstance(layer, types):
-                scopes.append(layer.name)
-            elif layer.weights or scopes:
-                break
-        return tuple(scopes)
+                return True
+            if layer.weights:
+                return False
+        return False
 
     def decide(self, p: np.ndarray) -> np.ndarray:
         return np.asarray(p).reshape(-1) >= self.threshold
@@ -147,9 +147,9 @@ def build(run: _Run, spec: ArtifactSpec, calibration_rows: int) -> bytes:
         if spec.precision is Precision.FP16:
             import onnx
 
-            return to_fp16(onnx.load_from_string(run.onnx_fp32(spec.source))).SerializeToString()
+            return to_fp16(onnx.load_from_string(run.onnx_fp32(spec.source)), run.float_prefix(spec.source)).SerializeToString()
         return quantize_static_int8(run.onnx_fp32(spec.source), INPUT_NAME, run.calibration(calibration_rows), spec,
-                                    run.float_scopes(spec.source))
+                                    run.float_prefix(spec.source))
     representative = run.calibration(min(calibration_rows, 300)) if spec.precision is Precision.INT8 and not spec.source.is_qat else None
     return keras_to_tflite(model, spec, representative, keras3)
 
@@ -262,7 +262,7 @@ def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOption
     run = _Run(run_dir)
     report = ExportReport(run.dir, [])
     for spec in options.specs:
-        why = excluded(spec, bool(run.float_scopes(spec.source)))
+        why = excluded(spec, run.float_prefix(spec.source))
         if why:
             raise InputError(f"{spec.name}: not supported for this model: {why}")
     for spec in tqdm(options.specs, desc="exporting", unit="artifact", disable=not progress, leave=False):
@@ -274,11 +274,14 @@ def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOption
             report.checks.append(check)
         except ExportError as exc:
             report.errors[spec.name] = str(exc)
+    entries = _merged_entries(run.dir, report)
     if options.recommend and report.checks:
         from edgeward.export.recommend import recommend
 
-        report.recommendation = recommend(run.dir / ARTIFACTS, report.checks, run.x, options.device)
-    _write_validation(run.dir, report)
+        # over every artifact of the run within budget, exported now or before
+        known = [ArtifactCheck(**e) for e in entries if "metric" in e and (run.dir / ARTIFACTS / e["artifact"]).exists()]
+        report.recommendation = recommend(run.dir / ARTIFACTS, known, run.x, options.device)
+    _write_validation(run.dir, report, entries)
     raise_failures(report.checks, report.errors)
     return report
 
@@ -287,16 +290,23 @@ def available_specs(run_dir: str | os.PathLike) -> tuple[ArtifactSpec, ...]:
     """Every artifact this run supports, from the models it has (base, and compressed ones if made)."""
     run = _Run(run_dir)
     sources = [s for s in Source if (run.dir / s.file).exists()]
-    return tuple(all_specs(sources, bool(run.float_scopes(Source.BASE))))
+    return tuple(all_specs(sources, run.float_prefix(Source.BASE)))
 
 
-def _write_validation(run: Path, report: ExportReport) -> None:
+def _merged_entries(run: Path, report: ExportReport) -> list[dict]:
+    """The validation record: earlier exports' entries, replaced by this export's for the same artifacts."""
     path = run / VALIDATION_FILE
     old = json.loads(path.read_text()) if path.exists() else {}
     names = {c.artifact for c in report.checks} | set(report.errors)
     entries = [e for e in old.get("artifacts", []) if e["artifact"] not in names]
     entries += [c.as_dict() for c in report.checks]
     entries += [{"artifact": n, "passed": False, "reason": m} for n, m in report.errors.items()]
+    return entries
+
+
+def _write_validation(run: Path, report: ExportReport, entries: list[dict]) -> None:
+    path = run / VALIDATION_FILE
+    old = json.loads(path.read_text()) if path.exists() else {}
     out = {"artifacts": entries, "search": report.search or old.get("search", []),
            "recommendation": report.recommendation or old.get("recommendation")}
     path.write_text(json.dumps(out, indent=2))

@@ -24,8 +24,7 @@ def keras_to_onnx(model, input_name: str, keras3: bool = False):
     try:
         with quiet_stderr():
             if keras3:
-                fn = tf.function(lambda x: model(x, training=False), input_signature=spec)
-                proto, _ = tf2onnx.convert.from_function(fn, input_signature=spec, opset=OPSET)
+                proto = _from_frozen_function(tf, tf2onnx, model, spec, input_name)
             else:
                 proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=OPSET)
     except Exception as exc:  # tf2onnx raises many exception types; report the first line
@@ -33,11 +32,90 @@ def keras_to_onnx(model, input_name: str, keras3: bool = False):
     return proto
 
 
-def to_fp16(proto):
-    """fp16 weights and activations, float32 inputs and outputs (onnxruntime's converter)."""
+def _from_frozen_function(tf, tf2onnx, model, spec, input_name: str):
+    """Keras 3: trace ``model`` as a tf.function, freeze its variables into constants, convert the graph."""
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    concrete = tf.function(lambda x: model(x, training=False), input_signature=spec).get_concrete_function()
+    frozen = convert_variables_to_constants_v2(concrete)
+    inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
+    outputs = [t.name for t in frozen.outputs]
+    proto, _ = tf2onnx.convert.from_graph_def(frozen.graph.as_graph_def(), input_names=inputs, output_names=outputs,
+                                              opset=OPSET)
+    _rename(proto, inputs[0], input_name)
+    for i, name in enumerate(outputs):
+        _rename(proto, name, name.split(":")[0] if len(outputs) > 1 else "output")
+    return proto
+
+
+def _rename(proto, old: str, new: str) -> None:
+    for value in list(proto.graph.input) + list(proto.graph.output):
+        if value.name == old:
+            value.name = new
+    for node in proto.graph.node:
+        node.input[:] = [new if n == old else n for n in node.input]
+        node.output[:] = [new if n == old else n for n in node.output]
+
+
+COMPUTE_OPS = ("MatMul", "Gemm", "Conv", "ConvTranspose")
+
+
+def prefix_nodes(graph) -> list[str]:
+    """Names of the nodes that only preprocess the raw inputs: every node, in graph order, whose
+    inputs all come from graph inputs, initializers or such nodes, before any compute op."""
+    known = {i.name for i in graph.input} | {t.name for t in graph.initializer}
+    names = []
+    for node in graph.node:
+        if node.op_type in COMPUTE_OPS or not all(i in known for i in node.input if i):
+            continue
+        names.append(node.name)
+        known.update(node.output)
+    return names
+
+
+def to_fp16(proto, keep_prefix: bool = False):
+    """fp16 weights and activations, float32 inputs and outputs (onnxruntime's converter).
+
+    ``keep_prefix``: the nodes that preprocess raw inputs (an in-model normalisation) stay in float32:
+    raw values such as a time gap in seconds overflow fp16 (max 65504) before they are normalised.
+    """
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
-    return convert_float_to_float16(proto, keep_io_types=True, disable_shape_infer=False)
+    keep = prefix_nodes(proto.graph) if keep_prefix else []
+    half = convert_float_to_float16(proto, keep_io_types=True, disable_shape_infer=False, node_block_list=keep)
+    _drop_round_trip_casts(half)
+    return half
+
+
+def _drop_round_trip_casts(proto) -> None:
+    """Bypass Cast(fp16) -> Cast(fp32) chains the converter leaves around float32 nodes: they would
+    round a float32 value through fp16 (and overflow it) on its way between two float32 nodes."""
+    from onnx import TensorProto
+
+    graph = proto.graph
+    producer = {o: n for n in graph.node for o in n.output}
+
+    def cast_to(node) -> int | None:
+        return next((a.i for a in node.attribute if a.name == "to"), None) if node.op_type == "Cast" else None
+
+    rename = {}
+    for node in graph.node:
+        first = producer.get(node.input[0]) if node.input else None
+        if cast_to(node) == TensorProto.FLOAT and first is not None and cast_to(first) == TensorProto.FLOAT16:
+            rename[node.output[0]] = first.input[0]
+    if not rename:
+        return
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in rename:
+                node.input[i] = rename[name]
+    while True:  # drop Casts nobody reads any more, until none is left
+        used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
+        alive = [n for n in graph.node if n.op_type != "Cast" or any(o in used for o in n.output)]
+        if len(alive) == len(graph.node):
+            return
+        del graph.node[:]
+        graph.node.extend(alive)
 
 
 def embed_manifest(proto, manifest: Manifest) -> None:

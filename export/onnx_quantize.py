@@ -44,9 +44,11 @@ def preprocess(fp32: bytes) -> bytes:
 
 
 def quantize_static_int8(fp32: bytes, input_name: str, calibration: np.ndarray, spec: ArtifactSpec,
-                         float_scopes: tuple[str, ...] = ()) -> bytes:
-    """QDQ int8 (activations and weights int8). Nodes under ``float_scopes`` (the model's leading
-    preprocessing layers, by name) and ``spec.exclude_nodes`` stay in float."""
+                         keep_prefix: bool = False) -> bytes:
+    """QDQ int8 (activations and weights int8). ``keep_prefix``: the nodes that preprocess the raw
+    inputs (an in-model normalisation) stay in float, as do ``spec.exclude_nodes``."""
+    from edgeward.export.onnx_export import prefix_nodes
+
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
@@ -57,9 +59,8 @@ def quantize_static_int8(fp32: bytes, input_name: str, calibration: np.ndarray, 
         pre.write_bytes(preprocess(fp32))
         graph = onnx.load(str(pre)).graph
         outputs = {o.name for o in graph.output}
-        excluded = [n.name for n in graph.node
-                    if any(f"/{scope}/" in f"/{n.name}/" for scope in float_scopes)
-                    or (n.op_type in FLOAT_OUTPUT_OPS and set(n.output) & outputs)]
+        excluded = (prefix_nodes(graph) if keep_prefix else []) + [
+            n.name for n in graph.node if n.op_type in FLOAT_OUTPUT_OPS and set(n.output) & outputs]
         with contextlib.redirect_stdout(io.StringIO()):  # the calibrators print progress notes
             quantize_static(
                 str(pre), str(out), _Reader(input_name, calibration), quant_format=QuantFormat.QDQ,

@@ -31,7 +31,7 @@ def recommend(artifact_dir: Path, checks: list, x: np.ndarray, device: str = "au
             latency[c.artifact] = single_row(lambda r: m.run({name: r}, validate=False), x, calls)["p50_us"]
     fp32 = next((c for c in candidates if c.precision == "fp32" and c.source == "base" and c.format == profile.format),
                 next((c for c in candidates if c.precision == "fp32" and c.source == "base"), None))
-    quickest = min(latency[c.artifact] for c in candidates)
+    quickest = min(latency.values())
     # among the artifacts within MARGIN of the quickest (a tie, on a shared machine): the most accurate, then the smallest
     near = [c for c in candidates if latency[c.artifact] <= quickest * (1 + MARGIN)]
     fastest = max(near, key=lambda c: (round(c.metric, 4), -c.size_bytes))
@@ -51,35 +51,5 @@ def recommend(artifact_dir: Path, checks: list, x: np.ndarray, device: str = "au
               if c.precision.startswith("int8") and c.format in reference and latency[c.artifact] > reference[c.format]]
     if slower:
         reason += f"; int8 slower than fp32 of the same format on this target: {', '.join(slower)}"
-    return {"device": profile.name, "artifact": None, "reason": "no artifact is within its budget"}
-    latency = {}
-    for c in candidates:
-        with Model(artifact_dir / c.artifact, device=profile) as m:
-            name = m.input_names[0]
-            latency[c.artifact] = single_row(lambda r: m.run({name: r}, validate=False), x, calls)["p50_us"]
-    fp32 = next((c for c in candidates if c.precision == "fp32" and c.source == "base" and c.format == profile.format),
-                next((c for c in candidates if c.precision == "fp32" and c.source == "base"), None))
-    quickest = min(latency[c.artifact] for c in candidates)
-    # among the artifacts within MARGIN of the quickest (a tie, on a shared machine), the most accurate, then the smallest
-    near = [c for c in candidates if latency[c.artifact] <= quickest * (1 + MARGIN)]
-    fastest = max(near, key=lambda c: (round(c.metric, 4), -c.size_bytes))
-    slower = [c.artifact for c in candidates if fp32 and c.precision.startswith("int8") and latency[c.artifact] > latency[fp32.artifact]]
-    if fp32 is None or fastest is fp32:
-        choice, reason = fastest, "fastest single-row latency on this target among artifacts within budget"
-    elif latency[fastest.artifact] <= (1 - MARGIN) * latency[fp32.artifact] and fastest.format != fp32.format:
-        choice = fastest
-        reason = (f"{fastest.format} runs this model faster here: {latency[fastest.artifact]:.1f} us vs "
-                  f"{latency[fp32.artifact]:.1f} us for {fp32.artifact}; the most accurate of the artifacts within "
-                  f"{MARGIN:.0%} of the quickest")
-    elif latency[fastest.artifact] <= (1 - MARGIN) * latency[fp32.artifact]:
-        choice = fastest
-        reason = (f"{latency[fastest.artifact]:.1f} us vs {latency[fp32.artifact]:.1f} us for fp32 "
-                  f"({latency[fp32.artifact] / latency[fastest.artifact]:.2f}x faster), within budget")
-    else:
-        choice = fp32
-        reason = (f"no artifact is at least {MARGIN:.0%} faster than fp32 here (best: {fastest.artifact} "
-                  f"{latency[fastest.artifact]:.1f} us vs {latency[fp32.artifact]:.1f} us): fp32 stays")
-    if slower:
-        reason += f"; int8 slower than fp32 on this target: {', '.join(slower)}"
     return {"device": profile.name, "threads": profile.num_threads, "artifact": choice.artifact, "reason": reason,
             "latency_p50_us": {k: round(v, 2) for k, v in latency.items()}, "int8_slower_than_fp32": slower}

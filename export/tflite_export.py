@@ -10,6 +10,7 @@ with the op's name.
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 
@@ -27,10 +28,13 @@ def keras_to_tflite(model, spec: ArtifactSpec, representative: np.ndarray | None
     from edgeward.train.tf_env import tensorflow
 
     tf = tensorflow()
-    if keras3:
+    if keras3:  # trace, freeze the variables into constants, convert the frozen function
+        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
         shape = (None, *model.inputs[0].shape[1:])
         fn = tf.function(lambda x: model(x, training=False), input_signature=(tf.TensorSpec(shape, tf.float32),))
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], model)
+        frozen = convert_variables_to_constants_v2(fn.get_concrete_function())
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
     else:
         converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -50,7 +54,8 @@ def keras_to_tflite(model, spec: ArtifactSpec, representative: np.ndarray | None
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
     try:
-        with quiet_stderr() as log:
+        with quiet_stderr() as log, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Statistics for quantized inputs were expected" on QAT graphs, and such
             return converter.convert()
     except Exception as exc:  # ConverterError and friends
         text = f"{exc}\n{log()}"
