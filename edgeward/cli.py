@@ -17,6 +17,19 @@ def _out(text: str) -> None:
 
 
 def cmd_data(args) -> int:
+    if args.task == "commands":
+        from pathlib import Path
+
+        from edgeward.train.commands_data import CommandsDataConfig, generate_commands, write_stream
+
+        summary = generate_commands(args.out, CommandsDataConfig(per_class=args.per_class, seed=args.seed), progress=True)
+        _out(f"wrote {summary['clips']:,} clips ({', '.join(f'{k} {v}' for k, v in summary['per_label'].items())}) to {args.out}; "
+             f"voices train/val/test: {summary['voices']['train']}/{summary['voices']['val']}/{summary['voices']['test']}")
+        if args.stream_minutes > 0:
+            out = Path(args.out)
+            s = write_stream(out / "stream.wav", out / "stream.csv", minutes=args.stream_minutes, seed=args.seed + 1)
+            _out(f"wrote {s['wav']} ({s['seconds'] / 60:.1f} min, {s['commands']} commands, {s['words']} words) and {s['csv']}")
+        return 0
     from edgeward.train.fraud_data import FraudSimConfig, write_fraud_csv
 
     summary = write_fraud_csv(args.out, FraudSimConfig(rows=args.rows, days=args.days, seed=args.seed))
@@ -25,6 +38,16 @@ def cmd_data(args) -> int:
 
 
 def cmd_train(args) -> int:
+    if args.task == "commands":
+        from edgeward.train.commands import CommandsTrainConfig, train_commands
+
+        report = train_commands(args.data, args.out, CommandsTrainConfig(epochs=args.epochs, seed=args.seed), progress=True)
+        m = report["metrics"]["model"]
+        _out(f"trained on {report['data']['split']['train']:,} clips, {report['epochs_run']} epochs, {report['train_seconds']} s; "
+             f"accuracy on held-out voices {m['accuracy']:.2%} ({report['data']['split']['test']:,} clips); run directory: {args.out}")
+        return 0
+    if args.label is None:
+        raise InputError("train fraud: expected --label COLUMN, got none")
     from edgeward.train.fraud import FraudTrainConfig, train_fraud
 
     config = FraudTrainConfig(epochs=args.epochs, seed=args.seed, baseline=not args.no_baseline)
@@ -84,7 +107,7 @@ def cmd_export(args) -> int:
     budget = Budget(max_drop=args.max_drop if args.max_drop is not None else 1.0, fp32_tolerance=args.tolerance)
     options = ExportOptions(specs=_specs(args), budget=budget, search=args.max_drop is not None, device=args.device)
     try:
-        report = export_run(args.run, options, progress=True)
+        export_run(args.run, options, progress=True)
     except ValidationError:
         _out(export_table(args.run))
         raise
@@ -130,6 +153,31 @@ def cmd_devices(args) -> int:
             _out(f"{key:13s} {', '.join(value) if isinstance(value, tuple) else value}")
         _out(f"{'int8 fast':13s} {host.int8_fast}")
         _out(f"{'closest':13s} {closest_profile(host).name}")
+        from edgeward.runtime.audio_sources import input_devices
+
+        mics = input_devices()
+        _out(f"{'audio inputs':13s} " + ("; ".join(f"{d['index']}: {d['name']} ({d['channels']} ch, {d['rate']:.0f} Hz)" for d in mics)
+                                         or "none (no PortAudio input device)"))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from edgeward.runtime.audio_sources import open_source
+    from edgeward.runtime.commands import CommandRecognizer, RecognizerOptions
+
+    options = RecognizerOptions(hop_ms=args.hop_ms)
+    with CommandRecognizer.from_file(args.model, device=args.device, threads=args.threads, options=options) as rec, \
+            open_source(args.source) as source:
+        try:
+            for event in rec.stream(source):
+                if args.json:
+                    _out(json.dumps({"label": event.label, "score": event.score, "start": event.start, "end": event.end}))
+                else:
+                    _out(f"{event.start:9.2f}-{event.end:7.2f} s  {event.label:6s} {event.score:.2f}")
+        finally:
+            overflows = getattr(source, "overflows", 0)
+            if overflows or getattr(source, "dropped", 0):
+                print(f"audio input overflows: {overflows}, blocks dropped: {source.dropped}", file=sys.stderr)
     return 0
 
 
@@ -154,17 +202,19 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="verb", required=True)
 
     d = sub.add_parser("data", help="generate a dataset")
-    d.add_argument("task", choices=["fraud"])
-    d.add_argument("out", help="output CSV")
+    d.add_argument("task", choices=["fraud", "commands"])
+    d.add_argument("out", help="output CSV (fraud) or folder (commands)")
+    d.add_argument("--per-class", type=int, default=400, help="commands: training clips per label")
+    d.add_argument("--stream-minutes", type=float, default=10.0, help="commands: long stream WAV with ground truth (0: none)")
     d.add_argument("--rows", type=int, default=200_000)
     d.add_argument("--days", type=int, default=120)
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(fn=cmd_data)
 
     t = sub.add_parser("train", help="train a model on a dataset")
-    t.add_argument("task", choices=["fraud"])
-    t.add_argument("--data", required=True, help="CSV of numeric features and a 0/1 label")
-    t.add_argument("--label", required=True, help="label column")
+    t.add_argument("task", choices=["fraud", "commands"])
+    t.add_argument("--data", required=True, help="fraud: CSV of numeric features and a 0/1 label; commands: Speech Commands folder")
+    t.add_argument("--label", help="fraud: the label column")
     t.add_argument("--out", required=True, help="run directory to write")
     t.add_argument("--time", default="auto", help="time column to split by (default: timestamp/Time if present; 'none': file order)")
     t.add_argument("--features", help="comma-separated feature columns (default: all but label, time and *_id)")
@@ -218,6 +268,16 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("action", choices=["list", "show", "detect"])
     v.add_argument("name", nargs="?")
     v.set_defaults(fn=cmd_devices)
+
+    u = sub.add_parser("run", help="run a model on a live source")
+    u.add_argument("task", choices=["commands"])
+    u.add_argument("model")
+    u.add_argument("--source", required=True, help="mic, mic:N (device index) or a WAV file")
+    u.add_argument("--json", action="store_true", help="one JSON object per event")
+    u.add_argument("--hop-ms", type=float, default=250.0)
+    u.add_argument("--device", default="auto")
+    u.add_argument("--threads", type=int)
+    u.set_defaults(fn=cmd_run)
 
     r = sub.add_parser("report", help="(re)write a run's HTML report")
     r.add_argument("run")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-TOTAL_STEPS = 7
+FRAUD_STEPS, COMMANDS_STEPS = 6, 4
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,11 @@ class DemoOptions:
     rows: int = 200_000
     epochs: int = 30
     seed: int = 0
-    max_drop: float = 1.0  # int8 accuracy budget, AUPRC points
+    max_drop: float = 1.0  # int8 accuracy budget, metric points
+    commands: bool = True
+    commands_per_class: int = 120  # smaller than `edgeward data commands`, so that the demo stays short
+    commands_epochs: int = 20
+    stream_minutes: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -64,12 +68,13 @@ def run_demo(options: DemoOptions = DemoOptions(), log: Callable[[str], None] = 
     from edgeward.train.fraud_data import FraudSimConfig, write_fraud_csv
 
     out = Path(options.out)
+    total = FRAUD_STEPS + (COMMANDS_STEPS if options.commands else 0) + 1
     run = out / "fraud"
     run.mkdir(parents=True, exist_ok=True)
     steps: list[dict] = []
 
     def step(name: str, fn, describe):
-        log(f"[{len(steps) + 1}/{TOTAL_STEPS}] {name} ...")
+        log(f"[{len(steps) + 1}/{total}] {name} ...")
         started = time.perf_counter()
         value = fn()
         seconds = time.perf_counter() - started
@@ -117,8 +122,37 @@ def run_demo(options: DemoOptions = DemoOptions(), log: Callable[[str], None] = 
                    f"single-row p99 {b['vs_keras']['runtime']['single']['p99_us']:.0f} us, cold start "
                    f"{b['vs_keras']['cold_tensorflow']['cold_start_s'] / b['vs_keras']['cold_runtime']['cold_start_s']:.0f}x "
                    "faster than importing TensorFlow")
+    if options.commands:
+        _commands_steps(out / "commands", options, step)
     (out / "demo.json").write_text(json.dumps({"steps": steps}, indent=2))
     report = step("write report", lambda: write_report(out), lambda p: str(p))
     (out / "demo.json").write_text(json.dumps({"steps": steps}, indent=2))
     write_report(out)  # again, so that the report lists its own step
     return DemoResult(report, run / ARTIFACTS, steps)
+
+
+def _commands_steps(run: Path, options: DemoOptions, step) -> None:
+    """Voice commands: generate speech, train the DS-CNN, export (int8 ONNX and TFLite), stream, benchmark."""
+    from edgeward.export.artifacts import ArtifactSpec, Format, Precision
+    from edgeward.export.bench import BenchOptions, bench_run
+    from edgeward.export.engine import ExportOptions, export_run
+    from edgeward.export.validate import Budget
+    from edgeward.train.commands import CommandsTrainConfig, train_commands
+    from edgeward.train.commands_data import CommandsDataConfig, generate_commands, write_stream
+
+    data = run.parent / "commands-data"
+    step("speak commands (espeak-ng) and write a long stream",
+         lambda: (generate_commands(data, CommandsDataConfig(per_class=options.commands_per_class, seed=options.seed), progress=True),
+                  write_stream(data / "stream.wav", data / "stream.csv", minutes=options.stream_minutes, seed=options.seed + 1)),
+         lambda r: f"{r[0]['clips']:,} clips, {r[0]['voices']['train']} training voices; stream {r[1]['seconds'] / 60:.0f} min "
+                   f"with {r[1]['commands']} commands")
+    step("train DS-CNN", lambda: train_commands(data, run, CommandsTrainConfig(epochs=options.commands_epochs, seed=options.seed),
+                                                progress=True),
+         lambda r: f"accuracy on held-out voices {r['metrics']['model']['accuracy']:.2%} ({r['params']:,} parameters)")
+    specs = tuple(ArtifactSpec(f, p) for f in (Format.ONNX, Format.TFLITE) for p in (Precision.FP32, Precision.INT8))
+    step("export ONNX and TFLite, fp32 and int8, checked against Keras",
+         lambda: export_run(run, ExportOptions(specs=specs, budget=Budget(max_drop=options.max_drop), search=True), progress=True),
+         lambda e: ", ".join(f"{c.artifact} {c.metric:.2%}" for c in e.checks) + f"; recommended {e.recommendation['artifact']}")
+    step("benchmark, and recognise the long stream", lambda: bench_run(run, BenchOptions(), progress=True),
+         lambda b: "; ".join(f"{s['artifact']}: {s['detection_rate']:.1%} of commands, {s['false_alarms_per_hour']:.1f} false "
+                             f"alarms/h, real-time factor {s['real_time_factor']:.4f}" for s in b.get("streams", [])))

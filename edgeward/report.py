@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import html
-import io
 import json
 import os
 from pathlib import Path
+
+from edgeward.report_plots import bench_plot, confusion_plot, fraud_plots, timeline_plot
 
 REPORT_FILE = "report.html"
 
@@ -28,68 +29,6 @@ def _cell(value) -> str:
     text = str(value)
     numeric = bool(text) and text.replace(",", "").replace(".", "").split(" ")[0].lstrip("-").rstrip("x").isdigit()
     return f"<td class='n'>{html.escape(text)}</td>" if numeric else f"<td>{html.escape(text)}</td>"
-
-
-def _svg(fig) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
-
-
-def _plots(train: dict) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 4))
-    for name, curve in train["pr_curves"].items():
-        auprc = train["metrics"][name]["auprc"]
-        label = "MLP (edgeward)" if name == "model" else "HistGradientBoosting baseline"
-        ax.step(curve["recall"], curve["precision"], where="post", label=f"{label}, AUPRC {auprc:.3f}")
-    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall on the held-out time tail", xlim=(0, 1), ylim=(0, 1.02))
-    ax.legend(loc="lower left", fontsize=8)
-    plots = [_svg(fig)]
-    hist = train["history"]
-    if not hist.get("loss"):  # an adopted model: no training curves
-        return plots
-    fig, ax = plt.subplots(figsize=(5, 4))
-    epochs = range(1, len(hist["loss"]) + 1)
-    ax.plot(epochs, hist["loss"], label="training loss (weighted)")
-    ax.plot(epochs, hist["val_loss"], label="validation loss")
-    ax2 = ax.twinx()
-    ax2.plot(epochs, hist["val_auprc"], color="tab:green", label="validation AUPRC")
-    ax2.set_ylabel("validation AUPRC")
-    ax.set(xlabel="epoch", ylabel="loss", title="Training")
-    ax.legend(loc="upper center", fontsize=8)
-    ax2.legend(loc="lower right", fontsize=8)
-    plots.append(_svg(fig))
-    return plots
-
-
-def _bench_plot(bench: dict) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    colours = {"onnx": "tab:blue", "tflite": "tab:orange"}
-    for a in bench["artifacts"]:
-        ax.scatter(a["single_1t"]["p50_us"], a["gzip_bytes"] / 1024, color=colours.get(a["format"], "grey"),
-                   marker="o" if a["precision"] == "fp32" else "s" if a["precision"] == "fp16" else "^")
-        ax.annotate(a["artifact"].rsplit(".", 1)[0].replace("model-", "").replace("model", "fp32"),
-                    (a["single_1t"]["p50_us"], a["gzip_bytes"] / 1024), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    for fmt, colour in colours.items():
-        ax.scatter([], [], color=colour, label=fmt)
-    ax.set(xlabel="single-row p50 latency, 1 thread (us)", ylabel="gzip size (KB)",
-           title="Artifacts: size against latency (o fp32, s fp16, ^ int8)")
-    ax.legend(fontsize=8)
-    return _svg(fig)
 
 
 def _load(path: Path) -> dict | None:
@@ -116,7 +55,7 @@ def fraud_section(run: Path) -> str:
     parts.append("<h3>Held-out metrics</h3>" + _table(["model", "AUPRC", "ROC-AUC", "precision", "recall"], rows))
     parts.append(f"<p>Decision threshold {train['threshold']:.4f} (max F1 on the validation split); precision and "
                  "recall use each model's own threshold.</p>")
-    parts.append('<div class="plots">' + "".join(_plots(train)) + "</div>")
+    parts.append('<div class="plots">' + "".join(fraud_plots(train)) + "</div>")
     compress = _load(run / "compress.json")
     if compress:
         rows = [["base (trained)", f"{compress['base']['metric']:.4f}", "", ""]]
@@ -126,22 +65,7 @@ def fraud_section(run: Path) -> str:
                 rows.append([key, f"{c['metric']:.4f}", f"{(c['metric'] - compress['base']['metric']) * 100:+.2f}",
                              ", ".join(f"{k} {v:.0%}" for k, v in c["sparsity"].items())])
         parts.append("<h3>Compression (TFMOT)</h3>" + _table(["Keras model", "AUPRC", "points", "zero weights per layer"], rows))
-    validation = _load(run / "validation.json")
-    if validation:
-        from edgeward.export.report_table import export_rows
-
-        header, rows = export_rows(validation)
-        parts.append("<h3>Export and validation</h3><p>Every artifact checked on the held-out rows: fp32/fp16 by max abs "
-                     "diff against Keras, int8 and pruned by the AUPRC drop against the fp32 Keras model and the share "
-                     "of identical decisions.</p>" + _table(header, rows))
-        if validation.get("search"):
-            parts.append("<p>int8 candidates tried (stops at the first within budget):</p>" + _table(
-                ["method", "AUPRC drop (points)", "within budget"],
-                [[t["method"], f"{t['drop_points']:+.2f}", "yes" if t["passed"] else "no"] for t in validation["search"]]))
-        rec = validation.get("recommendation")
-        if rec and rec.get("artifact"):
-            parts.append(f"<p><b>Recommended for {html.escape(rec['device'])}: {html.escape(rec['artifact'])}</b> "
-                         f"&mdash; {html.escape(rec['reason'])}.</p>")
+    parts += export_section(run, "AUPRC")
     scored = _load(run / "score.json")
     if scored:
         parts.append("<h3>Scoring a new file</h3>" + _table(
@@ -150,15 +74,64 @@ def fraud_section(run: Path) -> str:
               f"{scored['rejected']:,}", scored["rejects_path"]]]))
         if scored.get("reject_examples"):
             parts.append(_table(["line", "field", "reason"], scored["reject_examples"]))
+    parts += bench_section(run)
+    return "\n".join(parts)
+
+
+def export_section(run: Path, metric: str) -> list[str]:
+    parts: list[str] = []
+    validation = _load(run / "validation.json")
+    if validation:
+        from edgeward.export.report_table import export_rows
+
+        header, rows = export_rows(validation)
+        parts.append("<h3>Export and validation</h3><p>Every artifact checked on the held-out rows: fp32/fp16 by max abs "
+                     f"diff against Keras, int8 and pruned by the {metric} drop against the fp32 Keras model and the share "
+                     "of identical decisions.</p>" + _table(header, rows))
+        if validation.get("search"):
+            parts.append("<p>int8 candidates tried (stops at the first within budget):</p>" + _table(
+                ["method", f"{metric} drop (points)", "within budget"],
+                [[t["method"], f"{t['drop_points']:+.2f}", "yes" if t["passed"] else "no"] for t in validation["search"]]))
+        rec = validation.get("recommendation")
+        if rec and rec.get("artifact"):
+            parts.append(f"<p><b>Recommended for {html.escape(rec['device'])}: {html.escape(rec['artifact'])}</b> "
+                         f"&mdash; {html.escape(rec['reason'])}.</p>")
+    return parts
+
+
+def bench_section(run: Path) -> list[str]:
+    parts: list[str] = []
     bench = _load(run / "bench.json")
     if bench:
         from edgeward.export.bench import machine_line, tables
 
         parts.append(f"<h3>Benchmark</h3><p>{html.escape(machine_line(bench))}.</p>")
         if bench["artifacts"]:
-            parts.append('<div class="plots">' + _bench_plot(bench) + "</div>")
+            parts.append('<div class="plots">' + bench_plot(bench) + "</div>")
         for title, header, rows in tables(bench):
             parts.append(f"<h4>{html.escape(title)}</h4>" + _table(header, rows))
+    return parts
+
+
+def commands_section(run: Path) -> str:
+    train = _load(run / "train.json")
+    if train is None:
+        return ""
+    split = train["data"]["split"]
+    parts = ["<h2>Voice commands</h2>",
+             f"<p>Data: <code>{html.escape(train['data']['path'])}</code>: {split['train']:,} training, {split['val']:,} "
+             f"validation and {split['test']:,} test clips; validation and test voices never occur in training. DS-CNN "
+             f"with {train['params']:,} parameters, {train['epochs_run']} epochs in {train['train_seconds']} s. "
+             f"Accuracy on held-out voices {train['metrics']['model']['accuracy']:.2%}.</p>",
+             '<div class="plots">' + confusion_plot(train) + "</div>"]
+    stream = _load(run / "stream_events.json")
+    if stream:
+        from edgeward.export.stream_eval import read_truth
+
+        parts.append(f"<h3>Long stream</h3><p>{html.escape(stream['summary'])}</p>")
+        parts.append('<div class="plots">' + timeline_plot(stream["events"], read_truth(stream["truth"])) + "</div>")
+    parts += export_section(run, "accuracy")
+    parts += bench_section(run)
     return "\n".join(parts)
 
 
@@ -167,7 +140,8 @@ def write_report(out_dir: str | os.PathLike) -> Path:
     from edgeward.errors import InputError
 
     out = Path(out_dir)
-    runs = [out / "fraud"] if (out / "fraud" / "train.json").exists() else [out] if (out / "train.json").exists() else []
+    runs = [out / t for t in ("fraud", "commands") if (out / t / "train.json").exists()] or (
+        [out] if (out / "train.json").exists() else [])
     if not runs:
         raise InputError(f"{out}: expected a demo or run directory with train.json, got none")
     demo = _load(out / "demo.json")
@@ -176,7 +150,9 @@ def write_report(out_dir: str | os.PathLike) -> Path:
     if demo:
         parts.append("<h2>Steps</h2>" + _table(["step", "seconds", "result"],
                                                [[s["step"], f"{s['seconds']:.1f}", s["result"]] for s in demo["steps"]]))
-    parts += [fraud_section(r) for r in runs]
+    for r in runs:
+        task = json.loads((r / "train.json").read_text()).get("task")
+        parts.append(commands_section(r) if task == "commands" else fraud_section(r))
     parts.append("</body></html>")
     path = out / REPORT_FILE
     path.write_text("\n".join(parts))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from edgeward.errors import ExportError, require
-from edgeward.export.quiet import quiet_stderr
+from edgeward.quiet import quiet_stderr
 from edgeward.manifest import METADATA_KEY, Manifest
 
 OPSET = 17

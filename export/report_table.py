@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def export_rows(validation: dict) -> tuple[list[str], list[list[str]]]:
-    header = ["artifact", "how", "size", "auprc", "drop", "max abs diff", "agreement", "result"]
+    header = ["artifact", "how", "size", "metric", "drop", "max abs diff", "agreement", "result"]
     rows = []
     for a in validation["artifacts"]:
         if "metric" not in a:

@@ -16,7 +16,7 @@ import numpy as np
 
 from edgeward.errors import ExportError
 from edgeward.export.artifacts import ArtifactSpec, Precision
-from edgeward.export.quiet import quiet_stderr
+from edgeward.quiet import quiet_stderr
 from edgeward.manifest import METADATA_KEY, Manifest
 
 _UNSUPPORTED_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")

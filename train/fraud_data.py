@@ -102,8 +102,6 @@ def simulate(config: FraudSimConfig = FraudSimConfig()):
 
 
 def _features(df, cust_xy, term_xy, delay_days: int):
-    import pandas as pd
-
     out = df[["tx_id", "ts", "customer_id", "terminal_id", "amount"]].copy()
     out["hour"] = df.ts.dt.hour + df.ts.dt.minute / 60
     out["is_weekend"] = (df.ts.dt.weekday >= 5).astype(np.int8)

@@ -49,10 +49,16 @@ def auprc(y: np.ndarray, p: np.ndarray) -> float:
     return float(average_precision_score(y, np.asarray(p).reshape(-1)))
 
 
+def accuracy(y: np.ndarray, p: np.ndarray) -> float:
+    return float((np.asarray(p).argmax(axis=-1) == np.asarray(y)).mean())
+
+
 def load_task_data(run_dir: str | os.PathLike) -> TaskData:
     report = read_report(run_dir)
+    if report.get("task") == "commands":
+        return _commands_data(report, run_dir)
     if report.get("task") != "fraud":
-        raise InputError(f"{run_dir}: no task data loader for task {report.get('task')!r}; expected 'fraud'")
+        raise InputError(f"{run_dir}: no task data loader for task {report.get('task')!r}; expected 'fraud' or 'commands'")
     from edgeward.train.tabular import file_sha256, load_csv, time_split
 
     data_info = report["data"]
@@ -69,3 +75,20 @@ def load_task_data(run_dir: str | os.PathLike) -> TaskData:
         x_test=data.x[split.test], y_test=data.y[split.test], metric_name="auprc", metric=auprc,
         loss="binary_crossentropy", class_weight={0: 1.0, 1: float(report["class_weight"])},
     )
+
+
+def _commands_data(report: dict, run_dir) -> TaskData:
+    """The clips of a commands run, through the run's own front end (normalisation included)."""
+    from edgeward.runtime.audio_features import FrontEnd
+    from edgeward.train.commands_data import load_commands
+
+    fe = FrontEnd.from_dict(report["front_end"], str(run_dir))
+    splits = load_commands(report["data"]["path"], fe, tuple(report["labels"]))
+
+    def norm(x):
+        return ((x - fe.mean) / fe.std).astype(np.float32)
+
+    (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = (splits[k] for k in ("train", "val", "test"))
+    return TaskData(task="commands", input_name="logmel", x_train=norm(x_tr), y_train=y_tr, x_val=norm(x_va), y_val=y_va,
+                    x_test=norm(x_te), y_test=y_te, metric_name="accuracy", metric=accuracy,
+                    loss="sparse_categorical_crossentropy")

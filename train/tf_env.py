@@ -18,8 +18,17 @@ def keras():
 
 
 def tensorflow():
+    import sys
+
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    tf = require("tensorflow", "train")
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    from edgeward.quiet import quiet_stderr
+
+    # TensorFlow's C++ start-up lines (absl, oneDNN, CUDA probing) go to fd 2 whatever the log level
+    with quiet_stderr():
+        tf = require("tensorflow", "train")
+        tf.config.list_physical_devices()
     tf.get_logger().setLevel("ERROR")
     return tf

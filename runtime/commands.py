@@ -1,0 +1,153 @@
+"""``CommandRecognizer``: spoken commands from a stream of audio.
+
+Model contract: task ``commands``; one input, float32 log-mel features (N, frames, mel bands, 1)
+computed by the front end described in ``manifest.params["front_end"]`` (normalisation included);
+one output, (N, labels) class probabilities in the order of ``manifest.labels``;
+``manifest.thresholds`` gives the per-label score an event needs.
+
+Streaming: a 1 s window slides with a hop (default 250 ms); posteriors are averaged over the last
+``smoothing`` windows; a command is reported when its smoothed score is the highest and reaches its
+threshold, no event came within the refractory period, and the previous event's label has since
+fallen below its threshold (so one word, seen by several overlapping windows, is one event).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgeward.devices import Profile
+from edgeward.errors import InputError
+from edgeward.manifest import Task
+from edgeward.runtime.audio_features import FrontEnd
+from edgeward.runtime.audio_io import Resampler, to_mono
+from edgeward.runtime.model import Model, ModelSource
+
+NOT_COMMANDS = ("_unknown_", "_silence_")
+
+
+@dataclass(frozen=True)
+class Event:
+    label: str
+    score: float
+    start: float  # seconds since the stream began: the window in which it was heard
+    end: float
+
+
+@dataclass(frozen=True)
+class RecognizerOptions:
+    hop_ms: float = 250.0
+    smoothing: int = 3  # windows averaged
+    refractory_ms: float = 1000.0
+    thresholds: dict[str, float] | None = None  # per label; default: the manifest's
+
+
+class CommandRecognizer:
+    def __init__(self, model: Model, options: RecognizerOptions = RecognizerOptions()):
+        manifest = model.manifest
+        if manifest.task is not Task.COMMANDS:
+            raise InputError(f"{model.source}: expected a commands model, got task '{manifest.task.value}'")
+        if options.hop_ms <= 0 or options.smoothing < 1 or options.refractory_ms < 0:
+            raise InputError(f"recognizer options: expected hop_ms > 0, smoothing >= 1, refractory_ms >= 0, got {options}")
+        self.model, self.options = model, options
+        self.front_end = FrontEnd.from_dict(manifest.params.get("front_end", {}), model.source)
+        self.labels = manifest.labels
+        thresholds = {**manifest.thresholds, **(options.thresholds or {})}
+        self._thresholds = np.array([thresholds.get(label, 1.01 if label in NOT_COMMANDS else 0.5) for label in self.labels])
+        self._command = np.array([label not in NOT_COMMANDS for label in self.labels])
+        self._input = model.input_names[0]
+        self.hop = int(round(self.front_end.sample_rate * options.hop_ms / 1000))
+        self.reset()
+
+    @classmethod
+    def from_file(cls, source: ModelSource, device: str | Profile | None = "auto", threads: int | None = None,
+                  options: RecognizerOptions = RecognizerOptions()) -> "CommandRecognizer":
+        return cls(Model(source, device=device, threads=threads), options)
+
+    def reset(self) -> None:
+        self._buffer = np.zeros(self.front_end.clip_samples, dtype=np.float32)
+        self._filled = 0  # samples in the buffer that came from the stream
+        self._since = 0  # samples since the last window
+        self._seen = 0  # samples consumed, at the model's rate
+        self._posteriors: deque = deque(maxlen=self.options.smoothing)
+        self._last_event = -1e9
+        self._holding: int | None = None  # label of the last event, until its score falls below threshold
+        self._rate: int | None = None
+        self._resampler: Resampler | None = None
+        self.windows = 0
+
+    def classify(self, clip: np.ndarray, sample_rate: int | None = None) -> tuple[str, float, np.ndarray]:
+        """One clip (up to 1 s, padded or cut to it): (label, score, all probabilities)."""
+        x = to_mono(np.asarray(clip, dtype=np.float32))
+        rate = sample_rate or self.front_end.sample_rate
+        if rate != self.front_end.sample_rate:
+            r = Resampler(rate, self.front_end.sample_rate)
+            x = np.concatenate([r.process(x), r.flush()])[: int(round(len(x) * self.front_end.sample_rate / rate))]
+        n = self.front_end.clip_samples
+        x = x[:n] if len(x) >= n else np.pad(x, (0, n - len(x)))
+        probs = self._infer(x)
+        k = int(np.argmax(probs))
+        return self.labels[k], float(probs[k]), probs
+
+    def _infer(self, clip: np.ndarray) -> np.ndarray:
+        feats = self.front_end.logmel(clip)[None]
+        self.windows += 1
+        return self.model.run({self._input: feats}, validate=False)[self.model.output_names[0]][0]
+
+    def accept(self, samples: np.ndarray, sample_rate: int) -> list[Event]:
+        """Feed audio; returns the events decided by it. The rate must stay the same within a stream."""
+        if self._rate is None:
+            self._rate = int(sample_rate)
+            if self._rate != self.front_end.sample_rate:
+                self._resampler = Resampler(self._rate, self.front_end.sample_rate)
+        elif int(sample_rate) != self._rate:
+            raise InputError(f"sample rate changed mid-stream: expected {self._rate} Hz, got {sample_rate} Hz (call reset() first)")
+        x = to_mono(np.asarray(samples, dtype=np.float32))
+        if self._resampler is not None:
+            x = self._resampler.process(x)
+        events = []
+        while len(x):
+            take = min(len(x), self.hop - self._since)
+            self._buffer = np.roll(self._buffer, -take)
+            self._buffer[-take:] = x[:take]
+            x = x[take:]
+            self._since += take
+            self._seen += take
+            self._filled = min(self.front_end.clip_samples, self._filled + take)
+            if self._since >= self.hop:
+                self._since = 0
+                event = self._window()
+                if event is not None:
+                    events.append(event)
+        return events
+
+    def _window(self) -> Event | None:
+        self._posteriors.append(self._infer(self._buffer))
+        smoothed = np.mean(self._posteriors, axis=0)
+        k = int(np.argmax(smoothed))
+        now = self._seen / self.front_end.sample_rate
+        if self._holding is not None and smoothed[self._holding] < self._thresholds[self._holding]:
+            self._holding = None
+        if (self._command[k] and smoothed[k] >= self._thresholds[k] and self._holding is None
+                and (now - self._last_event) * 1000 >= self.options.refractory_ms):
+            self._last_event, self._holding = now, k
+            return Event(self.labels[k], round(float(smoothed[k]), 4), round(max(0.0, now - self.front_end.clip_seconds), 3),
+                         round(now, 3))
+        return None
+
+    def stream(self, source: Iterable[tuple[np.ndarray, int]]) -> Iterator[Event]:
+        """Events from a source of (block, sample_rate), as they are decided."""
+        for block, rate in source:
+            yield from self.accept(block, rate)
+
+    def close(self) -> None:
+        self.model.close()
+
+    def __enter__(self) -> "CommandRecognizer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,159 @@
+"""Voice commands end to end on a tiny generated set: data, training, export, the streaming recognizer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edgeward.cli import main
+from edgeward.errors import InputError
+from edgeward.runtime.audio_io import read_wav, write_wav
+from edgeward.runtime.commands import CommandRecognizer, Event, RecognizerOptions
+from edgeward.train.commands_data import LABELS, CommandsDataConfig, espeak_available, load_commands, split_voices
+
+pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed (make install adds it)")
+
+
+@pytest.fixture(scope="module")
+def commands_data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("commands") / "data"
+    assert main(["data", "commands", str(out), "--per-class", "16", "--stream-minutes", "0.5"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def commands_run(commands_data, tmp_path_factory):
+    from edgeward.train.commands import CommandsTrainConfig, train_commands
+
+    run = tmp_path_factory.mktemp("commands") / "run"
+    train_commands(commands_data, run, CommandsTrainConfig(epochs=3, filters=16, blocks=1))
+    assert main(["export", str(run), "--format", "all", "--precision", "fp32,int8", "--max-drop", "100"]) == 0
+    return run
+
+
+def test_dataset_layout_and_voice_split(commands_data):
+    for label in LABELS:
+        clips = sorted((commands_data / label).glob("*_nohash_*.wav"))
+        assert len(clips) == (2 if label == "_unknown_" else 1) * (16 + 4 + 4), label
+        x, rate = read_wav(clips[0])
+        assert rate == 16000 and x.shape == (16000,)
+    voices = split_voices(0, CommandsDataConfig.val_fraction, CommandsDataConfig.test_fraction)
+    variants = {k: {v.split("+")[1] for v in vs} for k, vs in voices.items()}
+    assert not variants["test"] & variants["train"] and not variants["val"] & variants["train"]
+    test_names = (commands_data / "testing_list.txt").read_text().split()
+    assert len(test_names) == 4 * (len(LABELS) + 1)
+    train_voices = {p.name.split("_nohash_")[0] for p in commands_data.glob("*/*.wav")
+                    if f"{p.parent.name}/{p.name}" not in test_names and "_silence_" not in p.parent.name}
+    tested = {n.split("/")[1].split("_nohash_")[0] for n in test_names if not n.startswith("_silence_")}
+    assert not tested & train_voices  # test voices never appear in training
+    rows = (commands_data / "stream.csv").read_text().splitlines()
+    assert rows[0] == "start,end,label" and len(rows) > 4
+    assert read_wav(commands_data / "stream.wav")[0].shape == (30 * 16000,)
+
+
+def test_loader_maps_other_words_to_unknown_and_cuts_silence_from_background(tmp_path):
+    from edgeward.runtime.audio_features import FrontEnd
+
+    rng = np.random.default_rng(0)
+    for name in ("yes/spk1_nohash_0.wav", "cat/spk2_nohash_0.wav", "no/spk3_nohash_1.wav"):
+        write_wav(tmp_path / name, rng.normal(size=12000) * 0.1, 16000)
+    write_wav(tmp_path / "_background_noise_" / "white.wav", rng.normal(size=16000 * 6) * 0.1, 16000)
+    splits = load_commands(tmp_path, FrontEnd())
+    labels = [LABELS[i] for part in splits.values() for i in part[1]]
+    assert sorted(labels) == sorted(["yes", "_unknown_", "no"] + ["_silence_"] * 5)
+    assert all(part[0].shape[1:] == (98, 40, 1) for part in splits.values() if len(part[0]))
+    with pytest.raises(InputError, match="expected a folder with one sub-folder of WAV files per label"):
+        load_commands(tmp_path / "nope", FrontEnd())
+
+
+def test_training_and_export(commands_run):
+    report = json.loads((commands_run / "train.json").read_text())
+    assert report["task"] == "commands" and report["labels"] == list(LABELS)
+    assert len(report["confusion"]) == 12 and sum(map(sum, report["confusion"])) == report["data"]["split"]["test"]
+    assert set(report["thresholds"]) == set(LABELS[:10])
+    assert report["front_end"]["std"] > 0
+    validation = json.loads((commands_run / "validation.json").read_text())
+    names = {a["artifact"] for a in validation["artifacts"]}
+    assert {"model.onnx", "model.tflite", "model-int8.onnx", "model-int8.tflite"} <= names  # full-integer TFLite allowed here
+    fp32 = next(a for a in validation["artifacts"] if a["artifact"] == "model.onnx")
+    assert fp32["passed"] and fp32["max_abs_diff"] <= 1e-5 and fp32["metric_name"] == "accuracy"
+
+
+def test_recognizer_classifies_clips_like_keras(commands_run, commands_data):
+    from edgeward.train.keras_io import load_keras
+
+    clip = sorted((commands_data / "stop").glob("*.wav"))[0]
+    x, rate = read_wav(clip)
+    with CommandRecognizer.from_file(commands_run / "artifacts" / "model.onnx") as rec:
+        label, score, probs = rec.classify(x, rate)
+        assert label in LABELS and probs.shape == (12,) and abs(probs.sum() - 1) < 1e-4
+        model, _ = load_keras(commands_run / "model.keras")
+        want = model.predict(rec.front_end.logmel(x)[None], verbose=0)[0]
+        np.testing.assert_allclose(probs, want, atol=1e-5)
+        # another rate: the same words resampled on the way in
+        label48, _, _ = rec.classify(np.repeat(x, 3), 48000)
+        assert label48 in LABELS
+
+
+def test_streaming_recognizer_windows_smoothing_refractory_and_rate_checks(commands_run):
+    options = RecognizerOptions(hop_ms=100, smoothing=2, refractory_ms=1000, thresholds={label: 0.0 for label in LABELS[:10]})
+    with CommandRecognizer.from_file(commands_run / "artifacts" / "model.onnx", options=options) as rec:
+        audio = np.random.default_rng(3).normal(size=16000 * 3).astype(np.float32) * 0.05
+        events = [e for at in range(0, len(audio), 700) for e in rec.accept(audio[at: at + 700], 16000)]
+        assert rec.windows == 30  # one window per 100 ms hop
+        # every window reaches a zero threshold, but the first event's label never falls below it again:
+        # one event, not one per window
+        assert len(events) == 1 and isinstance(events[0], Event) and events[0].label in LABELS[:10]
+        assert events[0].end == 0.1 and events[0].start == 0.0  # heard in the first window
+        with pytest.raises(InputError, match="sample rate changed mid-stream: expected 16000 Hz, got 8000 Hz"):
+            rec.accept(audio[:800], 8000)
+    with pytest.raises(InputError, match="expected hop_ms > 0"):
+        CommandRecognizer.from_file(commands_run / "artifacts" / "model.onnx", options=RecognizerOptions(hop_ms=0))
+
+
+def test_cli_run_on_a_wav_prints_json_events_and_the_stream_scorer(commands_run, commands_data, capsys):
+    from edgeward.export.stream_eval import read_truth, score_events
+
+    assert main(["run", "commands", str(commands_run / "artifacts" / "model-int8.onnx"),
+                 "--source", str(commands_data / "stream.wav"), "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert all(set(e) == {"label", "score", "start", "end"} and 0 <= e["start"] < e["end"] <= 30 for e in lines)
+    truth = read_truth(commands_data / "stream.csv")
+    events = [Event(e["label"], e["score"], e["start"], e["end"]) for e in lines]
+    score = score_events(events, truth, 30.0)
+    assert score.detected + score.false_alarms == len(events) and score.commands == sum(t[2] in LABELS[:10] for t in truth)
+    perfect = score_events([Event(label, 1.0, s, e) for s, e, label in truth if label in LABELS[:10]], truth, 30.0)
+    assert perfect.detection_rate == 1.0 and perfect.false_alarms == 0
+    assert main(["run", "commands", str(commands_run / "artifacts" / "model.onnx"), "--source", "nope.wav"]) == 2
+    assert "nope.wav: audio source not found; expected 'mic', 'mic:N' or a WAV file" in capsys.readouterr().err
+
+
+def test_a_fraud_model_is_not_a_commands_model(fraud_model):
+    with pytest.raises(InputError, match="expected a commands model, got task 'fraud'"):
+        CommandRecognizer.from_file(fraud_model)
+
+
+def test_train_commands_on_a_missing_folder(tmp_path, capsys):
+    assert main(["train", "commands", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "r")]) == 2
+    assert "expected a folder with one sub-folder of WAV files per label" in capsys.readouterr().err
+
+
+
+def test_bench_recognises_the_stream_and_the_report_shows_it(commands_run):
+    from edgeward.export.bench import BenchOptions, bench_run, markdown
+    from edgeward.report import write_report
+
+    r = bench_run(commands_run, BenchOptions(single_rows=20, batch_repeats=1, load_repeats=1))
+    assert r["task"] == "commands" and "vs_keras" not in r
+    streams = {s["artifact"]: s for s in r["streams"]}
+    assert set(streams) == {"model.onnx", "model-int8.onnx"}
+    s = streams["model.onnx"]
+    assert s["audio_seconds"] == 30.0 and s["windows"] == 120 and 0 < s["real_time_factor"] < 1
+    assert 0 <= s["detection_rate"] <= 1 and s["false_alarms_per_hour"] >= 0
+    targets = {t["target"] for t in r["targets"]}
+    assert {"accuracy on held-out voices (fp32)", "int8 model size (smallest)", "int8 accuracy drop (worst)"} <= targets
+    assert "Long stream" in markdown(r)
+    html = write_report(commands_run).read_text()
+    assert "Voice commands" in html and "Held-out voices: accuracy" in html and "Stream: said" in html

@@ -1,0 +1,260 @@
+"""Keyword-spotting data: generated speech in the Speech Commands layout, and the loader for it.
+
+``generate_commands`` speaks each word with espeak-ng across many voices (dialect x variant) with
+pitch, speed and amplitude variation and a random time shift, mixes it with generated background
+noise (white, pink, brown, mains hum, babble of other words) at a random SNR, and writes 1 s 16 kHz
+mono WAVs, one folder per label, named ``{voice}_nohash_{n}.wav``. Voices are split by variant, so
+the validation and test voices never appear in training (``validation_list.txt``, ``testing_list.txt``,
+as Speech Commands has them). ``write_stream`` makes a long recording with commands at known times.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeward.errors import InputError
+from edgeward.runtime.audio_io import parse_wav, read_wav, resample, to_mono, write_wav
+
+COMMANDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+UNKNOWN, SILENCE = "_unknown_", "_silence_"
+LABELS = COMMANDS + (UNKNOWN, SILENCE)
+OTHER_WORDS = ("bed", "bird", "cat", "dog", "house", "tree", "happy", "wow", "marvin", "sheila", "one", "two",
+               "three", "four", "five", "six", "seven", "eight", "nine", "zero", "learn", "follow", "visual", "wait")
+DIALECTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
+RATE = 16_000
+NOISES = ("white", "pink", "brown", "hum", "babble")
+
+
+@dataclass(frozen=True)
+class CommandsDataConfig:
+    per_class: int = 400  # training clips per label; validation and test get a quarter each
+    seed: int = 0
+    snr_db: tuple[float, float] = (5.0, 30.0)
+    val_fraction: float = 0.15  # of the voice variants
+    test_fraction: float = 0.2
+
+
+def espeak_available() -> bool:
+    return shutil.which("espeak-ng") is not None
+
+
+def variants() -> list[str]:
+    """espeak-ng's voice variants (the !v folder of its data)."""
+    if not espeak_available():
+        raise InputError("espeak-ng is not installed: run `make install` (or apt-get install espeak-ng)")
+    out = subprocess.run(["espeak-ng", "--voices=variant"], capture_output=True, text=True, check=True).stdout
+    names = [line.split()[3] for line in out.splitlines()[1:] if len(line.split()) >= 4]
+    files = [line.split()[4].split("/")[-1] for line in out.splitlines()[1:] if len(line.split()) >= 5]
+    return sorted(set(files or names))
+
+
+def split_voices(seed: int, val: float, test: float) -> dict[str, list[str]]:
+    """Voices (dialect+variant) by split; a variant belongs to one split only."""
+    names = variants()
+    rng = np.random.default_rng(seed)
+    order = list(rng.permutation(names))
+    n_test, n_val = max(1, int(len(order) * test)), max(1, int(len(order) * val))
+    groups = {"test": order[:n_test], "val": order[n_test:n_test + n_val], "train": order[n_test + n_val:]}
+    return {k: [f"{d}+{v}" for v in vs for d in DIALECTS] for k, vs in groups.items()}
+
+
+def speak(word: str, voice: str, pitch: int, speed: int, amplitude: int) -> np.ndarray:
+    """The word at 16 kHz, silence trimmed, peak 1."""
+    out = subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(speed), "-a", str(amplitude),
+                          "--stdout", word], capture_output=True, check=True).stdout
+    x, rate = parse_wav(out, f"espeak-ng {voice} {word!r}")
+    x = resample(to_mono(x), rate, RATE)
+    loud = np.flatnonzero(np.abs(x) > 0.02 * (np.abs(x).max() + 1e-9))
+    x = x[loud[0]: loud[-1] + 1] if len(loud) else x
+    return (x / (np.abs(x).max() + 1e-9)).astype(np.float32)
+
+
+def noise(kind: str, n: int, rng: np.random.Generator, babble: list[np.ndarray]) -> np.ndarray:
+    if kind == "white":
+        x = rng.normal(size=n)
+    elif kind in ("pink", "brown"):
+        spectrum = np.fft.rfft(rng.normal(size=n))
+        f = np.maximum(np.fft.rfftfreq(n), 1.0 / n)
+        x = np.fft.irfft(spectrum / (np.sqrt(f) if kind == "pink" else f), n)
+    elif kind == "hum":
+        t = np.arange(n) / RATE
+        base = rng.choice([50.0, 60.0])
+        x = sum(rng.uniform(0.2, 1.0) / k * np.sin(2 * np.pi * base * k * t + rng.uniform(0, 6.3)) for k in range(1, 6))
+        x = x + 0.05 * rng.normal(size=n)
+    else:  # babble: other words, overlapping, at random places
+        x = np.zeros(n)
+        for _ in range(rng.integers(3, 7)):
+            w = babble[rng.integers(len(babble))]
+            w = w[: n // 2] * rng.uniform(0.3, 1.0)
+            at = rng.integers(0, max(1, n - len(w)))
+            x[at: at + len(w)] += w
+    x = np.asarray(x, dtype=np.float64)
+    return (x / (np.sqrt((x ** 2).mean()) + 1e-9)).astype(np.float32)
+
+
+def mix(speech: np.ndarray | None, kind: str, snr_db: float, rng: np.random.Generator, babble, n: int = RATE) -> np.ndarray:
+    """A 1 s clip: the speech at a random place (time shift) over background noise at ``snr_db``."""
+    clip = np.zeros(n, dtype=np.float32)
+    level = rng.uniform(0.05, 0.5)
+    if speech is not None:
+        s = speech[:n]
+        at = rng.integers(0, n - len(s) + 1)
+        clip[at: at + len(s)] = s * level
+        rms = np.sqrt((clip[at: at + len(s)] ** 2).mean()) + 1e-9
+    else:
+        rms = level * 0.3 * rng.uniform(0.01, 1.0)
+    clip += noise(kind, n, rng, babble) * rms / (10 ** (snr_db / 20))
+    return np.clip(clip, -1, 1)
+
+
+def _word_jobs(split: str, voices: list[str], n: int, rng: np.random.Generator) -> list[tuple]:
+    """(split, label, word, voice, pitch, speed, amplitude, index) for n clips of every label but silence;
+    twice as many for the unknown class, which holds many words (as Speech Commands' does)."""
+    jobs = []
+    for label in COMMANDS + (UNKNOWN,):
+        for i in range(2 * n if label == UNKNOWN else n):
+            word = OTHER_WORDS[rng.integers(len(OTHER_WORDS))] if label == UNKNOWN else label
+            jobs.append((split, label, word, voices[rng.integers(len(voices))], int(rng.integers(20, 81)),
+                         int(rng.integers(120, 211)), int(rng.integers(70, 181)), i))
+    return jobs
+
+
+def generate_commands(out: str | os.PathLike, config: CommandsDataConfig = CommandsDataConfig(), progress: bool = False) -> dict:
+    from tqdm import tqdm
+
+    out = Path(out)
+    rng = np.random.default_rng(config.seed)
+    voices = split_voices(config.seed, config.val_fraction, config.test_fraction)
+    sizes = {"train": config.per_class, "val": max(4, config.per_class // 4), "test": max(4, config.per_class // 4)}
+    jobs = [j for split, n in sizes.items() for j in _word_jobs(split, voices[split], n, rng)]
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        spoken = list(tqdm(pool.map(lambda j: speak(j[2], *j[3:7]), jobs), total=len(jobs), desc="speaking",
+                           disable=not progress, leave=False))
+    babble = [s for j, s in zip(jobs, spoken) if j[1] == UNKNOWN][:200]
+    lists: dict[str, list[str]] = {"val": [], "test": []}
+    counts = {label: 0 for label in LABELS}
+    for (split, label, _, voice, *_rest, i), speech in zip(jobs, spoken):
+        name = f"{label}/{voice.replace('+', '-')}_nohash_{split}{i}.wav"
+        kind = NOISES[rng.integers(len(NOISES))]
+        write_wav(out / name, mix(speech, kind, rng.uniform(*config.snr_db), rng, babble), RATE)
+        counts[label] += 1
+        if split != "train":
+            lists[split].append(name)
+    for split, n in sizes.items():
+        for i in range(n):
+            name = f"{SILENCE}/{NOISES[i % len(NOISES)]}_nohash_{split}{i}.wav"
+            write_wav(out / name, mix(None, NOISES[i % len(NOISES)], 0.0, rng, babble), RATE)
+            counts[SILENCE] += 1
+            if split != "train":
+                lists[split].append(name)
+    (out / "validation_list.txt").write_text("\n".join(lists["val"]) + "\n")
+    (out / "testing_list.txt").write_text("\n".join(lists["test"]) + "\n")
+    return {"path": str(out), "clips": sum(counts.values()), "per_label": counts,
+            "voices": {k: len(v) for k, v in voices.items()}}
+
+
+def write_stream(out_wav: str | os.PathLike, out_csv: str | os.PathLike, minutes: float = 10.0, seed: int = 1,
+                 voices: list[str] | None = None) -> dict:
+    """A long recording over changing background noise, with commands and other words at known times.
+
+    Ground truth CSV: ``start,end,label`` for each spoken word (other words as ``_unknown_``).
+    Voices default to the test voices, so a model trained on the generated set has never heard them.
+    """
+    rng = np.random.default_rng(seed)
+    voices = voices or split_voices(0, CommandsDataConfig.val_fraction, CommandsDataConfig.test_fraction)["test"]
+    n = int(minutes * 60 * RATE)
+    babble = [speak(w, voices[i % len(voices)], 50, 160, 100) for i, w in enumerate(OTHER_WORDS[:12])]
+    audio = np.zeros(n, dtype=np.float32)
+    segment = 30 * RATE
+    for at in range(0, n, segment):  # the background changes every 30 s
+        piece = noise(NOISES[rng.integers(len(NOISES))], min(segment, n - at), rng, babble)
+        audio[at: at + len(piece)] = piece * rng.uniform(0.003, 0.03)
+    rows, t = [], 2.0
+    while t < minutes * 60 - 3:
+        label = COMMANDS[rng.integers(len(COMMANDS))] if rng.random() < 0.75 else UNKNOWN
+        word = OTHER_WORDS[rng.integers(len(OTHER_WORDS))] if label == UNKNOWN else label
+        s = speak(word, voices[rng.integers(len(voices))], int(rng.integers(20, 81)), int(rng.integers(120, 211)),
+                  int(rng.integers(70, 181)))[:RATE] * rng.uniform(0.1, 0.5)
+        start = int(t * RATE)
+        audio[start: start + len(s)] += s
+        rows.append((round(t, 3), round(t + len(s) / RATE, 3), label))
+        t += len(s) / RATE + rng.uniform(2.0, 5.0)
+    write_wav(out_wav, np.clip(audio, -1, 1), RATE)
+    with open(out_csv, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["start", "end", "label"])
+        w.writerows(rows)
+    return {"wav": str(out_wav), "csv": str(out_csv), "seconds": n / RATE, "words": len(rows),
+            "commands": sum(r[2] != UNKNOWN for r in rows)}
+
+
+def _split_of(name: str, lists: dict[str, set[str]]) -> str:
+    if name in lists["test"]:
+        return "test"
+    if name in lists["val"]:
+        return "val"
+    if lists["test"] or lists["val"]:
+        return "train"
+    # no lists: Speech Commands' rule, by a hash of the speaker part of the file name
+    speaker = Path(name).name.split("_nohash_")[0]
+    bucket = zlib.crc32(speaker.encode()) % 100
+    return "test" if bucket < 10 else "val" if bucket < 20 else "train"
+
+
+def load_commands(folder: str | os.PathLike, front_end, labels: tuple[str, ...] = LABELS) -> dict:
+    """Log-mel features (not normalised) and label indices per split, from a Speech Commands layout.
+
+    Folders named like a label are that label; other word folders are ``_unknown_``; ``_silence_``
+    clips come from that folder, or are cut from ``_background_noise_`` recordings.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: expected a folder with one sub-folder of WAV files per label, got none")
+    lists = {k: set((folder / f).read_text().split()) if (folder / f).exists() else set()
+             for k, f in (("val", "validation_list.txt"), ("test", "testing_list.txt"))}
+    clips: dict[str, list] = {"train": [], "val": [], "test": []}
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if sub.name == "_background_noise_":
+            continue
+        label = sub.name if sub.name in labels else UNKNOWN
+        for wav in sorted(sub.glob("*.wav")):
+            clips[_split_of(f"{sub.name}/{wav.name}", lists)].append((wav, label))
+    if not any(clips.values()):
+        raise InputError(f"{folder}: expected label folders of .wav files, found none")
+    noise_dir = folder / "_background_noise_"
+    if SILENCE in labels and not (folder / SILENCE).exists() and noise_dir.exists():
+        for i, wav in enumerate(sorted(noise_dir.glob("*.wav"))):
+            x, rate = read_wav(wav)
+            x = resample(to_mono(x), rate, front_end.sample_rate)
+            for k, at in enumerate(range(0, len(x) - front_end.clip_samples, front_end.clip_samples)):
+                clips[("train", "train", "train", "val", "test")[k % 5]].append((x[at: at + front_end.clip_samples], SILENCE))
+    out = {}
+    for split, items in clips.items():
+        audio = np.stack([_clip(item, front_end) for item, _ in items]) if items else np.zeros((0, front_end.clip_samples), np.float32)
+        out[split] = (front_end.logmel(audio, normalise=False) if len(audio) else np.zeros((0, *front_end.shape), np.float32),
+                      np.asarray([labels.index(label) for _, label in items], dtype=np.int64))
+    return out
+
+
+def _clip(item, front_end) -> np.ndarray:
+    """One WAV (or array) as exactly one clip at the front end's rate: mono, resampled, centred."""
+    if isinstance(item, np.ndarray):
+        x = item
+    else:
+        x, rate = read_wav(item)
+        x = resample(to_mono(x), rate, front_end.sample_rate)
+    n = front_end.clip_samples
+    if len(x) >= n:
+        start = (len(x) - n) // 2
+        return x[start: start + n].astype(np.float32)
+    pad = n - len(x)
+    return np.pad(x, (pad // 2, pad - pad // 2)).astype(np.float32)
