@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.edgeward-installed
-EXTRAS := train,tflite,audio,dev
+EXTRAS := train,tflite,audio,camera,dev
 APT_PACKAGES := espeak-ng libportaudio2
 
 .PHONY: demo test install system-deps bench bench-commands clean

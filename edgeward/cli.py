@@ -17,6 +17,13 @@ def _out(text: str) -> None:
 
 
 def cmd_data(args) -> int:
+    if args.task == "detect":
+        from edgeward.train.detect_data import DetectDataConfig, generate_digits
+
+        summary = generate_digits(args.out, DetectDataConfig(train=args.images, val=args.holdout, test=args.holdout, seed=args.seed), progress=True)
+        parts = [f"{split} {n['images']} images / {n['objects']} digits" for split, n in summary["splits"].items()]
+        _out(f"wrote {', '.join(parts)} to {args.out} (YOLO layout, data.yaml)")
+        return 0
     if args.task == "commands":
         from pathlib import Path
 
@@ -162,6 +169,8 @@ def cmd_devices(args) -> int:
 
 
 def cmd_run(args) -> int:
+    if args.task == "detect":
+        return _run_detect(args)
     from edgeward.runtime.audio_sources import open_source
     from edgeward.runtime.commands import CommandRecognizer, RecognizerOptions
 
@@ -178,6 +187,54 @@ def cmd_run(args) -> int:
             overflows = getattr(source, "overflows", 0)
             if overflows or getattr(source, "dropped", 0):
                 print(f"audio input overflows: {overflows}, blocks dropped: {source.dropped}", file=sys.stderr)
+    return 0
+
+
+def _run_detect(args) -> int:
+    import time
+
+    from edgeward.errors import require
+    from edgeward.runtime.detect import Detector, DetectorOptions
+    from edgeward.runtime.draw import annotate
+    from edgeward.runtime.video import LatestFrames
+
+    options = DetectorOptions(score_threshold=args.score, max_detections=args.max_det,
+                              classes=tuple(args.classes.split(",")) if args.classes else None)
+    detector = (Detector.from_yolo(args.model, args.labels, device=args.device, threads=args.threads, options=options)
+                if args.labels else Detector.from_file(args.model, device=args.device, threads=args.threads, options=options))
+    source = int(args.source) if args.source.isdigit() else args.source
+    cv2 = require("cv2", "camera") if args.save or args.show else None
+    writer, last, fps = None, time.perf_counter(), None
+    with detector, LatestFrames(source) as frames:
+        try:
+            for number, frame in frames.frames():
+                found = detector.detect(frame)
+                now = time.perf_counter()
+                fps = 1.0 / max(now - last, 1e-9) if fps is None else 0.9 * fps + 0.1 / max(now - last, 1e-9)
+                last = now
+                if args.json:
+                    _out(json.dumps({"frame": number, "detections": [{"label": d.label, "score": round(d.score, 4),
+                                                                       "box": [round(v, 1) for v in d.box]} for d in found],
+                                     **{k: round(v, 3) for k, v in detector.timings.items()}}))
+                if args.save or args.show:
+                    drawn = annotate(frame, found, fps)
+                    if args.save:
+                        if writer is None:
+                            writer = cv2.VideoWriter(args.save, cv2.VideoWriter_fourcc(*"mp4v"), 30.0,
+                                                     (frame.shape[1], frame.shape[0]))
+                        writer.write(drawn)
+                    if args.show:
+                        try:
+                            cv2.imshow("edgeward", drawn)
+                        except cv2.error:
+                            raise InputError("--show needs OpenCV with a GUI (pip install opencv-python); "
+                                             "this one is headless: use --save") from None
+                        if cv2.waitKey(1) & 0xFF == ord("q"):
+                            break
+        finally:
+            if writer is not None:
+                writer.release()
+    print(f"frames: {frames.read_count}, dropped: {frames.dropped}", file=sys.stderr)
     return 0
 
 
@@ -202,8 +259,10 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="verb", required=True)
 
     d = sub.add_parser("data", help="generate a dataset")
-    d.add_argument("task", choices=["fraud", "commands"])
-    d.add_argument("out", help="output CSV (fraud) or folder (commands)")
+    d.add_argument("task", choices=["fraud", "commands", "detect"])
+    d.add_argument("out", help="output CSV (fraud) or folder (commands, detect)")
+    d.add_argument("--images", type=int, default=2000, help="detect: training images")
+    d.add_argument("--holdout", type=int, default=300, help="detect: validation and test images, each")
     d.add_argument("--per-class", type=int, default=400, help="commands: training clips per label")
     d.add_argument("--stream-minutes", type=float, default=10.0, help="commands: long stream WAV with ground truth (0: none)")
     d.add_argument("--rows", type=int, default=200_000)
@@ -270,11 +329,18 @@ def parser() -> argparse.ArgumentParser:
     v.set_defaults(fn=cmd_devices)
 
     u = sub.add_parser("run", help="run a model on a live source")
-    u.add_argument("task", choices=["commands"])
+    u.add_argument("task", choices=["commands", "detect"])
     u.add_argument("model")
-    u.add_argument("--source", required=True, help="mic, mic:N (device index) or a WAV file")
-    u.add_argument("--json", action="store_true", help="one JSON object per event")
-    u.add_argument("--hop-ms", type=float, default=250.0)
+    u.add_argument("--source", required=True,
+                   help="commands: mic, mic:N or a WAV file; detect: a camera index, a video file, a URL or an image folder")
+    u.add_argument("--json", action="store_true", help="one JSON object per event (commands) or frame (detect)")
+    u.add_argument("--hop-ms", type=float, default=250.0, help="commands: window hop")
+    u.add_argument("--labels", help="detect: class names of a YOLOv5/YOLOv8 ONNX model made elsewhere (txt or data.yaml)")
+    u.add_argument("--save", help="detect: write the annotated video here (.mp4)")
+    u.add_argument("--show", action="store_true", help="detect: show the annotated video (needs a GUI OpenCV)")
+    u.add_argument("--score", type=float, default=0.25, help="detect: score threshold")
+    u.add_argument("--classes", help="detect: comma-separated class allowlist")
+    u.add_argument("--max-det", type=int, default=100, help="detect: most detections per frame")
     u.add_argument("--device", default="auto")
     u.add_argument("--threads", type=int)
     u.set_defaults(fn=cmd_run)

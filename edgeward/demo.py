@@ -26,8 +26,8 @@ class DemoOptions:
     seed: int = 0
     max_drop: float = 1.0  # int8 accuracy budget, metric points
     commands: bool = True
-    commands_per_class: int = 120  # smaller than `edgeward data commands`, so that the demo stays short
-    commands_epochs: int = 20
+    commands_per_class: int = 250  # smaller than `edgeward data commands` (400), so that the demo stays short
+    commands_epochs: int = 30
     stream_minutes: float = 10.0
 
 

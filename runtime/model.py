@@ -40,7 +40,9 @@ class Model:
     rank, fixed dimension or dtype, or a NaN, is a ``TensorError`` naming what was expected and given.
     """
 
-    def __init__(self, source: ModelSource, device: str | Profile | None = "auto", threads: int | None = None):
+    def __init__(self, source: ModelSource, device: str | Profile | None = "auto", threads: int | None = None,
+                 manifest: Manifest | None = None):
+        """``manifest``: for a model made elsewhere, without an embedded one (e.g. ``Detector.from_yolo``)."""
         data, self.source = read_model_bytes(source)
         if len(data) < 8:
             raise ModelFileError(f"{self.source}: expected an ONNX or TFLite model, got {len(data)} bytes")
@@ -57,12 +59,15 @@ class Model:
         self.providers = self._backend.providers
         self._run = self._backend.run
         text = self._backend.manifest_text()
-        if text is None:
+        if manifest is not None:
+            self.manifest = manifest
+        elif text is None:
             raise ManifestError(
                 f"{self.source}: no edgeward manifest in the file (metadata key '{METADATA_KEY}'); "
                 "export the model with `edgeward export`"
             )
-        self.manifest = Manifest.from_json(text, self.source)
+        else:
+            self.manifest = Manifest.from_json(text, self.source)
         self._inputs = {t.name: t for t in self.manifest.inputs}
         self.output_names = tuple(t.name for t in self.manifest.outputs)
         self._single, self._out0 = len(self.output_names) == 1, self.output_names[0]

@@ -1,0 +1,150 @@
+"""``Detector``: objects in images, from an edgeward detection model or an existing YOLO ONNX model.
+
+Model contract: one input, float32 (1, 3, S, S) NCHW or (1, S, S, 3) NHWC (``manifest.inputs[0].layout``),
+RGB scaled to 0-1, letterboxed (scale to fit, centred, padded with grey 114); one output in the YOLOv8
+layout (1, 4 + C, N) or the YOLOv5 layout (1, N, 5 + C), boxes as cx, cy, w, h in input pixels.
+``manifest.labels`` names the C classes. Detections come back in source-image pixels.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeward.devices import Profile
+from edgeward.errors import InputError, ManifestError, require
+from edgeward.manifest import Manifest, Provenance, Task, TensorInfo
+from edgeward.runtime.detect_post import Letterbox, decode_yolo
+from edgeward.runtime.model import Model, ModelSource, read_model_bytes
+
+PAD_VALUE = 114
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in source-image pixels
+    label: str
+    class_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class DetectorOptions:
+    score_threshold: float = 0.25
+    iou_threshold: float = 0.45
+    max_detections: int = 100
+    classes: tuple[str, ...] | None = None  # allowlist of labels; None: all
+
+
+class Detector:
+    def __init__(self, model: Model, options: DetectorOptions = DetectorOptions()):
+        manifest = model.manifest
+        if manifest.task is not Task.DETECT:
+            raise InputError(f"{model.source}: expected a detection model, got task '{manifest.task.value}'")
+        spec = manifest.inputs[0]
+        if len(spec.shape) != 4:
+            raise ManifestError(f"{model.source}: expected a 4-D image input, got shape {spec.shape}")
+        self.nchw = spec.layout.upper() == "NCHW"
+        self.size = int(spec.shape[2] if self.nchw else spec.shape[1])
+        self.labels = manifest.labels
+        unknown = [c for c in (options.classes or ()) if c not in self.labels]
+        if unknown:
+            raise InputError(f"class allowlist: {unknown} not among the model's labels {list(self.labels)}")
+        self._allow = None if options.classes is None else np.array([label in options.classes for label in self.labels])
+        self.model, self.options, self._input = model, options, model.input_names[0]
+        self.timings: dict[str, float] = {}
+
+    @classmethod
+    def from_file(cls, source: ModelSource, device: str | Profile | None = "auto", threads: int | None = None,
+                  options: DetectorOptions = DetectorOptions()) -> "Detector":
+        return cls(Model(source, device=device, threads=threads), options)
+
+    @classmethod
+    def from_yolo(cls, source: ModelSource, labels: str | os.PathLike | list[str], device: str | Profile | None = "auto",
+                  threads: int | None = None, options: DetectorOptions = DetectorOptions()) -> "Detector":
+        """An existing YOLOv5/YOLOv8-layout ONNX detector (exported elsewhere, no edgeward manifest) and
+        its class names: a list, a text file with one name per line, or a YOLO data.yaml."""
+        import onnx
+
+        data, name = read_model_bytes(source)
+        names = _read_labels(labels)
+        graph = onnx.load_from_string(data).graph
+        dims = [d.dim_value or None for d in graph.input[0].type.tensor_type.shape.dim]
+        if len(dims) != 4 or dims[1] not in (3, None) and dims[3] != 3:
+            raise InputError(f"{name}: expected an image input (1, 3, S, S) or (1, S, S, 3), got {dims}")
+        layout = "NCHW" if dims[1] == 3 else "NHWC"
+        manifest = Manifest(
+            task=Task.DETECT, format="onnx", precision="unknown",
+            inputs=(TensorInfo(graph.input[0].name, (1, *dims[1:]), "float32", layout, "RGB / 255, letterbox 114"),),
+            outputs=tuple(TensorInfo(o.name, (), "float32", "yolo") for o in graph.output),
+            labels=tuple(names), features=(), thresholds={}, metrics=(),
+            provenance=Provenance("", {}, "", "", "", ""), params={"head": "yolo", "source": name},
+        )
+        return cls(Model(data, device=device, threads=threads, manifest=manifest), options)
+
+    def preprocess(self, image: np.ndarray, bgr: bool = True) -> tuple[np.ndarray, Letterbox]:
+        cv2 = require("cv2", "camera")
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise InputError(f"image: expected (H, W, 3) uint8, got shape {image.shape}")
+        h, w = image.shape[:2]
+        lb = Letterbox.fit(w, h, self.size)
+        nw, nh = round(w * lb.scale), round(h * lb.scale)
+        canvas = np.full((self.size, self.size, 3), PAD_VALUE, dtype=np.uint8)
+        x0, y0 = int(round(lb.pad_x - 0.1)), int(round(lb.pad_y - 0.1))
+        canvas[y0:y0 + nh, x0:x0 + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        if bgr:
+            canvas = canvas[:, :, ::-1]
+        x = canvas.astype(np.float32) / 255.0
+        x = x.transpose(2, 0, 1)[None] if self.nchw else x[None]
+        return np.ascontiguousarray(x), Letterbox(lb.scale, float(x0), float(y0), w, h)
+
+    def detect(self, image: np.ndarray, bgr: bool = True) -> list[Detection]:
+        """Detections in one image (OpenCV's BGR by default; ``bgr=False`` for RGB)."""
+        t0 = time.perf_counter()
+        x, lb = self.preprocess(image, bgr)
+        t1 = time.perf_counter()
+        out = self.model.run({self._input: x}, validate=False)[self.model.output_names[0]]
+        t2 = time.perf_counter()
+        boxes, scores, classes = decode_yolo(out, self.options.score_threshold, self.options.iou_threshold,
+                                             self.options.max_detections if self._allow is None else 10 ** 9)
+        if self._allow is not None:
+            keep = self._allow[classes]
+            boxes, scores, classes = boxes[keep][: self.options.max_detections], scores[keep][: self.options.max_detections], \
+                classes[keep][: self.options.max_detections]
+        boxes = lb.to_source(boxes) if len(boxes) else boxes
+        t3 = time.perf_counter()
+        self.timings = {"preprocess_ms": (t1 - t0) * 1e3, "inference_ms": (t2 - t1) * 1e3, "postprocess_ms": (t3 - t2) * 1e3}
+        return [Detection(tuple(float(v) for v in b), self.labels[int(c)], int(c), float(s))
+                for b, s, c in zip(boxes, scores, classes)]
+
+    def close(self) -> None:
+        self.model.close()
+
+    def __enter__(self) -> "Detector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _read_labels(labels) -> list[str]:
+    if isinstance(labels, (list, tuple)):
+        names = [str(n) for n in labels]
+    else:
+        path = Path(labels)
+        if not path.exists():
+            raise InputError(f"{path}: labels file not found")
+        if path.suffix in (".yaml", ".yml"):
+            yaml = require("yaml", "train")
+            data = yaml.safe_load(path.read_text()) or {}
+            names = data.get("names", [])
+            names = [names[k] for k in sorted(names)] if isinstance(names, dict) else list(names)
+        else:
+            names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if not names:
+        raise InputError(f"{labels}: expected class names, got none")
+    return names

@@ -1,0 +1,112 @@
+"""Detection post-processing and metrics: NMS cases, letterbox geometry, the YOLOv5/v8 decoders, and our
+mAP against pycocotools on the same predictions."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+
+from edgeward.export.detect_metrics import Detections, average_precision
+from edgeward.runtime.detect_post import Letterbox, decode_yolo, iou_matrix, nms
+
+
+def test_iou():
+    a = np.array([[0, 0, 10, 10]])
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30], [0, 0, 0, 0]])
+    np.testing.assert_allclose(iou_matrix(a, b)[0], [1.0, 50 / 150, 0.0, 0.0])
+
+
+def test_nms_cases():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 10, 10]], dtype=float)
+    scores = np.array([0.9, 0.8, 0.7, 0.95])
+    assert nms(boxes, scores, 0.5).tolist() == [3, 2]  # duplicates of the best box go
+    assert nms(boxes, scores, 0.99).tolist() == [3, 1, 2]  # a high threshold keeps near-duplicates, not copies
+    assert nms(boxes, scores, 0.5, classes=np.array([0, 1, 0, 0])).tolist() == [3, 1, 2]  # other classes stay
+    assert nms(boxes, scores, 0.5, max_detections=1).tolist() == [3]
+    assert nms(np.zeros((0, 4)), np.zeros(0), 0.5).tolist() == []
+    tie = nms(np.array([[0, 0, 1, 1], [0, 0, 1, 1]]), np.array([0.5, 0.5]), 0.5)
+    assert tie.tolist() == [0]  # equal scores: the first wins, deterministically
+
+
+def test_letterbox_round_trip():
+    lb = Letterbox.fit(640, 480, 320)
+    assert lb.scale == 0.5 and (lb.pad_x, lb.pad_y) == (0.0, 40.0)
+    boxes = np.array([[100, 50, 300, 200], [0, 0, 640, 480]], dtype=float)
+    np.testing.assert_allclose(lb.to_source(lb.to_input(boxes)), boxes)
+    np.testing.assert_allclose(lb.to_source(np.array([[-10, 0, 400, 400]])), [[0, 0, 640, 480]])  # clipped
+
+
+def test_yolov8_and_yolov5_layouts_decode_to_the_same_boxes():
+    n, c = 50, 3
+    rng = np.random.default_rng(0)
+    cxcywh = np.c_[rng.uniform(40, 280, (n, 2)), rng.uniform(10, 40, (n, 2))]
+    cls = rng.uniform(0, 0.2, (n, c))
+    cls[0, 1], cls[1, 2] = 0.9, 0.8  # two confident boxes
+    v8 = np.concatenate([cxcywh, cls], axis=1).T[None]  # (1, 4 + C, N)
+    boxes, scores, classes = decode_yolo(v8, 0.5, 0.45, 100)
+    assert classes.tolist() == [1, 2] and np.allclose(scores, [0.9, 0.8])
+    np.testing.assert_allclose(boxes[0], [cxcywh[0, 0] - cxcywh[0, 2] / 2, cxcywh[0, 1] - cxcywh[0, 3] / 2,
+                                          cxcywh[0, 0] + cxcywh[0, 2] / 2, cxcywh[0, 1] + cxcywh[0, 3] / 2], rtol=1e-5)
+    v5 = np.concatenate([cxcywh, np.ones((n, 1)), cls], axis=1)[None]  # (1, N, 5 + C), objectness 1
+    b5, s5, c5 = decode_yolo(v5, 0.5, 0.45, 100)
+    np.testing.assert_allclose(b5, boxes, rtol=1e-5)
+    np.testing.assert_allclose(s5, scores, rtol=1e-6)
+    assert c5.tolist() == classes.tolist()
+
+
+def _random_scene(rng, n_images=40, n_classes=4):
+    truth, predicted = [], []
+    for _ in range(n_images):
+        k = rng.integers(0, 6)
+        xy = rng.uniform(0, 200, (k, 2))
+        wh = rng.uniform(10, 80, (k, 2))
+        gt = np.c_[xy, xy + wh]
+        gc = rng.integers(0, n_classes, k)
+        # predictions: jittered copies of most boxes (some with the wrong class), plus clutter
+        keep = rng.random(k) < 0.85
+        jitter = rng.normal(0, 6, (keep.sum(), 4))
+        pb = gt[keep] + jitter
+        pb[:, 2:] = np.maximum(pb[:, 2:], pb[:, :2] + 1.0)  # detectors give positive sizes
+        pc = np.where(rng.random(keep.sum()) < 0.9, gc[keep], rng.integers(0, n_classes, keep.sum()))
+        m = rng.integers(0, 4)
+        cxy = rng.uniform(0, 200, (m, 2))
+        clutter = np.c_[cxy, cxy + rng.uniform(10, 80, (m, 2))]
+        boxes = np.r_[pb, clutter]
+        classes = np.r_[pc, rng.integers(0, n_classes, m)]
+        scores = np.r_[rng.uniform(0.4, 1.0, keep.sum()), rng.uniform(0.0, 0.6, m)]
+        truth.append(Detections(gt, gc))
+        predicted.append(Detections(boxes, classes, scores))
+    return truth, predicted
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_map_agrees_with_pycocotools(seed):
+    pycocotools = pytest.importorskip("pycocotools.coco", reason="pycocotools is not installed (dev extra)")
+    from pycocotools.cocoeval import COCOeval
+
+    truth, predicted = _random_scene(np.random.default_rng(seed))
+    ours = average_precision(truth, predicted)
+
+    images, annotations, results = [], [], []
+    for i, (t, p) in enumerate(zip(truth, predicted)):
+        images.append({"id": i, "width": 300, "height": 300})
+        for b, c in zip(t.boxes, t.classes):
+            w, h = b[2] - b[0], b[3] - b[1]
+            annotations.append({"id": len(annotations) + 1, "image_id": i, "category_id": int(c), "iscrowd": 0,
+                                "bbox": [float(b[0]), float(b[1]), float(w), float(h)], "area": float(w * h)})
+        for b, c, s in zip(p.boxes, p.classes, p.scores):
+            results.append({"image_id": i, "category_id": int(c), "score": float(s),
+                            "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]})
+    gt = pycocotools.COCO()
+    gt.dataset = {"images": images, "annotations": annotations, "categories": [{"id": c} for c in range(4)]}
+    gt.createIndex()
+    dt = gt.loadRes(results)
+    ev = COCOeval(gt, dt, "bbox")
+    with contextlib.redirect_stdout(io.StringIO()):  # COCOeval prints its table
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert abs(ours["map50_95"] - ev.stats[0]) < 1e-3 and abs(ours["map50"] - ev.stats[1]) < 1e-3

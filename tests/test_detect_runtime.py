@@ -1,0 +1,150 @@
+"""The Detector on a YOLOv8-layout ONNX model made here, and the OpenCV frame sources (video files and
+image folders are real; there is no camera on this machine, so the camera is only checked to fail
+clearly and URL reconnection runs against a fake capture)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from edgeward.errors import DeviceError, InputError
+from edgeward.runtime.detect import Detector, DetectorOptions
+from edgeward.runtime.video import LatestFrames
+
+cv2 = pytest.importorskip("cv2", reason="the camera extra (opencv) is not installed")
+onnx = pytest.importorskip("onnx")
+
+
+def _yolov8_model(tmp_path, n_classes=3, anchors=20):
+    """An ONNX model with YOLOv8's output layout (1, 4 + C, N) whose predictions are fixed."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    pred = np.zeros((1, 4 + n_classes, anchors), dtype=np.float32)
+    pred[0, :4, :] = [[160], [160], [10], [10]]
+    pred[0, 4:, :] = 0.01
+    pred[0, :, 0] = [100, 120, 40, 60, 0.0, 0.9, 0.0]  # "one"
+    pred[0, :, 1] = [102, 121, 40, 60, 0.0, 0.7, 0.0]  # a duplicate of it
+    pred[0, :, 2] = [200, 200, 50, 50, 0.6, 0.0, 0.0]  # "zero"
+    nodes = [helper.make_node("ReduceMean", ["images"], ["mean"], keepdims=0),
+             helper.make_node("Mul", ["mean", "zero"], ["nothing"]),
+             helper.make_node("Add", ["pred", "nothing"], ["output0"])]
+    graph = helper.make_graph(nodes, "yolo", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 320, 320])],
+                              [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(pred.shape))],
+                              initializer=[numpy_helper.from_array(pred, "pred"), numpy_helper.from_array(np.float32(0), "zero")])
+    path = tmp_path / "yolov8.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    (tmp_path / "labels.txt").write_text("zero\none\ntwo\n")
+    return path
+
+
+def test_a_yolov8_layout_model_with_a_labels_file(tmp_path):
+    path = _yolov8_model(tmp_path)
+    image = np.zeros((480, 640, 3), dtype=np.uint8)  # letterboxed to 320: scale 0.5, 40 px bands above and below
+    with Detector.from_yolo(path, tmp_path / "labels.txt") as det:
+        found = det.detect(image)
+        assert [(d.label, round(d.score, 2)) for d in found] == [("one", 0.9), ("zero", 0.6)]  # the duplicate is gone
+        np.testing.assert_allclose(found[0].box, [160, 100, 240, 220], atol=1e-4)  # back in source pixels
+        np.testing.assert_allclose(found[1].box, [350, 270, 450, 370], atol=1e-4)
+        assert set(det.timings) == {"preprocess_ms", "inference_ms", "postprocess_ms"}
+    with Detector.from_yolo(path, ["zero", "one", "two"], options=DetectorOptions(classes=("zero",))) as det:
+        assert [d.label for d in det.detect(image)] == ["zero"]
+    with Detector.from_yolo(path, ["zero", "one", "two"], options=DetectorOptions(score_threshold=0.95)) as det:
+        assert det.detect(image) == []
+    with pytest.raises(InputError, match=r"class allowlist: \['cat'\] not among the model's labels"):
+        Detector.from_yolo(path, tmp_path / "labels.txt", options=DetectorOptions(classes=("cat",)))
+    with pytest.raises(InputError, match="nope.txt: labels file not found"):
+        Detector.from_yolo(path, tmp_path / "nope.txt")
+    with Detector.from_yolo(path, tmp_path / "labels.txt") as det, pytest.raises(InputError, match=r"expected \(H, W, 3\) uint8"):
+        det.detect(np.zeros((10, 10), np.uint8))
+
+
+def _video(path, frames=40, size=(160, 120)):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, size)
+    for i in range(frames):
+        frame = np.full((size[1], size[0], 3), 0, np.uint8)
+        frame[:, :, 1] = i * 4  # the frame number, readable after compression
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def test_a_video_file_to_its_end_in_order(tmp_path):
+    with LatestFrames(str(_video(tmp_path / "v.avi"))) as frames:
+        got = [(n, int(round(f[:, :, 1].mean() / 4))) for n, f in frames.frames()]
+    assert [n for n, _ in got] == list(range(40)) and [v for _, v in got] == list(range(40))
+    assert frames.dropped == 0
+
+
+def test_a_slow_consumer_gets_the_newest_frame_and_drops_are_counted(tmp_path):
+    with LatestFrames(str(_video(tmp_path / "v.avi", frames=60)), realtime=True) as frames:
+        seen = []
+        for n, _ in frames.frames():
+            seen.append(n)
+            time.sleep(0.02)  # inference slower than the source
+    assert seen == sorted(seen) and len(seen) < 60 and frames.dropped == 60 - len(seen) and frames.read_count == 60
+
+
+def test_image_folder_and_bad_sources(tmp_path):
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((20, 30, 3), i * 40, np.uint8))
+    with LatestFrames(str(tmp_path)) as frames:
+        assert [int(f.mean()) for _, f in frames.frames()] == [0, 40, 80]
+    with pytest.raises(DeviceError, match="camera 99 cannot be opened"):
+        LatestFrames(99)
+    with pytest.raises(InputError, match="missing.mp4: video source not found"):
+        LatestFrames(str(tmp_path / "missing.mp4"))
+
+
+class _FlakyStream:
+    """A URL capture that delivers a few frames, then fails (a dropped network stream); from the third
+    attempt on it cannot be opened at all (the camera went away)."""
+
+    opened = 0
+
+    def __init__(self, url):
+        type(self).opened += 1
+        self.number = type(self).opened
+        self.left = 3
+
+    def isOpened(self):
+        return self.number <= 2
+
+    def read(self):
+        if self.left:
+            self.left -= 1
+            return True, np.zeros((4, 4, 3), np.uint8)
+        return False, None
+
+    def release(self):
+        pass
+
+
+def test_a_dropped_url_stream_reconnects_with_backoff():
+    _FlakyStream.opened = 0
+    started = time.perf_counter()
+    with LatestFrames("rtsp://camera.invalid/stream", realtime=False, opener=_FlakyStream, reconnect=2, backoff_s=0.05) as frames:
+        got = list(frames.frames())
+    # 3 frames, drop, reopened (backoff 0.05 s), 3 frames, drop, two failed reopens (0.05 s, then 0.1 s), give up
+    assert frames.reconnects == 1 and _FlakyStream.opened == 4 and len(got) == 6
+    assert time.perf_counter() - started >= 0.2
+
+
+def test_cli_run_detect_prints_json_per_frame_and_saves_the_annotated_video(tmp_path, capsys):
+    from edgeward.cli import main
+
+    model, video = _yolov8_model(tmp_path), _video(tmp_path / "v.avi", frames=12)
+    out = tmp_path / "annotated.mp4"
+    assert main(["run", "detect", str(model), "--labels", str(tmp_path / "labels.txt"), "--source", str(video),
+                 "--json", "--save", str(out)]) == 0
+    captured = capsys.readouterr()
+    lines = [__import__("json").loads(line) for line in captured.out.splitlines()]
+    assert [line["frame"] for line in lines] == list(range(12))
+    assert [d["label"] for d in lines[0]["detections"]] == ["one", "zero"] and lines[0]["inference_ms"] > 0
+    assert "frames: 12, dropped: 0" in captured.err
+    check = cv2.VideoCapture(str(out))
+    assert int(check.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
+    check.release()
+    assert main(["run", "detect", str(model), "--labels", str(tmp_path / "labels.txt"), "--source", "99"]) == 1
+    assert "camera 99 cannot be opened" in capsys.readouterr().err
