@@ -23,6 +23,13 @@ def cmd_data(args) -> int:
         summary = generate_digits(args.out, DetectDataConfig(train=args.images, val=args.holdout, test=args.holdout, seed=args.seed), progress=True)
         parts = [f"{split} {n['images']} images / {n['objects']} digits" for split, n in summary["splits"].items()]
         _out(f"wrote {', '.join(parts)} to {args.out} (YOLO layout, data.yaml)")
+        if args.video_seconds > 0:
+            from pathlib import Path
+
+            from edgeward.train.detect_data import write_video
+
+            v = write_video(Path(args.out) / "video.mp4", Path(args.out) / "video.csv", seconds=args.video_seconds, seed=args.seed + 1)
+            _out(f"wrote {v['video']} ({v['frames']} frames) and its ground truth {v['csv']}")
         return 0
     if args.task == "commands":
         from pathlib import Path
@@ -263,6 +270,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("out", help="output CSV (fraud) or folder (commands, detect)")
     d.add_argument("--images", type=int, default=2000, help="detect: training images")
     d.add_argument("--holdout", type=int, default=300, help="detect: validation and test images, each")
+    d.add_argument("--video-seconds", type=float, default=10.0, help="detect: video of moving digits (0: none)")
     d.add_argument("--per-class", type=int, default=400, help="commands: training clips per label")
     d.add_argument("--stream-minutes", type=float, default=10.0, help="commands: long stream WAV with ground truth (0: none)")
     d.add_argument("--rows", type=int, default=200_000)

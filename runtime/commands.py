@@ -24,7 +24,7 @@ from edgeward.errors import InputError
 from edgeward.manifest import Task
 from edgeward.runtime.audio_features import FrontEnd
 from edgeward.runtime.audio_io import Resampler, to_mono
-from edgeward.runtime.model import Model, ModelSource
+from edgeward.runtime.model import Model, ModelSource, ModelTask
 
 NOT_COMMANDS = ("_unknown_", "_silence_")
 
@@ -45,7 +45,7 @@ class RecognizerOptions:
     thresholds: dict[str, float] | None = None  # per label; default: the manifest's
 
 
-class CommandRecognizer:
+class CommandRecognizer(ModelTask):
     def __init__(self, model: Model, options: RecognizerOptions = RecognizerOptions()):
         manifest = model.manifest
         if manifest.task is not Task.COMMANDS:
@@ -142,12 +142,3 @@ class CommandRecognizer:
         """Events from a source of (block, sample_rate), as they are decided."""
         for block, rate in source:
             yield from self.accept(block, rate)
-
-    def close(self) -> None:
-        self.model.close()
-
-    def __enter__(self) -> "CommandRecognizer":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

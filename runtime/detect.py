@@ -19,7 +19,7 @@ from edgeward.devices import Profile
 from edgeward.errors import InputError, ManifestError, require
 from edgeward.manifest import Manifest, Provenance, Task, TensorInfo
 from edgeward.runtime.detect_post import Letterbox, decode_yolo
-from edgeward.runtime.model import Model, ModelSource, read_model_bytes
+from edgeward.runtime.model import Model, ModelSource, ModelTask, read_model_bytes
 
 PAD_VALUE = 114
 
@@ -40,7 +40,7 @@ class DetectorOptions:
     classes: tuple[str, ...] | None = None  # allowlist of labels; None: all
 
 
-class Detector:
+class Detector(ModelTask):
     def __init__(self, model: Model, options: DetectorOptions = DetectorOptions()):
         manifest = model.manifest
         if manifest.task is not Task.DETECT:
@@ -120,15 +120,6 @@ class Detector:
         self.timings = {"preprocess_ms": (t1 - t0) * 1e3, "inference_ms": (t2 - t1) * 1e3, "postprocess_ms": (t3 - t2) * 1e3}
         return [Detection(tuple(float(v) for v in b), self.labels[int(c)], int(c), float(s))
                 for b, s, c in zip(boxes, scores, classes)]
-
-    def close(self) -> None:
-        self.model.close()
-
-    def __enter__(self) -> "Detector":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def _read_labels(labels) -> list[str]:

@@ -15,10 +15,10 @@ import numpy as np
 from edgeward.devices import Profile
 from edgeward.errors import InputError, TensorError
 from edgeward.manifest import Task
-from edgeward.runtime.model import Model, ModelSource
+from edgeward.runtime.model import Model, ModelSource, ModelTask
 
 
-class FraudScorer:
+class FraudScorer(ModelTask):
     def __init__(self, model: Model, threshold: float | None = None):
         if model.manifest.task is not Task.FRAUD:
             raise InputError(f"{model.source}: expected a fraud model, got task '{model.manifest.task.value}'")
@@ -96,15 +96,6 @@ class FraudScorer:
         for j, (name, col) in enumerate(zip(self.features, cols)):
             out[:, j] = _as_float32(col, f"feature {name!r}")
         return out
-
-    def close(self) -> None:
-        self.model.close()
-
-    def __enter__(self) -> "FraudScorer":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def _as_float32(values: np.ndarray, what: str, features: Sequence[str] | None = None) -> np.ndarray:

@@ -149,3 +149,18 @@ def _check(spec: TensorInfo, value) -> np.ndarray:
             f"input {spec.name!r}: expected finite values, got {value[tuple(bad)]} at index {tuple(int(i) for i in bad)}"
         )
     return value
+
+
+class ModelTask:
+    """What every task class shares: it owns a ``Model`` and releases it with ``close()`` or ``with``."""
+
+    model: Model
+
+    def close(self) -> None:
+        self.model.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -80,8 +80,9 @@ def test_generated_digits_load_as_a_valid_yolo_set(tmp_path, capsys):
     from edgeward.cli import main
     from edgeward.train.detect_data import NAMES
 
-    assert main(["data", "detect", str(tmp_path / "digits"), "--images", "12", "--holdout", "6"]) == 0
-    assert "train 12 images" in capsys.readouterr().out
+    assert main(["data", "detect", str(tmp_path / "digits"), "--images", "12", "--holdout", "6", "--video-seconds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "train 12 images" in out and "(50 frames)" in out
     for split, n in (("train", 12), ("val", 6), ("test", 6)):
         ds = load_yolo(tmp_path / "digits", split)
         assert ds.names == NAMES and len(ds.samples) == n
@@ -90,3 +91,21 @@ def test_generated_digits_load_as_a_valid_yolo_set(tmp_path, capsys):
         assert len(boxes) >= n and ((boxes > 0) & (boxes <= 1)).all() and set(classes) <= set(range(10))
         heights = boxes[:, 3]
         assert 0.05 < heights.min() and heights.max() <= 0.45  # digits of 10-40% of the image height (and tilt)
+
+
+def test_the_video_of_moving_digits_matches_its_ground_truth(tmp_path):
+    cv2 = pytest.importorskip("cv2", reason="the camera extra (opencv) is not installed")
+    import csv
+
+    from edgeward.train.detect_data import write_video
+
+    info = write_video(tmp_path / "v.mp4", tmp_path / "v.csv", seconds=2, fps=10, size=(240, 160), digits=2)
+    rows = list(csv.DictReader((tmp_path / "v.csv").open()))
+    assert info["frames"] == 20 and len(rows) == 40
+    cap = cv2.VideoCapture(str(tmp_path / "v.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 20 and (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (240, 160)
+    cap.release()
+    boxes = np.array([[float(r[k]) for k in ("x1", "y1", "x2", "y2")] for r in rows])
+    assert (boxes[:, 0] >= 0).all() and (boxes[:, 2] <= 240).all() and (boxes[:, 3] <= 160).all()
+    first, last = boxes[0::2][0], boxes[0::2][-1]
+    assert not np.allclose(first, last)  # the digits move

@@ -150,7 +150,8 @@ def _max_iou(box, others) -> float:
 
 
 def generate_digits(out: str | os.PathLike, config: DetectDataConfig = DetectDataConfig(), progress: bool = False) -> dict:
-    """Write ``images/{train,val,test}``, ``labels/...`` and ``data.yaml``; returns counts."""
+    """Write ``images/{train,val,test}``, ``labels/...`` and ``data.yaml``; returns counts. A video of
+    moving digits with its per-frame ground truth comes from ``write_video``."""
     from PIL import Image
     from tqdm import tqdm
 
@@ -178,3 +179,52 @@ def generate_digits(out: str | os.PathLike, config: DetectDataConfig = DetectDat
     (out / "data.yaml").write_text(
         "path: .\ntrain: images/train\nval: images/val\ntest: images/test\nnames: [" + ", ".join(f"'{n}'" for n in NAMES) + "]\n")
     return {"path": str(out), "splits": counts, "fonts": len(font_paths)}
+
+
+def write_video(out_video: str | os.PathLike, out_csv: str | os.PathLike, seconds: float = 10.0, fps: int = 25,
+                size: tuple[int, int] = (480, 320), digits: int = 3, seed: int = 1) -> dict:
+    """A short video of digits moving over a cluttered scene, and its ground truth per frame
+    (``frame,class,x1,y1,x2,y2`` in pixels)."""
+    import csv
+
+    from PIL import ImageDraw
+
+    from edgeward.errors import require
+
+    cv2 = require("cv2", "camera")
+    rng = np.random.default_rng(seed)
+    font_paths = fonts()
+    width, height = size
+    scene = _background(rng, max(size)).crop((0, 0, width, height))
+    _clutter(ImageDraw.Draw(scene), rng, min(size), font_paths)
+    movers = []
+    for _ in range(digits):
+        digit = int(rng.integers(10))
+        layer = _digit_layer(str(digit), font_paths[rng.integers(len(font_paths))], int(height * rng.uniform(0.15, 0.35)),
+                             tuple(int(c) for c in rng.integers(0, 256, 3)), rng)
+        ys, xs = np.nonzero(np.asarray(layer)[:, :, 3] > 96)
+        movers.append({"digit": digit, "layer": layer, "bbox": (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1),
+                       "pos": rng.uniform([0, 0], [width - layer.size[0], height - layer.size[1]]),
+                       "vel": rng.uniform(-4, 4, 2) * (60 / fps)})
+    writer = cv2.VideoWriter(str(out_video), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
+    rows = []
+    frames = int(seconds * fps)
+    for f in range(frames):
+        frame = scene.copy()
+        for m in movers:
+            w, h = m["layer"].size
+            for axis, limit in ((0, width - w), (1, height - h)):  # bounce off the edges
+                if not 0 <= m["pos"][axis] + m["vel"][axis] <= limit:
+                    m["vel"][axis] *= -1
+            m["pos"] = m["pos"] + m["vel"]
+            x, y = int(m["pos"][0]), int(m["pos"][1])
+            frame.paste(m["layer"], (x, y), m["layer"])
+            x1, y1, x2, y2 = m["bbox"]
+            rows.append((f, m["digit"], x + x1, y + y1, x + x2, y + y2))
+        writer.write(np.asarray(frame)[:, :, ::-1].copy())
+    writer.release()
+    with open(out_csv, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["frame", "class", "x1", "y1", "x2", "y2"])
+        w.writerows(rows)
+    return {"video": str(out_video), "csv": str(out_csv), "frames": frames, "objects": len(rows)}
