@@ -112,12 +112,6 @@ class Manifest:
             schema=schema,
         )
 
-    def input(self, name: str) -> TensorInfo:
-        for t in self.inputs:
-            if t.name == name:
-                return t
-        raise ManifestError(f"manifest has no input {name!r}; inputs: {[t.name for t in self.inputs]}")
-
 
 _OPTIONAL = {"params", "schema", "layout", "normalisation"}
 

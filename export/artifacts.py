@@ -64,10 +64,6 @@ class ArtifactSpec:
             parts.append("int8io")
         return "-".join(parts) + "." + self.format.value
 
-    @property
-    def post_training_int8(self) -> bool:
-        return self.precision in (Precision.INT8, Precision.INT8_DYNAMIC) and not self.source.is_qat
-
     def check(self) -> "ArtifactSpec":
         from edgeward.errors import InputError
 

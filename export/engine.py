@@ -46,10 +46,6 @@ class ExportReport:
     search: list[dict] = field(default_factory=list)
     recommendation: dict | None = None
 
-    @property
-    def artifacts(self) -> list[Path]:
-        return [self.run / ARTIFACTS / c.artifact for c in self.checks]
-
 
 class _Run:
     """A run directory's models, held-out rows and task metadata, loaded on demand."""
