@@ -41,8 +41,10 @@ def cmd_data(args) -> int:
              f"voices train/val/test: {summary['voices']['train']}/{summary['voices']['val']}/{summary['voices']['test']}")
         if args.stream_minutes > 0:
             out = Path(args.out)
-            s = write_stream(out / "stream.wav", out / "stream.csv", minutes=args.stream_minutes, seed=args.seed + 1)
-            _out(f"wrote {s['wav']} ({s['seconds'] / 60:.1f} min, {s['commands']} commands, {s['words']} words) and {s['csv']}")
+            for name, split, seed in (("stream", "test", args.seed + 1), ("val_stream", "val", args.seed + 2)):
+                s = write_stream(out / f"{name}.wav", out / f"{name}.csv", minutes=args.stream_minutes, seed=seed, split=split)
+                _out(f"wrote {s['wav']} ({s['seconds'] / 60:.1f} min, {split} voices, {s['commands']} commands, "
+                     f"{s['words']} words) and {s['csv']}")
         return 0
     from edgeward.train.fraud_data import FraudSimConfig, write_fraud_csv
 
@@ -245,6 +247,18 @@ def _run_detect(args) -> int:
     return 0
 
 
+def cmd_tune(args) -> int:
+    from edgeward.export.tune_commands import tune_thresholds
+
+    result = tune_thresholds(args.run, max_false_alarms_per_hour=args.max_false_alarms)
+    for row in result["tried"]:
+        _out(f"floor {row['floor']:.2f}: {row['detection_rate']:.1%} of {row['commands']} commands, "
+             f"{row['false_alarms']} false alarms ({row['false_alarms_per_hour']:.1f} per hour)")
+    _out(f"chose floor {result['floor']:.2f} on the validation stream: {result['reason']}; thresholds written to "
+         f"{args.run}/train.json (export again to embed them)")
+    return 0
+
+
 def cmd_report(args) -> int:
     from edgeward.report import write_report
 
@@ -352,6 +366,12 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--device", default="auto")
     u.add_argument("--threads", type=int)
     u.set_defaults(fn=cmd_run)
+
+    n = sub.add_parser("tune", help="commands: choose stream thresholds on the validation stream")
+    n.add_argument("task", choices=["commands"])
+    n.add_argument("run")
+    n.add_argument("--max-false-alarms", type=float, default=2.0, help="per hour, on the validation stream")
+    n.set_defaults(fn=cmd_tune)
 
     r = sub.add_parser("report", help="(re)write a run's HTML report")
     r.add_argument("run")

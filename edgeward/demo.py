@@ -136,6 +136,7 @@ def _commands_steps(run: Path, options: DemoOptions, step) -> None:
     from edgeward.export.artifacts import ArtifactSpec, Format, Precision
     from edgeward.export.bench import BenchOptions, bench_run
     from edgeward.export.engine import ExportOptions, export_run
+    from edgeward.export.tune_commands import tune_thresholds
     from edgeward.export.validate import Budget
     from edgeward.train.commands import CommandsTrainConfig, train_commands
     from edgeward.train.commands_data import CommandsDataConfig, generate_commands, write_stream
@@ -143,12 +144,16 @@ def _commands_steps(run: Path, options: DemoOptions, step) -> None:
     data = run.parent / "commands-data"
     step("speak commands (espeak-ng) and write a long stream",
          lambda: (generate_commands(data, CommandsDataConfig(per_class=options.commands_per_class, seed=options.seed), progress=True),
-                  write_stream(data / "stream.wav", data / "stream.csv", minutes=options.stream_minutes, seed=options.seed + 1)),
+                  write_stream(data / "stream.wav", data / "stream.csv", minutes=options.stream_minutes, seed=options.seed + 1),
+                  write_stream(data / "val_stream.wav", data / "val_stream.csv", minutes=options.stream_minutes,
+                               seed=options.seed + 2, split="val")),
          lambda r: f"{r[0]['clips']:,} clips, {r[0]['voices']['train']} training voices; stream {r[1]['seconds'] / 60:.0f} min "
                    f"with {r[1]['commands']} commands")
-    step("train DS-CNN", lambda: train_commands(data, run, CommandsTrainConfig(epochs=options.commands_epochs, seed=options.seed),
-                                                progress=True),
-         lambda r: f"accuracy on held-out voices {r['metrics']['model']['accuracy']:.2%} ({r['params']:,} parameters)")
+    step("train DS-CNN, then choose stream thresholds on the validation stream",
+         lambda: (train_commands(data, run, CommandsTrainConfig(epochs=options.commands_epochs, seed=options.seed), progress=True),
+                  tune_thresholds(run)),
+         lambda r: f"accuracy on held-out voices {r[0]['metrics']['model']['accuracy']:.2%} ({r[0]['params']:,} parameters); "
+                   f"threshold floor {r[1]['floor']:.2f}")
     specs = tuple(ArtifactSpec(f, p) for f in (Format.ONNX, Format.TFLITE) for p in (Precision.FP32, Precision.INT8))
     step("export ONNX and TFLite, fp32 and int8, checked against Keras",
          lambda: export_run(run, ExportOptions(specs=specs, budget=Budget(max_drop=options.max_drop), search=True), progress=True),

@@ -83,7 +83,9 @@ def _commands(report: dict, run: Path) -> TaskAdapter:
             metrics=_metrics_or_keras(report, metrics, report["data"]["split"]["test"]),
             provenance=provenance(run / spec.source.file, report["data"]["sha256"]),
             params={"front_end": fe, "source": spec.source.value, "method": spec.describe(),
-                    "threshold_rule": "per label: at most 1% of other validation clips reach it"},
+                    "threshold_rule": "per label: at most 0.2% of other validation clips reach it" + (
+                        f"; floor {report['threshold_tuning']['floor']} chosen on the validation stream"
+                        if "threshold_tuning" in report else "")},
         )
 
     return TaskAdapter(Task.COMMANDS, "logmel", accuracy, lambda p: np.asarray(p).argmax(axis=-1), lambda y, out: [],

@@ -157,3 +157,20 @@ def test_bench_recognises_the_stream_and_the_report_shows_it(commands_run):
     assert "Long stream" in markdown(r)
     html = write_report(commands_run).read_text()
     assert "Voice commands" in html and "Held-out voices: accuracy" in html and "Stream: said" in html
+
+
+def test_tune_chooses_stream_thresholds_on_the_validation_stream(commands_run, commands_data, capsys):
+    from edgeward.train.commands_data import write_stream
+
+    write_stream(commands_data / "val_stream.wav", commands_data / "val_stream.csv", minutes=0.5, seed=5, split="val")
+    before = json.loads((commands_run / "train.json").read_text())["thresholds"]
+    assert main(["tune", "commands", str(commands_run), "--max-false-alarms", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert "floor 0.50:" in out and "floor 0.95:" in out and "chose floor" in out
+    report = json.loads((commands_run / "train.json").read_text())
+    tuning = report["threshold_tuning"]
+    assert len(tuning["tried"]) == 10 and report["clip_thresholds"] == before
+    assert all(v >= max(before[k], tuning["floor"]) - 1e-9 for k, v in report["thresholds"].items())
+    chosen = next(t for t in tuning["tried"] if t["floor"] == tuning["floor"])
+    assert chosen["detection_rate"] == max(t["detection_rate"] for t in tuning["tried"])  # all within budget: most found
+    assert main(["tune", "commands", str(commands_run.parent / "nope")]) == 2

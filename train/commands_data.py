@@ -163,14 +163,15 @@ def generate_commands(out: str | os.PathLike, config: CommandsDataConfig = Comma
 
 
 def write_stream(out_wav: str | os.PathLike, out_csv: str | os.PathLike, minutes: float = 10.0, seed: int = 1,
-                 voices: list[str] | None = None) -> dict:
+                 split: str = "test") -> dict:
     """A long recording over changing background noise, with commands and other words at known times.
 
-    Ground truth CSV: ``start,end,label`` for each spoken word (other words as ``_unknown_``).
-    Voices default to the test voices, so a model trained on the generated set has never heard them.
+    Ground truth CSV: ``start,end,label`` for each spoken word (other words as ``_unknown_``). The voices
+    are those of ``split``: the test voices (never heard in training) for measuring, the validation
+    voices for choosing stream thresholds (``edgeward tune``).
     """
     rng = np.random.default_rng(seed)
-    voices = voices or split_voices(0, CommandsDataConfig.val_fraction, CommandsDataConfig.test_fraction)["test"]
+    voices = split_voices(0, CommandsDataConfig.val_fraction, CommandsDataConfig.test_fraction)[split]
     n = int(minutes * 60 * RATE)
     babble = [speak(w, voices[i % len(voices)], 50, 160, 100) for i, w in enumerate(OTHER_WORDS[:12])]
     audio = np.zeros(n, dtype=np.float32)

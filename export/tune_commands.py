@@ -1,0 +1,66 @@
+"""Choose the commands model's stream thresholds on the validation stream (validation voices only).
+
+Thresholds from clips (at most 0.2% of other validation clips reach a label's threshold) do not see what
+a stream does: one word crossing several overlapping windows, words cut at window edges, long noise. Here
+a common floor is raised step by step: the chosen floor is the one with the most commands detected on
+the validation stream among those within the false-alarm budget (the lowest false-alarm rate if none is).
+The test stream is never used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from edgeward.errors import InputError
+from edgeward.export.artifacts import ArtifactSpec, Format, Precision, Source
+from edgeward.export.stream_eval import read_truth, score_events
+
+FLOORS = tuple(np.round(np.arange(0.5, 0.96, 0.05), 2))
+
+
+def tune_thresholds(run_dir: str | os.PathLike, max_false_alarms_per_hour: float = 2.0) -> dict:
+    from edgeward.export.engine import _embed, _output_name, _Run
+    from edgeward.runtime.audio_sources import WavSource
+    from edgeward.runtime.commands import CommandRecognizer, RecognizerOptions
+    from edgeward.runtime.model import Model
+
+    run = _Run(run_dir)
+    report = run.report
+    if report.get("task") != "commands":
+        raise InputError(f"{run.dir}: expected a commands run, got task {report.get('task')!r}")
+    data = Path(report["data"]["path"])
+    wav, csv = data / "val_stream.wav", data / "val_stream.csv"
+    if not wav.exists():
+        raise InputError(f"{wav}: not found; `edgeward data commands` writes it (--stream-minutes above 0)")
+    clip_thresholds = report.get("clip_thresholds", report["thresholds"])
+    spec = ArtifactSpec(Format.ONNX, Precision.FP32, Source.BASE)
+    raw = run.onnx_fp32(Source.BASE)
+    data_bytes = _embed(spec, raw, run.task.manifest(spec, _output_name(spec, raw), ()))
+    source, truth = WavSource(wav), read_truth(csv)
+    seconds = len(source.samples) / source.rate
+    tried = []
+    with Model(data_bytes, threads=1) as model:
+        for floor in FLOORS:
+            thresholds = {label: max(float(v), float(floor)) for label, v in clip_thresholds.items()}
+            recognizer = CommandRecognizer(model, RecognizerOptions(thresholds=thresholds))
+            score = score_events(list(recognizer.stream(source)), truth, seconds)
+            tried.append({"floor": float(floor), "thresholds": thresholds, **score.as_dict()})
+    within = [t for t in tried if t["false_alarms_per_hour"] <= max_false_alarms_per_hour]
+    if within:
+        best = max(within, key=lambda t: (t["detection_rate"], -t["floor"]))
+        reason = (f"{best['detection_rate']:.1%} detected, {best['false_alarms_per_hour']:.1f} false alarms per hour "
+                  f"(budget {max_false_alarms_per_hour:g})")
+    else:
+        best = min(tried, key=lambda t: (t["false_alarms_per_hour"], -t["detection_rate"]))
+        reason = (f"no floor is within {max_false_alarms_per_hour:g} false alarms per hour; the fewest: "
+                  f"{best['false_alarms_per_hour']:.1f} per hour at {best['detection_rate']:.1%} detected")
+    report["clip_thresholds"] = clip_thresholds
+    report["thresholds"] = best["thresholds"]
+    report["threshold_tuning"] = {"stream": str(wav), "floor": best["floor"], "reason": reason,
+                                  "tried": [{k: v for k, v in t.items() if k != "thresholds"} for t in tried]}
+    (run.dir / "train.json").write_text(json.dumps(report, indent=2))
+    return {"floor": best["floor"], "reason": reason, "tried": report["threshold_tuning"]["tried"]}
