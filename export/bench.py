@@ -149,8 +149,8 @@ def bench_run(run_dir: str | os.PathLike, options: BenchOptions = BenchOptions()
         result["artifacts"].append(row)
         bar.update(1)
     fp32 = run / "artifacts" / "model.onnx"
-    task = json.loads((run / "train.json").read_text())["task"]
-    result["task"] = task
+    train = json.loads((run / "train.json").read_text())
+    task = result["task"] = train["task"]
     if fp32.exists():
         result["overhead"] = overhead(fp32, x, options.single_rows)
     bar.update(1)
@@ -159,7 +159,7 @@ def bench_run(run_dir: str | os.PathLike, options: BenchOptions = BenchOptions()
     if task == "commands":
         from edgeward.export.bench_commands import bench_stream
 
-        data = Path(json.loads((run / "train.json").read_text())["data"]["path"])
+        data = Path(train["data"]["path"])
         if (data / "stream.wav").exists():
             result["streams"] = [bench_stream(run / "artifacts" / name, data / "stream.wav", data / "stream.csv",
                                               run / "stream_events.json" if name == "model.onnx" else None)

@@ -47,7 +47,7 @@ class ExportReport:
     recommendation: dict | None = None
 
 
-class _Run:
+class RunData:
     """A run directory's models, held-out rows and task metadata, loaded on demand."""
 
     def __init__(self, run_dir: str | os.PathLike):
@@ -117,7 +117,7 @@ class _Run:
         return False
 
 
-def build(run: _Run, spec: ArtifactSpec, calibration_rows: int) -> bytes:
+def build(run: RunData, spec: ArtifactSpec, calibration_rows: int) -> bytes:
     """The artifact's bytes, before the manifest."""
     from edgeward.export.onnx_export import keras_to_onnx, to_fp16
     from edgeward.export.onnx_quantize import quantize_static_int8
@@ -145,13 +145,13 @@ def build(run: _Run, spec: ArtifactSpec, calibration_rows: int) -> bytes:
     return keras_to_tflite(model, spec, representative, keras3)
 
 
-def _embed(spec: ArtifactSpec, data: bytes, manifest: Manifest) -> bytes:
+def embed(spec: ArtifactSpec, data: bytes, manifest: Manifest) -> bytes:
     from edgeward.export import onnx_export, tflite_export
 
     return (onnx_export if spec.format is Format.ONNX else tflite_export).with_manifest(data, manifest)
 
 
-def _output_name(spec: ArtifactSpec, data: bytes) -> str:
+def first_output_name(spec: ArtifactSpec, data: bytes) -> str:
     if spec.format is Format.ONNX:
         import onnx
 
@@ -159,11 +159,11 @@ def _output_name(spec: ArtifactSpec, data: bytes) -> str:
     return "probability"
 
 
-def make_artifact(run: _Run, spec: ArtifactSpec, options: ExportOptions) -> ArtifactCheck:
+def make_artifact(run: RunData, spec: ArtifactSpec, options: ExportOptions) -> ArtifactCheck:
     """Build, embed a provisional manifest, run it with the runtime, check it, embed the measured metrics."""
     raw = build(run, spec, options.calibration_rows)
-    output = _output_name(spec, raw)
-    data = _embed(spec, raw, run.task.manifest(spec, output, ()))
+    output = first_output_name(spec, raw)
+    data = embed(spec, raw, run.task.manifest(spec, output, ()))
     with Model(data, device=options.device) as artifact:
         out = artifact.run({run.task.input_name: run.x})[artifact.output_names[0]]
     by_diff = spec.precision in (Precision.FP32, Precision.FP16) and spec.source is Source.BASE
@@ -182,7 +182,7 @@ def make_artifact(run: _Run, spec: ArtifactSpec, options: ExportOptions) -> Arti
     metrics = (Metric(check.metric_name, round(check.metric, 6), on),
                *(Metric(name, round(value, 6), on) for name, value in run.task.extra_metrics(run.y, out)),
                Metric("decision_agreement", round(check.agreement, 6), on))
-    final = _embed(spec, raw, run.task.manifest(spec, output, metrics))
+    final = embed(spec, raw, run.task.manifest(spec, output, metrics))
     path = run.dir / ARTIFACTS / spec.name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(final)
@@ -193,7 +193,7 @@ def _fail(check: ArtifactCheck, reason: str) -> ArtifactCheck:
     return check.__class__(**{**check.as_dict(), "passed": False, "reason": reason})
 
 
-def search_int8(run: _Run, spec: ArtifactSpec, options: ExportOptions, tried: list[dict]) -> ArtifactCheck:
+def search_int8(run: RunData, spec: ArtifactSpec, options: ExportOptions, tried: list[dict]) -> ArtifactCheck:
     """ONNX post-training int8 candidates until the metric drop is within budget; the best one if none is.
 
     First per-channel on and off with each calibration method; then the best of those with the most
@@ -230,7 +230,7 @@ def search_int8(run: _Run, spec: ArtifactSpec, options: ExportOptions, tried: li
 def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOptions(), progress: bool = False) -> ExportReport:
     from tqdm import tqdm
 
-    run = _Run(run_dir)
+    run = RunData(run_dir)
     report = ExportReport(run.dir, [])
     for spec in options.specs:
         why = excluded(spec, run.float_prefix(spec.source))
@@ -259,7 +259,7 @@ def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOption
 
 def available_specs(run_dir: str | os.PathLike) -> tuple[ArtifactSpec, ...]:
     """Every artifact this run supports, from the models it has (base, and compressed ones if made)."""
-    run = _Run(run_dir)
+    run = RunData(run_dir)
     sources = [s for s in Source if (run.dir / s.file).exists()]
     return tuple(all_specs(sources, run.float_prefix(Source.BASE)))
 

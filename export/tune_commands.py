@@ -23,12 +23,12 @@ FLOORS = tuple(np.round(np.arange(0.5, 0.96, 0.05), 2))
 
 
 def tune_thresholds(run_dir: str | os.PathLike, max_false_alarms_per_hour: float = 2.0) -> dict:
-    from edgeward.export.engine import _embed, _output_name, _Run
+    from edgeward.export.engine import RunData, embed, first_output_name
     from edgeward.runtime.audio_sources import WavSource
     from edgeward.runtime.commands import CommandRecognizer, RecognizerOptions
     from edgeward.runtime.model import Model
 
-    run = _Run(run_dir)
+    run = RunData(run_dir)
     report = run.report
     if report.get("task") != "commands":
         raise InputError(f"{run.dir}: expected a commands run, got task {report.get('task')!r}")
@@ -39,7 +39,7 @@ def tune_thresholds(run_dir: str | os.PathLike, max_false_alarms_per_hour: float
     clip_thresholds = report.get("clip_thresholds", report["thresholds"])
     spec = ArtifactSpec(Format.ONNX, Precision.FP32, Source.BASE)
     raw = run.onnx_fp32(Source.BASE)
-    data_bytes = _embed(spec, raw, run.task.manifest(spec, _output_name(spec, raw), ()))
+    data_bytes = embed(spec, raw, run.task.manifest(spec, first_output_name(spec, raw), ()))
     source, truth = WavSource(wav), read_truth(csv)
     seconds = len(source.samples) / source.rate
     tried = []
