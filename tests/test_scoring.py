@@ -124,3 +124,20 @@ def test_cli_score_counts_and_errors(fraud_model, fraud_csv, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.strip() == f"error: {tmp_path / 'missing.onnx'}: model file not found"
     assert "Traceback" not in err
+
+
+def test_output_over_the_input_is_refused(scorer, fraud_csv, tmp_path):
+    from edgeward.errors import InputError
+
+    copy = tmp_path / "in.csv"
+    copy.write_bytes(fraud_csv.read_bytes())
+    with pytest.raises(InputError, match="the output files must differ from the input"):
+        score_csv(scorer, copy, copy)
+    assert copy.read_bytes() == fraud_csv.read_bytes()  # nothing lost
+
+
+def test_a_missing_extra_names_it():
+    from edgeward.errors import MissingExtraError, require
+
+    with pytest.raises(MissingExtraError, match=r"no_such_module_xyz is not installed: pip install 'edgeward\[camera\]'"):
+        require("no_such_module_xyz", "camera")

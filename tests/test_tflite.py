@@ -44,3 +44,10 @@ def test_truncated_tflite_is_a_clear_error(tflite_model, tmp_path):
     bad.write_bytes(data[:64])
     with pytest.raises(ModelFileError, match="cut.tflite: not a readable TFLite flatbuffer"):
         Model(bad)
+
+
+def test_a_profile_whose_delegate_is_missing_says_so(tflite_model):
+    from edgeward.errors import DeviceError
+
+    with pytest.raises(DeviceError, match="device profile 'coral' needs the TFLite delegate libedgetpu.so.1, which could not be loaded"):
+        Model(tflite_model, device="coral")
