@@ -69,6 +69,17 @@ class FrontEnd:
         down = (hi - bins[None, :]) / (hi - mid)
         return np.maximum(0.0, np.minimum(up, down)).T.astype(np.float32)
 
+    def fit_clip(self, x: np.ndarray) -> np.ndarray:
+        """Exactly one clip of ``clip_samples``: the centre of a longer signal, a shorter one padded
+        equally on both sides. Training and the runtime both cut clips this way."""
+        n = self.clip_samples
+        x = np.asarray(x, dtype=np.float32)
+        if len(x) >= n:
+            start = (len(x) - n) // 2
+            return x[start: start + n]
+        pad = n - len(x)
+        return np.pad(x, (pad // 2, pad - pad // 2))
+
     def logmel(self, audio: np.ndarray, normalise: bool = True) -> np.ndarray:
         """(frames, n_mels, 1) for one clip of ``clip_samples``, or (B, frames, n_mels, 1) for a batch."""
         x = np.asarray(audio, dtype=np.float32)

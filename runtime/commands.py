@@ -23,7 +23,7 @@ from edgeward.devices import Profile
 from edgeward.errors import InputError
 from edgeward.manifest import Task
 from edgeward.runtime.audio_features import FrontEnd
-from edgeward.runtime.audio_io import Resampler, to_mono
+from edgeward.runtime.audio_io import Resampler, resample, to_mono
 from edgeward.runtime.model import Model, ModelSource, ModelTask
 
 NOT_COMMANDS = ("_unknown_", "_silence_")
@@ -69,7 +69,6 @@ class CommandRecognizer(ModelTask):
 
     def reset(self) -> None:
         self._buffer = np.zeros(self.front_end.clip_samples, dtype=np.float32)
-        self._filled = 0  # samples in the buffer that came from the stream
         self._since = 0  # samples since the last window
         self._seen = 0  # samples consumed, at the model's rate
         self._posteriors: deque = deque(maxlen=self.options.smoothing)
@@ -80,15 +79,12 @@ class CommandRecognizer(ModelTask):
         self.windows = 0
 
     def classify(self, clip: np.ndarray, sample_rate: int | None = None) -> tuple[str, float, np.ndarray]:
-        """One clip (up to 1 s, padded or cut to it): (label, score, all probabilities)."""
+        """One clip (cut or padded to 1 s around its centre, as in training): (label, score, all probabilities)."""
         x = to_mono(np.asarray(clip, dtype=np.float32))
         rate = sample_rate or self.front_end.sample_rate
         if rate != self.front_end.sample_rate:
-            r = Resampler(rate, self.front_end.sample_rate)
-            x = np.concatenate([r.process(x), r.flush()])[: int(round(len(x) * self.front_end.sample_rate / rate))]
-        n = self.front_end.clip_samples
-        x = x[:n] if len(x) >= n else np.pad(x, (0, n - len(x)))
-        probs = self._infer(x)
+            x = resample(x, rate, self.front_end.sample_rate)
+        probs = self._infer(self.front_end.fit_clip(x))
         k = int(np.argmax(probs))
         return self.labels[k], float(probs[k]), probs
 
@@ -116,7 +112,6 @@ class CommandRecognizer(ModelTask):
             x = x[take:]
             self._since += take
             self._seen += take
-            self._filled = min(self.front_end.clip_samples, self._filled + take)
             if self._since >= self.hop:
                 self._since = 0
                 event = self._window()

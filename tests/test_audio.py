@@ -72,6 +72,15 @@ def test_resampling_keeps_the_band_and_removes_what_would_alias():
     np.testing.assert_allclose(streamed, resample(x, 22050, 16000), atol=1e-6)
 
 
+def test_clips_are_cut_and_padded_around_their_centre():
+    fe = FrontEnd()
+    short = np.ones(10_000, np.float32)
+    padded = fe.fit_clip(short)
+    assert padded.shape == (16_000,) and padded[:3000].sum() == 0 and padded[3000:13000].all() and padded[13000:].sum() == 0
+    long = np.arange(20_000, dtype=np.float32)
+    np.testing.assert_array_equal(fe.fit_clip(long), long[2000:18000])
+
+
 def test_front_end_shape_and_round_trip_through_the_manifest():
     fe = FrontEnd(mean=-5.0, std=4.0)
     clip = np.random.default_rng(2).normal(size=16000).astype(np.float32) * 0.1

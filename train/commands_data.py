@@ -253,9 +253,4 @@ def _clip(item, front_end) -> np.ndarray:
     else:
         x, rate = read_wav(item)
         x = resample(to_mono(x), rate, front_end.sample_rate)
-    n = front_end.clip_samples
-    if len(x) >= n:
-        start = (len(x) - n) // 2
-        return x[start: start + n].astype(np.float32)
-    pad = n - len(x)
-    return np.pad(x, (pad // 2, pad - pad // 2)).astype(np.float32)
+    return front_end.fit_clip(x)
