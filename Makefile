@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.edgeward-installed
 EXTRAS := train,tflite,audio,camera,dev
 APT_PACKAGES := espeak-ng libportaudio2
 
-.PHONY: demo test install system-deps bench bench-commands clean
+.PHONY: demo test install system-deps bench bench-commands bench-detect clean
 
 demo: install
 	$(VENV)/bin/edgeward demo --out runs/demo
@@ -27,6 +27,13 @@ bench-commands: install
 	$(VENV)/bin/edgeward compress runs/commands --qat --qat-epochs 6
 	-$(VENV)/bin/edgeward export runs/commands --all --max-drop 1  # an artifact outside budget fails it; bench the rest
 	$(VENV)/bin/edgeward bench runs/commands
+
+# The full-size detection benchmark (about an hour on 2 cores): the README's detection tables.
+bench-detect: install
+	$(VENV)/bin/edgeward data detect runs/detect-data --images 6000 --holdout 500
+	$(VENV)/bin/edgeward train detect --data runs/detect-data --out runs/detect --epochs 30
+	-$(VENV)/bin/edgeward export runs/detect --format all --precision fp32,fp16,int8 --max-drop 1
+	$(VENV)/bin/edgeward bench runs/detect
 
 install: $(STAMP)
 

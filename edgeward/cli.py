@@ -54,10 +54,21 @@ def cmd_data(args) -> int:
 
 
 def cmd_train(args) -> int:
+    if args.task == "detect":
+        from edgeward.train.detect import DetectTrainConfig, train_detect
+
+        config = DetectTrainConfig(epochs=args.epochs, seed=args.seed, **({"batch_size": args.batch} if args.batch else {}))
+        report = train_detect(args.data, args.out, config, images_dir=args.images, progress=True)
+        m = report["metrics"]["model"]
+        _out(f"trained on {report['data']['split']['train']:,} images, {report['epochs_run']} epochs, {report['train_seconds']} s; "
+             f"held-out mAP@0.5 {m['map50']:.3f}, mAP@0.5:0.95 {m['map50_95']:.3f} ({report['data']['split']['test']:,} images); "
+             f"run directory: {args.out}")
+        return 0
     if args.task == "commands":
         from edgeward.train.commands import CommandsTrainConfig, train_commands
 
-        report = train_commands(args.data, args.out, CommandsTrainConfig(epochs=args.epochs, seed=args.seed), progress=True)
+        config = CommandsTrainConfig(epochs=args.epochs, seed=args.seed, **({"filters": args.filters} if args.filters else {}))
+        report = train_commands(args.data, args.out, config, progress=True)
         m = report["metrics"]["model"]
         _out(f"trained on {report['data']['split']['train']:,} clips, {report['epochs_run']} epochs, {report['train_seconds']} s; "
              f"accuracy on held-out voices {m['accuracy']:.2%} ({report['data']['split']['test']:,} clips); run directory: {args.out}")
@@ -293,8 +304,12 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(fn=cmd_data)
 
     t = sub.add_parser("train", help="train a model on a dataset")
-    t.add_argument("task", choices=["fraud", "commands"])
-    t.add_argument("--data", required=True, help="fraud: CSV of numeric features and a 0/1 label; commands: Speech Commands folder")
+    t.add_argument("task", choices=["fraud", "commands", "detect"])
+    t.add_argument("--data", required=True, help="fraud: CSV of numeric features and a 0/1 label; commands: Speech Commands "
+                                                 "folder; detect: YOLO folder (data.yaml) or COCO JSON")
+    t.add_argument("--images", help="detect, COCO JSON: the folder of its images")
+    t.add_argument("--batch", type=int, help="detect: batch size (default 32)")
+    t.add_argument("--filters", type=int, help="commands: DS-CNN width (default 64; 80 still fits int8 in 64 KB)")
     t.add_argument("--label", help="fraud: the label column")
     t.add_argument("--out", required=True, help="run directory to write")
     t.add_argument("--time", default="auto", help="time column to split by (default: timestamp/Time if present; 'none': file order)")
@@ -360,7 +375,7 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--labels", help="detect: class names of a YOLOv5/YOLOv8 ONNX model made elsewhere (txt or data.yaml)")
     u.add_argument("--save", help="detect: write the annotated video here (.mp4)")
     u.add_argument("--show", action="store_true", help="detect: show the annotated video (needs a GUI OpenCV)")
-    u.add_argument("--score", type=float, default=0.25, help="detect: score threshold")
+    u.add_argument("--score", type=float, help="detect: score threshold (default: the model's, else 0.25)")
     u.add_argument("--classes", help="detect: comma-separated class allowlist")
     u.add_argument("--max-det", type=int, default=100, help="detect: most detections per frame")
     u.add_argument("--device", default="auto")

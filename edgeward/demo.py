@@ -2,7 +2,10 @@
 
 Fraud: simulate transactions -> train the MLP (and the baseline) -> compress (50% pruning, QAT) ->
 export every format and precision, each checked against Keras, with an int8 accuracy budget ->
-score a new month of transactions, some of them damaged, with rejects -> benchmark -> report.
+score a new month of transactions, some of them damaged, with rejects -> benchmark.
+Voice commands: speak -> train the DS-CNN -> export -> recognise a long stream -> benchmark.
+Detection: draw digits -> train the detector (short) -> export -> detect on a video -> benchmark.
+Then the report.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-FRAUD_STEPS, COMMANDS_STEPS = 6, 4
+FRAUD_STEPS, COMMANDS_STEPS, DETECT_STEPS = 6, 4, 4
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,9 @@ class DemoOptions:
     commands_per_class: int = 250  # smaller than `edgeward data commands` (400), so that the demo stays short
     commands_epochs: int = 30
     stream_minutes: float = 10.0
+    detect: bool = True
+    detect_images: int = 1000  # a short training: the benchmark's run uses 6,000 images
+    detect_epochs: int = 10
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,7 @@ def run_demo(options: DemoOptions = DemoOptions(), log: Callable[[str], None] = 
     from edgeward.train.fraud_data import FraudSimConfig, write_fraud_csv
 
     out = Path(options.out)
-    total = FRAUD_STEPS + (COMMANDS_STEPS if options.commands else 0) + 1
+    total = FRAUD_STEPS + (COMMANDS_STEPS if options.commands else 0) + (DETECT_STEPS if options.detect else 0) + 1
     run = out / "fraud"
     run.mkdir(parents=True, exist_ok=True)
     steps: list[dict] = []
@@ -124,6 +130,8 @@ def run_demo(options: DemoOptions = DemoOptions(), log: Callable[[str], None] = 
                    "faster than importing TensorFlow")
     if options.commands:
         _commands_steps(out / "commands", options, step)
+    if options.detect:
+        _detect_steps(out / "detect", options, step)
     (out / "demo.json").write_text(json.dumps({"steps": steps}, indent=2))
     report = step("write report", lambda: write_report(out), lambda p: str(p))
     (out / "demo.json").write_text(json.dumps({"steps": steps}, indent=2))
@@ -161,3 +169,39 @@ def _commands_steps(run: Path, options: DemoOptions, step) -> None:
     step("benchmark, and recognise the long stream", lambda: bench_run(run, BenchOptions(), progress=True),
          lambda b: "; ".join(f"{s['artifact']}: {s['detection_rate']:.1%} of commands, {s['false_alarms_per_hour']:.1f} false "
                              f"alarms/h, real-time factor {s['real_time_factor']:.4f}" for s in b.get("streams", [])))
+
+
+def _detect_steps(run: Path, options: DemoOptions, step) -> None:
+    """Digit detection: draw a dataset and a video, train (short), export (fp32 and int8), run on the video."""
+    from edgeward.export.artifacts import ArtifactSpec, Format, Precision
+    from edgeward.export.bench import BenchOptions, bench_run
+    from edgeward.export.engine import ExportOptions, export_run
+    from edgeward.export.validate import Budget, ValidationError
+    from edgeward.train.detect import DetectTrainConfig, train_detect
+    from edgeward.train.detect_data import DetectDataConfig, generate_digits, write_video
+
+    data = run.parent / "detect-data"
+    holdout = max(options.detect_images // 10, 50)
+    step("draw digit scenes (YOLO layout) and a video",
+         lambda: (generate_digits(data, DetectDataConfig(train=options.detect_images, val=holdout, test=holdout,
+                                                         seed=options.seed), progress=True),
+                  write_video(data / "video.mp4", data / "video.csv", seed=options.seed + 1)),
+         lambda r: f"{r[0]['splits']['train']['images']:,} training images with {r[0]['splits']['train']['objects']:,} digits; "
+                   f"video {r[1]['frames']} frames")
+    step("train the detector (short)",
+         lambda: train_detect(data, run, DetectTrainConfig(epochs=options.detect_epochs, seed=options.seed), progress=True),
+         lambda r: f"held-out mAP@0.5 {r['metrics']['model']['map50']:.3f}, mAP@0.5:0.95 {r['metrics']['model']['map50_95']:.3f} "
+                   f"({r['params']:,} parameters)")
+    specs = tuple(ArtifactSpec(f, p) for f in (Format.ONNX, Format.TFLITE) for p in (Precision.FP32, Precision.INT8))
+
+    def export():  # a short training can leave int8 outside the budget: say so, and go on with the rest
+        try:
+            e = export_run(run, ExportOptions(specs=specs, budget=Budget(max_drop=options.max_drop), search=True), progress=True)
+        except ValidationError as exc:
+            return str(exc)
+        return ", ".join(f"{c.artifact} mAP@0.5 {c.metric:.3f}" for c in e.checks) + f"; recommended {e.recommendation['artifact']}"
+
+    step("export ONNX and TFLite, fp32 and int8, checked against Keras", export, lambda summary: summary)
+    step("benchmark, and detect on the video", lambda: bench_run(run, BenchOptions(single_rows=300), progress=True),
+         lambda b: "; ".join(f"{v['artifact']}: {v['fps']:.0f} FPS on 1 thread, video mAP@0.5 {v['video_map50']:.3f}"
+                             for v in b.get("video", [])))

@@ -135,12 +135,47 @@ def commands_section(run: Path) -> str:
     return "\n".join(parts)
 
 
+def _image(path: Path, alt: str) -> str:
+    import base64
+
+    mime = "image/gif" if path.suffix == ".gif" else "image/png"
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img src="data:{mime};base64,{data}" alt="{html.escape(alt)}" style="max-width:100%">'
+
+
+def detect_section(run: Path) -> str:
+    train = _load(run / "train.json")
+    if train is None:
+        return ""
+    split, m = train["data"]["split"], train["metrics"]["model"]
+    parts = ["<h2>Object detection (digits)</h2>",
+             f"<p>Data: <code>{html.escape(train['data']['path'])}</code>: {split['train']:,} training, {split['val']:,} "
+             f"validation and {split['test']:,} test images. CenterNet-style detector on a depthwise-separable backbone, "
+             f"{train['shape']['size']}x{train['shape']['size']} input, {train['params']:,} parameters, {train['epochs_run']} "
+             f"epochs in {train['train_seconds']} s. Held-out mAP@0.5 {m['map50']:.3f}, mAP@0.5:0.95 {m['map50_95']:.3f} "
+             "(Keras, decoded by the runtime's decoder).</p>",
+             _table(["class", "AP@0.5", "AP@0.5:0.95"],
+                    [[name, f"{v['ap50']:.3f}", f"{v['ap50_95']:.3f}"] for name, v in train["per_class"].items()])]
+    bench = _load(run / "bench.json")
+    video = next((v for v in (bench or {}).get("video", []) if "annotated" in v), None)
+    if video:
+        folder = run / "annotated"
+        parts.append(f"<h3>Video</h3><p>{html.escape(video['artifact'])} on {video['frames']} frames of a generated video, one "
+                     f"thread: {video['fps']:.0f} FPS end to end, video mAP@0.5 {video['video_map50']:.3f}. Every second frame "
+                     f"below; the full annotated video is <code>{html.escape(str(folder / video['annotated']['video']))}</code>.</p>")
+        parts.append(_image(folder / video["annotated"]["gif"], "annotated video"))
+        parts.append('<div class="plots">' + "".join(_image(folder / f, f) for f in video["annotated"]["frames"]) + "</div>")
+    parts += export_section(run, "map50")
+    parts += bench_section(run)
+    return "\n".join(parts)
+
+
 def write_report(out_dir: str | os.PathLike) -> Path:
     """Write ``report.html`` into ``out_dir`` (a demo directory with task subfolders, or one run)."""
     from edgeward.errors import InputError
 
     out = Path(out_dir)
-    runs = [out / t for t in ("fraud", "commands") if (out / t / "train.json").exists()] or (
+    runs = [out / t for t in ("fraud", "commands", "detect") if (out / t / "train.json").exists()] or (
         [out] if (out / "train.json").exists() else [])
     if not runs:
         raise InputError(f"{out}: expected a demo or run directory with train.json, got none")
@@ -152,7 +187,8 @@ def write_report(out_dir: str | os.PathLike) -> Path:
                                                [[s["step"], f"{s['seconds']:.1f}", s["result"]] for s in demo["steps"]]))
     for r in runs:
         task = json.loads((r / "train.json").read_text()).get("task")
-        parts.append(commands_section(r) if task == "commands" else fraud_section(r))
+        section = {"commands": commands_section, "detect": detect_section}.get(task, fraud_section)
+        parts.append(section(r))
     parts.append("</body></html>")
     path = out / REPORT_FILE
     path.write_text("\n".join(parts))

@@ -164,6 +164,16 @@ def bench_run(run_dir: str | os.PathLike, options: BenchOptions = BenchOptions()
             result["streams"] = [bench_stream(run / "artifacts" / name, data / "stream.wav", data / "stream.csv",
                                               run / "stream_events.json" if name == "model.onnx" else None)
                                  for name in ("model.onnx", "model-int8.onnx") if (run / "artifacts" / name).exists()]
+    if task == "detect":
+        from edgeward.export.bench_detect import bench_video
+
+        result["params"] = train["params"]
+        data = Path(train["data"]["path"])
+        if (data / "video.mp4").exists():
+            result["video"] = [bench_video(run / "artifacts" / name, data / "video.mp4", data / "video.csv",
+                                           run / "annotated" if name == "model.onnx" else None)
+                               for name in ("model.onnx", "model-int8.onnx", "model-int8.tflite")
+                               if (run / "artifacts" / name).exists() and name.split(".")[-1] in runnable]
     result["targets"] = targets(result, validation)
     bar.update(1)
     bar.close()
@@ -195,6 +205,10 @@ def targets(r: dict, validation: dict) -> list[dict]:
         from edgeward.export.bench_commands import commands_targets
 
         rows += commands_targets(r, validation)
+    if r.get("task") == "detect":
+        from edgeward.export.bench_detect import detect_targets
+
+        rows += detect_targets(r, validation)
     arts = {a["artifact"]: a for a in r["artifacts"]}
     fp32 = arts.get("model.onnx")
     if fp32:
@@ -264,6 +278,12 @@ def tables(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                     [[s["artifact"], str(s["commands"]), f"{s['detection_rate']:.1%}", str(s["false_alarms"]),
                       f"{s['false_alarms_per_hour']:.1f}", f"{s['real_time_factor']:.4f}", f"{s['ms_per_window']:.2f}"]
                      for s in r["streams"]]))
+    if r.get("video"):
+        out.append(("Video, end to end on 1 thread (decoded frame to detections; medians per frame)",
+                    ["artifact", "frames", "preprocess", "inference", "decode + NMS", "total", "p95 total", "FPS", "video mAP@0.5"],
+                    [[v["artifact"], str(v["frames"]), f"{v['preprocess_ms']:.2f} ms", f"{v['inference_ms']:.2f} ms",
+                      f"{v['postprocess_ms']:.2f} ms", f"{v['total_ms']:.2f} ms", f"{v['p95_total_ms']:.2f} ms",
+                      f"{v['fps']:.0f}", f"{v['video_map50']:.3f}"] for v in r["video"]]))
     goals = [[t["target"], t["measured"], t["goal"], {True: "yes", False: "NO", None: "n/a"}[t["met"]]] for t in r["targets"]]
     out.append(("Targets", ["target", "measured", "goal", "met"], goals))
     return out

@@ -77,7 +77,8 @@ class RunData:
     def reference(self, source: Source) -> np.ndarray:
         if source not in self._refs:
             model, _ = self.model(source)
-            self._refs[source] = np.asarray(model.predict(self.x, batch_size=4096, verbose=0))
+            batch = int(np.clip((64 << 20) // max(self.x[0].nbytes, 1), 1, 4096))  # inputs of at most 64 MB a batch
+            self._refs[source] = np.asarray(model.predict(self.x, batch_size=batch, verbose=0))
         return self._refs[source]
 
     def onnx_fp32(self, source: Source) -> bytes:
@@ -91,11 +92,13 @@ class RunData:
     def calibration(self, rows: int) -> np.ndarray:
         """``rows`` training rows (never held-out ones), an even sample across time. The training set is
         loaded once; each caller gets the sample size it asked for."""
+        cap = self.task.max_calibration
         if self._train_x is None:
             from edgeward.train.task_data import load_task_data
 
-            self._train_x = load_task_data(self.dir).x_train
+            self._train_x = load_task_data(self.dir, train_sample=cap).x_train
         x = self._train_x
+        rows = min(rows, cap or rows)
         return x[np.linspace(0, len(x) - 1, min(rows, len(x))).astype(int)]
 
     def float_prefix(self, source: Source) -> bool:

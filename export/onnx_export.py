@@ -29,7 +29,27 @@ def keras_to_onnx(model, input_name: str, keras3: bool = False):
                 proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=OPSET)
     except Exception as exc:  # tf2onnx raises many exception types; report the first line
         raise ExportError(f"tf2onnx could not convert the model: {str(exc).strip().splitlines()[0]}") from None
+    _integer_nearest_resize(proto)
     return proto
+
+
+def _integer_nearest_resize(proto) -> None:
+    """tf2onnx writes Keras' nearest upsampling as Resize with the ``tf_half_pixel_for_nn`` mode, which
+    onnxruntime warns about on every load (deprecated since opset 13). For constant integer scales and
+    floor rounding it picks the same pixels as ``asymmetric`` (floor((x + 0.5) / s) = floor(x / s)), so
+    those nodes switch; the fp32 check against Keras confirms the outputs."""
+    from onnx import numpy_helper
+
+    consts = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+    for node in proto.graph.node:
+        attrs = {a.name: a for a in node.attribute}
+        text = {k: a.s for k, a in attrs.items() if a.type == a.STRING}
+        if node.op_type != "Resize" or len(node.input) < 3 or node.input[2] not in consts:
+            continue
+        scales = consts[node.input[2]]
+        if text.get("coordinate_transformation_mode") == b"tf_half_pixel_for_nn" and text.get("mode") == b"nearest" and \
+                text.get("nearest_mode") == b"floor" and scales.size and (scales >= 1).all() and (scales == scales.round()).all():
+            attrs["coordinate_transformation_mode"].s = b"asymmetric"
 
 
 def _from_frozen_function(tf, tf2onnx, model, spec, input_name: str):

@@ -26,6 +26,9 @@ class TaskAdapter:
     decide: Callable[[np.ndarray], np.ndarray]  # outputs -> decisions, for the agreement check
     extra_metrics: Callable[[np.ndarray, np.ndarray], list[tuple[str, float]]]
     manifest: Callable[[ArtifactSpec, str, tuple[Metric, ...]], Manifest]
+    # calibration samples: at most this many (onnxruntime's calibrators keep every intermediate tensor
+    # of every sample in memory, which is large for images)
+    max_calibration: int | None = None
 
 
 def adapter_for(report: dict, run: Path) -> TaskAdapter:
@@ -34,7 +37,9 @@ def adapter_for(report: dict, run: Path) -> TaskAdapter:
         return _fraud(report, run)
     if task == Task.COMMANDS.value:
         return _commands(report, run)
-    raise InputError(f"{run}: no exporter for task {task!r}; expected 'fraud' or 'commands'")
+    if task == Task.DETECT.value:
+        return _detect(report, run)
+    raise InputError(f"{run}: no exporter for task {task!r}; expected 'fraud', 'commands' or 'detect'")
 
 
 def _metrics_or_keras(report: dict, metrics: tuple[Metric, ...], rows: int) -> tuple[Metric, ...]:
@@ -90,3 +95,35 @@ def _commands(report: dict, run: Path) -> TaskAdapter:
 
     return TaskAdapter(Task.COMMANDS, "logmel", accuracy, lambda p: np.asarray(p).argmax(axis=-1), lambda y, out: [],
                        manifest)
+
+
+def _detect(report: dict, run: Path) -> TaskAdapter:
+    """Labels are image indices into the held-out ground truth; the metric decodes the raw head output
+    the runtime's way and scores mAP@0.5; the decision is the set of classes found above the threshold."""
+    from edgeward.runtime.detect_post import decode_centernet
+    from edgeward.train.detect import EVAL_IOU, EVAL_MAX, map_scorer
+
+    labels, shape, threshold = tuple(report["labels"]), report["shape"], float(report["threshold"])
+    size, grid = int(shape["size"]), int(shape["size"]) // int(shape["stride"])
+    holdout = np.load(run / "holdout.npz")
+    map50, map50_95 = map_scorer(holdout, size, "map50"), map_scorer(holdout, size, "map50_95")
+
+    def decide(out):
+        return np.array([" ".join(str(c) for c in sorted(decode_centernet(o, size, threshold, EVAL_IOU, EVAL_MAX)[2].tolist()))
+                         for o in np.asarray(out)])
+
+    def manifest(spec: ArtifactSpec, output_name: str, metrics: tuple[Metric, ...]) -> Manifest:
+        return Manifest(
+            task=Task.DETECT, format=spec.format.value, precision=spec.precision.value,
+            inputs=(TensorInfo("image", (None, size, size, 3), "float32", "NHWC", "RGB / 255, letterboxed on grey 114"),),
+            outputs=(TensorInfo(output_name, (None, grid, grid, len(labels) + 4), "float32", "NHWC",
+                                "class heatmaps, then left/top/right/bottom edge distances / input size"),),
+            labels=labels, features=(), thresholds={"score": threshold},
+            metrics=_metrics_or_keras(report, metrics, report["data"]["split"]["test"]),
+            provenance=provenance(run / spec.source.file, report["data"]["sha256"]),
+            params={"head": "centernet", "size": size, "stride": int(shape["stride"]), "iou_threshold": EVAL_IOU,
+                    "source": spec.source.value, "method": spec.describe()},
+        )
+
+    return TaskAdapter(Task.DETECT, "image", map50, decide, lambda y, out: [("map50_95", map50_95(y, out))], manifest,
+                       max_calibration=100)

@@ -1,16 +1,18 @@
 """``Detector``: objects in images, from an edgeward detection model or an existing YOLO ONNX model.
 
 Model contract: one input, float32 (1, 3, S, S) NCHW or (1, S, S, 3) NHWC (``manifest.inputs[0].layout``),
-RGB scaled to 0-1, letterboxed (scale to fit, centred, padded with grey 114); one output in the YOLOv8
-layout (1, 4 + C, N) or the YOLOv5 layout (1, N, 5 + C), boxes as cx, cy, w, h in input pixels.
-``manifest.labels`` names the C classes. Detections come back in source-image pixels.
+RGB scaled to 0-1, letterboxed (scale to fit, centred, padded with grey 114); one output, read by the
+head that ``manifest.params["head"]`` names: ``centernet`` (edgeward's own, (1, G, G, C + 4) heatmaps and
+edge distances) or ``yolo`` (the YOLOv8 layout (1, 4 + C, N) or the YOLOv5 layout (1, N, 5 + C), boxes as
+cx, cy, w, h in input pixels). ``manifest.labels`` names the C classes. Detections come back in
+source-image pixels.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +20,11 @@ import numpy as np
 from edgeward.devices import Profile
 from edgeward.errors import InputError, ManifestError, require
 from edgeward.manifest import Manifest, Provenance, Task, TensorInfo
-from edgeward.runtime.detect_post import Letterbox, decode_yolo
+from edgeward.runtime.detect_post import Letterbox, decode_centernet, decode_yolo, letterbox_image, to_input
 from edgeward.runtime.model import Model, ModelSource, ModelTask, read_model_bytes
 
-PAD_VALUE = 114
+HEADS = ("centernet", "yolo")
+DEFAULT_SCORE = 0.25
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class Detection:
 
 @dataclass(frozen=True)
 class DetectorOptions:
-    score_threshold: float = 0.25
+    score_threshold: float | None = None  # None: the model's own (manifest thresholds["score"]), else 0.25
     iou_threshold: float = 0.45
     max_detections: int = 100
     classes: tuple[str, ...] | None = None  # allowlist of labels; None: all
@@ -55,6 +58,11 @@ class Detector(ModelTask):
         if unknown:
             raise InputError(f"class allowlist: {unknown} not among the model's labels {list(self.labels)}")
         self._allow = None if options.classes is None else np.array([label in options.classes for label in self.labels])
+        self.head = str(manifest.params.get("head", "centernet"))
+        if self.head not in HEADS:
+            raise ManifestError(f"{model.source}: params.head: expected one of {list(HEADS)}, got {self.head!r}")
+        if options.score_threshold is None:
+            options = replace(options, score_threshold=float(manifest.thresholds.get("score", DEFAULT_SCORE)))
         self.model, self.options, self._input = model, options, model.input_names[0]
         self.timings: dict[str, float] = {}
 
@@ -87,20 +95,19 @@ class Detector(ModelTask):
         return cls(Model(data, device=device, threads=threads, manifest=manifest), options)
 
     def preprocess(self, image: np.ndarray, bgr: bool = True) -> tuple[np.ndarray, Letterbox]:
-        cv2 = require("cv2", "camera")
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise InputError(f"image: expected (H, W, 3) uint8, got shape {image.shape}")
-        h, w = image.shape[:2]
-        lb = Letterbox.fit(w, h, self.size)
-        nw, nh = round(w * lb.scale), round(h * lb.scale)
-        canvas = np.full((self.size, self.size, 3), PAD_VALUE, dtype=np.uint8)
-        x0, y0 = int(round(lb.pad_x - 0.1)), int(round(lb.pad_y - 0.1))
-        canvas[y0:y0 + nh, x0:x0 + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
-        if bgr:
-            canvas = canvas[:, :, ::-1]
-        x = canvas.astype(np.float32) / 255.0
+        require("cv2", "camera")
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise InputError(f"image: expected (H, W, 3) uint8, got shape {image.shape} {image.dtype}")
+        canvas, lb = letterbox_image(image, self.size, bgr)
+        x = to_input(canvas)
         x = x.transpose(2, 0, 1)[None] if self.nchw else x[None]
-        return np.ascontiguousarray(x), Letterbox(lb.scale, float(x0), float(y0), w, h)
+        return np.ascontiguousarray(x), lb
+
+    def _decode(self, out: np.ndarray, max_detections: int):
+        o = self.options
+        if self.head == "centernet":
+            return decode_centernet(out, self.size, o.score_threshold, o.iou_threshold, max_detections)
+        return decode_yolo(out, o.score_threshold, o.iou_threshold, max_detections)
 
     def detect(self, image: np.ndarray, bgr: bool = True) -> list[Detection]:
         """Detections in one image (OpenCV's BGR by default; ``bgr=False`` for RGB)."""
@@ -109,8 +116,7 @@ class Detector(ModelTask):
         t1 = time.perf_counter()
         out = self.model.run({self._input: x}, validate=False)[self.model.output_names[0]]
         t2 = time.perf_counter()
-        boxes, scores, classes = decode_yolo(out, self.options.score_threshold, self.options.iou_threshold,
-                                             self.options.max_detections if self._allow is None else 10 ** 9)
+        boxes, scores, classes = self._decode(out, self.options.max_detections if self._allow is None else 10 ** 9)
         if self._allow is not None:
             keep = self._allow[classes]
             boxes, scores, classes = boxes[keep][: self.options.max_detections], scores[keep][: self.options.max_detections], \

@@ -1,4 +1,5 @@
-"""Detection post-processing in numpy: IoU, NMS, letterbox geometry, and the YOLOv5/YOLOv8 decoders.
+"""Detection pre- and post-processing in numpy: letterbox, IoU, NMS, and the decoders of the edgeward
+CenterNet head and of YOLOv5/YOLOv8 heads.
 
 Boxes are (x1, y1, x2, y2) in pixels throughout.
 """
@@ -8,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+PAD_VALUE = 114  # letterbox padding grey, as in YOLO
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -28,7 +31,8 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, classes: np
     different classes never suppress each other."""
     boxes, scores = np.asarray(boxes, dtype=np.float64).reshape(-1, 4), np.asarray(scores, dtype=np.float64).reshape(-1)
     if classes is not None:  # shift each class to its own region so that classes never overlap
-        offset = (np.asarray(classes, dtype=np.float64) * (boxes.max(initial=0) + 1.0))[:, None]
+        span = boxes.max(initial=0.0) - min(boxes.min(initial=0.0), 0.0) + 1.0
+        offset = (np.asarray(classes, dtype=np.float64) * span)[:, None]
         boxes = boxes + offset
     order = np.argsort(-scores, kind="stable")
     keep = []
@@ -93,3 +97,57 @@ def decode_yolo(output: np.ndarray, score_threshold: float, iou_threshold: float
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
     keep = nms(boxes, scores[mask], iou_threshold, classes[mask], max_detections)
     return boxes[keep], scores[mask][keep], classes[mask][keep]
+
+
+def _peaks(heat: np.ndarray) -> np.ndarray:
+    """Cells that equal the maximum of their 3x3 neighbourhood in their own class map (G, G, C)."""
+    padded = np.pad(heat, ((1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
+    g0, g1 = heat.shape[:2]
+    neighbourhood = np.max([padded[dy:dy + g0, dx:dx + g1] for dy in range(3) for dx in range(3)], axis=0)
+    return heat >= neighbourhood
+
+
+def decode_centernet(output: np.ndarray, size: int, score_threshold: float, iou_threshold: float,
+                     max_detections: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boxes (xyxy, input pixels), scores and classes from an edgeward CenterNet head.
+
+    ``output`` (1, G, G, C + 4) or (G, G, C + 4): C class heatmaps, then the distances from each cell
+    centre to the left, top, right and bottom box edges as fractions of the input ``size``. Objects are
+    the heatmap's local maxima (3x3) at or above the threshold; a class-wise NMS removes the rare
+    duplicate peaks.
+    """
+    out = np.asarray(output, dtype=np.float32)
+    if out.ndim == 4:
+        out = out[0]
+    grid, n_classes = out.shape[0], out.shape[2] - 4
+    heat = out[:, :, :n_classes]
+    rows, cols, classes = np.nonzero((heat >= score_threshold) & _peaks(heat))
+    scores = heat[rows, cols, classes]
+    order = np.argsort(-scores, kind="stable")[: max(max_detections * 4, max_detections)]
+    rows, cols, classes, scores = rows[order], cols[order], classes[order], scores[order]
+    stride = size / grid
+    cx, cy = (cols + 0.5) * stride, (rows + 0.5) * stride
+    d = out[rows, cols, n_classes:] * size
+    boxes = np.stack([cx - d[:, 0], cy - d[:, 1], cx + d[:, 2], cy + d[:, 3]], axis=1).astype(np.float64)
+    keep = nms(boxes, scores, iou_threshold, classes, max_detections)
+    return boxes[keep], scores[keep], classes[keep]
+
+
+def letterbox_image(image: np.ndarray, size: int, bgr: bool = True) -> tuple[np.ndarray, Letterbox]:
+    """An (H, W, 3) uint8 image scaled to fit ``size`` x ``size``, centred on grey 114, as RGB uint8;
+    and the mapping back to source pixels. Training and the runtime ``Detector`` both use this."""
+    import cv2
+
+    h, w = image.shape[:2]
+    lb = Letterbox.fit(w, h, size)
+    nw, nh = round(w * lb.scale), round(h * lb.scale)
+    canvas = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)
+    x0, y0 = int(round(lb.pad_x - 0.1)), int(round(lb.pad_y - 0.1))
+    resized = image if (nw, nh) == (w, h) else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    canvas[y0:y0 + nh, x0:x0 + nw] = resized[:, :, ::-1] if bgr else resized
+    return canvas, Letterbox(lb.scale, float(x0), float(y0), w, h)
+
+
+def to_input(canvas: np.ndarray) -> np.ndarray:
+    """uint8 RGB (..., H, W, 3) -> float32 0-1, the model's input scaling."""
+    return np.asarray(canvas, dtype=np.float32) * np.float32(1 / 255)

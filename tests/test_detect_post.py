@@ -9,8 +9,9 @@ import io
 import numpy as np
 import pytest
 
-from edgeward.export.detect_metrics import Detections, average_precision
-from edgeward.runtime.detect_post import Letterbox, decode_yolo, iou_matrix, nms
+from edgeward.train.detect_metrics import Detections, average_precision
+from edgeward.runtime.detect_post import (PAD_VALUE, Letterbox, decode_centernet, decode_yolo, iou_matrix, letterbox_image,
+                                         nms, to_input)
 
 
 def test_iou():
@@ -110,3 +111,64 @@ def test_map_agrees_with_pycocotools(seed):
         ev.accumulate()
         ev.summarize()
     assert abs(ours["map50_95"] - ev.stats[0]) < 1e-3 and abs(ours["map50"] - ev.stats[1]) < 1e-3
+
+
+def _centernet_output(objects, grid=40, n_classes=3, size=320):
+    """A head output with one peak per object: (class, row, col, score, (l, t, r, b) in pixels)."""
+    out = np.zeros((1, grid, grid, n_classes + 4), np.float32)
+    for c, r, q, s, ltrb in objects:
+        out[0, r, q, c] = s
+        out[0, r, q, n_classes:] = np.asarray(ltrb) / size
+    return out
+
+
+def test_decode_centernet_peaks_and_boxes():
+    out = _centernet_output([(1, 10, 20, 0.9, (8, 16, 8, 16)), (2, 30, 5, 0.6, (4, 4, 12, 12))])
+    out[0, 10, 21, 1] = 0.8  # a neighbour of the first peak, lower: not a peak of its own
+    out[0, 0, 0, 0] = 0.2  # below the threshold
+    boxes, scores, classes = decode_centernet(out, 320, 0.3, 0.5, 100)
+    assert classes.tolist() == [1, 2] and np.allclose(scores, [0.9, 0.6])
+    # cell centres: (20.5 * 8, 10.5 * 8) = (164, 84) and (44, 244)
+    np.testing.assert_allclose(boxes, [[156, 68, 172, 100], [40, 240, 56, 256]], atol=1e-4)
+    assert decode_centernet(out, 320, 0.3, 0.5, 1)[2].tolist() == [1]  # max detections
+    assert len(decode_centernet(np.zeros((40, 40, 7), np.float32), 320, 0.3, 0.5, 100)[0]) == 0
+
+
+def test_decode_centernet_nms_removes_duplicate_peaks_of_one_class_only():
+    # the box (64, 64, 112, 112) seen from the cell centres (84, 84) and, two cells right, (100, 84)
+    here, there = (20, 20, 28, 28), (36, 20, 12, 28)
+    out = _centernet_output([(0, 10, 10, 0.9, here), (0, 10, 12, 0.7, there), (1, 10, 12, 0.5, there)])
+    boxes, scores, classes = decode_centernet(out, 320, 0.3, 0.5, 100)
+    # the class-0 peak two cells away describes the same box: NMS drops it; the class-1 one stays
+    assert classes.tolist() == [0, 1] and np.allclose(scores, [0.9, 0.5])
+
+
+def test_letterbox_image_matches_geometry():
+    image = np.zeros((100, 200, 3), np.uint8)
+    image[:, :, 2] = 255  # red in BGR
+    canvas, lb = letterbox_image(image, 320)
+    assert canvas.shape == (320, 320, 3) and canvas.dtype == np.uint8
+    assert (lb.scale, lb.pad_x, lb.pad_y) == (1.6, 0.0, 80.0)
+    assert canvas[160, 160].tolist() == [255, 0, 0]  # RGB now
+    assert canvas[10, 10].tolist() == [PAD_VALUE] * 3 and canvas[310, 10].tolist() == [PAD_VALUE] * 3
+    x = to_input(canvas)
+    assert x.dtype == np.float32 and x.max() == 1.0
+
+
+def test_average_precision_class_with_truth_but_no_detection_is_zero():
+    truth = [Detections(np.array([[0, 0, 10, 10], [20, 20, 30, 30]]), np.array([0, 1]))]
+    predicted = [Detections(np.array([[0, 0, 10, 10]]), np.array([0]), np.array([0.9]))]
+    result = average_precision(truth, predicted)
+    assert result["per_class"][1] == (0.0, 0.0) and result["map50"] == pytest.approx(0.5)
+
+
+def test_f1_threshold_picks_the_score_that_separates_right_from_wrong():
+    from edgeward.train.detect_metrics import f1_at, f1_threshold
+
+    truth = [Detections(np.array([[0, 0, 10, 10], [20, 20, 30, 30]]), np.array([0, 1]))]
+    predicted = [Detections(np.array([[0, 0, 10, 10], [20, 20, 30, 30], [50, 50, 60, 60], [0, 0, 10, 10]]),
+                            np.array([0, 1, 0, 0]), np.array([0.9, 0.8, 0.4, 0.3]))]
+    best = f1_threshold(truth, predicted)
+    assert best == {"threshold": 0.8, "precision": 1.0, "recall": 1.0, "f1": 1.0}
+    low = f1_at(truth, predicted, 0.3)  # a stray box and a duplicate join in
+    assert low["precision"] == 0.5 and low["recall"] == 1.0

@@ -106,7 +106,7 @@ def normalise(front_end: FrontEnd, *arrays: np.ndarray) -> tuple[FrontEnd, list[
 def train_commands(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
                    config: CommandsTrainConfig = CommandsTrainConfig(), progress: bool = False) -> dict:
     from edgeward.train.progress import epoch_bar
-    from edgeward.train.tabular import file_sha256
+    from edgeward.train.tabular import folder_sha256
     from edgeward.train.tf_env import keras as load_keras
 
     front_end = FrontEnd()
@@ -146,7 +146,7 @@ def train_commands(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     pred = p_te.argmax(1)
     report = {
         "task": "commands",
-        "data": {"path": str(data_dir), "sha256": _folder_hash(data_dir, file_sha256),
+        "data": {"path": str(data_dir), "sha256": folder_sha256(data_dir),
                  "split": {"train": len(y_tr), "val": len(y_va), "test": len(y_te)}},
         "labels": list(LABELS),
         "front_end": front_end.to_dict(),
@@ -167,16 +167,3 @@ def train_commands(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     (out / REPORT_FILE).write_text(json.dumps(report, indent=2))
     return report
 
-
-def _folder_hash(folder, file_sha256) -> str:
-    """A hash over the label lists and the names and sizes of the clips (hashing every byte is slow)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for path in sorted(Path(folder).rglob("*")):
-        if path.is_file():
-            h.update(str(path.relative_to(folder)).encode())
-            h.update(str(path.stat().st_size).encode())
-            if path.suffix == ".txt":
-                h.update(bytes.fromhex(file_sha256(path)))
-    return h.hexdigest()

@@ -22,7 +22,7 @@ import numpy as np
 
 from edgeward.errors import InputError
 from edgeward.train.keras_io import KerasFlavor, keras_flavor, load_keras
-from edgeward.train.task_data import TaskData, load_task_data
+from edgeward.train.task_data import TaskData, load_task_data, read_report
 
 BASE_MODEL, PRUNED_MODEL, QAT_MODEL, PRUNED_QAT_MODEL = "model.keras", "model-pruned.keras", "model-qat.h5", "model-pruned-qat.h5"
 COMPRESS_FILE = "compress.json"
@@ -165,6 +165,9 @@ def compress_run(run_dir: str | os.PathLike, config: CompressConfig, progress: b
             "TensorFlow Model Optimization does not support Keras 3. What works instead: post-training int8 "
             f"quantization at export (`edgeward export {run} --precision int8`), or rebuild the model with tf_keras"
         )
+    if read_report(run).get("task") == "detect":
+        raise InputError(f"{run}: pruning and quantization-aware training of detection models are not supported yet; "
+                         f"post-training int8 at export works (`edgeward export {run} --precision int8`)")
     if config.sparsity is None and not config.qat:
         raise InputError("compress: expected --sparsity and/or --qat, got neither")
     if config.sparsity is not None and not 0.0 < config.sparsity < 1.0:

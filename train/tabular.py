@@ -45,6 +45,19 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def folder_sha256(folder: str | os.PathLike) -> str:
+    """A hash over a dataset folder: every file's relative name and size, and the contents of the text
+    files (label lists, YOLO labels). Hashing every image or clip byte would be slow."""
+    h = hashlib.sha256()
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file():
+            h.update(str(path.relative_to(folder)).encode())
+            h.update(str(path.stat().st_size).encode())
+            if path.suffix in (".txt", ".yaml", ".json"):
+                h.update(bytes.fromhex(file_sha256(path)))
+    return h.hexdigest()
+
+
 def load_csv(
     path: str | os.PathLike, label: str, time_column: str | None = "auto",
     features: list[str] | None = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ class TaskData:
     y_test: np.ndarray
     metric_name: str
     metric: Callable[[np.ndarray, np.ndarray], float]  # (labels, model outputs) -> metric, higher is better
-    loss: str
+    loss: str | Callable  # a Keras loss name, or the task's own loss function
     class_weight: dict | None = None
 
 
@@ -53,12 +53,26 @@ def accuracy(y: np.ndarray, p: np.ndarray) -> float:
     return float((np.asarray(p).argmax(axis=-1) == np.asarray(y)).mean())
 
 
-def load_task_data(run_dir: str | os.PathLike) -> TaskData:
+def load_task_data(run_dir: str | os.PathLike, train_sample: int | None = None) -> TaskData:
+    """The run's split. ``train_sample``: only that many training rows, evenly spaced (detection reads
+    just those images)."""
     report = read_report(run_dir)
+    if report.get("task") == "detect":
+        return _detect_data(report, run_dir, train_sample)
     if report.get("task") == "commands":
-        return _commands_data(report, run_dir)
-    if report.get("task") != "fraud":
-        raise InputError(f"{run_dir}: no task data loader for task {report.get('task')!r}; expected 'fraud' or 'commands'")
+        data = _commands_data(report, run_dir)
+    elif report.get("task") == "fraud":
+        data = _fraud_data(report, run_dir)
+    else:
+        raise InputError(f"{run_dir}: no task data loader for task {report.get('task')!r}; "
+                         "expected 'fraud', 'commands' or 'detect'")
+    if train_sample is None or train_sample >= len(data.y_train):
+        return data
+    keep = np.linspace(0, len(data.y_train) - 1, train_sample).astype(int)
+    return replace(data, x_train=data.x_train[keep], y_train=data.y_train[keep])
+
+
+def _fraud_data(report: dict, run_dir) -> TaskData:
     from edgeward.train.tabular import file_sha256, load_csv, time_split
 
     data_info = report["data"]
@@ -92,3 +106,25 @@ def _commands_data(report: dict, run_dir) -> TaskData:
     return TaskData(task="commands", input_name="logmel", x_train=norm(x_tr), y_train=y_tr, x_val=norm(x_va), y_val=y_va,
                     x_test=norm(x_te), y_test=y_te, metric_name="accuracy", metric=accuracy,
                     loss="sparse_categorical_crossentropy")
+
+
+def _detect_data(report: dict, run_dir, train_sample: int | None) -> TaskData:
+    """Training images (letterboxed, 0-1) with their encoded targets; validation and test: the held-out
+    images with their indices, scored by mAP@0.5 against the ground truth in ``holdout.npz``."""
+    from edgeward.runtime.detect_post import to_input
+    from edgeward.train.detect import dataset_splits, load_split, map_scorer
+    from edgeward.train.detect_model import DetectorShape, detector_loss, encode_targets
+
+    shape = DetectorShape(**{k: tuple(v) if isinstance(v, list) else v for k, v in report["shape"].items()})
+    data = report["data"]
+    _, parts = dataset_splits(data["path"], data.get("images"), report["config"]["seed"])
+    dataset, idx = parts["train"]
+    if train_sample is not None and train_sample < len(idx):
+        idx = idx[np.linspace(0, len(idx) - 1, train_sample).astype(int)]
+    train = load_split(dataset, idx, shape.size)
+    holdout = np.load(Path(run_dir) / "holdout.npz")
+    n = len(report["labels"])
+    return TaskData(task="detect", input_name="image", x_train=to_input(train.images),
+                    y_train=encode_targets(train.boxes, train.classes, n, shape), x_val=holdout["x_test"],
+                    y_val=holdout["y_test"], x_test=holdout["x_test"], y_test=holdout["y_test"], metric_name="map50",
+                    metric=map_scorer(holdout, shape.size), loss=detector_loss(n))
