@@ -43,6 +43,15 @@ class Calibration(str, Enum):
     PERCENTILE = "percentile"
 
 
+class Activations(str, Enum):
+    """ONNX post-training int8 activations. ``u8`` (asymmetric uint8, int8 weights): onnxruntime's fast
+    x86 kernels; the detector ran 3.2x faster than with ``s8`` at the same accuracy. ``s8`` (symmetric
+    int8): what TensorRT requires, chosen for targets whose providers include it."""
+
+    U8 = "u8"
+    S8 = "s8"
+
+
 @dataclass(frozen=True)
 class ArtifactSpec:
     format: Format
@@ -51,6 +60,7 @@ class ArtifactSpec:
     per_channel: bool = True  # ONNX post-training int8
     calibration: Calibration = Calibration.MINMAX  # ONNX post-training int8
     exclude_nodes: tuple[str, ...] = ()  # ONNX post-training int8: nodes kept in float
+    activations: Activations = Activations.U8  # ONNX post-training int8
     int8_io: bool = False  # TFLite full-integer: int8 input and output tensors
 
     @property
@@ -80,8 +90,8 @@ class ArtifactSpec:
             (Format.ONNX, Precision.FP32): "tf2onnx",
             (Format.ONNX, Precision.FP16): "tf2onnx + fp16 weights and activations (I/O float32)",
             (Format.ONNX, Precision.INT8): ("tf2onnx of the QAT graph (QDQ)" if self.source.is_qat else
-                                            f"quantize_static QDQ, {self.calibration.value}, "
-                                            f"{'per-channel' if self.per_channel else 'per-tensor'}"
+                                            f"quantize_static QDQ, {self.activations.value} activations, "
+                                            f"{self.calibration.value}, {'per-channel' if self.per_channel else 'per-tensor'}"
                                             + (f", {len(self.exclude_nodes)} node(s) in float" if self.exclude_nodes else "")),
             (Format.TFLITE, Precision.FP32): "TFLite converter",
             (Format.TFLITE, Precision.FP16): "TFLite fp16 weights",

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from edgeward.errors import ExportError, InputError
-from edgeward.export.artifacts import ArtifactSpec, Calibration, Format, Precision, Source, all_specs, excluded
+from edgeward.export.artifacts import (Activations, ArtifactSpec, Calibration, Format, Precision, Source, all_specs,
+                                       excluded)
 from edgeward.export.validate import ArtifactCheck, Budget, check_outputs, raise_failures
 from edgeward.export.tasks import adapter_for
 from edgeward.manifest import Manifest, Metric
@@ -166,6 +167,10 @@ def first_output_name(spec: ArtifactSpec, data: bytes) -> str:
 def make_artifact(run: RunData, spec: ArtifactSpec, options: ExportOptions) -> ArtifactCheck:
     """Build, embed a provisional manifest, run it with the runtime, check it, embed the measured metrics."""
     raw = build(run, spec, options.calibration_rows)
+    if spec.format is Format.ONNX:  # short names once the graph is final (int8 search matches nodes by name before)
+        from edgeward.export.onnx_export import compact_names
+
+        raw = compact_names(raw)
     output = first_output_name(spec, raw)
     data = embed(spec, raw, run.task.manifest(spec, output, ()))
     with Model(data, device=options.device) as artifact:
@@ -234,6 +239,7 @@ def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOption
 
     run = RunData(run_dir)
     report = ExportReport(run.dir, [])
+    options = replace(options, specs=for_target(options.specs, options.device))
     for spec in options.specs:
         why = excluded(spec, run.float_prefix(spec.source))
         if why:
@@ -258,6 +264,17 @@ def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOption
     _write_validation(run.dir, report, entries, old)
     raise_failures(report.checks, report.errors)
     return report
+
+
+def for_target(specs: tuple[ArtifactSpec, ...], device: str) -> tuple[ArtifactSpec, ...]:
+    """ONNX post-training int8 with symmetric int8 activations where the target runs TensorRT (it
+    accepts nothing else); uint8 activations, onnxruntime's fast CPU path, everywhere else."""
+    from edgeward.devices import resolve
+
+    if "TensorrtExecutionProvider" not in resolve(device).providers:
+        return tuple(specs)
+    return tuple(s.but(activations=Activations.S8) if s.format is Format.ONNX and s.precision is Precision.INT8
+                 and not s.source.is_qat else s for s in specs)
 
 
 def available_specs(run_dir: str | os.PathLike) -> tuple[ArtifactSpec, ...]:

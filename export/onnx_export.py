@@ -153,3 +153,32 @@ def with_manifest(data: bytes, manifest: Manifest) -> bytes:
     proto = onnx.load_from_string(data)
     embed_manifest(proto, manifest)
     return proto.SerializeToString()
+
+
+def compact_names(data: bytes) -> bytes:
+    """The same graph with short node and tensor names (``Conv_12``, ``t34``); graph inputs and outputs
+    keep theirs. Converter names such as ``model/block_3_pw/Conv2D_weights_fused_bn_quantized`` can
+    weigh as much as a small model's int8 weights. Graphs with subgraphs (If, Loop) are left as they are."""
+    import onnx
+
+    proto = onnx.load_from_string(data)
+    graph = proto.graph
+    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for n in graph.node for a in n.attribute):
+        return data
+    keep = {v.name for v in list(graph.input) + list(graph.output)}
+    names: dict[str, str] = {}
+
+    def short(name: str) -> str:
+        if not name or name in keep:
+            return name
+        return names.setdefault(name, f"t{len(names)}")
+
+    for t in graph.initializer:
+        t.name = short(t.name)
+    for i, node in enumerate(graph.node):
+        node.name = f"{node.op_type}_{i}"
+        node.input[:] = [short(n) for n in node.input]
+        node.output[:] = [short(n) for n in node.output]
+    for v in graph.value_info:
+        v.name = short(v.name)
+    return proto.SerializeToString()

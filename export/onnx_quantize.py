@@ -47,6 +47,7 @@ def quantize_static_int8(fp32: bytes, input_name: str, calibration: np.ndarray, 
                          keep_prefix: bool = False) -> bytes:
     """QDQ int8 (activations and weights int8). ``keep_prefix``: the nodes that preprocess the raw
     inputs (an in-model normalisation) stay in float, as do ``spec.exclude_nodes``."""
+    from edgeward.export.artifacts import Activations
     from edgeward.export.onnx_export import prefix_nodes
 
     import onnx
@@ -64,9 +65,10 @@ def quantize_static_int8(fp32: bytes, input_name: str, calibration: np.ndarray, 
         with contextlib.redirect_stdout(io.StringIO()):  # the calibrators print progress notes
             quantize_static(
                 str(pre), str(out), _Reader(input_name, calibration), quant_format=QuantFormat.QDQ,
-                activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=spec.per_channel,
+                activation_type=QuantType.QUInt8 if spec.activations is Activations.U8 else QuantType.QInt8,
+                weight_type=QuantType.QInt8, per_channel=spec.per_channel,
                 calibrate_method=method, nodes_to_exclude=excluded + list(spec.exclude_nodes),
-                extra_options={"ActivationSymmetric": False, "WeightSymmetric": True,
+                extra_options={"ActivationSymmetric": spec.activations is Activations.S8, "WeightSymmetric": True,
                                "CalibPercentile": 99.99, "CalibTensorRangeSymmetric": False},
             )
         return out.read_bytes()

@@ -178,3 +178,28 @@ def test_keras3_model_is_exported_and_quantized_but_not_compressed(fraud_csv, tm
 def test_compress_cli_needs_something_to_do(fraud_run, capsys):
     assert main(["compress", str(fraud_run)]) == 2
     assert "compress: expected --sparsity and/or --qat, got neither" in capsys.readouterr().err
+
+
+def test_onnx_int8_activations_follow_the_target():
+    from edgeward.export.artifacts import Activations, ArtifactSpec, Format, Precision, Source
+    from edgeward.export.engine import for_target
+
+    specs = (ArtifactSpec(Format.ONNX, Precision.INT8), ArtifactSpec(Format.ONNX, Precision.INT8, Source.QAT),
+             ArtifactSpec(Format.TFLITE, Precision.INT8), ArtifactSpec(Format.ONNX, Precision.FP32))
+    assert [s.activations for s in for_target(specs, "x86-64-cpu")] == [Activations.U8] * 4
+    tensorrt = for_target(specs, "jetson-orin")  # TensorRT takes symmetric int8 only
+    assert tensorrt[0].activations is Activations.S8 and tensorrt[1:] == specs[1:]
+    assert "u8 activations" in specs[0].describe() and "s8 activations" in tensorrt[0].describe()
+
+
+def test_int8_onnx_uses_uint8_activations_on_cpu(fraud_run, tmp_path):
+    from onnx import numpy_helper
+
+    run = tmp_path / "run"
+    shutil.copytree(fraud_run, run)
+    export_run(run, ExportOptions(specs=(ArtifactSpec(Format.ONNX, Precision.INT8),), budget=Budget(max_drop=100)))
+    graph = onnx.load(run / "artifacts" / "model-int8.onnx").graph
+    consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    zero_points = [consts[n.input[2]] for n in graph.node if n.op_type == "QuantizeLinear" and len(n.input) > 2]
+    assert zero_points and all(z.dtype == np.uint8 for z in zero_points)
+    assert all(len(n.name) <= 24 for n in graph.node)  # converter names compacted
