@@ -101,12 +101,12 @@ def _detect(report: dict, run: Path) -> TaskAdapter:
     """Labels are image indices into the held-out ground truth; the metric decodes the raw head output
     the runtime's way and scores mAP@0.5; the decision is the set of classes found above the threshold."""
     from edgeward.runtime.detect_post import decode_centernet
-    from edgeward.train.detect import EVAL_IOU, EVAL_MAX, map_scorer
+    from edgeward.train.detect import EVAL_IOU, EVAL_MAX, map_scorers
 
     labels, shape, threshold = tuple(report["labels"]), report["shape"], float(report["threshold"])
     size, grid = int(shape["size"]), int(shape["size"]) // int(shape["stride"])
     holdout = np.load(run / "holdout.npz")
-    map50, map50_95 = map_scorer(holdout, size, "map50"), map_scorer(holdout, size, "map50_95")
+    map50, map50_95 = map_scorers(holdout, size)
 
     def decide(out):
         return np.array([" ".join(str(c) for c in sorted(decode_centernet(o, size, threshold, EVAL_IOU, EVAL_MAX)[2].tolist()))

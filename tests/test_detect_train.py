@@ -169,3 +169,45 @@ def test_bench_targets_and_report(detect_run):
     assert "Video, end to end on 1 thread" in markdown(result)
     html = write_report(detect_run).read_text()
     assert "Object detection" in html and "data:image/gif;base64," in html and "data:image/png;base64," in html
+
+
+def test_dataset_and_video_errors_name_the_file(tmp_path, detect_data):
+    from edgeward.errors import InputError
+    from edgeward.export.bench_detect import read_frames
+    from edgeward.train.detect import dataset_splits, load_split
+
+    no_val = tmp_path / "no_val"
+    for kind in ("images", "labels"):
+        (no_val / kind / "train").mkdir(parents=True)
+    (no_val / "images" / "train" / "a.jpg").write_bytes((detect_data / "images" / "train" / "00000.jpg").read_bytes())
+    (no_val / "labels" / "train" / "a.txt").write_text((detect_data / "labels" / "train" / "00000.txt").read_text())
+    (no_val / "data.yaml").write_text((detect_data / "data.yaml").read_text())
+    with pytest.raises(InputError, match="images/val"):
+        dataset_splits(no_val, None, 0)
+    broken = tmp_path / "broken"
+    for split in ("train", "val"):
+        (broken / "images" / split).mkdir(parents=True)
+        (broken / "labels" / split).mkdir(parents=True)
+        (broken / "images" / split / "a.jpg").write_bytes(b"not a jpeg")
+        (broken / "labels" / split / "a.txt").write_text("1 0.5 0.5 0.2 0.2\n")
+    (broken / "data.yaml").write_text((detect_data / "data.yaml").read_text())
+    _, parts = dataset_splits(broken, None, 0)
+    with pytest.raises(InputError, match="a.jpg: not a readable image"):
+        load_split(*parts["train"], 160)
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    with pytest.raises(InputError, match="empty.mp4: no frames"):
+        read_frames(tmp_path / "empty.mp4")
+
+
+def test_detector_refuses_an_unknown_head(detect_run):
+    from dataclasses import replace
+
+    from edgeward.errors import ManifestError
+    from edgeward.runtime import Model
+    from edgeward.runtime.detect import Detector
+
+    path = detect_run / "artifacts" / "model.onnx"
+    with Model(path) as m:
+        manifest = replace(m.manifest, params={**m.manifest.params, "head": "ssd"})
+    with pytest.raises(ManifestError, match="params.head.*'ssd'"):
+        Detector(Model(path, manifest=manifest))

@@ -112,7 +112,7 @@ def _detect_data(report: dict, run_dir, train_sample: int | None) -> TaskData:
     """Training images (letterboxed, 0-1) with their encoded targets; validation and test: the held-out
     images with their indices, scored by mAP@0.5 against the ground truth in ``holdout.npz``."""
     from edgeward.runtime.detect_post import to_input
-    from edgeward.train.detect import dataset_splits, load_split, map_scorer
+    from edgeward.train.detect import dataset_splits, load_split, map_scorers
     from edgeward.train.detect_model import DetectorShape, detector_loss, encode_targets
 
     shape = DetectorShape(**{k: tuple(v) if isinstance(v, list) else v for k, v in report["shape"].items()})
@@ -127,4 +127,4 @@ def _detect_data(report: dict, run_dir, train_sample: int | None) -> TaskData:
     return TaskData(task="detect", input_name="image", x_train=to_input(train.images),
                     y_train=encode_targets(train.boxes, train.classes, n, shape), x_val=holdout["x_test"],
                     y_val=holdout["y_test"], x_test=holdout["x_test"], y_test=holdout["y_test"], metric_name="map50",
-                    metric=map_scorer(holdout, shape.size), loss=detector_loss(n))
+                    metric=map_scorers(holdout, shape.size)[0], loss=detector_loss(n))
