@@ -2,14 +2,16 @@
 
 A command counts as detected when an event with its label ends within the word's span plus the
 recognizer's latency allowance (``slack``); every other event is a false alarm (a command nobody
-said, a wrong label, an unknown word taken for a command, or a duplicate).
+said, a wrong label, an unknown word taken for a command, or a duplicate). The score also says which
+commands were missed and what each false alarm was heard in, so a user can see where a model fails.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,8 @@ class StreamScore:
     detected: int
     false_alarms: int
     hours: float
+    missed: dict[str, int] = field(default_factory=dict)  # command label -> words not detected
+    false_alarm_causes: dict[str, int] = field(default_factory=dict)  # "off heard as up", "background heard as go", ...
 
     @property
     def detection_rate(self) -> float:
@@ -30,7 +34,7 @@ class StreamScore:
     def as_dict(self) -> dict:
         return {"commands": self.commands, "detected": self.detected, "detection_rate": self.detection_rate,
                 "false_alarms": self.false_alarms, "false_alarms_per_hour": self.false_alarms_per_hour,
-                "hours": self.hours}
+                "hours": self.hours, "missed": self.missed, "false_alarm_causes": self.false_alarm_causes}
 
 
 def read_truth(path: str | os.PathLike) -> list[tuple[float, float, str]]:
@@ -41,13 +45,30 @@ def read_truth(path: str | os.PathLike) -> list[tuple[float, float, str]]:
 def score_events(events, truth: list[tuple[float, float, str]], seconds: float, slack: float = 1.5,
                  not_commands: tuple[str, ...] = ("_unknown_", "_silence_")) -> StreamScore:
     commands = [(s, e, label) for s, e, label in truth if label not in not_commands]
-    used, detected, false_alarms = set(), 0, 0
+    used, detected, causes = set(), 0, Counter()
     for event in events:
         match = next((i for i, (s, e, label) in enumerate(commands)
                       if i not in used and label == event.label and s <= event.end <= e + slack), None)
         if match is None:
-            false_alarms += 1
+            causes[_cause(event, truth, commands, used, slack)] += 1
         else:
             used.add(match)
             detected += 1
-    return StreamScore(len(commands), detected, false_alarms, seconds / 3600.0)
+    missed = Counter(label for i, (_, _, label) in enumerate(commands) if i not in used)
+    return StreamScore(len(commands), detected, sum(causes.values()), seconds / 3600.0, dict(sorted(missed.items())),
+                       dict(causes.most_common()))
+
+
+def _cause(event, truth, commands, used, slack: float) -> str:
+    """What a false alarm was heard in: the word whose span (plus slack) holds the event's end, if any."""
+    said = [(s, e, label) for s, e, label in truth if s <= event.end <= e + slack]
+    if not said:
+        return f"background heard as {event.label}"
+    if any(commands[i][2] == event.label and commands[i][0] <= event.end <= commands[i][1] + slack for i in used):
+        return f"{event.label} heard twice"
+    return f"{said[-1][2]} heard as {event.label}"
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """{"up": 3, "go": 1} -> "up 3, go 1" (largest first)."""
+    return ", ".join(f"{k} {n}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "none"

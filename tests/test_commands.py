@@ -152,9 +152,11 @@ def test_bench_recognises_the_stream_and_the_report_shows_it(commands_run):
     s = streams["model.onnx"]
     assert s["audio_seconds"] == 30.0 and s["windows"] == 120 and 0 < s["real_time_factor"] < 1
     assert 0 <= s["detection_rate"] <= 1 and s["false_alarms_per_hour"] >= 0
+    assert sum(s["missed"].values()) == s["commands"] - s["detected"]
+    assert sum(s["false_alarm_causes"].values()) == s["false_alarms"]
     targets = {t["target"] for t in r["targets"]}
     assert {"accuracy on held-out voices (fp32)", "int8 model size (smallest)", "int8 accuracy drop (worst)"} <= targets
-    assert "Long stream" in markdown(r)
+    assert "Long stream" in markdown(r) and "the commands missed and what each false alarm was heard in" in markdown(r)
     html = write_report(commands_run).read_text()
     assert "Voice commands" in html and "Held-out voices: accuracy" in html and "Stream: said" in html
 
@@ -166,7 +168,7 @@ def test_tune_chooses_stream_thresholds_on_the_validation_stream(commands_run, c
     before = json.loads((commands_run / "train.json").read_text())["thresholds"]
     assert main(["tune", "commands", str(commands_run), "--max-false-alarms", "1000"]) == 0
     out = capsys.readouterr().out
-    assert "floor 0.50:" in out and "floor 0.95:" in out and "chose floor" in out
+    assert "floor 0.50:" in out and "floor 0.95:" in out and "chose floor" in out and "at that floor, missed: " in out
     report = json.loads((commands_run / "train.json").read_text())
     tuning = report["threshold_tuning"]
     assert len(tuning["tried"]) == 10 and report["clip_thresholds"] == before
@@ -174,3 +176,19 @@ def test_tune_chooses_stream_thresholds_on_the_validation_stream(commands_run, c
     chosen = next(t for t in tuning["tried"] if t["floor"] == tuning["floor"])
     assert chosen["detection_rate"] == max(t["detection_rate"] for t in tuning["tried"])  # all within budget: most found
     assert main(["tune", "commands", str(commands_run.parent / "nope")]) == 2
+
+
+def test_the_stream_score_names_misses_and_what_each_false_alarm_was_heard_in():
+    from edgeward.export.stream_eval import score_events
+
+    truth = [(1.0, 1.4, "up"), (5.0, 5.3, "off"), (9.0, 9.5, "_unknown_"), (13.0, 13.4, "go")]
+    events = [Event("up", 0.9, 0.6, 1.6),  # right
+              Event("up", 0.9, 1.0, 2.0),  # the same word again
+              Event("up", 0.9, 4.5, 5.5),  # off taken for up
+              Event("stop", 0.9, 8.8, 9.8),  # an unknown word taken for stop
+              Event("yes", 0.9, 20.0, 21.0)]  # nothing was said
+    score = score_events(events, truth, 3600.0)
+    assert (score.commands, score.detected, score.false_alarms) == (3, 1, 4)
+    assert score.missed == {"go": 1, "off": 1}
+    assert score.false_alarm_causes == {"up heard twice": 1, "off heard as up": 1, "_unknown_ heard as stop": 1,
+                                        "background heard as yes": 1}
