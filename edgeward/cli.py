@@ -268,7 +268,7 @@ def cmd_tune(args) -> int:
              f"{row['false_alarms']} false alarms ({row['false_alarms_per_hour']:.1f} per hour)")
     _out(f"chose floor {result['floor']:.2f} on the validation stream: {result['reason']}; thresholds written to "
          f"{args.run}/train.json (export again to embed them)")
-    chosen = next(row for row in result["tried"] if row["floor"] == result["floor"])
+    chosen = result["chosen"]
     _out(f"at that floor, missed: {counts_text(chosen['missed'])}; false alarms: {counts_text(chosen['false_alarm_causes'])}")
     return 0
 

@@ -63,4 +63,5 @@ def tune_thresholds(run_dir: str | os.PathLike, max_false_alarms_per_hour: float
     report["threshold_tuning"] = {"stream": str(wav), "floor": best["floor"], "reason": reason,
                                   "tried": [{k: v for k, v in t.items() if k != "thresholds"} for t in tried]}
     (run.dir / "train.json").write_text(json.dumps(report, indent=2))
-    return {"floor": best["floor"], "reason": reason, "tried": report["threshold_tuning"]["tried"]}
+    rows = report["threshold_tuning"]["tried"]
+    return {"floor": best["floor"], "reason": reason, "tried": rows, "chosen": rows[tried.index(best)]}
