@@ -36,7 +36,8 @@ def commands_run(commands_data, tmp_path_factory):
 def test_dataset_layout_and_voice_split(commands_data):
     for label in LABELS:
         clips = sorted((commands_data / label).glob("*_nohash_*.wav"))
-        assert len(clips) == (2 if label == "_unknown_" else 1) * (16 + 4 + 4), label
+        fragments = 16 if label == "_unknown_" else 0  # training only: commands cut at the clip's edge
+        assert len(clips) == (2 if label == "_unknown_" else 1) * (16 + 4 + 4) + fragments, label
         x, rate = read_wav(clips[0])
         assert rate == 16000 and x.shape == (16000,)
     voices = split_voices(0, CommandsDataConfig.val_fraction, CommandsDataConfig.test_fraction)
@@ -48,9 +49,40 @@ def test_dataset_layout_and_voice_split(commands_data):
                     if f"{p.parent.name}/{p.name}" not in test_names and "_silence_" not in p.parent.name}
     tested = {n.split("/")[1].split("_nohash_")[0] for n in test_names if not n.startswith("_silence_")}
     assert not tested & train_voices  # test voices never appear in training
+    held_out = set(test_names) | set((commands_data / "validation_list.txt").read_text().split())
+    assert not {n for n in held_out if "fragment" in n}
     rows = (commands_data / "stream.csv").read_text().splitlines()
     assert rows[0] == "start,end,label" and len(rows) > 4
     assert read_wav(commands_data / "stream.wav")[0].shape == (30 * 16000,)
+
+
+def test_babble_is_a_crowd_at_any_length():
+    """Babble keeps its density (3 to 6 words a second) over a long stream segment: the stream's babble is
+    continuous background, not a few loud unlabeled words over digital silence."""
+    from edgeward.train.commands_data import RATE, noise
+
+    rng = np.random.default_rng(0)
+    words = [rng.normal(size=int(RATE * rng.uniform(0.3, 0.6))).astype(np.float32) for _ in range(12)]
+    x = noise("babble", 30 * RATE, rng, words)
+    frames = (x[: len(x) // 1600 * 1600].reshape(-1, 1600) ** 2).mean(1)  # 100 ms frames
+    assert (frames > 0.01).mean() > 0.8
+    assert np.sqrt((x ** 2).mean()) == pytest.approx(1.0, rel=1e-3)
+
+
+def test_a_fragment_is_part_of_a_word_at_the_clip_edge():
+    from edgeward.train.commands_data import RATE, fragment
+
+    word = np.arange(1, 8001, dtype=np.float32)
+    sides = set()
+    for seed in range(20):
+        piece, at = fragment(word, np.random.default_rng(seed))
+        assert 0.15 * len(word) - 1 <= len(piece) <= 0.5 * len(word)
+        if at == 0:  # the word leaving the window: its tail at the clip's start
+            assert piece[-1] == word[-1]
+        else:  # the word entering: its head at the clip's end
+            assert at + len(piece) == RATE and piece[0] == word[0]
+        sides.add(at == 0)
+    assert sides == {True, False}
 
 
 def test_loader_maps_other_words_to_unknown_and_cuts_silence_from_background(tmp_path):

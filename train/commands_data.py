@@ -5,7 +5,9 @@ pitch, speed and amplitude variation and a random time shift, mixes it with gene
 noise (white, pink, brown, mains hum, babble of other words) at a random SNR, and writes 1 s 16 kHz
 mono WAVs, one folder per label, named ``{voice}_nohash_{n}.wav``. Voices are split by variant, so
 the validation and test voices never appear in training (``validation_list.txt``, ``testing_list.txt``,
-as Speech Commands has them). ``write_stream`` makes a long recording with commands at known times.
+as Speech Commands has them). Training also gets `_unknown_` clips cut from commands at the clip's edge,
+as a sliding window sees a word entering or leaving it. ``write_stream`` makes a long recording with
+commands at known times.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ class CommandsDataConfig:
     per_class: int = 400  # training clips per label; validation and test get a quarter each
     seed: int = 0
     snr_db: tuple[float, float] = (5.0, 30.0)
+    # extra training-only `_unknown_` clips, per command clip: 15-50% of a command cut at the clip's edge,
+    # as a sliding window sees a word entering or leaving it ("-op" of stop must not be "up")
+    fragments: float = 1.0
     val_fraction: float = 0.15  # of the voice variants
     test_fraction: float = 0.2
 
@@ -90,9 +95,9 @@ def noise(kind: str, n: int, rng: np.random.Generator, babble: list[np.ndarray])
         base = rng.choice([50.0, 60.0])
         x = sum(rng.uniform(0.2, 1.0) / k * np.sin(2 * np.pi * base * k * t + rng.uniform(0, 6.3)) for k in range(1, 6))
         x = x + 0.05 * rng.normal(size=n)
-    else:  # babble: other words, overlapping, at random places
+    else:  # babble: 3 to 6 other words a second, overlapping, at random places (a crowd, not a speaker)
         x = np.zeros(n)
-        for _ in range(rng.integers(3, 7)):
+        for _ in range(rng.integers(3, 7) * -(-n // RATE)):
             w = babble[rng.integers(len(babble))]
             w = w[: n // 2] * rng.uniform(0.3, 1.0)
             at = rng.integers(0, max(1, n - len(w)))
@@ -101,13 +106,14 @@ def noise(kind: str, n: int, rng: np.random.Generator, babble: list[np.ndarray])
     return (x / (np.sqrt((x ** 2).mean()) + 1e-9)).astype(np.float32)
 
 
-def mix(speech: np.ndarray | None, kind: str, snr_db: float, rng: np.random.Generator, babble, n: int = RATE) -> np.ndarray:
-    """A 1 s clip: the speech at a random place (time shift) over background noise at ``snr_db``."""
+def mix(speech: np.ndarray | None, kind: str, snr_db: float, rng: np.random.Generator, babble, n: int = RATE,
+        at: int | None = None) -> np.ndarray:
+    """A 1 s clip: the speech at ``at`` (default a random place: time shift) over background noise at ``snr_db``."""
     clip = np.zeros(n, dtype=np.float32)
     level = rng.uniform(0.05, 0.5)
     if speech is not None:
         s = speech[:n]
-        at = rng.integers(0, n - len(s) + 1)
+        at = rng.integers(0, n - len(s) + 1) if at is None else at
         clip[at: at + len(s)] = s * level
         rms = np.sqrt((clip[at: at + len(s)] ** 2).mean()) + 1e-9
     else:
@@ -128,17 +134,30 @@ def _word_jobs(split: str, voices: list[str], n: int, rng: np.random.Generator) 
     return jobs
 
 
-def generate_commands(out: str | os.PathLike, config: CommandsDataConfig = CommandsDataConfig(), progress: bool = False) -> dict:
+def _speak_all(jobs: list[tuple], desc: str, progress: bool) -> list[np.ndarray]:
     from tqdm import tqdm
 
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        return list(tqdm(pool.map(lambda j: speak(j[2], *j[3:7]), jobs), total=len(jobs), desc=desc,
+                         disable=not progress, leave=False))
+
+
+def fragment(speech: np.ndarray, rng: np.random.Generator, n: int = RATE) -> tuple[np.ndarray, int]:
+    """15-50% of a word and where it goes in an ``n``-sample clip: its head at the clip's end (the word
+    entering the window) or its tail at the clip's start (the word leaving it)."""
+    k = max(1, int(len(speech) * rng.uniform(0.15, 0.5)))
+    if rng.random() < 0.5:
+        return speech[:k], n - k
+    return speech[-k:], 0
+
+
+def generate_commands(out: str | os.PathLike, config: CommandsDataConfig = CommandsDataConfig(), progress: bool = False) -> dict:
     out = Path(out)
     rng = np.random.default_rng(config.seed)
     voices = split_voices(config.seed, config.val_fraction, config.test_fraction)
     sizes = {"train": config.per_class, "val": max(4, config.per_class // 4), "test": max(4, config.per_class // 4)}
     jobs = [j for split, n in sizes.items() for j in _word_jobs(split, voices[split], n, rng)]
-    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
-        spoken = list(tqdm(pool.map(lambda j: speak(j[2], *j[3:7]), jobs), total=len(jobs), desc="speaking",
-                           disable=not progress, leave=False))
+    spoken = _speak_all(jobs, "speaking", progress)
     babble = [s for j, s in zip(jobs, spoken) if j[1] == UNKNOWN][:200]
     lists: dict[str, list[str]] = {"val": [], "test": []}
     counts = {label: 0 for label in LABELS}
@@ -149,6 +168,16 @@ def generate_commands(out: str | os.PathLike, config: CommandsDataConfig = Comma
         counts[label] += 1
         if split != "train":
             lists[split].append(name)
+    frag_rng = np.random.default_rng([config.seed, 1])  # its own stream: the other clips stay as they were
+    n_frag = round(config.fragments * config.per_class)
+    frag_jobs = _word_jobs("train", voices["train"], n_frag, frag_rng)  # the command words come first
+    frag_jobs = [frag_jobs[k] for k in frag_rng.choice(len(COMMANDS) * n_frag, n_frag, replace=False)]
+    for i, (job, speech) in enumerate(zip(frag_jobs, _speak_all(frag_jobs, "speaking fragments", progress))):
+        piece, at = fragment(speech, frag_rng)
+        kind = NOISES[frag_rng.integers(len(NOISES))]
+        write_wav(out / f"{UNKNOWN}/{job[3].replace('+', '-')}_nohash_fragment{i}.wav",
+                  mix(piece, kind, frag_rng.uniform(*config.snr_db), frag_rng, babble, at=at), RATE)
+        counts[UNKNOWN] += 1
     for split, n in sizes.items():
         for i in range(n):
             name = f"{SILENCE}/{NOISES[i % len(NOISES)]}_nohash_{split}{i}.wav"
