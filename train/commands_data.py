@@ -41,8 +41,8 @@ class CommandsDataConfig:
     per_class: int = 400  # training clips per label; validation and test get a quarter each
     seed: int = 0
     snr_db: tuple[float, float] = (5.0, 30.0)
-    # extra training-only `_unknown_` clips, per command clip: 15-50% of a command cut at the clip's edge,
-    # as a sliding window sees a word entering or leaving it ("-op" of stop must not be "up")
+    # extra training-only `_unknown_` clips, times per_class: 15-50% of a random command cut at the clip's
+    # edge, as a sliding window sees a word entering or leaving it ("-op" of stop must not be "up")
     fragments: float = 1.0
     val_fraction: float = 0.15  # of the voice variants
     test_fraction: float = 0.2
