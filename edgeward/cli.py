@@ -259,7 +259,7 @@ def _run_detect(args) -> int:
 
 
 def cmd_tune(args) -> int:
-    from edgeward.export.stream_eval import counts_text
+    from edgeward.export.stream_eval import background_text, counts_text
     from edgeward.export.tune_commands import tune_thresholds
 
     result = tune_thresholds(args.run, max_false_alarms_per_hour=args.max_false_alarms)
@@ -269,7 +269,8 @@ def cmd_tune(args) -> int:
     _out(f"chose floor {result['floor']:.2f} on the validation stream: {result['reason']}; thresholds written to "
          f"{args.run}/train.json (export again to embed them)")
     chosen = result["chosen"]
-    _out(f"at that floor, missed: {counts_text(chosen['missed'])}; false alarms: {counts_text(chosen['false_alarm_causes'])}")
+    _out(f"at that floor, missed: {counts_text(chosen['missed'])}; false alarms: {counts_text(chosen['false_alarm_causes'])}; "
+         f"detected by background: {background_text(chosen['by_background'])}")
     return 0
 
 

@@ -90,7 +90,7 @@ def timeline_plot(events: list[dict], truth: list[tuple], minutes: float = 2.0) 
     plt = _pyplot()
     end = minutes * 60
     fig, ax = plt.subplots(figsize=(10, 2.6))
-    for s, e, label in truth:
+    for s, e, label, *_ in truth:
         if s < end:
             ax.axvspan(s, e, ymin=0.55, ymax=0.95, color="tab:green" if label != "_unknown_" else "lightgrey", alpha=0.6)
             ax.text(s, 0.97, label.strip("_"), fontsize=6, rotation=45, transform=ax.get_xaxis_transform())

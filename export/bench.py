@@ -278,17 +278,17 @@ def tables(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                  f"{k['cold_tensorflow']['peak_rss_mb']:,.0f} MB"]]
         out.append(("Cold start and memory (fresh processes)", ["process", "cold start", "peak RSS"], cold))
     if r.get("streams"):
-        from edgeward.export.stream_eval import counts_text
+        from edgeward.export.stream_eval import background_text, counts_text
 
         out.append(("Long stream (generated, voices never heard in training)",
                     ["artifact", "commands", "detected", "false alarms", "per hour", "real-time factor", "ms per window"],
                     [[s["artifact"], str(s["commands"]), f"{s['detection_rate']:.1%}", str(s["false_alarms"]),
                       f"{s['false_alarms_per_hour']:.1f}", f"{s['real_time_factor']:.4f}", f"{s['ms_per_window']:.2f}"]
                      for s in r["streams"]]))
-        out.append(("Long stream: the commands missed and what each false alarm was heard in",
-                    ["artifact", "missed", "false alarms"],
-                    [[s["artifact"], counts_text(s.get("missed", {})), counts_text(s.get("false_alarm_causes", {}))]
-                     for s in r["streams"]]))
+        out.append(("Long stream: the commands missed, what each false alarm was heard in, and detection by background",
+                    ["artifact", "missed", "false alarms", "detected by background"],
+                    [[s["artifact"], counts_text(s.get("missed", {})), counts_text(s.get("false_alarm_causes", {})),
+                      background_text(s.get("by_background", {}))] for s in r["streams"]]))
     if r.get("video"):
         out.append(("Video, end to end on 1 thread (decoded frame to detections; medians per frame)",
                     ["artifact", "frames", "preprocess", "inference", "decode + NMS", "total", "p95 total", "FPS", "video mAP@0.5"],

@@ -3,7 +3,9 @@
 A command counts as detected when an event with its label ends within the word's span plus the
 recognizer's latency allowance (``slack``); every other event is a false alarm (a command nobody
 said, a wrong label, an unknown word taken for a command, or a duplicate). The score also says which
-commands were missed and what each false alarm was heard in, so a user can see where a model fails.
+commands were missed, what each false alarm was heard in and, where the ground truth names the
+background each word was said over, how many commands were detected over each, so a user can see where
+a model fails.
 """
 
 from __future__ import annotations
@@ -12,6 +14,15 @@ import csv
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+class Word(NamedTuple):
+    """One row of a stream's ground truth: a word said from ``start`` to ``end`` (seconds)."""
+    start: float
+    end: float
+    label: str
+    background: str = ""  # the noise it was said over, where the ground truth names it
 
 
 @dataclass(frozen=True)
@@ -22,6 +33,7 @@ class StreamScore:
     hours: float
     missed: dict[str, int] = field(default_factory=dict)  # command label -> words not detected
     false_alarm_causes: dict[str, int] = field(default_factory=dict)  # "off heard as up", "background heard as go", ...
+    by_background: dict[str, list[int]] = field(default_factory=dict)  # "babble" -> [detected, commands]
 
     @property
     def detection_rate(self) -> float:
@@ -34,41 +46,56 @@ class StreamScore:
     def as_dict(self) -> dict:
         return {"commands": self.commands, "detected": self.detected, "detection_rate": self.detection_rate,
                 "false_alarms": self.false_alarms, "false_alarms_per_hour": self.false_alarms_per_hour,
-                "hours": self.hours, "missed": self.missed, "false_alarm_causes": self.false_alarm_causes}
+                "hours": self.hours, "missed": self.missed, "false_alarm_causes": self.false_alarm_causes,
+                "by_background": self.by_background}
 
 
-def read_truth(path: str | os.PathLike) -> list[tuple[float, float, str]]:
+def read_truth(path: str | os.PathLike) -> list[Word]:
+    """``start,end,label[,background]`` rows."""
     with open(path, newline="") as f:
-        return [(float(r["start"]), float(r["end"]), r["label"]) for r in csv.DictReader(f)]
+        return [Word(float(r["start"]), float(r["end"]), r["label"], r.get("background") or "") for r in csv.DictReader(f)]
 
 
-def score_events(events, truth: list[tuple[float, float, str]], seconds: float, slack: float = 1.5,
+def score_events(events, truth: list[Word | tuple], seconds: float, slack: float = 1.5,
                  not_commands: tuple[str, ...] = ("_unknown_", "_silence_")) -> StreamScore:
-    commands = [(s, e, label) for s, e, label in truth if label not in not_commands]
+    truth = [Word(*row) for row in truth]
+    commands = [w for w in truth if w.label not in not_commands]
     used, detected, causes = set(), 0, Counter()
     for event in events:
-        match = next((i for i, (s, e, label) in enumerate(commands)
+        match = next((i for i, (s, e, label, _) in enumerate(commands)
                       if i not in used and label == event.label and s <= event.end <= e + slack), None)
         if match is None:
             causes[_cause(event, truth, commands, used, slack)] += 1
         else:
             used.add(match)
             detected += 1
-    missed = Counter(label for i, (_, _, label) in enumerate(commands) if i not in used)
+    missed = Counter(w.label for i, w in enumerate(commands) if i not in used)
+    by_background: dict[str, list[int]] = {}
+    for i, w in enumerate(commands):
+        if w.background:
+            counts = by_background.setdefault(w.background, [0, 0])
+            counts[0] += i in used
+            counts[1] += 1
     return StreamScore(len(commands), detected, sum(causes.values()), seconds / 3600.0, dict(sorted(missed.items())),
-                       dict(causes.most_common()))
+                       dict(causes.most_common()), dict(sorted(by_background.items())))
 
 
 def _cause(event, truth, commands, used, slack: float) -> str:
     """What a false alarm was heard in: the word whose span (plus slack) holds the event's end, if any."""
-    said = [(s, e, label) for s, e, label in truth if s <= event.end <= e + slack]
+    said = [w for w in truth if w.start <= event.end <= w.end + slack]
     if not said:
         return f"background heard as {event.label}"
-    if any(commands[i][2] == event.label and commands[i][0] <= event.end <= commands[i][1] + slack for i in used):
+    if any(commands[i].label == event.label and commands[i].start <= event.end <= commands[i].end + slack for i in used):
         return f"{event.label} heard twice"
-    return f"{said[-1][2]} heard as {event.label}"
+    return f"{said[-1].label} heard as {event.label}"
 
 
 def counts_text(counts: dict[str, int]) -> str:
     """{"up": 3, "go": 1} -> "up 3, go 1" (largest first)."""
     return ", ".join(f"{k} {n}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "none"
+
+
+def background_text(by_background: dict[str, list[int]]) -> str:
+    """{"babble": [111, 142], ...} -> "babble 78% of 142, ..." (worst first)."""
+    rows = sorted(by_background.items(), key=lambda kv: kv[1][0] / max(kv[1][1], 1))
+    return ", ".join(f"{k} {d / max(n, 1):.0%} of {n}" for k, (d, n) in rows) or "not in the ground truth"

@@ -2,7 +2,8 @@
 
 ``train_commands`` reads a Speech Commands layout, computes features with the runtime's front end
 (so training and serving cannot drift), normalises them with constants measured on the training set
-(they travel in the manifest), trains with SpecAugment-style masking and time shifts, and writes the
+(they travel in the manifest), trains with the data's ``_background_noise_`` recordings (if any) mixed
+into the clips afresh every epoch, SpecAugment-style masking and time shifts, and writes the
 run directory: ``model.keras``, ``train.json`` (accuracy, confusion matrix, per-label thresholds,
 front end) and ``holdout.npz``.
 """
@@ -19,7 +20,7 @@ import numpy as np
 
 from edgeward.errors import InputError
 from edgeward.runtime.audio_features import FrontEnd
-from edgeward.train.commands_data import LABELS, SILENCE, UNKNOWN, load_commands
+from edgeward.train.commands_data import LABELS, SILENCE, UNKNOWN, features, load_backgrounds, load_clips
 
 MODEL_FILE, REPORT_FILE, HOLDOUT_FILE = "model.keras", "train.json", "holdout.npz"
 # Keras' default 0.99 needs thousands of steps to forget the initial moving variance of 1; a few
@@ -38,6 +39,10 @@ class CommandsTrainConfig:
     time_mask: int = 12  # frames
     freq_mask: int = 6  # mel bands
     shift: int = 8  # frames of random time shift
+    # where the data has _background_noise_ recordings (Speech Commands does): the share of training clips,
+    # each batch, that get a random slice of one at a random SNR to the clip, so a word meets many backgrounds
+    background: float = 0.8
+    background_snr: tuple[float, float] = (0.0, 20.0)  # dB
     false_accept: float = 0.002  # per-label threshold: at most this share of other validation clips above it
     seed: int = 0
 
@@ -79,6 +84,24 @@ def augment(x: np.ndarray, rng: np.random.Generator, config: CommandsTrainConfig
     return out
 
 
+def add_background(audio: np.ndarray, backgrounds: list[np.ndarray], rng: np.random.Generator,
+                   share: float, snr_db: tuple[float, float]) -> np.ndarray:
+    """A copy of the clips (N, samples) with ``share`` of them mixed with a random slice of a random
+    background recording, scaled to a random SNR (``snr_db``) below the clip's own level."""
+    out = np.array(audio, dtype=np.float32)
+    if not backgrounds:
+        return out
+    n = out.shape[1]
+    for i in np.flatnonzero(rng.random(len(out)) < share):
+        bg = backgrounds[rng.integers(len(backgrounds))]
+        bg = np.resize(bg, max(len(bg), n))  # a recording shorter than a clip repeats
+        at = rng.integers(0, len(bg) - n + 1)
+        piece = bg[at: at + n]
+        gain = np.sqrt((out[i] ** 2).mean() / ((piece ** 2).mean() + 1e-12)) / 10 ** (rng.uniform(*snr_db) / 20)
+        out[i] += gain * piece
+    return np.clip(out, -1.0, 1.0)
+
+
 def thresholds(probs: np.ndarray, y: np.ndarray, false_accept: float) -> dict[str, float]:
     """Per command label: the score that at most ``false_accept`` of the other validation clips reach."""
     out = {}
@@ -110,12 +133,13 @@ def train_commands(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     from edgeward.train.tf_env import keras as load_keras
 
     front_end = FrontEnd()
-    splits = load_commands(data_dir, front_end)
+    clips = load_clips(data_dir, front_end)
     for name in ("train", "val", "test"):
-        if len(splits[name][1]) == 0:
+        if len(clips[name][1]) == 0:
             raise InputError(f"{data_dir}: the {name} split is empty; expected clips for training, validation and test")
-    front_end, (x_tr, x_va, x_te) = normalise(front_end, splits["train"][0], splits["val"][0], splits["test"][0])
-    y_tr, y_va, y_te = splits["train"][1], splits["val"][1], splits["test"][1]
+    backgrounds = load_backgrounds(data_dir, front_end)
+    (a_tr, y_tr), (a_va, y_va), (a_te, y_te) = (clips[k] for k in ("train", "val", "test"))
+    front_end, (x_tr, x_va, x_te) = normalise(front_end, *(features(a, front_end) for a in (a_tr, a_va, a_te)))
     keras = load_keras()
     keras.utils.set_random_seed(config.seed)
     model = build_ds_cnn(keras, front_end.shape, len(LABELS), config)
@@ -130,7 +154,10 @@ def train_commands(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
 
         def __getitem__(self, i):
             idx = self.order[i * config.batch_size:(i + 1) * config.batch_size]
-            return augment(x_tr[idx], rng, config), y_tr[idx]
+            if not backgrounds or config.background <= 0:
+                return augment(x_tr[idx], rng, config), y_tr[idx]
+            mixed = add_background(a_tr[idx], backgrounds, rng, config.background, config.background_snr)
+            return augment(front_end.logmel(mixed), rng, config), y_tr[idx]
 
         def on_epoch_end(self):
             self.order = rng.permutation(len(x_tr))
@@ -147,7 +174,7 @@ def train_commands(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     report = {
         "task": "commands",
         "data": {"path": str(data_dir), "sha256": folder_sha256(data_dir),
-                 "split": {"train": len(y_tr), "val": len(y_va), "test": len(y_te)}},
+                 "split": {"train": len(y_tr), "val": len(y_va), "test": len(y_te)}, "backgrounds": len(backgrounds)},
         "labels": list(LABELS),
         "front_end": front_end.to_dict(),
         "config": asdict(config),

@@ -6,8 +6,10 @@ noise (white, pink, brown, mains hum, babble of other words) at a random SNR, an
 mono WAVs, one folder per label, named ``{voice}_nohash_{n}.wav``. Voices are split by variant, so
 the validation and test voices never appear in training (``validation_list.txt``, ``testing_list.txt``,
 as Speech Commands has them). Training also gets `_unknown_` clips cut from commands at the clip's edge,
-as a sliding window sees a word entering or leaving it. ``write_stream`` makes a long recording with
-commands at known times.
+as a sliding window sees a word entering or leaving it. On request (``backgrounds``) it also writes
+minute-long recordings of each noise to ``_background_noise_``, as Speech Commands ships its own, for
+training to mix into the clips afresh every epoch. ``write_stream`` makes a long recording with commands
+at known times.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from edgeward.runtime.audio_io import parse_wav, read_wav, resample, to_mono, wr
 
 COMMANDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 UNKNOWN, SILENCE = "_unknown_", "_silence_"
+BACKGROUND = "_background_noise_"
 LABELS = COMMANDS + (UNKNOWN, SILENCE)
 OTHER_WORDS = ("bed", "bird", "cat", "dog", "house", "tree", "happy", "wow", "marvin", "sheila", "one", "two",
                "three", "four", "five", "six", "seven", "eight", "nine", "zero", "learn", "follow", "visual", "wait")
@@ -44,6 +47,9 @@ class CommandsDataConfig:
     # extra training-only `_unknown_` clips, times per_class: 15-50% of a random command cut at the clip's
     # edge, as a sliding window sees a word entering or leaving it ("-op" of stop must not be "up")
     fragments: float = 1.0
+    # minute-long recordings of each noise in _background_noise_, which training then mixes in; none by
+    # default: the clips carry their own noise, and mixing more did not help on the stream (issue 4 notes)
+    backgrounds: int = 0
     val_fraction: float = 0.15  # of the voice variants
     test_fraction: float = 0.2
 
@@ -185,6 +191,10 @@ def generate_commands(out: str | os.PathLike, config: CommandsDataConfig = Comma
             counts[SILENCE] += 1
             if split != "train":
                 lists[split].append(name)
+    bg_rng = np.random.default_rng([config.seed, 2])  # its own stream, as the fragments have
+    for i in range(config.backgrounds):
+        for kind in NOISES:
+            write_wav(out / BACKGROUND / f"{kind}_{i}.wav", 0.1 * noise(kind, 60 * RATE, bg_rng, babble), RATE)
     (out / "validation_list.txt").write_text("\n".join(lists["val"]) + "\n")
     (out / "testing_list.txt").write_text("\n".join(lists["test"]) + "\n")
     return {"path": str(out), "clips": sum(counts.values()), "per_label": counts,
@@ -195,7 +205,8 @@ def write_stream(out_wav: str | os.PathLike, out_csv: str | os.PathLike, minutes
                  split: str = "test") -> dict:
     """A long recording over changing background noise, with commands and other words at known times.
 
-    Ground truth CSV: ``start,end,label`` for each spoken word (other words as ``_unknown_``). The voices
+    Ground truth CSV: ``start,end,label,background`` for each spoken word (other words as ``_unknown_``;
+    the background is the noise of the 30 s segment the word begins in). The voices
     are those of ``split``: the test voices (never heard in training) for measuring, the validation
     voices for choosing stream thresholds (``edgeward tune``).
     """
@@ -204,9 +215,10 @@ def write_stream(out_wav: str | os.PathLike, out_csv: str | os.PathLike, minutes
     n = int(minutes * 60 * RATE)
     babble = [speak(w, voices[i % len(voices)], 50, 160, 100) for i, w in enumerate(OTHER_WORDS[:12])]
     audio = np.zeros(n, dtype=np.float32)
-    segment = 30 * RATE
+    segment, kinds = 30 * RATE, []
     for at in range(0, n, segment):  # the background changes every 30 s
-        piece = noise(NOISES[rng.integers(len(NOISES))], min(segment, n - at), rng, babble)
+        kinds.append(NOISES[rng.integers(len(NOISES))])
+        piece = noise(kinds[-1], min(segment, n - at), rng, babble)
         audio[at: at + len(piece)] = piece * rng.uniform(0.003, 0.03)
     rows, t = [], 2.0
     while t < minutes * 60 - 3:
@@ -216,12 +228,12 @@ def write_stream(out_wav: str | os.PathLike, out_csv: str | os.PathLike, minutes
                   int(rng.integers(70, 181)))[:RATE] * rng.uniform(0.1, 0.5)
         start = int(t * RATE)
         audio[start: start + len(s)] += s
-        rows.append((round(t, 3), round(t + len(s) / RATE, 3), label))
+        rows.append((round(t, 3), round(t + len(s) / RATE, 3), label, kinds[start // segment]))
         t += len(s) / RATE + rng.uniform(2.0, 5.0)
     write_wav(out_wav, np.clip(audio, -1, 1), RATE)
     with open(out_csv, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["start", "end", "label"])
+        w.writerow(["start", "end", "label", "background"])
         w.writerows(rows)
     return {"wav": str(out_wav), "csv": str(out_csv), "seconds": n / RATE, "words": len(rows),
             "commands": sum(r[2] != UNKNOWN for r in rows)}
@@ -240,8 +252,9 @@ def _split_of(name: str, lists: dict[str, set[str]]) -> str:
     return "test" if bucket < 10 else "val" if bucket < 20 else "train"
 
 
-def load_commands(folder: str | os.PathLike, front_end, labels: tuple[str, ...] = LABELS) -> dict:
-    """Log-mel features (not normalised) and label indices per split, from a Speech Commands layout.
+def load_clips(folder: str | os.PathLike, front_end, labels: tuple[str, ...] = LABELS) -> dict:
+    """Audio clips (N, clip_samples) at the front end's rate and label indices per split, from a Speech
+    Commands layout.
 
     Folders named like a label are that label; other word folders are ``_unknown_``; ``_silence_``
     clips come from that folder, or are cut from ``_background_noise_`` recordings.
@@ -253,26 +266,42 @@ def load_commands(folder: str | os.PathLike, front_end, labels: tuple[str, ...] 
              for k, f in (("val", "validation_list.txt"), ("test", "testing_list.txt"))}
     clips: dict[str, list] = {"train": [], "val": [], "test": []}
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-        if sub.name == "_background_noise_":
+        if sub.name == BACKGROUND:
             continue
         label = sub.name if sub.name in labels else UNKNOWN
         for wav in sorted(sub.glob("*.wav")):
             clips[_split_of(f"{sub.name}/{wav.name}", lists)].append((wav, label))
     if not any(clips.values()):
         raise InputError(f"{folder}: expected label folders of .wav files, found none")
-    noise_dir = folder / "_background_noise_"
-    if SILENCE in labels and not (folder / SILENCE).exists() and noise_dir.exists():
-        for i, wav in enumerate(sorted(noise_dir.glob("*.wav"))):
-            x, rate = read_wav(wav)
-            x = resample(to_mono(x), rate, front_end.sample_rate)
+    if SILENCE in labels and not (folder / SILENCE).exists():
+        for x in load_backgrounds(folder, front_end):
             for k, at in enumerate(range(0, len(x) - front_end.clip_samples, front_end.clip_samples)):
                 clips[("train", "train", "train", "val", "test")[k % 5]].append((x[at: at + front_end.clip_samples], SILENCE))
-    out = {}
-    for split, items in clips.items():
-        audio = np.stack([_clip(item, front_end) for item, _ in items]) if items else np.zeros((0, front_end.clip_samples), np.float32)
-        out[split] = (front_end.logmel(audio, normalise=False) if len(audio) else np.zeros((0, *front_end.shape), np.float32),
-                      np.asarray([labels.index(label) for _, label in items], dtype=np.int64))
+    return {split: (np.stack([_clip(item, front_end) for item, _ in items]) if items
+                    else np.zeros((0, front_end.clip_samples), np.float32),
+                    np.asarray([labels.index(label) for _, label in items], dtype=np.int64))
+            for split, items in clips.items()}
+
+
+def load_backgrounds(folder: str | os.PathLike, front_end) -> list[np.ndarray]:
+    """The ``_background_noise_`` recordings (none if the folder has none), mono at the front end's rate."""
+    out = []
+    for wav in sorted((Path(folder) / BACKGROUND).glob("*.wav")):
+        x, rate = read_wav(wav)
+        out.append(resample(to_mono(x), rate, front_end.sample_rate))
     return out
+
+
+def features(audio: np.ndarray, front_end, normalise: bool = False, chunk: int = 512) -> np.ndarray:
+    """Log-mel features of a batch of clips, a chunk at a time (the whole set's spectra would not fit)."""
+    if not len(audio):
+        return np.zeros((0, *front_end.shape), np.float32)
+    return np.concatenate([front_end.logmel(audio[i: i + chunk], normalise=normalise) for i in range(0, len(audio), chunk)])
+
+
+def load_commands(folder: str | os.PathLike, front_end, labels: tuple[str, ...] = LABELS) -> dict:
+    """Log-mel features (not normalised) and label indices per split (see ``load_clips``)."""
+    return {split: (features(audio, front_end), y) for split, (audio, y) in load_clips(folder, front_end, labels).items()}
 
 
 def _clip(item, front_end) -> np.ndarray:
