@@ -128,6 +128,8 @@ def normalise(front_end: FrontEnd, *arrays: np.ndarray) -> tuple[FrontEnd, list[
 
 def train_commands(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
                    config: CommandsTrainConfig = CommandsTrainConfig(), progress: bool = False) -> dict:
+    from threadpoolctl import threadpool_limits
+
     from edgeward.train.progress import epoch_bar
     from edgeward.train.tabular import folder_sha256
     from edgeward.train.tf_env import keras as load_keras
@@ -165,8 +167,11 @@ def train_commands(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     data = Augmented()
     data.on_epoch_end()
     started = time.perf_counter()
-    history = model.fit(data, validation_data=(x_va, y_va), epochs=config.epochs, verbose=0,
-                        callbacks=[epoch_bar(keras, config.epochs, "training DS-CNN", progress)])
+    # batches get their features beside TensorFlow's own threads: numpy's BLAS threads on top of those spin
+    # for the same cores (an epoch with background mixing took 82 s here, and 41 s with one BLAS thread)
+    with threadpool_limits(limits=1, user_api="blas"):
+        history = model.fit(data, validation_data=(x_va, y_va), epochs=config.epochs, verbose=0,
+                            callbacks=[epoch_bar(keras, config.epochs, "training DS-CNN", progress)])
     seconds = time.perf_counter() - started
     p_va = model.predict(x_va, batch_size=256, verbose=0)
     p_te = model.predict(x_te, batch_size=256, verbose=0)
