@@ -94,7 +94,8 @@ def add_background(audio: np.ndarray, backgrounds: list[np.ndarray], rng: np.ran
     n = out.shape[1]
     for i in np.flatnonzero(rng.random(len(out)) < share):
         bg = backgrounds[rng.integers(len(backgrounds))]
-        bg = np.resize(bg, max(len(bg), n))  # a recording shorter than a clip repeats
+        if len(bg) < n:  # a recording shorter than a clip repeats
+            bg = np.resize(bg, n)
         at = rng.integers(0, len(bg) - n + 1)
         piece = bg[at: at + n]
         gain = np.sqrt((out[i] ** 2).mean() / ((piece ** 2).mean() + 1e-12)) / 10 ** (rng.uniform(*snr_db) / 20)
