@@ -97,5 +97,5 @@ def counts_text(counts: dict[str, int]) -> str:
 
 def background_text(by_background: dict[str, list[int]]) -> str:
     """{"babble": [111, 142], ...} -> "babble 78% of 142, ..." (worst first)."""
-    rows = sorted(by_background.items(), key=lambda kv: kv[1][0] / max(kv[1][1], 1))
-    return ", ".join(f"{k} {d / max(n, 1):.0%} of {n}" for k, (d, n) in rows) or "not in the ground truth"
+    rows = sorted(by_background.items(), key=lambda kv: kv[1][0] / kv[1][1])  # every kind holds a command
+    return ", ".join(f"{k} {d / n:.0%} of {n}" for k, (d, n) in rows) or "not in the ground truth"

@@ -136,13 +136,16 @@ def train_commands(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
     from edgeward.train.tf_env import keras as load_keras
 
     front_end = FrontEnd()
-    clips = load_clips(data_dir, front_end)
+    backgrounds = load_backgrounds(data_dir, front_end)
+    clips = load_clips(data_dir, front_end, backgrounds=backgrounds)
     for name in ("train", "val", "test"):
         if len(clips[name][1]) == 0:
             raise InputError(f"{data_dir}: the {name} split is empty; expected clips for training, validation and test")
-    backgrounds = load_backgrounds(data_dir, front_end)
     (a_tr, y_tr), (a_va, y_va), (a_te, y_te) = (clips[k] for k in ("train", "val", "test"))
     front_end, (x_tr, x_va, x_te) = normalise(front_end, *(features(a, front_end) for a in (a_tr, a_va, a_te)))
+    mixing = bool(backgrounds) and config.background > 0
+    del clips, a_va, a_te  # only the training audio is needed again, and only to mix backgrounds into it
+    a_tr = a_tr if mixing else None
     keras = load_keras()
     keras.utils.set_random_seed(config.seed)
     model = build_ds_cnn(keras, front_end.shape, len(LABELS), config)
@@ -157,7 +160,7 @@ def train_commands(data_dir: str | os.PathLike, out_dir: str | os.PathLike,
 
         def __getitem__(self, i):
             idx = self.order[i * config.batch_size:(i + 1) * config.batch_size]
-            if not backgrounds or config.background <= 0:
+            if not mixing:
                 return augment(x_tr[idx], rng, config), y_tr[idx]
             mixed = add_background(a_tr[idx], backgrounds, rng, config.background, config.background_snr)
             return augment(front_end.logmel(mixed), rng, config), y_tr[idx]

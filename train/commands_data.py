@@ -252,12 +252,14 @@ def _split_of(name: str, lists: dict[str, set[str]]) -> str:
     return "test" if bucket < 10 else "val" if bucket < 20 else "train"
 
 
-def load_clips(folder: str | os.PathLike, front_end, labels: tuple[str, ...] = LABELS) -> dict:
+def load_clips(folder: str | os.PathLike, front_end, labels: tuple[str, ...] = LABELS,
+               backgrounds: list[np.ndarray] | None = None) -> dict:
     """Audio clips (N, clip_samples) at the front end's rate and label indices per split, from a Speech
     Commands layout.
 
     Folders named like a label are that label; other word folders are ``_unknown_``; ``_silence_``
-    clips come from that folder, or are cut from ``_background_noise_`` recordings.
+    clips come from that folder, or are cut from the ``_background_noise_`` recordings (``backgrounds``,
+    if the caller has read them already).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -274,7 +276,7 @@ def load_clips(folder: str | os.PathLike, front_end, labels: tuple[str, ...] = L
     if not any(clips.values()):
         raise InputError(f"{folder}: expected label folders of .wav files, found none")
     if SILENCE in labels and not (folder / SILENCE).exists():
-        for x in load_backgrounds(folder, front_end):
+        for x in load_backgrounds(folder, front_end) if backgrounds is None else backgrounds:
             for k, at in enumerate(range(0, len(x) - front_end.clip_samples, front_end.clip_samples)):
                 clips[("train", "train", "train", "val", "test")[k % 5]].append((x[at: at + front_end.clip_samples], SILENCE))
     return {split: (np.stack([_clip(item, front_end) for item, _ in items]) if items
@@ -292,11 +294,12 @@ def load_backgrounds(folder: str | os.PathLike, front_end) -> list[np.ndarray]:
     return out
 
 
-def features(audio: np.ndarray, front_end, normalise: bool = False, chunk: int = 512) -> np.ndarray:
-    """Log-mel features of a batch of clips, a chunk at a time (the whole set's spectra would not fit)."""
+def features(audio: np.ndarray, front_end, chunk: int = 512) -> np.ndarray:
+    """Log-mel features (not normalised) of a batch of clips, a chunk at a time (the whole set's spectra
+    would not fit)."""
     if not len(audio):
         return np.zeros((0, *front_end.shape), np.float32)
-    return np.concatenate([front_end.logmel(audio[i: i + chunk], normalise=normalise) for i in range(0, len(audio), chunk)])
+    return np.concatenate([front_end.logmel(audio[i: i + chunk], normalise=False) for i in range(0, len(audio), chunk)])
 
 
 def load_commands(folder: str | os.PathLike, front_end, labels: tuple[str, ...] = LABELS) -> dict:
