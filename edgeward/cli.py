@@ -39,10 +39,12 @@ def cmd_data(args) -> int:
         summary = generate_commands(args.out, CommandsDataConfig(per_class=args.per_class, seed=args.seed), progress=True)
         _out(f"wrote {summary['clips']:,} clips ({', '.join(f'{k} {v}' for k, v in summary['per_label'].items())}) to {args.out}; "
              f"voices train/val/test: {summary['voices']['train']}/{summary['voices']['val']}/{summary['voices']['test']}")
-        if args.stream_minutes > 0:
-            out = Path(args.out)
-            for name, split, seed in (("stream", "test", args.seed + 1), ("val_stream", "val", args.seed + 2)):
-                s = write_stream(out / f"{name}.wav", out / f"{name}.csv", minutes=args.stream_minutes, seed=seed, split=split)
+        out = Path(args.out)
+        val_minutes = args.stream_minutes if args.val_stream_minutes is None else args.val_stream_minutes
+        for name, split, seed, minutes in (("stream", "test", args.seed + 1, args.stream_minutes),
+                                           ("val_stream", "val", args.seed + 2, val_minutes)):
+            if minutes > 0:
+                s = write_stream(out / f"{name}.wav", out / f"{name}.csv", minutes=minutes, seed=seed, split=split)
                 _out(f"wrote {s['wav']} ({s['seconds'] / 60:.1f} min, {split} voices, {s['commands']} commands, "
                      f"{s['words']} words) and {s['csv']}")
         return 0
@@ -302,6 +304,8 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--video-seconds", type=float, default=10.0, help="detect: video of moving digits (0: none)")
     d.add_argument("--per-class", type=int, default=400, help="commands: training clips per label")
     d.add_argument("--stream-minutes", type=float, default=10.0, help="commands: long stream WAV with ground truth (0: none)")
+    d.add_argument("--val-stream-minutes", type=float, default=None,
+                   help="commands: the validation stream `tune` chooses thresholds on (default: --stream-minutes)")
     d.add_argument("--rows", type=int, default=200_000)
     d.add_argument("--days", type=int, default=120)
     d.add_argument("--seed", type=int, default=0)

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not
 @pytest.fixture(scope="module")
 def commands_data(tmp_path_factory):
     out = tmp_path_factory.mktemp("commands") / "data"
-    assert main(["data", "commands", str(out), "--per-class", "16", "--stream-minutes", "0.5"]) == 0
+    assert main(["data", "commands", str(out), "--per-class", "16", "--stream-minutes", "0.5",
+                 "--val-stream-minutes", "0.25"]) == 0
     return out
 
 
@@ -57,6 +58,7 @@ def test_dataset_layout_and_voice_split(commands_data):
     assert rows[0] == "start,end,label,background" and len(rows) > 4
     assert {row.split(",")[3] for row in rows[1:]} <= {"white", "pink", "brown", "hum", "babble"}
     assert read_wav(commands_data / "stream.wav")[0].shape == (30 * 16000,)
+    assert read_wav(commands_data / "val_stream.wav")[0].shape == (15 * 16000,)  # its own length
 
 
 def test_babble_is_a_crowd_at_any_length():
