@@ -4,7 +4,8 @@ Thresholds from clips (at most 0.2% of other validation clips reach a label's th
 a stream does: one word crossing several overlapping windows, words cut at window edges, long noise. Here
 a common floor is raised step by step: the chosen floor is the one with the most commands detected on
 the validation stream among those within the false-alarm budget (the lowest false-alarm rate if none is).
-The test stream is never used.
+The model runs over the stream once; each floor's events are decided again from the saved posteriors
+(``CommandRecognizer.decide``), which gives exactly the events of a streaming run. The test stream is never used.
 """
 
 from __future__ import annotations
@@ -44,10 +45,12 @@ def tune_thresholds(run_dir: str | os.PathLike, max_false_alarms_per_hour: float
     seconds = len(source.samples) / source.rate
     tried = []
     with Model(data_bytes, threads=1) as model:
+        windows = _posteriors(model, source)  # the model runs once; each floor decides anew
         for floor in FLOORS:
             thresholds = {label: max(float(v), float(floor)) for label, v in clip_thresholds.items()}
             recognizer = CommandRecognizer(model, RecognizerOptions(thresholds=thresholds))
-            score = score_events(list(recognizer.stream(source)), truth, seconds)
+            events = [e for e in (recognizer.decide(probs, now) for probs, now in windows) if e is not None]
+            score = score_events(events, truth, seconds)
             tried.append({"floor": float(floor), "thresholds": thresholds, **score.as_dict()})
     within = [t for t in tried if t["false_alarms_per_hour"] <= max_false_alarms_per_hour]
     if within:
@@ -65,3 +68,18 @@ def tune_thresholds(run_dir: str | os.PathLike, max_false_alarms_per_hour: float
     (run.dir / "train.json").write_text(json.dumps(report, indent=2))
     rows = report["threshold_tuning"]["tried"]
     return {"floor": best["floor"], "reason": reason, "tried": rows, "chosen": rows[tried.index(best)]}
+
+
+def _posteriors(model, source) -> list[tuple]:
+    """(class probabilities, seconds) of every window the recognizer sees in ``source``, in order."""
+    from edgeward.runtime.commands import CommandRecognizer
+
+    class Recording(CommandRecognizer):
+        def decide(self, probs, now):
+            seen.append((probs, now))
+            return super().decide(probs, now)
+
+    seen: list[tuple] = []
+    for _ in Recording(model).stream(source):
+        pass
+    return seen

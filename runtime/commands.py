@@ -120,10 +120,15 @@ class CommandRecognizer(ModelTask):
         return events
 
     def _window(self) -> Event | None:
-        self._posteriors.append(self._infer(self._buffer))
+        return self.decide(self._infer(self._buffer), self._seen / self.front_end.sample_rate)
+
+    def decide(self, probs: np.ndarray, now: float) -> Event | None:
+        """The decision on one window's class probabilities, the window ending ``now`` seconds into the
+        stream: smoothing, thresholds, refractory period and hold. Streaming calls it for every window;
+        posteriors saved from one pass can be decided again under other thresholds (``edgeward tune``)."""
+        self._posteriors.append(probs)
         smoothed = np.mean(self._posteriors, axis=0)
         k = int(np.argmax(smoothed))
-        now = self._seen / self.front_end.sample_rate
         if self._holding is not None and smoothed[self._holding] < self._thresholds[self._holding]:
             self._holding = None
         if (self._command[k] and smoothed[k] >= self._thresholds[k] and self._holding is None

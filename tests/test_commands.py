@@ -248,6 +248,49 @@ def test_bench_recognises_the_stream_and_the_report_shows_it(commands_run):
     assert "Voice commands" in html and "Held-out voices: accuracy" in html and "Stream: said" in html
 
 
+def _listening(commands_run, tmp_path):
+    """The run's ONNX model with its manifest, its graph replaced by a fixed random projection of the mean
+    log-mel spectrum: its scores follow the audio, words and noise alike, and it fires at low thresholds."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    src = onnx.load(commands_run / "artifacts" / "model.onnx")
+    weights = np.random.default_rng(0).normal(size=(40, len(LABELS))).astype(np.float32) * 3
+    weights -= weights.mean(axis=0)  # the spectrum's shape decides, not its overall level
+    nodes = [helper.make_node("ReduceMean", [src.graph.input[0].name], ["spectrum"], axes=[1, 3], keepdims=0),
+             helper.make_node("MatMul", ["spectrum", "weights"], ["logits"]),
+             helper.make_node("Softmax", ["logits"], [src.graph.output[0].name], axis=1)]
+    graph = helper.make_graph(nodes, "listening", list(src.graph.input),
+                              [helper.make_tensor_value_info(src.graph.output[0].name, TensorProto.FLOAT, [None, len(LABELS)])],
+                              initializer=[numpy_helper.from_array(weights, "weights")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.metadata_props.extend(src.metadata_props)
+    onnx.save(model, tmp_path / "listening.onnx")
+    return tmp_path / "listening.onnx"
+
+
+def test_decisions_replayed_from_saved_posteriors_match_the_stream(commands_run, commands_data, tmp_path):
+    """`tune` runs the model once and decides each floor from the saved posteriors: that must give exactly
+    the events a recognizer streaming the audio gives, at every threshold."""
+    from edgeward.export.tune_commands import _posteriors
+    from edgeward.runtime.audio_sources import WavSource
+    from edgeward.runtime.model import Model
+
+    with Model(_listening(commands_run, tmp_path), threads=1) as model:
+        source = WavSource(commands_data / "stream.wav")
+        windows = _posteriors(model, source)
+        assert len(windows) == 120 and windows[0][1] == 0.25 and not np.shares_memory(windows[0][0], windows[1][0])
+        counts = {}
+        for floor in (0.0, 0.5, 0.9):
+            options = RecognizerOptions(thresholds={label: floor for label in LABELS[:10]})
+            streamed = list(CommandRecognizer(model, options).stream(source))
+            replay = CommandRecognizer(model, options)
+            replayed = [e for e in (replay.decide(p, t) for p, t in windows) if e is not None]
+            assert replayed == streamed
+            counts[floor] = len(streamed)
+        assert len(set(counts.values())) == 3 and counts[0.9] > 0  # events in each, and the thresholds matter
+
+
 def test_tune_chooses_stream_thresholds_on_the_validation_stream(commands_run, commands_data, capsys):
     from edgeward.train.commands_data import write_stream
 
