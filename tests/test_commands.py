@@ -161,25 +161,34 @@ def test_recognizer_classifies_clips_like_keras(commands_run, commands_data):
         assert label48 in LABELS
 
 
-def _always_go(commands_run, tmp_path):
-    """The run's ONNX model with its manifest, its graph replaced by one that says "go" (0.89) whatever it
-    hears: the recognizer's windowing is tested without depending on what a 3-epoch model makes of noise."""
+def _with_graph(commands_run, tmp_path, name: str, nodes: list, constants: dict):
+    """The run's ONNX model with its manifest, its graph replaced by ``nodes`` (from the model's input to
+    its output, with ``constants`` as initializers): a model whose output a test decides."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     src = onnx.load(commands_run / "artifacts" / "model.onnx")
-    probs = np.full((1, len(LABELS)), 0.01, dtype=np.float32)
-    probs[0, LABELS.index("go")] = 0.89
-    nodes = [helper.make_node("ReduceMean", [src.graph.input[0].name], ["mean"], keepdims=0),
-             helper.make_node("Mul", ["mean", "zero"], ["nothing"]),
-             helper.make_node("Add", ["probs", "nothing"], [src.graph.output[0].name])]
-    graph = helper.make_graph(nodes, "always_go", list(src.graph.input),
-                              [helper.make_tensor_value_info(src.graph.output[0].name, TensorProto.FLOAT, [1, len(LABELS)])],
-                              initializer=[numpy_helper.from_array(probs, "probs"), numpy_helper.from_array(np.float32(0), "zero")])
+    inputs, output = src.graph.input[0].name, src.graph.output[0].name
+    graph = helper.make_graph([helper.make_node(op, [inputs if x == "input" else x for x in ins],
+                                                [output if y == "output" else y for y in outs], **attrs)
+                               for op, ins, outs, attrs in nodes], name, list(src.graph.input),
+                              [helper.make_tensor_value_info(output, TensorProto.FLOAT, [None, len(LABELS)])],
+                              initializer=[numpy_helper.from_array(v, k) for k, v in constants.items()])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.metadata_props.extend(src.metadata_props)
-    onnx.save(model, tmp_path / "always-go.onnx")
-    return tmp_path / "always-go.onnx"
+    onnx.save(model, tmp_path / f"{name}.onnx")
+    return tmp_path / f"{name}.onnx"
+
+
+def _always_go(commands_run, tmp_path):
+    """A model that says "go" (0.89) whatever it hears: the recognizer's windowing is tested without
+    depending on what a 3-epoch model makes of noise."""
+    probs = np.full((1, len(LABELS)), 0.01, dtype=np.float32)
+    probs[0, LABELS.index("go")] = 0.89
+    return _with_graph(commands_run, tmp_path, "always-go",
+                       [("ReduceMean", ["input"], ["mean"], {"keepdims": 0}), ("Mul", ["mean", "zero"], ["nothing"], {}),
+                        ("Add", ["probs", "nothing"], ["output"], {})],
+                       {"probs": probs, "zero": np.float32(0)})
 
 
 def test_streaming_recognizer_windows_smoothing_refractory_and_rate_checks(commands_run, tmp_path):
@@ -249,24 +258,14 @@ def test_bench_recognises_the_stream_and_the_report_shows_it(commands_run):
 
 
 def _listening(commands_run, tmp_path):
-    """The run's ONNX model with its manifest, its graph replaced by a fixed random projection of the mean
-    log-mel spectrum: its scores follow the audio, words and noise alike, and it fires at low thresholds."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    src = onnx.load(commands_run / "artifacts" / "model.onnx")
+    """A model whose scores are a fixed random projection of the mean log-mel spectrum: they follow the
+    audio, words and noise alike, and it fires at low thresholds."""
     weights = np.random.default_rng(0).normal(size=(40, len(LABELS))).astype(np.float32) * 3
     weights -= weights.mean(axis=0)  # the spectrum's shape decides, not its overall level
-    nodes = [helper.make_node("ReduceMean", [src.graph.input[0].name], ["spectrum"], axes=[1, 3], keepdims=0),
-             helper.make_node("MatMul", ["spectrum", "weights"], ["logits"]),
-             helper.make_node("Softmax", ["logits"], [src.graph.output[0].name], axis=1)]
-    graph = helper.make_graph(nodes, "listening", list(src.graph.input),
-                              [helper.make_tensor_value_info(src.graph.output[0].name, TensorProto.FLOAT, [None, len(LABELS)])],
-                              initializer=[numpy_helper.from_array(weights, "weights")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.metadata_props.extend(src.metadata_props)
-    onnx.save(model, tmp_path / "listening.onnx")
-    return tmp_path / "listening.onnx"
+    return _with_graph(commands_run, tmp_path, "listening",
+                       [("ReduceMean", ["input"], ["spectrum"], {"axes": [1, 3], "keepdims": 0}),
+                        ("MatMul", ["spectrum", "weights"], ["logits"], {}), ("Softmax", ["logits"], ["output"], {"axis": 1})],
+                       {"weights": weights})
 
 
 def test_decisions_replayed_from_saved_posteriors_match_the_stream(commands_run, commands_data, tmp_path):
