@@ -36,11 +36,14 @@ def cmd_data(args) -> int:
 
         from edgeward.train.commands_data import CommandsDataConfig, generate_commands, write_stream
 
+        val_minutes = args.stream_minutes if args.val_stream_minutes is None else args.val_stream_minutes
+        for flag, minutes in (("--stream-minutes", args.stream_minutes), ("--val-stream-minutes", val_minutes)):
+            if minutes < 0:  # checked before minutes of speaking, not after
+                raise InputError(f"data commands {flag}: expected minutes >= 0 (0: no stream), got {minutes:g}")
         summary = generate_commands(args.out, CommandsDataConfig(per_class=args.per_class, seed=args.seed), progress=True)
         _out(f"wrote {summary['clips']:,} clips ({', '.join(f'{k} {v}' for k, v in summary['per_label'].items())}) to {args.out}; "
              f"voices train/val/test: {summary['voices']['train']}/{summary['voices']['val']}/{summary['voices']['test']}")
         out = Path(args.out)
-        val_minutes = args.stream_minutes if args.val_stream_minutes is None else args.val_stream_minutes
         for name, split, seed, minutes in (("stream", "test", args.seed + 1, args.stream_minutes),
                                            ("val_stream", "val", args.seed + 2, val_minutes)):
             if minutes > 0:

@@ -61,6 +61,13 @@ def test_dataset_layout_and_voice_split(commands_data):
     assert read_wav(commands_data / "val_stream.wav")[0].shape == (15 * 16000,)  # its own length
 
 
+def test_negative_stream_minutes_are_refused_before_any_speech(tmp_path, capsys):
+    for flag in ("--stream-minutes", "--val-stream-minutes"):
+        assert main(["data", "commands", str(tmp_path / "out"), "--per-class", "1", flag, "-1"]) == 2
+        assert f"data commands {flag}: expected minutes >= 0 (0: no stream), got -1" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
 def test_babble_is_a_crowd_at_any_length():
     """Babble keeps its density (3 to 6 words a second) over a long stream segment: the stream's babble is
     continuous background, not a few loud unlabeled words over digital silence."""
