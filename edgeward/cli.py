@@ -72,7 +72,8 @@ def cmd_train(args) -> int:
     if args.task == "commands":
         from edgeward.train.commands import CommandsTrainConfig, train_commands
 
-        config = CommandsTrainConfig(epochs=args.epochs, seed=args.seed, **({"filters": args.filters} if args.filters else {}))
+        sizes = {k: v for k, v in (("filters", args.filters), ("blocks", args.blocks)) if v}
+        config = CommandsTrainConfig(epochs=args.epochs, seed=args.seed, dilate=not args.no_dilate, **sizes)
         report = train_commands(args.data, args.out, config, progress=True)
         m = report["metrics"]["model"]
         _out(f"trained on {report['data']['split']['train']:,} clips, {report['epochs_run']} epochs, {report['train_seconds']} s; "
@@ -321,6 +322,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--images", help="detect, COCO JSON: the folder of its images")
     t.add_argument("--batch", type=int, help="detect: batch size (default 32)")
     t.add_argument("--filters", type=int, help="commands: DS-CNN width (default 64; 80 still fits int8 in 64 KB)")
+    t.add_argument("--blocks", type=int, help="commands: depthwise-separable blocks (default 4)")
+    t.add_argument("--no-dilate", action="store_true", help="commands: undilated blocks (0.26 s receptive field, not 0.7 s)")
     t.add_argument("--label", help="fraud: the label column")
     t.add_argument("--out", required=True, help="run directory to write")
     t.add_argument("--time", default="auto", help="time column to split by (default: timestamp/Time if present; 'none': file order)")

@@ -31,7 +31,7 @@ def commands_run(commands_data, tmp_path_factory):
     run = tmp_path_factory.mktemp("commands") / "run"
     # a background recording, as Speech Commands ships them: training mixes slices of it into the clips
     write_wav(commands_data / "_background_noise_" / "tap.wav", np.random.default_rng(0).normal(size=32000) * 0.1, 16000)
-    train_commands(commands_data, run, CommandsTrainConfig(epochs=3, filters=16, blocks=1))
+    train_commands(commands_data, run, CommandsTrainConfig(epochs=3, filters=16, blocks=2))  # block 1 dilated: exported too
     assert main(["export", str(run), "--format", "all", "--precision", "fp32,int8", "--max-drop", "100"]) == 0
     return run
 
@@ -121,6 +121,33 @@ def test_background_mixing_sets_the_snr_to_each_clip_and_spares_the_rest():
     assert np.allclose(snr, 6.0, atol=0.05)
     assert np.allclose(added[changed][0, :8000], added[changed][0, 8000:], atol=1e-6)  # the short recording repeats
     assert np.array_equal(add_background(audio, [], rng, 1.0, (0.0, 20.0)), audio)
+
+
+def test_dilated_blocks_see_a_whole_word_at_the_same_size_and_export_exactly():
+    import onnxruntime as ort
+
+    from edgeward.export.onnx_export import keras_to_onnx
+    from edgeward.train.commands import CommandsTrainConfig, build_ds_cnn
+    from edgeward.train.tf_env import keras as load_keras
+
+    keras = load_keras()
+    x = np.random.default_rng(0).normal(size=(1, 98, 40, 1)).astype(np.float32)
+    poked = x.copy()
+    poked[0, 49] += 1.0  # one frame in the middle of the window
+
+    def frames_reached(model):  # frames of the last block's output that one input frame changes
+        last = keras.Model(model.input, model.get_layer("pw3").output)
+        return int((np.abs(last(poked).numpy() - last(x).numpy()).max(axis=(0, 2, 3)) > 1e-6).sum())
+
+    keras.utils.set_random_seed(0)
+    plain = build_ds_cnn(keras, (98, 40, 1), 12, CommandsTrainConfig(filters=8, dilate=False))
+    dilated = build_ds_cnn(keras, (98, 40, 1), 12, CommandsTrainConfig(filters=8))  # the default
+    assert dilated.count_params() == plain.count_params()
+    # the strided 10-frame conv reaches 5 of its 49 output frames; then each 3x3 block one more either side,
+    # a dilated block i 2 ** i more: 5 + 2 * 4 against 5 + 2 * (1 + 2 + 4 + 8)
+    assert frames_reached(plain) == 13 and frames_reached(dilated) == 35
+    session = ort.InferenceSession(keras_to_onnx(dilated, "logmel").SerializeToString())
+    assert np.abs(session.run(None, {"logmel": x})[0] - dilated(x).numpy()).max() < 1e-5
 
 
 def test_loader_maps_other_words_to_unknown_and_cuts_silence_from_background(tmp_path):
@@ -239,6 +266,14 @@ def test_a_fraud_model_is_not_a_commands_model(fraud_model):
 def test_train_commands_on_a_missing_folder(tmp_path, capsys):
     assert main(["train", "commands", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "r")]) == 2
     assert "expected a folder with one sub-folder of WAV files per label" in capsys.readouterr().err
+
+
+def test_cli_trains_the_shape_it_is_asked_for(commands_data, tmp_path):
+    run = tmp_path / "r"
+    assert main(["train", "commands", "--data", str(commands_data), "--out", str(run), "--epochs", "1",
+                 "--filters", "8", "--blocks", "2", "--no-dilate"]) == 0
+    config = json.loads((run / "train.json").read_text())["config"]
+    assert (config["filters"], config["blocks"], config["dilate"], config["epochs"]) == (8, 2, False, 1)
 
 
 
