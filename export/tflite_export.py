@@ -35,6 +35,10 @@ def keras_to_tflite(model, spec: ArtifactSpec, representative: np.ndarray | None
         fn = tf.function(lambda x: model(x, training=False), input_signature=(tf.TensorSpec(shape, tf.float32),))
         frozen = convert_variables_to_constants_v2(fn.get_concrete_function())
         converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+    elif _dilated(model):  # fixed at one window: with an open batch the converter cannot fuse a dilated conv
+        shape = (1, *model.inputs[0].shape[1:])
+        fn = tf.function(lambda x: model(x, training=False), input_signature=(tf.TensorSpec(shape, tf.float32),))
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], model)
     else:
         converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -67,6 +71,13 @@ def keras_to_tflite(model, spec: ArtifactSpec, representative: np.ndarray | None
             ) from None
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         raise ExportError(f"TFLite conversion failed: {first}") from None
+
+
+def _dilated(model) -> bool:
+    """Whether a (tf_keras) model has a dilated convolution at any depth (QAT wraps layers and models).
+    With an open batch the converter writes each as space-to-batch, conv, batch-to-space, leaving the batch
+    norm after it unfolded; with the batch fixed it fuses them into one conv (the runtime resizes the batch)."""
+    return any(max(getattr(layer, "dilation_rate", None) or (1,)) > 1 for layer in model.submodules)
 
 
 def with_manifest(data: bytes, manifest: Manifest) -> bytes:

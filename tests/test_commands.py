@@ -177,6 +177,13 @@ def test_training_and_export(commands_run):
     assert {"model.onnx", "model.tflite", "model-int8.onnx", "model-int8.tflite"} <= names  # full-integer TFLite allowed here
     fp32 = next(a for a in validation["artifacts"] if a["artifact"] == "model.onnx")
     assert fp32["passed"] and fp32["max_abs_diff"] <= 1e-5 and fp32["metric_name"] == "accuracy"
+    # the dilated block is one conv in TFLite too, not space-to-batch around it (converted at batch 1); the
+    # validation above ran every held-out clip at once through each file, so the batch still resizes
+    from ai_edge_litert.interpreter import Interpreter
+
+    for name in ("model.tflite", "model-int8.tflite"):
+        ops = [d["op_name"] for d in Interpreter(model_path=str(commands_run / "artifacts" / name))._get_ops_details()]
+        assert ops.count("DEPTHWISE_CONV_2D") == 2 and "SPACE_TO_BATCH_ND" not in ops, (name, ops)
 
 
 def test_recognizer_classifies_clips_like_keras(commands_run, commands_data):
