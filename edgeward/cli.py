@@ -72,7 +72,10 @@ def cmd_train(args) -> int:
     if args.task == "commands":
         from edgeward.train.commands import CommandsTrainConfig, train_commands
 
-        sizes = {k: v for k, v in (("filters", args.filters), ("blocks", args.blocks)) if v}
+        sizes = {k: v for k, v in (("filters", args.filters), ("blocks", args.blocks)) if v is not None}
+        for name, v in sizes.items():
+            if v < 1:  # checked before the clips are read, not by Keras after
+                raise InputError(f"train commands --{name}: expected a whole number >= 1, got {v}")
         config = CommandsTrainConfig(epochs=args.epochs, seed=args.seed, dilate=not args.no_dilate, **sizes)
         report = train_commands(args.data, args.out, config, progress=True)
         m = report["metrics"]["model"]

@@ -31,14 +31,10 @@ def keras_to_tflite(model, spec: ArtifactSpec, representative: np.ndarray | None
     if keras3:  # trace, freeze the variables into constants, convert the frozen function
         from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-        shape = (None, *model.inputs[0].shape[1:])
-        fn = tf.function(lambda x: model(x, training=False), input_signature=(tf.TensorSpec(shape, tf.float32),))
-        frozen = convert_variables_to_constants_v2(fn.get_concrete_function())
+        frozen = convert_variables_to_constants_v2(_traced(tf, model, None))
         converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
     elif _dilated(model):  # fixed at one window: with an open batch the converter cannot fuse a dilated conv
-        shape = (1, *model.inputs[0].shape[1:])
-        fn = tf.function(lambda x: model(x, training=False), input_signature=(tf.TensorSpec(shape, tf.float32),))
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], model)
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([_traced(tf, model, 1)], model)
     else:
         converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -71,6 +67,13 @@ def keras_to_tflite(model, spec: ArtifactSpec, representative: np.ndarray | None
             ) from None
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         raise ExportError(f"TFLite conversion failed: {first}") from None
+
+
+def _traced(tf, model, batch: int | None):
+    """The model's inference as a concrete function of one input, ``batch`` rows (None: any)."""
+    shape = (batch, *model.inputs[0].shape[1:])
+    fn = tf.function(lambda x: model(x, training=False), input_signature=(tf.TensorSpec(shape, tf.float32),))
+    return fn.get_concrete_function()
 
 
 def _dilated(model) -> bool:

@@ -283,6 +283,12 @@ def test_cli_trains_the_shape_it_is_asked_for(commands_data, tmp_path):
     assert (config["filters"], config["blocks"], config["dilate"], config["epochs"]) == (8, 2, False, 1)
 
 
+def test_cli_refuses_a_network_with_no_width_or_depth(commands_data, tmp_path, capsys):
+    for flag, value in (("--filters", "0"), ("--blocks", "-1")):
+        assert main(["train", "commands", "--data", str(commands_data), "--out", str(tmp_path / "r"), flag, value]) == 2
+        assert f"train commands {flag}: expected a whole number >= 1, got {value}" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
 
 def test_bench_recognises_the_stream_and_the_report_shows_it(commands_run):
     from edgeward.export.bench import BenchOptions, bench_run, markdown
