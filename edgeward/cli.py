@@ -268,7 +268,7 @@ def _run_detect(args) -> int:
 
 
 def cmd_tune(args) -> int:
-    from edgeward.export.stream_eval import background_text, counts_text
+    from edgeward.export.stream_eval import background_text, counts_text, snr_text
     from edgeward.export.tune_commands import tune_thresholds
 
     result = tune_thresholds(args.run, max_false_alarms_per_hour=args.max_false_alarms)
@@ -279,7 +279,7 @@ def cmd_tune(args) -> int:
          f"{args.run}/train.json (export again to embed them)")
     chosen = result["chosen"]
     _out(f"at that floor, missed: {counts_text(chosen['missed'])}; false alarms: {counts_text(chosen['false_alarm_causes'])}; "
-         f"detected by background: {background_text(chosen['by_background'])}")
+         f"detected by background: {background_text(chosen['by_background'])}; by SNR: {snr_text(chosen['by_snr'])}")
     return 0
 
 

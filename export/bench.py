@@ -278,7 +278,7 @@ def tables(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                  f"{k['cold_tensorflow']['peak_rss_mb']:,.0f} MB"]]
         out.append(("Cold start and memory (fresh processes)", ["process", "cold start", "peak RSS"], cold))
     if r.get("streams"):
-        from edgeward.export.stream_eval import background_text, counts_text
+        from edgeward.export.stream_eval import background_text, counts_text, snr_text
 
         out.append(("Long stream (generated, voices never heard in training)",
                     ["artifact", "commands", "detected", "false alarms", "per hour", "real-time factor", "ms per window"],
@@ -289,6 +289,9 @@ def tables(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                     ["artifact", "missed", "false alarms", "detected by background"],
                     [[s["artifact"], counts_text(s.get("missed", {})), counts_text(s.get("false_alarm_causes", {})),
                       background_text(s.get("by_background", {}))] for s in r["streams"]]))
+        out.append(("Long stream: detection by signal-to-noise ratio (the word's level over its background's)",
+                    ["artifact", "detected by SNR"],
+                    [[s["artifact"], snr_text(s.get("by_snr", {}))] for s in r["streams"]]))
     if r.get("video"):
         out.append(("Video, end to end on 1 thread (decoded frame to detections; medians per frame)",
                     ["artifact", "frames", "preprocess", "inference", "decode + NMS", "total", "p95 total", "FPS", "video mAP@0.5"],

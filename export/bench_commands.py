@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from edgeward.export.stream_eval import background_text, counts_text, read_truth, score_events
+from edgeward.export.stream_eval import background_text, counts_text, read_truth, score_events, snr_text
 
 
 def bench_stream(artifact: Path, wav: Path, truth_csv: Path, events_out: Path | None = None) -> dict:
@@ -29,7 +29,8 @@ def bench_stream(artifact: Path, wav: Path, truth_csv: Path, events_out: Path | 
         summary = (f"{artifact.name}: {score.detected} of {score.commands} commands detected ({score.detection_rate:.1%}), "
                    f"{score.false_alarms} false alarms in {seconds / 60:.1f} min ({score.false_alarms_per_hour:.1f} per hour). "
                    f"Missed: {counts_text(score.missed)}. False alarms: {counts_text(score.false_alarm_causes)}. "
-                   f"Detected by background: {background_text(score.by_background)}.")
+                   f"Detected by background: {background_text(score.by_background)}; "
+                   f"by SNR: {snr_text(score.by_snr)}.")
         events_out.write_text(json.dumps({"artifact": artifact.name, "truth": str(truth_csv), "summary": summary,
                                           "events": [e.__dict__ for e in events]}, indent=1))
     return {"artifact": artifact.name, **score.as_dict(), "audio_seconds": seconds, "windows": windows,

@@ -55,7 +55,7 @@ def test_dataset_layout_and_voice_split(commands_data):
     held_out = set(test_names) | set((commands_data / "validation_list.txt").read_text().split())
     assert not {n for n in held_out if "fragment" in n}
     rows = (commands_data / "stream.csv").read_text().splitlines()
-    assert rows[0] == "start,end,label,background" and len(rows) > 4
+    assert rows[0] == "start,end,label,background,snr_db" and len(rows) > 4
     assert {row.split(",")[3] for row in rows[1:]} <= {"white", "pink", "brown", "hum", "babble"}
     assert read_wav(commands_data / "stream.wav")[0].shape == (30 * 16000,)
     assert read_wav(commands_data / "val_stream.wav")[0].shape == (15 * 16000,)  # its own length
@@ -305,9 +305,11 @@ def test_bench_recognises_the_stream_and_the_report_shows_it(commands_run):
     assert sum(s["false_alarm_causes"].values()) == s["false_alarms"]
     assert sum(n for _, n in s["by_background"].values()) == s["commands"]
     assert sum(d for d, _ in s["by_background"].values()) == s["detected"]
+    assert sum(n for _, n in s["by_snr"].values()) == s["commands"]
+    assert sum(d for d, _ in s["by_snr"].values()) == s["detected"]
     targets = {t["target"] for t in r["targets"]}
     assert {"accuracy on held-out voices (fp32)", "int8 model size (smallest)", "int8 accuracy drop (worst)"} <= targets
-    assert "Long stream" in markdown(r) and "detection by background" in markdown(r)
+    assert "Long stream" in markdown(r) and "detection by background" in markdown(r) and "detected by SNR" in markdown(r)
     html = write_report(commands_run).read_text()
     assert "Voice commands" in html and "Held-out voices: accuracy" in html and "Stream: said" in html
 
@@ -364,7 +366,7 @@ def test_tune_chooses_stream_thresholds_on_the_validation_stream(commands_run, c
 
 
 def test_the_stream_score_names_misses_and_what_each_false_alarm_was_heard_in():
-    from edgeward.export.stream_eval import background_text, score_events
+    from edgeward.export.stream_eval import background_text, score_events, snr_band, snr_text
 
     truth = [(1.0, 1.4, "up", "babble"), (5.0, 5.3, "off", "babble"), (9.0, 9.5, "_unknown_", "hum"), (13.0, 13.4, "go", "hum")]
     events = [Event("up", 0.9, 0.6, 1.6),  # right
@@ -380,3 +382,34 @@ def test_the_stream_score_names_misses_and_what_each_false_alarm_was_heard_in():
     assert score.by_background == {"babble": [1, 2], "hum": [0, 1]}  # commands only: the unknown word is not counted
     assert background_text(score.by_background) == "hum 0% of 1, babble 50% of 2"
     assert score_events(events, [row[:3] for row in truth], 3600.0).by_background == {}  # a CSV without the column
+    with_snr = [(*row, snr) for row, snr in zip(truth, (12.0, -3.0, 7.5, 25.0))]
+    score = score_events(events, with_snr, 3600.0)
+    assert score.by_snr == {"below 0 dB": [0, 1], "10-20 dB": [1, 1], "20 dB and above": [0, 1]}  # low to high
+    assert snr_text(score.by_snr) == "below 0 dB 0% of 1, 10-20 dB 100% of 1, 20 dB and above 0% of 1"
+    assert [snr_band(x) for x in (-0.1, 0.0, 5.0, 19.9, 20.0)] == ["below 0 dB", "0-5 dB", "5-10 dB", "10-20 dB",
+                                                                    "20 dB and above"]
+    assert score.by_background == {"babble": [1, 2], "hum": [0, 1]} and score_events(events, truth, 3600.0).by_snr == {}
+
+
+def test_the_stream_ground_truth_gives_each_words_snr_as_measured_in_the_recording(tmp_path):
+    """The SNR column against the recording itself: a word's power over its span less the background's
+    (measured where no word is said in the same 30 s segment), over the background's. Stationary
+    backgrounds only, and only clear words: at low SNR that estimate is itself too noisy to check against."""
+    from edgeward.export.stream_eval import read_truth
+    from edgeward.train.commands_data import write_stream
+
+    write_stream(tmp_path / "s.wav", tmp_path / "s.csv", minutes=1.5, seed=3, split="test")
+    x = read_wav(tmp_path / "s.wav")[0].astype(np.float64)
+    truth = read_truth(tmp_path / "s.csv")
+    said = np.zeros(len(x), bool)
+    for w in truth:
+        said[int(w.start * 16000): int(w.end * 16000)] = True
+    errors = []
+    for w in truth:
+        assert w.snr_db is not None
+        a, b = int(w.start // 30) * 30 * 16000, min(len(x), (int(w.start // 30) + 1) * 30 * 16000)
+        background = (x[a:b][~said[a:b]] ** 2).mean()
+        power = (x[int(w.start * 16000): int(w.end * 16000)] ** 2).mean()
+        if w.snr_db >= 5 and w.background != "brown":
+            errors.append(abs(10 * np.log10((power - background) / background) - w.snr_db))
+    assert len(errors) >= 5 and max(errors) < 1.5 and np.median(errors) < 0.5

@@ -205,8 +205,9 @@ def write_stream(out_wav: str | os.PathLike, out_csv: str | os.PathLike, minutes
                  split: str = "test") -> dict:
     """A long recording over changing background noise, with commands and other words at known times.
 
-    Ground truth CSV: ``start,end,label,background`` for each spoken word (other words as ``_unknown_``;
-    the background is the noise of the 30 s segment the word begins in). The voices
+    Ground truth CSV: ``start,end,label,background,snr_db`` for each spoken word (other words as ``_unknown_``;
+    the background is the noise of the 30 s segment the word begins in, and ``snr_db`` the word's level over
+    that segment's, both as root mean square, as ``mix`` sets the clips' SNR). The voices
     are those of ``split``: the test voices (never heard in training) for measuring, the validation
     voices for choosing stream thresholds (``edgeward tune``).
     """
@@ -215,11 +216,12 @@ def write_stream(out_wav: str | os.PathLike, out_csv: str | os.PathLike, minutes
     n = int(minutes * 60 * RATE)
     babble = [speak(w, voices[i % len(voices)], 50, 160, 100) for i, w in enumerate(OTHER_WORDS[:12])]
     audio = np.zeros(n, dtype=np.float32)
-    segment, kinds = 30 * RATE, []
+    segment, kinds, levels = 30 * RATE, [], []
     for at in range(0, n, segment):  # the background changes every 30 s
         kinds.append(NOISES[rng.integers(len(NOISES))])
-        piece = noise(kinds[-1], min(segment, n - at), rng, babble)
-        audio[at: at + len(piece)] = piece * rng.uniform(0.003, 0.03)
+        piece = noise(kinds[-1], min(segment, n - at), rng, babble) * rng.uniform(0.003, 0.03)
+        audio[at: at + len(piece)] = piece
+        levels.append(np.sqrt((piece.astype(np.float64) ** 2).mean()))
     rows, t = [], 2.0
     while t < minutes * 60 - 3:
         label = COMMANDS[rng.integers(len(COMMANDS))] if rng.random() < 0.75 else UNKNOWN
@@ -228,12 +230,13 @@ def write_stream(out_wav: str | os.PathLike, out_csv: str | os.PathLike, minutes
                   int(rng.integers(70, 181)))[:RATE] * rng.uniform(0.1, 0.5)
         start = int(t * RATE)
         audio[start: start + len(s)] += s
-        rows.append((round(t, 3), round(t + len(s) / RATE, 3), label, kinds[start // segment]))
+        snr = 20 * np.log10(np.sqrt((s.astype(np.float64) ** 2).mean()) / levels[start // segment])
+        rows.append((round(t, 3), round(t + len(s) / RATE, 3), label, kinds[start // segment], round(float(snr), 1)))
         t += len(s) / RATE + rng.uniform(2.0, 5.0)
     write_wav(out_wav, np.clip(audio, -1, 1), RATE)
     with open(out_csv, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["start", "end", "label", "background"])
+        w.writerow(["start", "end", "label", "background", "snr_db"])
         w.writerows(rows)
     return {"wav": str(out_wav), "csv": str(out_csv), "seconds": n / RATE, "words": len(rows),
             "commands": sum(r[2] != UNKNOWN for r in rows)}
