@@ -16,6 +16,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from edgeward.errors import InputError
+
 
 class Word(NamedTuple):
     """One row of a stream's ground truth: a word said from ``start`` to ``end`` (seconds)."""
@@ -58,10 +60,23 @@ class StreamScore:
 
 
 def read_truth(path: str | os.PathLike) -> list[Word]:
-    """``start,end,label[,background[,snr_db]]`` rows."""
+    """``start,end,label[,background[,snr_db]]`` rows; a missing column or a value that is not a number is
+    an error naming the file, line and field."""
     with open(path, newline="") as f:
-        return [Word(float(r["start"]), float(r["end"]), r["label"], r.get("background") or "",
-                     float(r["snr_db"]) if r.get("snr_db") else None) for r in csv.DictReader(f)]
+        reader = csv.DictReader(f)
+        missing = [c for c in ("start", "end", "label") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"{path}: expected columns start,end,label[,background,snr_db], got {reader.fieldnames}")
+        return [Word(_number(path, reader.line_num, r, "start"), _number(path, reader.line_num, r, "end"), r["label"],
+                     r.get("background") or "", _number(path, reader.line_num, r, "snr_db") if r.get("snr_db") else None)
+                for r in reader]
+
+
+def _number(path, line: int, row: dict, field_name: str) -> float:
+    try:
+        return float(row[field_name])
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: line {line}: field '{field_name}': expected a number, got {row[field_name]!r}") from None
 
 
 def snr_band(snr_db: float) -> str:

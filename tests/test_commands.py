@@ -391,6 +391,23 @@ def test_the_stream_score_names_misses_and_what_each_false_alarm_was_heard_in():
     assert score.by_background == {"babble": [1, 2], "hum": [0, 1]} and score_events(events, truth, 3600.0).by_snr == {}
 
 
+def test_a_bad_ground_truth_csv_is_a_one_line_error_naming_file_line_and_field(tmp_path):
+    from edgeward.export.stream_eval import read_truth
+
+    bad = tmp_path / "truth.csv"
+    bad.write_text("start,end,label,background,snr_db\n1.0,1.4,up,babble,7.5\n5.0,5.3,off,hum,loud\n")
+    with pytest.raises(InputError, match=r"truth.csv: line 3: field 'snr_db': expected a number, got 'loud'"):
+        read_truth(bad)
+    bad.write_text("start,end,label\n1.0,x,up\n")
+    with pytest.raises(InputError, match=r"truth.csv: line 2: field 'end': expected a number, got 'x'"):
+        read_truth(bad)
+    bad.write_text("begin,end,label\n1.0,1.4,up\n")
+    with pytest.raises(InputError, match=r"truth.csv: expected columns start,end,label"):
+        read_truth(bad)
+    bad.write_text("start,end,label\n1.0,1.4,up\n")
+    assert read_truth(bad) == [(1.0, 1.4, "up", "", None)]
+
+
 def test_the_stream_ground_truth_gives_each_words_snr_as_measured_in_the_recording(tmp_path):
     """The SNR column against the recording itself: a word's power over its span less the background's
     (measured where no word is said in the same 30 s segment), over the background's. Stationary
