@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from edgeward.report_plots import bench_plot, confusion_plot, fraud_plots, timeline_plot
+from edgeward.report_plots import bench_plot, confusion_plot, detection_plot, fraud_plots, timeline_plot
 
 REPORT_FILE = "report.html"
 
@@ -129,7 +129,10 @@ def commands_section(run: Path) -> str:
         from edgeward.export.stream_eval import read_truth
 
         parts.append(f"<h3>Long stream</h3><p>{html.escape(stream['summary'])}</p>")
-        parts.append('<div class="plots">' + timeline_plot(stream["events"], read_truth(stream["truth"])) + "</div>")
+        plots = [timeline_plot(stream["events"], read_truth(stream["truth"]))]
+        if stream.get("score", {}).get("by_snr") or stream.get("score", {}).get("by_background"):
+            plots.append(detection_plot(stream["score"]))
+        parts.append('<div class="plots">' + "".join(plots) + "</div>")
     parts += export_section(run, "accuracy")
     parts += bench_section(run)
     return "\n".join(parts)

@@ -101,3 +101,21 @@ def timeline_plot(events: list[dict], truth: list[tuple], minutes: float = 2.0) 
     ax.set(xlim=(0, end), yticks=[], xlabel="seconds",
            title="Stream: said (top; commands green, other words grey) and heard (bottom)")
     return svg(fig)
+
+
+def detection_plot(score: dict) -> str:
+    """Share of the stream's commands detected in each SNR band and over each background, with counts."""
+    plt = _pyplot()
+    panels = [(title, table) for title, table in (("by SNR of the word over its background", score.get("by_snr", {})),
+                                                  ("by background", score.get("by_background", {}))) if table]
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(5 * max(len(panels), 1), 2.8), squeeze=False)
+    for ax, (title, table) in zip(axes[0], panels):
+        names = list(table)
+        shares = [d / n for d, n in table.values()]
+        ax.barh(range(len(names)), shares, color="tab:green")
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        for i, (d, n) in enumerate(table.values()):
+            ax.text(0.01, i, f"{d} of {n}", va="center", fontsize=7, color="white")
+        ax.axvline(0.95, color="black", linestyle=":", linewidth=1)
+        ax.set(xlim=(0, 1), xlabel="commands detected (dotted: the 95% target)", title=f"Stream: detected {title}")
+    return svg(fig)

@@ -312,6 +312,7 @@ def test_bench_recognises_the_stream_and_the_report_shows_it(commands_run):
     assert "Long stream" in markdown(r) and "detection by background" in markdown(r) and "detected by SNR" in markdown(r)
     html = write_report(commands_run).read_text()
     assert "Voice commands" in html and "Held-out voices: accuracy" in html and "Stream: said" in html
+    assert "Stream: detected by SNR" in html and "Stream: detected by background" in html
 
 
 def _listening(commands_run, tmp_path):
