@@ -411,8 +411,9 @@ def test_a_bad_ground_truth_csv_is_a_one_line_error_naming_file_line_and_field(t
 
 def test_the_stream_ground_truth_gives_each_words_snr_as_measured_in_the_recording(tmp_path):
     """The SNR column against the recording itself: a word's power over its span less the background's
-    (measured where no word is said in the same 30 s segment), over the background's. Stationary
-    backgrounds only, and only clear words: at low SNR that estimate is itself too noisy to check against."""
+    (measured where no word is said in the same 30 s segment), over the background's. Clear words only,
+    and not over brown noise, whose power wanders over seconds: there that estimate is itself too rough
+    to check against."""
     from edgeward.export.stream_eval import read_truth
     from edgeward.train.commands_data import write_stream
 
