@@ -130,8 +130,9 @@ def commands_section(run: Path) -> str:
 
         parts.append(f"<h3>Long stream</h3><p>{html.escape(stream['summary'])}</p>")
         plots = [timeline_plot(stream["events"], read_truth(stream["truth"]))]
-        if stream.get("score", {}).get("by_snr") or stream.get("score", {}).get("by_background"):
-            plots.append(detection_plot(stream["score"]))
+        score = next((s for s in (_load(run / "bench.json") or {}).get("streams", []) if s["artifact"] == stream["artifact"]), {})
+        if score.get("by_snr") or score.get("by_background"):
+            plots.append(detection_plot(score))
         parts.append('<div class="plots">' + "".join(plots) + "</div>")
     parts += export_section(run, "accuracy")
     parts += bench_section(run)

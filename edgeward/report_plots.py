@@ -104,11 +104,12 @@ def timeline_plot(events: list[dict], truth: list[tuple], minutes: float = 2.0) 
 
 
 def detection_plot(score: dict) -> str:
-    """Share of the stream's commands detected in each SNR band and over each background, with counts."""
+    """Share of the stream's commands detected in each SNR band and over each background (at least one of
+    them in ``score``), with counts."""
     plt = _pyplot()
     panels = [(title, table) for title, table in (("by SNR of the word over its background", score.get("by_snr", {})),
                                                   ("by background", score.get("by_background", {}))) if table]
-    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(5 * max(len(panels), 1), 2.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 2.8), squeeze=False)
     for ax, (title, table) in zip(axes[0], panels):
         names = list(table)
         shares = [d / n for d, n in table.values()]

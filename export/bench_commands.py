@@ -32,7 +32,7 @@ def bench_stream(artifact: Path, wav: Path, truth_csv: Path, events_out: Path | 
                    f"Detected by background: {background_text(score.by_background)}; "
                    f"by SNR: {snr_text(score.by_snr)}.")
         events_out.write_text(json.dumps({"artifact": artifact.name, "truth": str(truth_csv), "summary": summary,
-                                          "score": score.as_dict(), "events": [e.__dict__ for e in events]}, indent=1))
+                                          "events": [e.__dict__ for e in events]}, indent=1))
     return {"artifact": artifact.name, **score.as_dict(), "audio_seconds": seconds, "windows": windows,
             "real_time_factor": busy / seconds, "ms_per_window": busy / max(windows, 1) * 1000}
 

@@ -128,11 +128,14 @@ def counts_text(counts: dict[str, int]) -> str:
 
 def background_text(by_background: dict[str, list[int]]) -> str:
     """{"babble": [111, 142], ...} -> "babble 78% of 142, ..." (worst first)."""
-    rows = sorted(by_background.items(), key=lambda kv: kv[1][0] / kv[1][1])  # every kind holds a command
-    return ", ".join(f"{k} {d / n:.0%} of {n}" for k, (d, n) in rows) or "not in the ground truth"
+    return _shares_text(sorted(by_background.items(), key=lambda kv: kv[1][0] / kv[1][1]))  # every kind holds a command
 
 
 def snr_text(by_snr: dict[str, list[int]]) -> str:
     """{"below 0 dB": [19, 29], "0-5 dB": [84, 105], ...} -> "below 0 dB 66% of 29, 0-5 dB 80% of 105, ..."
     (low to high)."""
-    return ", ".join(f"{k} {d / n:.0%} of {n}" for k, (d, n) in by_snr.items()) or "not in the ground truth"
+    return _shares_text(by_snr.items())
+
+
+def _shares_text(rows) -> str:
+    return ", ".join(f"{k} {d / n:.0%} of {n}" for k, (d, n) in rows) or "not in the ground truth"
