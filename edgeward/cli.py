@@ -37,7 +37,8 @@ def cmd_data(args) -> int:
         from edgeward.train.commands_data import CommandsDataConfig, generate_commands, write_stream
 
         val_minutes = args.stream_minutes if args.val_stream_minutes is None else args.val_stream_minutes
-        for flag, minutes in (("--stream-minutes", args.stream_minutes), ("--val-stream-minutes", val_minutes)):
+        for flag, minutes in (("--stream-minutes", args.stream_minutes), ("--val-stream-minutes", val_minutes),
+                              ("--train-stream-minutes", args.train_stream_minutes)):
             if minutes < 0:  # checked before minutes of speaking, not after
                 raise InputError(f"data commands {flag}: expected minutes >= 0 (0: no stream), got {minutes:g}")
         summary = generate_commands(args.out, CommandsDataConfig(per_class=args.per_class, seed=args.seed), progress=True)
@@ -45,9 +46,11 @@ def cmd_data(args) -> int:
              f"voices train/val/test: {summary['voices']['train']}/{summary['voices']['val']}/{summary['voices']['test']}")
         out = Path(args.out)
         for name, split, seed, minutes in (("stream", "test", args.seed + 1, args.stream_minutes),
-                                           ("val_stream", "val", args.seed + 2, val_minutes)):
+                                           ("val_stream", "val", args.seed + 2, val_minutes),
+                                           ("train_stream", "train", args.seed + 3, args.train_stream_minutes)):
             if minutes > 0:
-                s = write_stream(out / f"{name}.wav", out / f"{name}.csv", minutes=minutes, seed=seed, split=split)
+                s = write_stream(out / f"{name}.wav", out / f"{name}.csv", minutes=minutes, seed=seed, split=split,
+                                 voice_seed=args.seed)
                 _out(f"wrote {s['wav']} ({s['seconds'] / 60:.1f} min, {split} voices, {s['commands']} commands, "
                      f"{s['words']} words) and {s['csv']}")
         return 0
@@ -313,6 +316,8 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--stream-minutes", type=float, default=10.0, help="commands: long stream WAV with ground truth (0: none)")
     d.add_argument("--val-stream-minutes", type=float, default=None,
                    help="commands: the validation stream `tune` chooses thresholds on (default: --stream-minutes)")
+    d.add_argument("--train-stream-minutes", type=float, default=0.0,
+                   help="commands: a stream of the training voices, which `bench` sets beside the test voices' (0: none)")
     d.add_argument("--rows", type=int, default=200_000)
     d.add_argument("--days", type=int, default=120)
     d.add_argument("--seed", type=int, default=0)

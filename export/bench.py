@@ -169,6 +169,8 @@ def bench_run(run_dir: str | os.PathLike, options: BenchOptions = BenchOptions()
             result["streams"] = [bench_stream(run / "artifacts" / name, data / "stream.wav", data / "stream.csv",
                                               run / "stream_events.json" if name == "model.onnx" else None)
                                  for name in ("model.onnx", "model-int8.onnx") if (run / "artifacts" / name).exists()]
+        if (data / "train_stream.wav").exists() and fp32.exists():  # the same model on voices it trained on
+            result["train_stream"] = bench_stream(fp32, data / "train_stream.wav", data / "train_stream.csv")
     if task == "detect":
         from edgeward.export.bench_detect import bench_video
 
@@ -292,6 +294,12 @@ def tables(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
         out.append(("Long stream: detection by signal-to-noise ratio (the word's level over its background's)",
                     ["artifact", "detected by SNR"],
                     [[s["artifact"], snr_text(s.get("by_snr", {}))] for s in r["streams"]]))
+        if r.get("train_stream"):
+            voices = (("test (never heard in training)", r["streams"][0]), ("training", r["train_stream"]))
+            out.append((f"Long stream: voices never heard in training against the training voices ({r['train_stream']['artifact']})",
+                        ["voices", "minutes", "commands", "detected", "false alarms per hour", "detected by SNR"],
+                        [[name, f"{s['audio_seconds'] / 60:g}", str(s["commands"]), f"{s['detection_rate']:.1%}",
+                          f"{s['false_alarms_per_hour']:.1f}", snr_text(s.get("by_snr", {}))] for name, s in voices]))
     if r.get("video"):
         out.append(("Video, end to end on 1 thread (decoded frame to detections; medians per frame)",
                     ["artifact", "frames", "preprocess", "inference", "decode + NMS", "total", "p95 total", "FPS", "video mAP@0.5"],

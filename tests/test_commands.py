@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not
 def commands_data(tmp_path_factory):
     out = tmp_path_factory.mktemp("commands") / "data"
     assert main(["data", "commands", str(out), "--per-class", "16", "--stream-minutes", "0.5",
-                 "--val-stream-minutes", "0.25"]) == 0
+                 "--val-stream-minutes", "0.25", "--train-stream-minutes", "0.25"]) == 0
     return out
 
 
@@ -59,10 +59,38 @@ def test_dataset_layout_and_voice_split(commands_data):
     assert {row.split(",")[3] for row in rows[1:]} <= {"white", "pink", "brown", "hum", "babble"}
     assert read_wav(commands_data / "stream.wav")[0].shape == (30 * 16000,)
     assert read_wav(commands_data / "val_stream.wav")[0].shape == (15 * 16000,)  # its own length
+    assert read_wav(commands_data / "train_stream.wav")[0].shape == (15 * 16000,)
+
+
+def test_every_dialect_takes_a_variant_so_a_held_out_variant_is_a_voice_never_heard():
+    """espeak-ng speaks "en-gb+VARIANT" in one voice whatever the variant: test clips in that dialect sounded
+    like training clips. Every dialect must sound different with each variant, and unlike the others."""
+    from edgeward.train.commands_data import DIALECTS, speak
+
+    heard = {(d, v): speak("up", f"{d}+{v}", 50, 160, 100).tobytes() for d in DIALECTS for v in ("m1", "iven2")}
+    assert len(set(heard.values())) == len(heard)
+
+
+def test_a_stream_speaks_only_its_splits_voices_as_the_clips_split_them(tmp_path, monkeypatch):
+    """The voices come from the split the clips were written with (their seed), not always seed 0's. espeak-ng
+    is replaced by a recorder of the voices asked for: this test is about which voices, not the speech."""
+    from edgeward.train import commands_data as cd
+
+    asked = []
+    monkeypatch.setattr(cd, "speak", lambda word, voice, *a, **k: asked.append(voice) or np.full(4000, 0.1, np.float32))
+    for seed in (0, 5):
+        voices = split_voices(seed, CommandsDataConfig.val_fraction, CommandsDataConfig.test_fraction)
+        for split in ("train", "test"):
+            asked.clear()
+            cd.write_stream(tmp_path / "s.wav", tmp_path / "s.csv", minutes=1, seed=2, split=split, voice_seed=seed)
+            assert len(asked) > 12 and set(asked) <= set(voices[split]), (seed, split)
+    assert set(split_voices(5, 0.15, 0.2)["test"]) != set(split_voices(0, 0.15, 0.2)["test"])  # so the seed matters
+    with pytest.raises(InputError, match="write_stream split: expected train, val or test, got 'dev'"):
+        cd.write_stream(tmp_path / "s.wav", tmp_path / "s.csv", minutes=1, split="dev")
 
 
 def test_negative_stream_minutes_are_refused_before_any_speech(tmp_path, capsys):
-    for flag in ("--stream-minutes", "--val-stream-minutes"):
+    for flag in ("--stream-minutes", "--val-stream-minutes", "--train-stream-minutes"):
         assert main(["data", "commands", str(tmp_path / "out"), "--per-class", "1", flag, "-1"]) == 2
         assert f"data commands {flag}: expected minutes >= 0 (0: no stream), got -1" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # nothing written
@@ -310,6 +338,11 @@ def test_bench_recognises_the_stream_and_the_report_shows_it(commands_run):
     targets = {t["target"] for t in r["targets"]}
     assert {"accuracy on held-out voices (fp32)", "int8 model size (smallest)", "int8 accuracy drop (worst)"} <= targets
     assert "Long stream" in markdown(r) and "detection by background" in markdown(r) and "detected by SNR" in markdown(r)
+    trained = r["train_stream"]  # the same model over a stream of the voices it trained on, beside the test voices'
+    assert trained["artifact"] == "model.onnx" and trained["audio_seconds"] == 15.0
+    assert sum(n for _, n in trained["by_snr"].values()) == trained["commands"] > 0
+    assert "voices never heard in training against the training voices (model.onnx)" in markdown(r)
+    assert f"| training | 0.25 | {trained['commands']} | {trained['detection_rate']:.1%} |" in markdown(r)
     html = write_report(commands_run).read_text()
     assert "Voice commands" in html and "Held-out voices: accuracy" in html and "Stream: said" in html
     assert "Stream: detected by SNR" in html and "Stream: detected by background" in html

@@ -34,7 +34,10 @@ BACKGROUND = "_background_noise_"
 LABELS = COMMANDS + (UNKNOWN, SILENCE)
 OTHER_WORDS = ("bed", "bird", "cat", "dog", "house", "tree", "happy", "wow", "marvin", "sheila", "one", "two",
                "three", "four", "five", "six", "seven", "eight", "nine", "zero", "learn", "follow", "visual", "wait")
-DIALECTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
+# espeak-ng's English dialects, each named so that it takes a variant: "en-gb+VARIANT" is one voice whatever
+# the variant (espeak-ng 1.51 resolves it to a voice that drops the variant), so British English is "en";
+# "en-us-nyc" is not a voice of its own there (it speaks as "en-us"), so it is not here
+DIALECTS = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029")
 RATE = 16_000
 NOISES = ("white", "pink", "brown", "hum", "babble")
 
@@ -202,17 +205,20 @@ def generate_commands(out: str | os.PathLike, config: CommandsDataConfig = Comma
 
 
 def write_stream(out_wav: str | os.PathLike, out_csv: str | os.PathLike, minutes: float = 10.0, seed: int = 1,
-                 split: str = "test") -> dict:
+                 split: str = "test", voice_seed: int = 0) -> dict:
     """A long recording over changing background noise, with commands and other words at known times.
 
     Ground truth CSV: ``start,end,label,background,snr_db`` for each spoken word (other words as ``_unknown_``;
     the background is the noise of the 30 s segment the word begins in, and ``snr_db`` the word's level over
-    that segment's, both as root mean square, as ``mix`` sets the clips' SNR). The voices
-    are those of ``split``: the test voices (never heard in training) for measuring, the validation
-    voices for choosing stream thresholds (``edgeward tune``).
+    that segment's, both as root mean square, as ``mix`` sets the clips' SNR). The voices are those of
+    ``split`` as ``generate_commands`` splits them with ``voice_seed`` (its config's ``seed``): the test voices
+    (never heard in training) for measuring, the validation voices for choosing stream thresholds
+    (``edgeward tune``), the training voices for telling how much of a shortfall is voices never heard.
     """
+    if split not in ("train", "val", "test"):
+        raise InputError(f"write_stream split: expected train, val or test, got {split!r}")
     rng = np.random.default_rng(seed)
-    voices = split_voices(0, CommandsDataConfig.val_fraction, CommandsDataConfig.test_fraction)[split]
+    voices = split_voices(voice_seed, CommandsDataConfig.val_fraction, CommandsDataConfig.test_fraction)[split]
     n = int(minutes * 60 * RATE)
     babble = [speak(w, voices[i % len(voices)], 50, 160, 100) for i, w in enumerate(OTHER_WORDS[:12])]
     audio = np.zeros(n, dtype=np.float32)
