@@ -32,27 +32,19 @@ def cmd_data(args) -> int:
             _out(f"wrote {v['video']} ({v['frames']} frames) and its ground truth {v['csv']}")
         return 0
     if args.task == "commands":
-        from pathlib import Path
-
-        from edgeward.train.commands_data import CommandsDataConfig, generate_commands, write_stream
+        from edgeward.train.commands_data import CommandsDataConfig, generate_commands, write_streams
 
         val_minutes = args.stream_minutes if args.val_stream_minutes is None else args.val_stream_minutes
-        for flag, minutes in (("--stream-minutes", args.stream_minutes), ("--val-stream-minutes", val_minutes),
-                              ("--train-stream-minutes", args.train_stream_minutes)):
+        lengths = {"test": args.stream_minutes, "val": val_minutes, "train": args.train_stream_minutes}
+        for flag, minutes in zip(("--stream-minutes", "--val-stream-minutes", "--train-stream-minutes"), lengths.values()):
             if minutes < 0:  # checked before minutes of speaking, not after
                 raise InputError(f"data commands {flag}: expected minutes >= 0 (0: no stream), got {minutes:g}")
         summary = generate_commands(args.out, CommandsDataConfig(per_class=args.per_class, seed=args.seed), progress=True)
         _out(f"wrote {summary['clips']:,} clips ({', '.join(f'{k} {v}' for k, v in summary['per_label'].items())}) to {args.out}; "
              f"voices train/val/test: {summary['voices']['train']}/{summary['voices']['val']}/{summary['voices']['test']}")
-        out = Path(args.out)
-        for name, split, seed, minutes in (("stream", "test", args.seed + 1, args.stream_minutes),
-                                           ("val_stream", "val", args.seed + 2, val_minutes),
-                                           ("train_stream", "train", args.seed + 3, args.train_stream_minutes)):
-            if minutes > 0:
-                s = write_stream(out / f"{name}.wav", out / f"{name}.csv", minutes=minutes, seed=seed, split=split,
-                                 voice_seed=args.seed)
-                _out(f"wrote {s['wav']} ({s['seconds'] / 60:.1f} min, {split} voices, {s['commands']} commands, "
-                     f"{s['words']} words) and {s['csv']}")
+        for s in write_streams(args.out, args.seed, lengths):
+            _out(f"wrote {s['wav']} ({s['seconds'] / 60:.1f} min, {s['split']} voices, {s['commands']} commands, "
+                 f"{s['words']} words) and {s['csv']}")
         return 0
     from edgeward.train.fraud_data import FraudSimConfig, write_fraud_csv
 

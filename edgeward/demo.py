@@ -150,17 +150,14 @@ def _commands_steps(run: Path, options: DemoOptions, step) -> None:
     from edgeward.export.tune_commands import tune_thresholds
     from edgeward.export.validate import Budget
     from edgeward.train.commands import CommandsTrainConfig, train_commands
-    from edgeward.train.commands_data import CommandsDataConfig, generate_commands, write_stream
+    from edgeward.train.commands_data import CommandsDataConfig, generate_commands, write_streams
 
     data = run.parent / "commands-data"
     step("speak commands (espeak-ng) and write a long stream",
          lambda: (generate_commands(data, CommandsDataConfig(per_class=options.commands_per_class, seed=options.seed), progress=True),
-                  write_stream(data / "stream.wav", data / "stream.csv", minutes=options.stream_minutes, seed=options.seed + 1,
-                               voice_seed=options.seed),
-                  write_stream(data / "val_stream.wav", data / "val_stream.csv", minutes=options.stream_minutes,
-                               seed=options.seed + 2, split="val", voice_seed=options.seed)),
-         lambda r: f"{r[0]['clips']:,} clips, {r[0]['voices']['train']} training voices; stream {r[1]['seconds'] / 60:.0f} min "
-                   f"with {r[1]['commands']} commands")
+                  write_streams(data, options.seed, {"test": options.stream_minutes, "val": options.stream_minutes})),
+         lambda r: f"{r[0]['clips']:,} clips, {r[0]['voices']['train']} training voices; stream {r[1][0]['seconds'] / 60:.0f} min "
+                   f"with {r[1][0]['commands']} commands")
     step("train DS-CNN, then choose stream thresholds on the validation stream",
          lambda: (train_commands(data, run, CommandsTrainConfig(epochs=options.commands_epochs, seed=options.seed), progress=True),
                   tune_thresholds(run)),

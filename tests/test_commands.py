@@ -84,7 +84,8 @@ def test_a_stream_speaks_only_its_splits_voices_as_the_clips_split_them(tmp_path
             asked.clear()
             cd.write_stream(tmp_path / "s.wav", tmp_path / "s.csv", minutes=1, seed=2, split=split, voice_seed=seed)
             assert len(asked) > 12 and set(asked) <= set(voices[split]), (seed, split)
-    assert set(split_voices(5, 0.15, 0.2)["test"]) != set(split_voices(0, 0.15, 0.2)["test"])  # so the seed matters
+    fractions = CommandsDataConfig.val_fraction, CommandsDataConfig.test_fraction
+    assert set(split_voices(5, *fractions)["test"]) != set(split_voices(0, *fractions)["test"])  # so the seed matters
     with pytest.raises(InputError, match="write_stream split: expected train, val or test, got 'dev'"):
         cd.write_stream(tmp_path / "s.wav", tmp_path / "s.csv", minutes=1, split="dev")
 

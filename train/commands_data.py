@@ -248,6 +248,19 @@ def write_stream(out_wav: str | os.PathLike, out_csv: str | os.PathLike, minutes
             "commands": sum(r[2] != UNKNOWN for r in rows)}
 
 
+# the long streams of a dataset folder, which `tune` and `bench` read: file stem, whose voices, seed offset
+STREAMS = (("stream", "test", 1), ("val_stream", "val", 2), ("train_stream", "train", 3))
+
+
+def write_streams(folder: str | os.PathLike, seed: int, minutes: dict[str, float]) -> list[dict]:
+    """The dataset's streams (``STREAMS``), ``minutes[split]`` long each (none where 0 or absent), in the
+    voices ``generate_commands`` split with the same ``seed``; each summary also names its ``split``."""
+    out = Path(folder)
+    return [{"split": split, **write_stream(out / f"{stem}.wav", out / f"{stem}.csv", minutes=minutes[split],
+                                            seed=seed + offset, split=split, voice_seed=seed)}
+            for stem, split, offset in STREAMS if minutes.get(split, 0) > 0]
+
+
 def _split_of(name: str, lists: dict[str, set[str]]) -> str:
     if name in lists["test"]:
         return "test"
