@@ -42,7 +42,7 @@ def cmd_data(args) -> int:
         summary = generate_commands(args.out, CommandsDataConfig(per_class=args.per_class, seed=args.seed), progress=True)
         _out(f"wrote {summary['clips']:,} clips ({', '.join(f'{k} {v}' for k, v in summary['per_label'].items())}) to {args.out}; "
              f"voices train/val/test: {summary['voices']['train']}/{summary['voices']['val']}/{summary['voices']['test']}")
-        for s in write_streams(args.out, args.seed, lengths):
+        for s in write_streams(args.out, args.seed, lengths, progress=True):
             _out(f"wrote {s['wav']} ({s['seconds'] / 60:.1f} min, {s['split']} voices, {s['commands']} commands, "
                  f"{s['words']} words) and {s['csv']}")
         return 0

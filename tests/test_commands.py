@@ -90,6 +90,21 @@ def test_a_stream_speaks_only_its_splits_voices_as_the_clips_split_them(tmp_path
         cd.write_stream(tmp_path / "s.wav", tmp_path / "s.csv", minutes=1, split="dev")
 
 
+
+def test_a_stream_shows_its_progress_and_writes_the_same_recording_with_it(tmp_path, monkeypatch, capsys):
+    """Hours of stream take minutes to speak: a progress bar counts the stream's seconds, and it draws no
+    random numbers (the recording and its truth are byte-identical with and without it). espeak-ng is
+    replaced by a tone: this test is about the bar, not the speech."""
+    from edgeward.train import commands_data as cd
+
+    monkeypatch.setattr(cd, "speak", lambda *a, **k: np.full(4000, 0.1, np.float32))
+    for name, progress in (("quiet", False), ("shown", True)):
+        cd.write_stream(tmp_path / f"{name}.wav", tmp_path / f"{name}.csv", minutes=1, seed=2, progress=progress)
+    err = capsys.readouterr().err
+    assert "speaking the test stream" in err and "/60 [" in err
+    for ext in ("wav", "csv"):
+        assert (tmp_path / f"quiet.{ext}").read_bytes() == (tmp_path / f"shown.{ext}").read_bytes()
+
 def test_negative_stream_minutes_are_refused_before_any_speech(tmp_path, capsys):
     for flag in ("--stream-minutes", "--val-stream-minutes", "--train-stream-minutes"):
         assert main(["data", "commands", str(tmp_path / "out"), "--per-class", "1", flag, "-1"]) == 2

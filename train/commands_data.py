@@ -205,7 +205,7 @@ def generate_commands(out: str | os.PathLike, config: CommandsDataConfig = Comma
 
 
 def write_stream(out_wav: str | os.PathLike, out_csv: str | os.PathLike, minutes: float = 10.0, seed: int = 1,
-                 split: str = "test", voice_seed: int = 0) -> dict:
+                 split: str = "test", voice_seed: int = 0, progress: bool = False) -> dict:
     """A long recording over changing background noise, with commands and other words at known times.
 
     Ground truth CSV: ``start,end,label,background,snr_db`` for each spoken word (other words as ``_unknown_``;
@@ -228,7 +228,10 @@ def write_stream(out_wav: str | os.PathLike, out_csv: str | os.PathLike, minutes
         piece = noise(kinds[-1], min(segment, n - at), rng, babble) * rng.uniform(0.003, 0.03)
         audio[at: at + len(piece)] = piece
         levels.append(np.sqrt((piece.astype(np.float64) ** 2).mean()))
+    from tqdm import tqdm
+
     rows, t = [], 2.0
+    bar = tqdm(total=round(minutes * 60), unit="s", desc=f"speaking the {split} stream", disable=not progress, leave=False)
     while t < minutes * 60 - 3:
         label = COMMANDS[rng.integers(len(COMMANDS))] if rng.random() < 0.75 else UNKNOWN
         word = OTHER_WORDS[rng.integers(len(OTHER_WORDS))] if label == UNKNOWN else label
@@ -239,6 +242,8 @@ def write_stream(out_wav: str | os.PathLike, out_csv: str | os.PathLike, minutes
         snr = 20 * np.log10(np.sqrt((s.astype(np.float64) ** 2).mean()) / levels[start // segment])
         rows.append((round(t, 3), round(t + len(s) / RATE, 3), label, kinds[start // segment], round(float(snr), 1)))
         t += len(s) / RATE + rng.uniform(2.0, 5.0)
+        bar.update(min(round(t), round(minutes * 60)) - bar.n)
+    bar.close()
     write_wav(out_wav, np.clip(audio, -1, 1), RATE)
     with open(out_csv, "w", newline="") as f:
         w = csv.writer(f)
@@ -252,12 +257,12 @@ def write_stream(out_wav: str | os.PathLike, out_csv: str | os.PathLike, minutes
 STREAMS = (("stream", "test", 1), ("val_stream", "val", 2), ("train_stream", "train", 3))
 
 
-def write_streams(folder: str | os.PathLike, seed: int, minutes: dict[str, float]) -> list[dict]:
+def write_streams(folder: str | os.PathLike, seed: int, minutes: dict[str, float], progress: bool = False) -> list[dict]:
     """The dataset's streams (``STREAMS``), ``minutes[split]`` long each (none where 0 or absent), in the
     voices ``generate_commands`` split with the same ``seed``; each summary also names its ``split``."""
     out = Path(folder)
     return [{"split": split, **write_stream(out / f"{stem}.wav", out / f"{stem}.csv", minutes=minutes[split],
-                                            seed=seed + offset, split=split, voice_seed=seed)}
+                                            seed=seed + offset, split=split, voice_seed=seed, progress=progress)}
             for stem, split, offset in STREAMS if minutes.get(split, 0) > 0]
 
 

@@ -1,0 +1,37 @@
+"""`make demo`'s flow, end to end, at toy sizes: every step of the three applications runs, writes its
+artifacts and ends in a report that holds each section. The models are too small to mean anything here;
+`make demo` runs the same steps at its own sizes."""
+
+import json
+
+import pytest
+
+from edgeward.export.bench import BenchOptions
+from edgeward.train.commands_data import espeak_available
+
+
+@pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed (make install adds it)")
+def test_the_demo_runs_every_step_and_reports_each_application(tmp_path):
+    from edgeward.demo import DemoOptions, run_demo
+
+    quick = BenchOptions(single_rows=50, keras_single_rows=10, predict_single_rows=5, batch_repeats=2, load_repeats=1,
+                         cold_repeats=1)
+    lines = []
+    result = run_demo(DemoOptions(out=str(tmp_path), rows=30_000, epochs=2, commands_per_class=8, commands_epochs=2,
+                                  stream_minutes=0.5, detect_images=60, detect_epochs=1, detect_size=96, bench=quick),
+                      log=lines.append)
+
+    steps = json.loads((tmp_path / "demo.json").read_text())["steps"]
+    assert len(steps) == len(result.steps) == 15 and all(s["seconds"] > 0 for s in steps)
+    assert [line for line in lines if line.startswith("[")][-1].startswith("[15/15] write report")
+    for app, files in {"fraud": ("model.onnx", "model-int8.onnx", "model-qat-int8.tflite", "model-pruned-qat-int8.onnx"),
+                       "commands": ("model.onnx", "model-int8.onnx", "model.tflite", "model-int8.tflite"),
+                       "detect": ("model.onnx", "model-int8.onnx", "model.tflite", "model-int8.tflite")}.items():
+        for name in files:
+            assert (tmp_path / app / "artifacts" / name).stat().st_size > 0, (app, name)
+        assert (tmp_path / app / "bench.json").exists(), app
+    streams = json.loads((tmp_path / "commands" / "bench.json").read_text())["streams"]
+    assert [s["artifact"] for s in streams] == ["model.onnx", "model-int8.onnx"]
+    html = result.report.read_text()
+    for heading in ("Fraud scoring", "Voice commands", "Object detection (digits)", "Steps"):
+        assert f"<h2>{heading}</h2>" in html
