@@ -163,14 +163,16 @@ def bench_run(run_dir: str | os.PathLike, options: BenchOptions = BenchOptions()
         result["vs_keras"] = bench_vs_keras(run, fp32, holdout, options, step=lambda: bar.update(1))
     if task == "commands":
         from edgeward.export.bench_commands import bench_stream
+        from edgeward.train.commands_data import stream_files
 
-        data = Path(train["data"]["path"])
-        if (data / "stream.wav").exists():
-            result["streams"] = [bench_stream(run / "artifacts" / name, data / "stream.wav", data / "stream.csv",
+        test_wav, test_csv = stream_files(train["data"]["path"], "test")
+        if test_wav.exists():
+            result["streams"] = [bench_stream(run / "artifacts" / name, test_wav, test_csv,
                                               run / "stream_events.json" if name == "model.onnx" else None)
                                  for name in ("model.onnx", "model-int8.onnx") if (run / "artifacts" / name).exists()]
-        if (data / "train_stream.wav").exists() and fp32.exists():  # the same model on voices it trained on
-            result["train_stream"] = bench_stream(fp32, data / "train_stream.wav", data / "train_stream.csv")
+        train_wav, train_csv = stream_files(train["data"]["path"], "train")
+        if train_wav.exists() and fp32.exists():  # the same model on voices it trained on
+            result["train_stream"] = bench_stream(fp32, train_wav, train_csv)
     if task == "detect":
         from edgeward.export.bench_detect import bench_video
 

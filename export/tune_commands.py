@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -28,13 +27,13 @@ def tune_thresholds(run_dir: str | os.PathLike, max_false_alarms_per_hour: float
     from edgeward.runtime.audio_sources import WavSource
     from edgeward.runtime.commands import CommandRecognizer, RecognizerOptions
     from edgeward.runtime.model import Model
+    from edgeward.train.commands_data import stream_files
 
     run = RunData(run_dir)
     report = run.report
     if report.get("task") != "commands":
         raise InputError(f"{run.dir}: expected a commands run, got task {report.get('task')!r}")
-    data = Path(report["data"]["path"])
-    wav, csv = data / "val_stream.wav", data / "val_stream.csv"
+    wav, csv = stream_files(report["data"]["path"], "val")
     if not wav.exists():
         raise InputError(f"{wav}: not found; `edgeward data commands` writes it (--stream-minutes above 0)")
     clip_thresholds = report.get("clip_thresholds", report["thresholds"])

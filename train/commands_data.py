@@ -257,13 +257,18 @@ def write_stream(out_wav: str | os.PathLike, out_csv: str | os.PathLike, minutes
 STREAMS = (("stream", "test", 1), ("val_stream", "val", 2), ("train_stream", "train", 3))
 
 
+def stream_files(folder: str | os.PathLike, split: str) -> tuple[Path, Path]:
+    """The WAV and ground-truth CSV of the stream of ``split``'s voices in a dataset folder."""
+    stem = next(stem for stem, of, _ in STREAMS if of == split)
+    return Path(folder) / f"{stem}.wav", Path(folder) / f"{stem}.csv"
+
+
 def write_streams(folder: str | os.PathLike, seed: int, minutes: dict[str, float], progress: bool = False) -> list[dict]:
     """The dataset's streams (``STREAMS``), ``minutes[split]`` long each (none where 0 or absent), in the
     voices ``generate_commands`` split with the same ``seed``; each summary also names its ``split``."""
-    out = Path(folder)
-    return [{"split": split, **write_stream(out / f"{stem}.wav", out / f"{stem}.csv", minutes=minutes[split],
-                                            seed=seed + offset, split=split, voice_seed=seed, progress=progress)}
-            for stem, split, offset in STREAMS if minutes.get(split, 0) > 0]
+    return [{"split": split, **write_stream(*stream_files(folder, split), minutes=minutes[split], seed=seed + offset,
+                                            split=split, voice_seed=seed, progress=progress)}
+            for _, split, offset in STREAMS if minutes.get(split, 0) > 0]
 
 
 def _split_of(name: str, lists: dict[str, set[str]]) -> str:
