@@ -18,12 +18,10 @@ test: install
 bench: install
 	$(VENV)/bin/edgeward bench runs/demo/fraud
 
-# The full-size voice-commands benchmark (about an hour on 2 cores): the README's commands tables.
-# `tune` chooses the stream thresholds on the validation stream (validation voices, 180 minutes: at a
-# budget of 2 false alarms per hour, one hour holds 2 of them; the floor a 60-minute stream chose at
-# 1 per hour gave 6 per hour over 180 minutes). The test stream is twice as long: two 3-hour streams of
-# the test voices gave 6 and 2 false alarms per hour. A stream of the training voices says how much of the
-# shortfall is voices never heard, and how much is the stream itself.
+# The full-size voice-commands benchmark (about an hour on 2 cores): docs/benchmarks.md's commands tables.
+# `tune` chooses the stream thresholds on the validation voices' stream; the test voices' stream is only
+# measured, and the training voices' stream beside it says how much of a shortfall is voices never heard.
+# Why the streams are this long: docs/decisions.md.
 bench-commands: install
 	$(VENV)/bin/edgeward data commands runs/commands-data --per-class 1000 --stream-minutes 360 --val-stream-minutes 180 \
 		--train-stream-minutes 180
@@ -33,7 +31,7 @@ bench-commands: install
 	-$(VENV)/bin/edgeward export runs/commands --all --max-drop 1  # an artifact outside budget fails it; bench the rest
 	$(VENV)/bin/edgeward bench runs/commands
 
-# The full-size detection benchmark (about an hour on 2 cores): the README's detection tables.
+# The full-size detection benchmark (about an hour on 2 cores): docs/benchmarks.md's detection tables.
 bench-detect: install
 	$(VENV)/bin/edgeward data detect runs/detect-data --images 6000 --holdout 500
 	$(VENV)/bin/edgeward train detect --data runs/detect-data --out runs/detect --epochs 30

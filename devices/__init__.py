@@ -1,10 +1,11 @@
 """Device profiles (one TOML file per target) and inspection of this host.
 
-Imports neither the runtime nor export; onnxruntime is imported lazily to list providers.
+Imports only edgeward.core; onnxruntime is imported lazily to list providers.
 """
 
-from edgeward.devices.host import HostInfo, closest_profile, cpu_profile, detect
-from edgeward.devices.profiles import Backend, Profile, available_providers, list_profiles, load_profile, resolve
+from edgeward.devices.host import HostInfo, available_providers, detect
+from edgeward.devices.profiles import Backend, Profile, list_profiles, load_profile
+from edgeward.devices.select import closest_profile, cpu_profile, resolve
 
 __all__ = [
     "Backend", "HostInfo", "Profile", "available_providers", "closest_profile", "cpu_profile", "detect",

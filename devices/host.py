@@ -1,4 +1,4 @@
-"""What this host is: architecture, cores, CPU flags, accelerators and providers; the closest profile."""
+"""What this host is: architecture, cores, CPU flags, accelerators and onnxruntime providers."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from edgeward.devices.profiles import Profile, available_providers, load_profile
 
 INTERESTING_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "f16c", "fma", "asimd", "asimddp", "fphp")
 
@@ -71,27 +69,8 @@ def detect() -> HostInfo:
     )
 
 
-def cpu_profile() -> Profile:
-    """This host's CPU-only profile (for comparisons against a bare CPU session)."""
-    return load_profile("arm64-cpu" if platform.machine().lower() in ("aarch64", "arm64") else "x86-64-cpu")
+def available_providers() -> list[str]:
+    """The execution providers this onnxruntime offers."""
+    import onnxruntime
 
-
-def closest_profile(host: HostInfo) -> Profile:
-    """The profile that fits this host best, among those whose providers it has."""
-    board = host.board.lower()
-    if "jetson" in board or "orin" in board:
-        name = "jetson-orin"
-    elif "raspberry pi 5" in board:
-        name = "raspberry-pi-5"
-    elif "raspberry pi 4" in board:
-        name = "raspberry-pi-4"
-    elif "CUDAExecutionProvider" in host.providers:
-        name = "nvidia-gpu"
-    elif host.arch in ("aarch64", "arm64"):
-        name = "arm64-cpu"
-    else:
-        name = "x86-64-cpu"
-    profile = load_profile(name)
-    if any(p not in host.providers for p in profile.providers) and host.providers:
-        profile = load_profile("arm64-cpu" if host.arch in ("aarch64", "arm64") else "x86-64-cpu")
-    return profile
+    return list(onnxruntime.get_available_providers())

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from edgeward.errors import DeviceError, InputError
+from edgeward.core.errors import DeviceError, InputError
+from edgeward.devices.host import available_providers
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 CPU_PROVIDER = "CPUExecutionProvider"
@@ -47,12 +48,6 @@ class Profile:
         return self.providers or (CPU_PROVIDER,)
 
 
-def available_providers() -> list[str]:
-    import onnxruntime
-
-    return list(onnxruntime.get_available_providers())
-
-
 def list_profiles() -> list[Profile]:
     return [load_profile(p.stem) for p in sorted(PROFILE_DIR.glob("*.toml"))]
 
@@ -86,14 +81,3 @@ def load_profile(name_or_path: str | os.PathLike) -> Profile:
         providers=tuple(data["providers"]), threads=int(data["threads"]), format=data["format"],
         precision=data["precision"], delegate=data.get("delegate", ""),
     )
-
-
-def resolve(device: "str | Profile | None") -> Profile:
-    """A Profile from a name, a TOML path, ``auto``/``None`` (the closest to this host) or a Profile."""
-    if isinstance(device, Profile):
-        return device
-    if device in (None, "auto"):
-        from edgeward.devices.host import closest_profile, detect
-
-        return closest_profile(detect())
-    return load_profile(device)

@@ -1,3 +1,3 @@
-from edgeward.cli import main
+from edgeward.app.cli import main
 
 raise SystemExit(main())

@@ -22,15 +22,12 @@ class Precision(str, Enum):
 
 
 class Source(str, Enum):
-    BASE = "base"  # model.keras
-    PRUNED = "pruned"  # model-pruned.keras
-    QAT = "qat"  # model-qat.h5
-    PRUNED_QAT = "pruned-qat"  # model-pruned-qat.h5
+    """Which Keras model of the run an artifact comes from (its file: ``edgeward.core.rundir.SOURCES``)."""
 
-    @property
-    def file(self) -> str:
-        return {"base": "model.keras", "pruned": "model-pruned.keras", "qat": "model-qat.h5",
-                "pruned-qat": "model-pruned-qat.h5"}[self.value]
+    BASE = "base"
+    PRUNED = "pruned"
+    QAT = "qat"
+    PRUNED_QAT = "pruned-qat"
 
     @property
     def is_qat(self) -> bool:
@@ -45,8 +42,8 @@ class Calibration(str, Enum):
 
 class Activations(str, Enum):
     """ONNX post-training int8 activations. ``u8`` (asymmetric uint8, int8 weights): onnxruntime's fast
-    x86 kernels; the detector ran 3.2x faster than with ``s8`` at the same accuracy. ``s8`` (symmetric
-    int8): what TensorRT requires, chosen for targets whose providers include it."""
+    x86 kernels (docs/decisions.md). ``s8`` (symmetric int8): what TensorRT requires, chosen for targets
+    whose providers include it."""
 
     U8 = "u8"
     S8 = "s8"
@@ -75,7 +72,7 @@ class ArtifactSpec:
         return "-".join(parts) + "." + self.format.value
 
     def check(self) -> "ArtifactSpec":
-        from edgeward.errors import InputError
+        from edgeward.core.errors import InputError
 
         if self.source.is_qat and self.precision is not Precision.INT8:
             raise InputError(f"a QAT model exports as int8, got precision {self.precision.value}")
@@ -110,9 +107,8 @@ def excluded(spec: ArtifactSpec, float_input_prefix: bool) -> str | None:
 
     A model whose graph starts with a Normalization layer takes raw values of very different ranges
     (fraud: amounts, seconds, rates). TFLite full-integer int8 quantizes the model input and that
-    layer with one int8 scale, which erases most features (measured on the fraud model: AUPRC drop
-    of 67 points). ONNX int8 keeps such leading layers in float; TFLite dynamic-range int8 and the
-    QAT TFLite keep float activations there.
+    layer with one int8 scale, which erases most features (docs/decisions.md). ONNX int8 keeps such
+    leading layers in float; TFLite dynamic-range int8 and the QAT TFLite keep float activations there.
     """
     if float_input_prefix and spec.format is Format.TFLITE and spec.precision is Precision.INT8 and not spec.source.is_qat:
         return ("TFLite full-integer int8 would quantize the raw input features and the in-model normalisation "

@@ -1,17 +1,17 @@
-"""``edgeward bench DIR``: every artifact of a run, and the runtime against Keras, in one run.
+"""``edgeward bench DIR``: every artifact of a run, and the task's own measurements, in one run.
 
 Artifacts table (format x precision x source): file size, gzip size, the task metric (measured on
 held-out rows at export), single-row p50/p95/p99 latency on 1 thread and on all threads, batched
 throughput, load time and peak RSS (fresh process). The same code times ONNX Runtime and LiteRT
 through the runtime's ``Model`` with the device profile's providers. Also the runtime's overhead
-over a bare ``InferenceSession.run``, and the runtime-vs-Keras comparison. JSON, CSV and Markdown.
+over a bare ``InferenceSession.run``, and the task's own measurements (its ``TaskSpec.bench``: the
+runtime against Keras, a long audio stream, a video). JSON, CSV and Markdown.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
-import json
 import os
 import platform
 import statistics
@@ -22,11 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeward.errors import InputError
-from edgeward.export.bench_keras import bench_vs_keras, in_subprocess
-from edgeward.export.timing import batched, single_row
-
-BENCH_FILE, BENCH_CSV = "bench.json", "bench.csv"
+from edgeward.core.errors import InputError
+from edgeward.core.registry import get_task
+from edgeward.core.rundir import RunDir
+from edgeward.export.timing import batched, in_subprocess, single_row, us_text
 
 # peak RSS as deployed: load, then one row at a time (a whole held-out batch would measure the batch); the rows
 # come from a small .npy of at most 8 MB, so that held-out images do not count as the runtime's memory
@@ -130,18 +129,18 @@ def bench_run(run_dir: str | os.PathLike, options: BenchOptions = BenchOptions()
 
     from edgeward.devices import resolve
 
-    run = Path(run_dir)
-    validation_path = run / "validation.json"
-    if not validation_path.exists():
+    run = RunDir(run_dir)
+    validation = run.read_json(run.validation_file)
+    if validation is None:
         raise InputError(f"{run}: no exported artifacts (validation.json); run `edgeward export {run}` first")
-    validation = json.loads(validation_path.read_text())
-    checks = [a for a in validation["artifacts"] if a.get("passed") and (run / "artifacts" / a["artifact"]).exists()]
+    checks = [a for a in validation["artifacts"] if a.get("passed") and run.artifact(a["artifact"]).exists()]
     if not checks:
         raise InputError(f"{run}: no artifact passed validation; nothing to benchmark")
-    holdout = run / "holdout.npz"
-    x = np.load(holdout)["x_test"]
+    record = run.record()
+    spec = get_task(record.task)
+    x = np.load(run.holdout)["x_test"]
     profile = resolve(options.device)
-    bar = tqdm(total=len(checks) + 2 + (3 if options.vs_keras else 0), desc="benchmark", disable=not progress, leave=False)
+    bar = tqdm(total=len(checks) + 2 + spec.bench_steps(options), desc="benchmark", disable=not progress, leave=False)
     result: dict = {"machine": machine(), "device": profile.name, "threads_all": profile.num_threads, "rows": len(x),
                     "artifacts": []}
     runnable = {"onnx" if b.value == "onnxruntime" else b.value for b in profile.backends}
@@ -150,44 +149,21 @@ def bench_run(run_dir: str | os.PathLike, options: BenchOptions = BenchOptions()
             bar.update(1)
             continue
         row = {k: check[k] for k in ("artifact", "format", "precision", "source", "method", "metric", "drop_points")}
-        row.update(bench_artifact(run / "artifacts" / check["artifact"], x, profile, options))
+        row.update(bench_artifact(run.artifact(check["artifact"]), x, profile, options))
         result["artifacts"].append(row)
         bar.update(1)
-    fp32 = run / "artifacts" / "model.onnx"
-    train = json.loads((run / "train.json").read_text())
-    task = result["task"] = train["task"]
+    fp32 = run.artifact("model.onnx")
+    result["task"] = record.task
     if fp32.exists():
         result["overhead"] = overhead(fp32, x, options.single_rows)
     bar.update(1)
-    if task == "fraud" and options.vs_keras and fp32.exists():
-        result["vs_keras"] = bench_vs_keras(run, fp32, holdout, options, step=lambda: bar.update(1))
-    if task == "commands":
-        from edgeward.export.bench_commands import bench_stream
-        from edgeward.train.commands_data import stream_files
-
-        test_wav, test_csv = stream_files(train["data"]["path"], "test")
-        if test_wav.exists():
-            result["streams"] = [bench_stream(run / "artifacts" / name, test_wav, test_csv,
-                                              run / "stream_events.json" if name == "model.onnx" else None)
-                                 for name in ("model.onnx", "model-int8.onnx") if (run / "artifacts" / name).exists()]
-        train_wav, train_csv = stream_files(train["data"]["path"], "train")
-        if train_wav.exists() and fp32.exists():  # the same model on voices it trained on
-            result["train_stream"] = bench_stream(fp32, train_wav, train_csv)
-    if task == "detect":
-        from edgeward.export.bench_detect import bench_video
-
-        result["params"] = train["params"]
-        data = Path(train["data"]["path"])
-        if (data / "video.mp4").exists():
-            result["video"] = [bench_video(run / "artifacts" / name, data / "video.mp4", data / "video.csv",
-                                           run / "annotated" if name == "model.onnx" else None)
-                               for name in ("model.onnx", "model-int8.onnx", "model-int8.tflite")
-                               if (run / "artifacts" / name).exists() and name.split(".")[-1] in runnable]
-    result["targets"] = targets(result, validation)
+    spec.bench(run, record, result, options, runnable, lambda: bar.update(1))
+    result["targets"] = [{"target": t, "measured": m, "goal": g, "met": ok}
+                         for t, m, g, ok in spec.targets(result, validation) + targets(result, validation)]
     bar.update(1)
     bar.close()
-    (run / BENCH_FILE).write_text(json.dumps(result, indent=2))
-    _write_csv(run / BENCH_CSV, result["artifacts"], profile.num_threads)
+    run.write_json(run.bench_file, result)
+    _write_csv(run.bench_csv, result["artifacts"], profile.num_threads)
     return result
 
 
@@ -207,17 +183,9 @@ def _write_csv(path: Path, rows: list[dict], threads_all: int) -> None:
                         round(r["batched_1t"]["rows_per_s"]), round(r["load_ms"], 2), round(r["peak_rss_mb"], 1)])
 
 
-def targets(r: dict, validation: dict) -> list[dict]:
-    """The issues' targets, measured: each with its number, the goal, and met / not met / not applicable."""
+def targets(r: dict, validation: dict) -> list[tuple]:
+    """The targets every task shares, measured: (what, measured, goal, met: True, False or None for n/a)."""
     rows = []
-    if r.get("task") == "commands":
-        from edgeward.export.bench_commands import commands_targets
-
-        rows += commands_targets(r, validation)
-    if r.get("task") == "detect":
-        from edgeward.export.bench_detect import detect_targets
-
-        rows += detect_targets(r, validation)
     arts = {a["artifact"]: a for a in r["artifacts"]}
     fp32 = arts.get("model.onnx")
     if fp32:
@@ -246,68 +214,21 @@ def targets(r: dict, validation: dict) -> list[dict]:
         o = r["overhead"]
         rows.append(("runtime Model.run / bare session.run, single-row p50", f"{o['ratio']:.3f}x ({o['model_run_p50_us']:.2f} vs {o['bare_p50_us']:.2f} us)", "<= 1.05x", o["ratio"] <= 1.05))
         rows.append(("same, with input validation (the default)", f"{o['ratio_validated']:.2f}x", "(reported)", None))
-    k = r.get("vs_keras")
-    if k:
-        rows.append(("batched rows/s, runtime (1 thread)", f"{k['runtime']['batched']['rows_per_s']:,.0f}", ">= 500,000", k["runtime"]["batched"]["rows_per_s"] >= 500_000))
-        rows.append(("single-row p99 latency, runtime", f"{k['runtime']['single']['p99_us']:.1f} us", "<= 100 us", k["runtime"]["single"]["p99_us"] <= 100))
-        ratio = k["cold_tensorflow"]["cold_start_s"] / k["cold_runtime"]["cold_start_s"]
-        rows.append(("cold start: TF import / runtime", f"{ratio:.1f}x", ">= 10x", ratio >= 10))
-    return [{"target": t, "measured": m, "goal": g, "met": ok} for t, m, g, ok in rows]
-
-
-def _us(v: float) -> str:
-    return f"{v:,.0f} us" if v >= 100 else f"{v:.1f} us"
+    return rows
 
 
 def tables(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, header, rows) tables, shared by the terminal, the README and the HTML report."""
+    """(title, header, rows) tables, shared by the terminal, the README and the HTML report: the artifacts,
+    the task's own, the targets."""
     out = []
     n_all = r["threads_all"]
     header = ["artifact", "size", "gzip", "metric", "p50 1t", "p99 1t", f"p50 {n_all}t", "rows/s 1t", "load", "RSS"]
     rows = [[a["artifact"], f"{a['size_bytes']:,}", f"{a['gzip_bytes']:,}", f"{a['metric']:.4f}",
-             _us(a["single_1t"]["p50_us"]), _us(a["single_1t"]["p99_us"]), _us(a[f"single_{n_all}t"]["p50_us"]),
+             us_text(a["single_1t"]["p50_us"]), us_text(a["single_1t"]["p99_us"]), us_text(a[f"single_{n_all}t"]["p50_us"]),
              f"{a['batched_1t']['rows_per_s']:,.0f}", f"{a['load_ms']:.1f} ms", f"{a['peak_rss_mb']:.0f} MB"]
             for a in r["artifacts"]]
     out.append((f"Artifacts on {r['device']}", header, rows))
-    k = r.get("vs_keras")
-    if k:
-        names = {"runtime": "edgeward runtime (FraudScorer)", "onnxruntime_bare": "bare onnxruntime session.run",
-                 "keras_call": "Keras model(x)", "keras_predict": "Keras model.predict"}
-        speed = [[name, f"{k[key]['batched']['rows_per_s']:,.0f}", _us(k[key]["single"]["p50_us"]), _us(k[key]["single"]["p99_us"])]
-                 for key, name in names.items()]
-        out.append(("Runtime vs Keras (fp32, 1 thread)", ["engine", "batched rows/s", "single-row p50", "single-row p99"], speed))
-        cold = [["edgeward runtime: import + load + first score", f"{k['cold_runtime']['cold_start_s'] * 1000:,.0f} ms",
-                 f"{k['cold_runtime']['peak_rss_mb']:,.0f} MB"],
-                ["TensorFlow: import (RSS: + Keras load and predict)", f"{k['cold_tensorflow']['cold_start_s'] * 1000:,.0f} ms",
-                 f"{k['cold_tensorflow']['peak_rss_mb']:,.0f} MB"]]
-        out.append(("Cold start and memory (fresh processes)", ["process", "cold start", "peak RSS"], cold))
-    if r.get("streams"):
-        from edgeward.export.stream_eval import background_text, counts_text, snr_text
-
-        out.append(("Long stream (generated, voices never heard in training)",
-                    ["artifact", "commands", "detected", "false alarms", "per hour", "real-time factor", "ms per window"],
-                    [[s["artifact"], str(s["commands"]), f"{s['detection_rate']:.1%}", str(s["false_alarms"]),
-                      f"{s['false_alarms_per_hour']:.1f}", f"{s['real_time_factor']:.4f}", f"{s['ms_per_window']:.2f}"]
-                     for s in r["streams"]]))
-        out.append(("Long stream: the commands missed, what each false alarm was heard in, and detection by background",
-                    ["artifact", "missed", "false alarms", "detected by background"],
-                    [[s["artifact"], counts_text(s.get("missed", {})), counts_text(s.get("false_alarm_causes", {})),
-                      background_text(s.get("by_background", {}))] for s in r["streams"]]))
-        out.append(("Long stream: detection by signal-to-noise ratio (the word's level over its background's)",
-                    ["artifact", "detected by SNR"],
-                    [[s["artifact"], snr_text(s.get("by_snr", {}))] for s in r["streams"]]))
-        if r.get("train_stream"):
-            voices = (("test (never heard in training)", r["streams"][0]), ("training", r["train_stream"]))
-            out.append((f"Long stream: voices never heard in training against the training voices ({r['train_stream']['artifact']})",
-                        ["voices", "minutes", "commands", "detected", "false alarms per hour", "detected by SNR"],
-                        [[name, f"{s['audio_seconds'] / 60:g}", str(s["commands"]), f"{s['detection_rate']:.1%}",
-                          f"{s['false_alarms_per_hour']:.1f}", snr_text(s.get("by_snr", {}))] for name, s in voices]))
-    if r.get("video"):
-        out.append(("Video, end to end on 1 thread (decoded frame to detections; medians per frame)",
-                    ["artifact", "frames", "preprocess", "inference", "decode + NMS", "total", "p95 total", "FPS", "video mAP@0.5"],
-                    [[v["artifact"], str(v["frames"]), f"{v['preprocess_ms']:.2f} ms", f"{v['inference_ms']:.2f} ms",
-                      f"{v['postprocess_ms']:.2f} ms", f"{v['total_ms']:.2f} ms", f"{v['p95_total_ms']:.2f} ms",
-                      f"{v['fps']:.0f}", f"{v['video_map50']:.3f}"] for v in r["video"]]))
+    out += get_task(r["task"]).tables(r)
     goals = [[t["target"], t["measured"], t["goal"], {True: "yes", False: "NO", None: "n/a"}[t["met"]]] for t in r["targets"]]
     out.append(("Targets", ["target", "measured", "goal", "met"], goals))
     return out

@@ -3,30 +3,26 @@ manifest and checked against the Keras reference on held-out rows; a recommendat
 
 ``export_run(run_dir, options)`` writes ``artifacts/<name>`` for each requested ``ArtifactSpec`` and
 ``validation.json`` (every check, the int8 candidates tried, the recommendation). An artifact outside
-its budget fails the export with its numbers, after all artifacts were checked.
+its budget fails the export with its numbers, after all artifacts were checked. What the model takes and
+gives, and how it is judged, comes from the task's ``ModelContract``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from edgeward.errors import ExportError, InputError
-from edgeward.export.artifacts import (Activations, ArtifactSpec, Calibration, Format, Precision, Source, all_specs,
-                                       excluded)
+from edgeward.core.errors import ExportError, InputError
+from edgeward.core.manifest import Manifest, Metric
+from edgeward.core.registry import get_task
+from edgeward.core.rundir import RunDir
+from edgeward.export.artifacts import Activations, ArtifactSpec, Calibration, Format, Precision, Source, all_specs, excluded
+from edgeward.export.provenance import provenance
 from edgeward.export.validate import ArtifactCheck, Budget, check_outputs, raise_failures
-from edgeward.export.tasks import adapter_for
-from edgeward.manifest import Manifest, Metric
 from edgeward.runtime.model import Model
-from edgeward.train.task_data import read_report
-
-ARTIFACTS = "artifacts"
-HOLDOUT_FILE = "holdout.npz"
-VALIDATION_FILE = "validation.json"
 
 
 @dataclass(frozen=True)
@@ -35,12 +31,12 @@ class ExportOptions:
     budget: Budget = Budget()
     search: bool = False  # try int8 candidates until the metric drop is within budget.max_drop
     device: str = "auto"  # the target: where artifacts are checked and timed for the recommendation
-    calibration_rows: int = 5000  # training rows; 1000 left the fraud int8 model 2 AUPRC points down, 5000 0.3
+    calibration_rows: int = 5000  # training rows (docs/decisions.md: why 5,000)
     recommend: bool = True
 
 
 @dataclass
-class ExportReport:
+class ExportResult:
     run: Path
     checks: list[ArtifactCheck]
     errors: dict[str, str] = field(default_factory=dict)
@@ -49,29 +45,34 @@ class ExportReport:
 
 
 class RunData:
-    """A run directory's models, held-out rows and task metadata, loaded on demand."""
+    """A run directory's models, held-out rows, training record and model contract, loaded on demand."""
 
     def __init__(self, run_dir: str | os.PathLike):
-        self.dir = Path(run_dir)
-        self.report = read_report(self.dir)
-        self.task = adapter_for(self.report, self.dir)
-        if not (self.dir / Source.BASE.file).exists():
-            raise InputError(f"{self.dir}: expected a training run directory with model.keras, got none")
-        holdout = np.load(self.dir / HOLDOUT_FILE)
+        self.rundir = RunDir(run_dir)
+        self.dir = self.rundir.path
+        self.record = self.rundir.record()
+        self.spec = get_task(self.record.task)
+        self.contract = self.spec.contract(self.rundir, self.record)
+        if not self.rundir.model.exists():
+            raise InputError(f"{self.dir}: expected a training run directory with {self.rundir.model.name}, got none")
+        holdout = np.load(self.rundir.holdout)
         self.x, self.y = holdout["x_test"], holdout["y_test"]
         self._models: dict[Source, tuple] = {}
         self._refs: dict[Source, np.ndarray] = {}
         self._onnx_fp32: dict[Source, bytes] = {}
         self._train_x: np.ndarray | None = None
 
+    def source_path(self, source: Source) -> Path:
+        return self.rundir.source_model(source.value)
+
     def model(self, source: Source):
-        from edgeward.train.keras_io import KerasFlavor, load_keras
+        from edgeward.core.keras_env import KerasFlavor, load_model
 
         if source not in self._models:
-            path = self.dir / source.file
+            path = self.source_path(source)
             if not path.exists():
                 raise InputError(f"{path}: not found; make it with `edgeward compress {self.dir}`")
-            model, flavor = load_keras(path)
+            model, flavor = load_model(path)
             self._models[source] = (model, flavor is KerasFlavor.KERAS3)
         return self._models[source]
 
@@ -87,17 +88,15 @@ class RunData:
 
         if source not in self._onnx_fp32:
             model, keras3 = self.model(source)
-            self._onnx_fp32[source] = keras_to_onnx(model, self.task.input_name, keras3).SerializeToString()
+            self._onnx_fp32[source] = keras_to_onnx(model, self.contract.input_name, keras3).SerializeToString()
         return self._onnx_fp32[source]
 
     def calibration(self, rows: int) -> np.ndarray:
         """``rows`` training rows (never held-out ones), an even sample across time. The training set is
         loaded once; each caller gets the sample size it asked for."""
-        cap = self.task.max_calibration
+        cap = self.contract.max_calibration
         if self._train_x is None:
-            from edgeward.train.task_data import load_task_data
-
-            self._train_x = load_task_data(self.dir, train_sample=cap).x_train
+            self._train_x = self.spec.splits(self.rundir, self.record, train_sample=cap).x_train
         x = self._train_x
         rows = min(rows, cap or rows)
         return x[np.linspace(0, len(x) - 1, min(rows, len(x))).astype(int)]
@@ -105,7 +104,7 @@ class RunData:
     def float_prefix(self, source: Source) -> bool:
         """Whether the model starts with preprocessing layers (Normalization, Rescaling) that take raw
         values: those stay in float in fp16 and int8 artifacts."""
-        from edgeward.train.tf_env import keras
+        from edgeward.core.keras_env import tf_keras
 
         model, keras3 = self.model(source)
         if keras3:
@@ -113,13 +112,26 @@ class RunData:
 
             types = (k3.layers.Normalization, k3.layers.Rescaling)
         else:
-            types = (keras().layers.Normalization, keras().layers.Rescaling)
+            types = (tf_keras().layers.Normalization, tf_keras().layers.Rescaling)
         for layer in model.layers:
             if isinstance(layer, types):
                 return True
             if layer.weights:
                 return False
         return False
+
+    def manifest(self, spec: ArtifactSpec, output_name: str, metrics: tuple[Metric, ...]) -> Manifest:
+        """The artifact's manifest; before it was measured (no ``metrics``), the Keras model's held-out metrics."""
+        c, record = self.contract, self.record
+        if not metrics:
+            on = f"keras, held-out split ({record.data.split['test']} rows)"
+            metrics = tuple(Metric(k, round(v, 6), on) for k, v in record.metrics["model"].items())
+        return Manifest(
+            task=record.task, format=spec.format.value, precision=spec.precision.value, inputs=c.inputs,
+            outputs=(replace(c.output, name=output_name),), labels=c.labels, features=c.features,
+            thresholds=dict(c.thresholds), metrics=metrics,
+            provenance=provenance(self.source_path(spec.source), record.data.sha256),
+            params={**c.params, "source": spec.source.value, "method": spec.describe()})
 
 
 def build(run: RunData, spec: ArtifactSpec, calibration_rows: int) -> bytes:
@@ -134,7 +146,7 @@ def build(run: RunData, spec: ArtifactSpec, calibration_rows: int) -> bytes:
         if spec.source.is_qat:
             from edgeward.export.onnx_qdq import quantize_weights
 
-            proto = keras_to_onnx(model, run.task.input_name)
+            proto = keras_to_onnx(model, run.contract.input_name)
             quantize_weights(proto)
             return proto.SerializeToString()
         if spec.precision is Precision.FP32:
@@ -143,9 +155,9 @@ def build(run: RunData, spec: ArtifactSpec, calibration_rows: int) -> bytes:
             import onnx
 
             return to_fp16(onnx.load_from_string(run.onnx_fp32(spec.source)), run.float_prefix(spec.source)).SerializeToString()
-        return quantize_static_int8(run.onnx_fp32(spec.source), run.task.input_name, run.calibration(calibration_rows), spec,
+        return quantize_static_int8(run.onnx_fp32(spec.source), run.contract.input_name, run.calibration(calibration_rows), spec,
                                     run.float_prefix(spec.source))
-    # full-integer TFLite: 1,000 representative rows (300 left the DS-CNN 1.1 accuracy points down)
+    # full-integer TFLite: at most 1,000 representative rows (docs/decisions.md)
     representative = run.calibration(min(calibration_rows, 1000)) if spec.precision is Precision.INT8 and not spec.source.is_qat else None
     return keras_to_tflite(model, spec, representative, keras3)
 
@@ -172,13 +184,13 @@ def make_artifact(run: RunData, spec: ArtifactSpec, options: ExportOptions) -> A
 
         raw = compact_names(raw)
     output = first_output_name(spec, raw)
-    data = embed(spec, raw, run.task.manifest(spec, output, ()))
+    data = embed(spec, raw, run.manifest(spec, output, ()))
     with Model(data, device=options.device) as artifact:
-        out = artifact.run({run.task.input_name: run.x})[artifact.output_names[0]]
+        out = artifact.run({run.contract.input_name: run.x})[artifact.output_names[0]]
     by_diff = spec.precision in (Precision.FP32, Precision.FP16) and spec.source is Source.BASE
     tolerance = options.budget.fp16_tolerance if spec.precision is Precision.FP16 else options.budget.fp32_tolerance
     check = check_outputs(
-        out, run.reference(spec.source), run.reference(Source.BASE), run.y, run.task.metric, run.task.decide, by_diff, tolerance,
+        out, run.reference(spec.source), run.reference(Source.BASE), run.y, run.contract.metric, run.contract.decide, by_diff, tolerance,
         options.budget.max_drop, artifact=spec.name, format=spec.format.value, precision=spec.precision.value,
         source=spec.source.value, method=spec.describe(), size_bytes=len(data),
     )
@@ -187,10 +199,10 @@ def make_artifact(run: RunData, spec: ArtifactSpec, options: ExportOptions) -> A
         check = _fail(check, f"max abs diff {check.max_abs_diff:.2e} > {tolerance:g} vs its Keras model; " + check.reason)
     on = f"this artifact, held-out tail ({len(run.y)} rows)"
     metrics = (Metric(check.metric_name, round(check.metric, 6), on),
-               *(Metric(name, round(value, 6), on) for name, value in run.task.extra_metrics(run.y, out)),
+               *(Metric(name, round(value, 6), on) for name, value in run.contract.extra_metrics(run.y, out)),
                Metric("decision_agreement", round(check.agreement, 6), on))
-    final = embed(spec, raw, run.task.manifest(spec, output, metrics))
-    path = run.dir / ARTIFACTS / spec.name
+    final = embed(spec, raw, run.manifest(spec, output, metrics))
+    path = run.rundir.artifact(spec.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(final)
     return check.__class__(**{**check.as_dict(), "size_bytes": len(final)})
@@ -227,18 +239,18 @@ def search_int8(run: RunData, spec: ArtifactSpec, options: ExportOptions, tried:
                 return best[0]
     base = best[1]
     int8 = build(run, base, options.calibration_rows)
-    ranked = sensitive_nodes(run.onnx_fp32(spec.source), int8, run.task.input_name, run.calibration(options.calibration_rows))
+    ranked = sensitive_nodes(run.onnx_fp32(spec.source), int8, run.contract.input_name, run.calibration(options.calibration_rows))
     for k in range(1, len(ranked)):
         if attempt(base.but(exclude_nodes=tuple(name for name, _ in ranked[:k]))).passed:
             return best[0]
     return make_artifact(run, best[1], options)  # none within budget: keep the best, which fails with its numbers
 
 
-def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOptions(), progress: bool = False) -> ExportReport:
+def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOptions(), progress: bool = False) -> ExportResult:
     from tqdm import tqdm
 
     run = RunData(run_dir)
-    report = ExportReport(run.dir, [])
+    result = ExportResult(run.dir, [])
     options = replace(options, specs=for_target(options.specs, options.device))
     for spec in options.specs:
         why = excluded(spec, run.float_prefix(spec.source))
@@ -247,23 +259,24 @@ def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOption
     for spec in tqdm(options.specs, desc="exporting", unit="artifact", disable=not progress, leave=False):
         try:
             if options.search and spec.format is Format.ONNX and spec.precision is Precision.INT8 and not spec.source.is_qat:
-                check = search_int8(run, spec, options, report.search)
+                check = search_int8(run, spec, options, result.search)
             else:
                 check = make_artifact(run, spec, options)
-            report.checks.append(check)
+            result.checks.append(check)
         except ExportError as exc:
-            report.errors[spec.name] = str(exc)
-    old = json.loads((run.dir / VALIDATION_FILE).read_text()) if (run.dir / VALIDATION_FILE).exists() else {}
-    entries = _merged_entries(old, report)
-    if options.recommend and report.checks:
+            result.errors[spec.name] = str(exc)
+    old = run.rundir.read_json(run.rundir.validation_file) or {}
+    entries = _merged_entries(old, result)
+    if options.recommend and result.checks:
         from edgeward.export.recommend import recommend
 
         # over every artifact of the run within budget, exported now or before
-        known = [ArtifactCheck(**e) for e in entries if "metric" in e and (run.dir / ARTIFACTS / e["artifact"]).exists()]
-        report.recommendation = recommend(run.dir / ARTIFACTS, known, run.x, options.device)
-    _write_validation(run.dir, report, entries, old)
-    raise_failures(report.checks, report.errors)
-    return report
+        known = [ArtifactCheck(**e) for e in entries if "metric" in e and run.rundir.artifact(e["artifact"]).exists()]
+        result.recommendation = recommend(run.rundir.artifacts, known, run.x, options.device)
+    run.rundir.write_json(run.rundir.validation_file, {"artifacts": entries, "search": result.search or old.get("search", []),
+                                                 "recommendation": result.recommendation or old.get("recommendation")})
+    raise_failures(result.checks, result.errors)
+    return result
 
 
 def for_target(specs: tuple[ArtifactSpec, ...], device: str) -> tuple[ArtifactSpec, ...]:
@@ -280,20 +293,14 @@ def for_target(specs: tuple[ArtifactSpec, ...], device: str) -> tuple[ArtifactSp
 def available_specs(run_dir: str | os.PathLike) -> tuple[ArtifactSpec, ...]:
     """Every artifact this run supports, from the models it has (base, and compressed ones if made)."""
     run = RunData(run_dir)
-    sources = [s for s in Source if (run.dir / s.file).exists()]
+    sources = [s for s in Source if run.source_path(s).exists()]
     return tuple(all_specs(sources, run.float_prefix(Source.BASE)))
 
 
-def _merged_entries(old: dict, report: ExportReport) -> list[dict]:
+def _merged_entries(old: dict, result: ExportResult) -> list[dict]:
     """The validation record: earlier exports' entries, replaced by this export's for the same artifacts."""
-    names = {c.artifact for c in report.checks} | set(report.errors)
+    names = {c.artifact for c in result.checks} | set(result.errors)
     entries = [e for e in old.get("artifacts", []) if e["artifact"] not in names]
-    entries += [c.as_dict() for c in report.checks]
-    entries += [{"artifact": n, "passed": False, "reason": m} for n, m in report.errors.items()]
+    entries += [c.as_dict() for c in result.checks]
+    entries += [{"artifact": n, "passed": False, "reason": m} for n, m in result.errors.items()]
     return entries
-
-
-def _write_validation(run: Path, report: ExportReport, entries: list[dict], old: dict) -> None:
-    out = {"artifacts": entries, "search": report.search or old.get("search", []),
-           "recommendation": report.recommendation or old.get("recommendation")}
-    (run / VALIDATION_FILE).write_text(json.dumps(out, indent=2))

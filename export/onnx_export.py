@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from edgeward.errors import ExportError, require
-from edgeward.quiet import quiet_stderr
-from edgeward.manifest import METADATA_KEY, Manifest
+from edgeward.core.errors import ExportError, require
+from edgeward.core.manifest import METADATA_KEY, Manifest
+from edgeward.core.quiet import quiet_stderr
 
 OPSET = 17
 
@@ -15,7 +15,7 @@ def keras_to_onnx(model, input_name: str, keras3: bool = False):
     tf_keras models go through ``from_keras``; Keras 3 models through a ``tf.function`` (tf2onnx's
     Keras path does not know Keras 3).
     """
-    from edgeward.train.tf_env import tensorflow
+    from edgeward.core.keras_env import tensorflow
 
     tf = tensorflow()
     tf2onnx = require("tf2onnx", "train")

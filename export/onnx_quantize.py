@@ -28,7 +28,7 @@ class _Reader:
 
 
 # Output activations kept in float: quantizing a probability to 8 bits ties the scores that the task
-# metric ranks (the fraud model lost 8 AUPRC points that way).
+# metric ranks (docs/decisions.md).
 FLOAT_OUTPUT_OPS = ("Sigmoid", "Softmax", "LogSoftmax")
 
 
@@ -47,11 +47,11 @@ def quantize_static_int8(fp32: bytes, input_name: str, calibration: np.ndarray, 
                          keep_prefix: bool = False) -> bytes:
     """QDQ int8 (activations and weights int8). ``keep_prefix``: the nodes that preprocess the raw
     inputs (an in-model normalisation) stay in float, as do ``spec.exclude_nodes``."""
-    from edgeward.export.artifacts import Activations
-    from edgeward.export.onnx_export import prefix_nodes
-
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    from edgeward.export.artifacts import Activations
+    from edgeward.export.onnx_export import prefix_nodes
 
     method = {Calibration.MINMAX: CalibrationMethod.MinMax, Calibration.ENTROPY: CalibrationMethod.Entropy,
               Calibration.PERCENTILE: CalibrationMethod.Percentile}[spec.calibration]

@@ -8,8 +8,8 @@ from importlib import metadata
 from pathlib import Path
 
 import edgeward
-from edgeward.manifest import Provenance
-from edgeward.train.tabular import file_sha256
+from edgeward.core.hashing import file_sha256
+from edgeward.core.manifest import Provenance
 
 PACKAGES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert")
 PACKAGE_ROOT = Path(edgeward.__file__).resolve().parent.parent
@@ -28,7 +28,7 @@ def package_versions() -> dict[str, str]:
 def code_sha256() -> str:
     """One hash over edgeward's Python sources, in a stable order."""
     h = hashlib.sha256()
-    for folder in ("edgeward", "train", "export", "runtime", "devices"):
+    for folder in ("edgeward", "train", "export", "runtime", "devices"):  # the package's folders (pyproject.toml)
         for path in sorted((PACKAGE_ROOT / folder).rglob("*.py")):
             h.update(str(path.relative_to(PACKAGE_ROOT)).encode())
             h.update(path.read_bytes())

@@ -14,10 +14,10 @@ import warnings
 
 import numpy as np
 
-from edgeward.errors import ExportError
+from edgeward.core.errors import ExportError
+from edgeward.core.manifest import METADATA_KEY, Manifest
+from edgeward.core.quiet import quiet_stderr
 from edgeward.export.artifacts import ArtifactSpec, Precision
-from edgeward.quiet import quiet_stderr
-from edgeward.manifest import METADATA_KEY, Manifest
 
 _UNSUPPORTED_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
 _FLEX_OPS = re.compile(r"Flex ops: ([\w, ]+)")
@@ -25,7 +25,7 @@ _FLEX_OPS = re.compile(r"Flex ops: ([\w, ]+)")
 
 def keras_to_tflite(model, spec: ArtifactSpec, representative: np.ndarray | None = None, keras3: bool = False) -> bytes:
     """TFLite bytes for ``spec``'s precision. ``representative``: real training samples (full-integer int8)."""
-    from edgeward.train.tf_env import tensorflow
+    from edgeward.core.keras_env import tensorflow
 
     tf = tensorflow()
     if keras3:  # trace, freeze the variables into constants, convert the frozen function

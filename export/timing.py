@@ -1,8 +1,12 @@
-"""Latency and throughput measurement shared by the benchmark and the export recommendation."""
+"""Latency, throughput, cold start and peak memory measurement, shared by the benchmark, the tasks'
+own benchmarks and the export recommendation."""
 
 from __future__ import annotations
 
+import os
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -38,3 +42,21 @@ def batched(fn, x: np.ndarray, repeats: int) -> dict:
         times.append(time.perf_counter() - t)
     median = statistics.median(times)
     return {"rows_per_s": len(x) / median, "batch": len(x), "median_s": median}
+
+
+def in_subprocess(code: str, *args: str, repeats: int) -> dict:
+    """Median cold start and peak RSS (VmHWM) of ``code`` run in fresh interpreters; ``code`` prints the
+    seconds to its first result and its peak RSS in bytes on its last line."""
+    colds, rss = [], []
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True)
+        cold, peak = out.stdout.strip().splitlines()[-1].split()
+        colds.append(float(cold))
+        rss.append(int(peak))
+    return {"cold_start_s": statistics.median(colds), "peak_rss_mb": statistics.median(rss) / 2**20, "runs": repeats}
+
+
+def us_text(v: float) -> str:
+    """Microseconds for a table: whole ones from 100 up, one decimal below."""
+    return f"{v:,.0f} us" if v >= 100 else f"{v:.1f} us"

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from edgeward.errors import ParityError
+from edgeward.core.errors import ParityError
 
 
 class ValidationError(ParityError):

@@ -1,6 +1,6 @@
 """The TensorFlow-free runtime: numpy + onnxruntime (LiteRT with the tflite extra).
 
-Imports nothing from edgeward.train or edgeward.export, and never TensorFlow.
+Imports only edgeward.core and edgeward.devices, and never TensorFlow.
 """
 
 from edgeward.runtime.csv_scoring import ScoreSummary, score_csv

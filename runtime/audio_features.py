@@ -11,7 +11,7 @@ from functools import cached_property
 
 import numpy as np
 
-from edgeward.errors import ManifestError
+from edgeward.core.errors import ManifestError
 
 
 @dataclass(frozen=True)

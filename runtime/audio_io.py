@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeward.errors import InputError
+from edgeward.core.errors import InputError
 
 
 def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from edgeward.errors import DeviceError, InputError, require
+from edgeward.core.errors import DeviceError, InputError, require
 from edgeward.runtime.audio_io import read_wav, to_mono
 
 

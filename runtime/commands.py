@@ -19,13 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgeward.core.config import at_least, check, option
+from edgeward.core.errors import InputError
 from edgeward.devices import Profile
-from edgeward.errors import InputError
-from edgeward.manifest import Task
 from edgeward.runtime.audio_features import FrontEnd
 from edgeward.runtime.audio_io import Resampler, resample, to_mono
 from edgeward.runtime.model import Model, ModelSource, ModelTask
 
+TASK = "commands"  # the manifest task this runtime reads
 NOT_COMMANDS = ("_unknown_", "_silence_")
 
 
@@ -39,19 +40,22 @@ class Event:
 
 @dataclass(frozen=True)
 class RecognizerOptions:
-    hop_ms: float = 250.0
-    smoothing: int = 3  # windows averaged
-    refractory_ms: float = 1000.0
-    thresholds: dict[str, float] | None = None  # per label; default: the manifest's
+    hop_ms: float = option(250.0, "window hop, ms")
+    smoothing: int = option(3, "windows whose posteriors are averaged")
+    refractory_ms: float = option(1000.0, "least time between two events, ms")
+    thresholds: dict[str, float] | None = option(None, "per label; default: the manifest's", cli=False)
+
+    def __post_init__(self):
+        check(self, "hop_ms", self.hop_ms > 0, "a number > 0")
+        at_least(self, 1, "smoothing")
+        at_least(self, 0, "refractory_ms")
 
 
 class CommandRecognizer(ModelTask):
     def __init__(self, model: Model, options: RecognizerOptions = RecognizerOptions()):
         manifest = model.manifest
-        if manifest.task is not Task.COMMANDS:
-            raise InputError(f"{model.source}: expected a commands model, got task '{manifest.task.value}'")
-        if options.hop_ms <= 0 or options.smoothing < 1 or options.refractory_ms < 0:
-            raise InputError(f"recognizer options: expected hop_ms > 0, smoothing >= 1, refractory_ms >= 0, got {options}")
+        if manifest.task != TASK:
+            raise InputError(f"{model.source}: expected a {TASK} model, got task '{manifest.task}'")
         self.model, self.options = model, options
         self.front_end = FrontEnd.from_dict(manifest.params.get("front_end", {}), model.source)
         self.labels = manifest.labels

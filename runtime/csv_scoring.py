@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeward.errors import DataError, InputError
+from edgeward.core.errors import DataError, InputError
 from edgeward.runtime.fraud import FraudScorer
 
 

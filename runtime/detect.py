@@ -17,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeward.core.config import at_least, fraction, option
+from edgeward.core.errors import InputError, ManifestError, require
+from edgeward.core.manifest import Manifest, Provenance, TensorInfo
 from edgeward.devices import Profile
-from edgeward.errors import InputError, ManifestError, require
-from edgeward.manifest import Manifest, Provenance, Task, TensorInfo
 from edgeward.runtime.detect_post import Letterbox, decode_centernet, decode_yolo, letterbox_image, to_input
 from edgeward.runtime.model import Model, ModelSource, ModelTask, read_model_bytes
 
+TASK = "detect"  # the manifest task this runtime reads
 HEADS = ("centernet", "yolo")
 DEFAULT_SCORE = 0.25
 
@@ -37,17 +39,23 @@ class Detection:
 
 @dataclass(frozen=True)
 class DetectorOptions:
-    score_threshold: float | None = None  # None: the model's own (manifest thresholds["score"]), else 0.25
-    iou_threshold: float = 0.45
-    max_detections: int = 100
-    classes: tuple[str, ...] | None = None  # allowlist of labels; None: all
+    score_threshold: float | None = option(None, "least score of a detection (default: the model's, else 0.25)")
+    iou_threshold: float = option(0.45, "non-maximum suppression: boxes overlapping more than this are one")
+    max_detections: int = option(100, "most detections per image")
+    classes: tuple[str, ...] | None = option(None, "only these labels (default: all)")
+
+    def __post_init__(self):
+        if self.score_threshold is not None:
+            fraction(self, "score_threshold", high_open=False)
+        fraction(self, "iou_threshold", high_open=False)
+        at_least(self, 1, "max_detections")
 
 
 class Detector(ModelTask):
     def __init__(self, model: Model, options: DetectorOptions = DetectorOptions()):
         manifest = model.manifest
-        if manifest.task is not Task.DETECT:
-            raise InputError(f"{model.source}: expected a detection model, got task '{manifest.task.value}'")
+        if manifest.task != TASK:
+            raise InputError(f"{model.source}: expected a detection model, got task '{manifest.task}'")
         spec = manifest.inputs[0]
         if len(spec.shape) != 4:
             raise ManifestError(f"{model.source}: expected a 4-D image input, got shape {spec.shape}")
@@ -86,7 +94,7 @@ class Detector(ModelTask):
             raise InputError(f"{name}: expected an image input (1, 3, S, S) or (1, S, S, 3), got {dims}")
         layout = "NCHW" if dims[1] == 3 else "NHWC"
         manifest = Manifest(
-            task=Task.DETECT, format="onnx", precision="unknown",
+            task=TASK, format="onnx", precision="unknown",
             inputs=(TensorInfo(graph.input[0].name, (1, *dims[1:]), "float32", layout, "RGB / 255, letterbox 114"),),
             outputs=tuple(TensorInfo(o.name, (), "float32", "yolo") for o in graph.output),
             labels=tuple(names), features=(), thresholds={}, metrics=(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeward.errors import require
+from edgeward.core.errors import require
 
 
 def annotate(frame: np.ndarray, detections, fps: float | None = None) -> np.ndarray:

@@ -12,16 +12,17 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from edgeward.core.errors import InputError, TensorError
 from edgeward.devices import Profile
-from edgeward.errors import InputError, TensorError
-from edgeward.manifest import Task
 from edgeward.runtime.model import Model, ModelSource, ModelTask
+
+TASK = "fraud"  # the manifest task this runtime reads
 
 
 class FraudScorer(ModelTask):
     def __init__(self, model: Model, threshold: float | None = None):
-        if model.manifest.task is not Task.FRAUD:
-            raise InputError(f"{model.source}: expected a fraud model, got task '{model.manifest.task.value}'")
+        if model.manifest.task != TASK:
+            raise InputError(f"{model.source}: expected a fraud model, got task '{model.manifest.task}'")
         if len(model.manifest.inputs) != 1:
             raise InputError(f"{model.source}: expected one input, got {len(model.manifest.inputs)}")
         self.model = model

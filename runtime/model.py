@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeward.core.errors import DeviceError, ManifestError, ModelFileError, TensorError
+from edgeward.core.manifest import METADATA_KEY, Manifest, TensorInfo
 from edgeward.devices import Backend, Profile, resolve
-from edgeward.errors import DeviceError, ManifestError, ModelFileError, TensorError
-from edgeward.manifest import METADATA_KEY, Manifest, TensorInfo
-from edgeward.runtime.backends import OnnxBackend, TfliteBackend, is_tflite
+from edgeward.runtime.sessions import OnnxSession, TfliteSession, is_tflite
 
 ModelSource = str | os.PathLike | bytes
 
@@ -53,12 +53,12 @@ class Model:
                 f"device profile '{self.profile.name}' runs {[b.value for b in self.profile.backends]}, "
                 f"got a {backend.value} model ({self.source})"
             )
-        impl = TfliteBackend if backend is Backend.TFLITE else OnnxBackend
-        self._backend = impl(data, self.source, self.profile, threads)
+        impl = TfliteSession if backend is Backend.TFLITE else OnnxSession
+        self._session = impl(data, self.source, self.profile, threads)
         self.backend = backend
-        self.providers = self._backend.providers
-        self._run = self._backend.run
-        text = self._backend.manifest_text()
+        self.providers = self._session.providers
+        self._run = self._session.run
+        text = self._session.manifest_text()
         if manifest is not None:
             self.manifest = manifest
         elif text is None:
@@ -89,7 +89,7 @@ class Model:
         return {self._out0: outs[0]} if self._single else dict(zip(self.output_names, outs))
 
     def _checked(self, inputs, validate: bool) -> dict[str, np.ndarray]:
-        if self._backend is None:
+        if self._session is None:
             raise ModelFileError(f"{self.source}: model is closed")
         if not isinstance(inputs, Mapping):
             if len(self._inputs) != 1:
@@ -117,9 +117,9 @@ class Model:
             self.run(feeds)
 
     def close(self) -> None:
-        if self._backend is not None:
-            self._backend.close()
-            self._backend = None
+        if self._session is not None:
+            self._session.close()
+            self._session = None
             self._run = self._closed
 
     def _closed(self, feeds):

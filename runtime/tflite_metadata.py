@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from edgeward.errors import ModelFileError
+from edgeward.core.errors import ModelFileError
 
 
 def _u32(data: bytes, pos: int) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeward.errors import DeviceError, InputError, require
+from edgeward.core.errors import DeviceError, InputError, require
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 

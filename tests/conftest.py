@@ -8,7 +8,8 @@ import pytest
 
 @pytest.fixture(scope="session")
 def fraud_csv(tmp_path_factory):
-    from edgeward.train.fraud_data import FraudSimConfig, write_fraud_csv
+    from edgeward.train.fraud.config import FraudSimConfig
+    from edgeward.train.fraud.data import write_fraud_csv
 
     path = tmp_path_factory.mktemp("data") / "tx.csv"
     write_fraud_csv(path, FraudSimConfig(rows=12_000, days=40, seed=3, card_compromise_per_day=2.0))
@@ -19,10 +20,11 @@ def fraud_csv(tmp_path_factory):
 def fraud_run(fraud_csv, tmp_path_factory):
     """A trained and exported fraud run directory (tiny: a few epochs)."""
     from edgeward.export.engine import export_run
-    from edgeward.train.fraud import FraudTrainConfig, train_fraud
+    from edgeward.train.fraud.config import FraudTrainConfig
+    from edgeward.train.fraud.training import train_fraud
 
     run = tmp_path_factory.mktemp("run")
-    train_fraud(fraud_csv, "is_fraud", run, FraudTrainConfig(epochs=3, hidden=(16,), patience=3))
+    train_fraud(fraud_csv, run, FraudTrainConfig(label="is_fraud", epochs=3, hidden=(16,), patience=3))
     export_run(run)
     return run
 

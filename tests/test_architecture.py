@@ -1,4 +1,5 @@
-"""The dependency rule: runtime and devices import nothing from train/export and never TensorFlow."""
+"""The layers and who may import whom (docs/architecture.md), checked on every import in the sources, lazy
+ones inside functions included; and the runtime and the CLI checked in real subprocesses."""
 
 from __future__ import annotations
 
@@ -8,9 +9,24 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
-FORBIDDEN = ("tensorflow", "tf_keras", "keras", "tf2onnx", "tensorflow_model_optimization",
-             "edgeward.train", "edgeward.export")
+HEAVY = ("tensorflow", "tf_keras", "keras", "tf2onnx", "tensorflow_model_optimization")
+# folder -> the edgeward layers its modules may import (a layer may always import itself)
+LAYERS = {
+    "edgeward/core": (),
+    "devices": ("edgeward.core",),
+    "runtime": ("edgeward.core", "edgeward.devices"),
+    "train": ("edgeward.core", "edgeward.runtime"),
+    "export": ("edgeward.core", "edgeward.devices", "edgeward.runtime"),
+    "edgeward/tasks": ("edgeward.core", "edgeward.devices", "edgeward.runtime", "edgeward.train", "edgeward.export"),
+    "edgeward/app": ("edgeward.core", "edgeward.devices", "edgeward.runtime", "edgeward.train", "edgeward.export",
+                     "edgeward.tasks"),
+}
+PACKAGE = {"edgeward/core": "edgeward.core", "devices": "edgeward.devices", "runtime": "edgeward.runtime",
+           "train": "edgeward.train", "export": "edgeward.export", "edgeward/tasks": "edgeward.tasks",
+           "edgeward/app": "edgeward.app"}
 
 
 def _imports(path: Path) -> list[str]:
@@ -23,19 +39,61 @@ def _imports(path: Path) -> list[str]:
     return names
 
 
-def test_runtime_and_devices_sources_do_not_import_train_export_or_tensorflow():
-    offenders = []
-    for folder in ("runtime", "devices"):
-        for path in (ROOT / folder).rglob("*.py"):
-            for name in _imports(path):
-                if any(name == f or name.startswith(f + ".") for f in FORBIDDEN):
-                    offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+def _under(name: str, prefixes) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+@pytest.mark.parametrize("folder", list(LAYERS))
+def test_each_layer_imports_only_the_layers_below_it(folder):
+    allowed = (PACKAGE[folder], *LAYERS[folder])
+    offenders = [f"{path.relative_to(ROOT)} imports {name}"
+                 for path in sorted((ROOT / folder).rglob("*.py")) for name in _imports(path)
+                 if name.startswith("edgeward.") and not _under(name, allowed)]
     assert offenders == []
 
 
-def test_devices_does_not_import_runtime_or_export():
-    for path in (ROOT / "devices").rglob("*.py"):
-        assert not [n for n in _imports(path) if n.startswith(("edgeward.runtime", "edgeward.export"))], path
+def test_every_folder_is_a_known_layer():
+    """A new folder of code gets its place in LAYERS (and in docs/architecture.md)."""
+    folders = {str(p.parent.relative_to(ROOT)) for p in ROOT.glob("*/**/*.py") if not p.is_relative_to(ROOT / "tests")
+               and not p.is_relative_to(ROOT / ".venv")}
+    known = {f for f in folders if any(f == layer or f.startswith(layer + "/") for layer in LAYERS)}
+    assert folders - known == {"edgeward"}  # the package root holds only its __init__ and __main__
+    assert sorted(p.name for p in (ROOT / "edgeward").glob("*.py")) == ["__init__.py", "__main__.py"]
+
+
+def test_runtime_devices_and_core_never_import_tensorflow():
+    """Only core.keras_env touches TensorFlow (inside its functions), and the runtime never imports it."""
+    offenders = []
+    for folder in ("runtime", "devices", "edgeward/core"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.name == "keras_env.py":
+                continue
+            for name in _imports(path):
+                if _under(name, HEAVY) or name == "edgeward.core.keras_env":
+                    offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert offenders == []
+    top = [node for node in ast.parse((ROOT / "edgeward/core/keras_env.py").read_text()).body
+           if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert not [n for n in top for name in _imports_of(n) if _under(name, HEAVY)]  # not at import time
+
+
+def _imports_of(node) -> list[str]:
+    return [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+
+
+def test_no_task_name_is_compared_outside_the_tasks_own_modules():
+    """The shared layers look a task up in the registry; they never branch on its name."""
+    shared = [*(ROOT / "edgeward/app").glob("*.py"), *(ROOT / "edgeward/core").glob("*.py"), *(ROOT / "export").glob("*.py"),
+              ROOT / "train/compress.py", ROOT / "train/loop.py"]
+    names = ("fraud", "commands", "detect")
+    offenders = []
+    for path in shared:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                constants = [c.value for c in ast.walk(node) if isinstance(c, ast.Constant)]
+                if any(c in names for c in constants):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
 
 
 def test_runtime_runs_a_model_without_importing_tensorflow(fraud_model):
@@ -46,14 +104,22 @@ import edgeward.runtime
 from edgeward.runtime import FraudScorer
 with FraudScorer.from_file({str(fraud_model)!r}) as s:
     s.score(np.zeros((2, len(s.features)), dtype=np.float32))
-heavy = [m for m in ("tensorflow", "tf_keras", "keras", "tf2onnx", "edgeward.train", "edgeward.export") if m in sys.modules]
+heavy = [m for m in {HEAVY + ("edgeward.train", "edgeward.export", "edgeward.tasks", "edgeward.app")!r} if m in sys.modules]
 print(json.dumps(heavy))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
-def test_cli_module_imports_lazily():
-    code = "import sys, edgeward.cli; print([m for m in ('tensorflow', 'edgeward.train', 'edgeward.export') if m in sys.modules])"
+def test_cli_imports_lazily():
+    """Importing the CLI loads no task, training or export code; building its parser (every task's flags)
+    loads no TensorFlow."""
+    code = f"""
+import json, sys
+import edgeward.app.cli as cli
+first = [m for m in ("tensorflow", "edgeward.train", "edgeward.export", "edgeward.tasks") if m in sys.modules]
+cli.parser()
+print(json.dumps([first, [m for m in {HEAVY!r} if m in sys.modules]]))
+"""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [[], []]

@@ -12,7 +12,7 @@ import threading
 import numpy as np
 import pytest
 
-from edgeward.errors import DeviceError, InputError
+from edgeward.core.errors import DeviceError, InputError
 from edgeward.runtime.audio_features import FrontEnd
 from edgeward.runtime.audio_io import Resampler, read_wav, resample, write_wav
 from edgeward.runtime.audio_sources import MicSource, WavSource, input_devices

@@ -3,8 +3,8 @@ from __future__ import annotations
 import csv
 import json
 
+from edgeward.app.report import write_report
 from edgeward.export.bench import BenchOptions, bench_run, markdown
-from edgeward.report import write_report
 
 FAST = BenchOptions(single_rows=50, keras_single_rows=5, predict_single_rows=2, batch_repeats=2, load_repeats=2, cold_repeats=1)
 

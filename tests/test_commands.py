@@ -7,11 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from edgeward.cli import main
-from edgeward.errors import InputError
+from edgeward.app.cli import main
+from edgeward.core.errors import InputError
+from edgeward.core.rundir import RunDir
 from edgeward.runtime.audio_io import read_wav, write_wav
 from edgeward.runtime.commands import CommandRecognizer, Event, RecognizerOptions
-from edgeward.train.commands_data import LABELS, CommandsDataConfig, espeak_available, load_commands, split_voices
+from edgeward.train.commands.config import CommandsDataConfig, CommandsTrainConfig
+from edgeward.train.commands.data import LABELS, espeak_available, load_commands, split_voices
 
 pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed (make install adds it)")
 
@@ -26,7 +28,7 @@ def commands_data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def commands_run(commands_data, tmp_path_factory):
-    from edgeward.train.commands import CommandsTrainConfig, train_commands
+    from edgeward.train.commands.training import train_commands
 
     run = tmp_path_factory.mktemp("commands") / "run"
     # a background recording, as Speech Commands ships them: training mixes slices of it into the clips
@@ -65,7 +67,7 @@ def test_dataset_layout_and_voice_split(commands_data):
 def test_every_dialect_takes_a_variant_so_a_held_out_variant_is_a_voice_never_heard():
     """espeak-ng speaks "en-gb+VARIANT" in one voice whatever the variant: test clips in that dialect sounded
     like training clips. Every dialect must sound different with each variant, and unlike the others."""
-    from edgeward.train.commands_data import DIALECTS, speak
+    from edgeward.train.commands.data import DIALECTS, speak
 
     heard = {(d, v): speak("up", f"{d}+{v}", 50, 160, 100).tobytes() for d in DIALECTS for v in ("m1", "iven2")}
     assert len(set(heard.values())) == len(heard)
@@ -74,7 +76,7 @@ def test_every_dialect_takes_a_variant_so_a_held_out_variant_is_a_voice_never_he
 def test_a_stream_speaks_only_its_splits_voices_as_the_clips_split_them(tmp_path, monkeypatch):
     """The voices come from the split the clips were written with (their seed), not always seed 0's. espeak-ng
     is replaced by a recorder of the voices asked for: this test is about which voices, not the speech."""
-    from edgeward.train import commands_data as cd
+    from edgeward.train.commands import data as cd
 
     asked = []
     monkeypatch.setattr(cd, "speak", lambda word, voice, *a, **k: asked.append(voice) or np.full(4000, 0.1, np.float32))
@@ -95,7 +97,7 @@ def test_a_stream_shows_its_progress_and_writes_the_same_recording_with_it(tmp_p
     """Hours of stream take minutes to speak: a progress bar counts the stream's seconds, and it draws no
     random numbers (the recording and its truth are byte-identical with and without it). espeak-ng is
     replaced by a tone: this test is about the bar, not the speech."""
-    from edgeward.train import commands_data as cd
+    from edgeward.train.commands import data as cd
 
     monkeypatch.setattr(cd, "speak", lambda *a, **k: np.full(4000, 0.1, np.float32))
     for name, progress in (("quiet", False), ("shown", True)):
@@ -106,16 +108,21 @@ def test_a_stream_shows_its_progress_and_writes_the_same_recording_with_it(tmp_p
         assert (tmp_path / f"quiet.{ext}").read_bytes() == (tmp_path / f"shown.{ext}").read_bytes()
 
 def test_negative_stream_minutes_are_refused_before_any_speech(tmp_path, capsys):
+    """The API and the CLI refuse the same values with the same message, before anything is spoken."""
     for flag in ("--stream-minutes", "--val-stream-minutes", "--train-stream-minutes"):
+        message = f"{flag[2:].replace('-', '_')} ({flag}): expected a number >= 0, got -1.0"
         assert main(["data", "commands", str(tmp_path / "out"), "--per-class", "1", flag, "-1"]) == 2
-        assert f"data commands {flag}: expected minutes >= 0 (0: no stream), got -1" in capsys.readouterr().err
+        assert capsys.readouterr().err.strip() == f"error: {message}"
+        with pytest.raises(InputError) as refused:
+            CommandsDataConfig(**{flag[2:].replace("-", "_"): -1.0})
+        assert str(refused.value) == message
     assert not (tmp_path / "out").exists()  # nothing written
 
 
 def test_babble_is_a_crowd_at_any_length():
     """Babble keeps its density (3 to 6 words a second) over a long stream segment: the stream's babble is
     continuous background, not a few loud unlabeled words over digital silence."""
-    from edgeward.train.commands_data import RATE, noise
+    from edgeward.train.commands.data import RATE, noise
 
     rng = np.random.default_rng(0)
     words = [rng.normal(size=int(RATE * rng.uniform(0.3, 0.6))).astype(np.float32) for _ in range(12)]
@@ -126,7 +133,7 @@ def test_babble_is_a_crowd_at_any_length():
 
 
 def test_a_fragment_is_part_of_a_word_at_the_clip_edge():
-    from edgeward.train.commands_data import RATE, fragment
+    from edgeward.train.commands.data import RATE, fragment
 
     word = np.arange(1, 8001, dtype=np.float32)
     sides = set()
@@ -142,7 +149,7 @@ def test_a_fragment_is_part_of_a_word_at_the_clip_edge():
 
 
 def test_generated_background_recordings_on_request(tmp_path):
-    from edgeward.train.commands_data import BACKGROUND, generate_commands
+    from edgeward.train.commands.data import BACKGROUND, generate_commands
 
     summary = generate_commands(tmp_path, CommandsDataConfig(per_class=1, fragments=0, backgrounds=1))
     names = sorted(p.name for p in (tmp_path / BACKGROUND).glob("*.wav"))
@@ -152,7 +159,7 @@ def test_generated_background_recordings_on_request(tmp_path):
 
 
 def test_background_mixing_sets_the_snr_to_each_clip_and_spares_the_rest():
-    from edgeward.train.commands import add_background
+    from edgeward.train.commands.training import add_background
 
     rng = np.random.default_rng(0)
     audio = rng.normal(size=(200, 16000)).astype(np.float32) * rng.uniform(0.01, 0.2, (200, 1)).astype(np.float32)
@@ -170,9 +177,9 @@ def test_background_mixing_sets_the_snr_to_each_clip_and_spares_the_rest():
 def test_dilated_blocks_see_a_whole_word_at_the_same_size_and_export_exactly():
     import onnxruntime as ort
 
+    from edgeward.core.keras_env import tf_keras as load_keras
     from edgeward.export.onnx_export import keras_to_onnx
-    from edgeward.train.commands import CommandsTrainConfig, build_ds_cnn
-    from edgeward.train.tf_env import keras as load_keras
+    from edgeward.train.commands.training import build_ds_cnn
 
     keras = load_keras()
     x = np.random.default_rng(0).normal(size=(1, 98, 40, 1)).astype(np.float32)
@@ -210,12 +217,12 @@ def test_loader_maps_other_words_to_unknown_and_cuts_silence_from_background(tmp
 
 
 def test_training_and_export(commands_run):
-    report = json.loads((commands_run / "train.json").read_text())
-    assert report["task"] == "commands" and report["labels"] == list(LABELS)
-    assert len(report["confusion"]) == 12 and sum(map(sum, report["confusion"])) == report["data"]["split"]["test"]
-    assert set(report["thresholds"]) == set(LABELS[:10])
-    assert report["front_end"]["std"] > 0
-    assert report["data"]["backgrounds"] == 1
+    record = RunDir(commands_run).record()
+    assert record.task == "commands" and record.labels == LABELS
+    assert len(record.payload.confusion) == 12 and sum(map(sum, record.payload.confusion)) == record.data.split["test"]
+    assert set(record.thresholds) == set(LABELS[:10])
+    assert record.payload.front_end["std"] > 0
+    assert record.payload.backgrounds == 1
     validation = json.loads((commands_run / "validation.json").read_text())
     names = {a["artifact"] for a in validation["artifacts"]}
     assert {"model.onnx", "model.tflite", "model-int8.onnx", "model-int8.tflite"} <= names  # full-integer TFLite allowed here
@@ -231,7 +238,7 @@ def test_training_and_export(commands_run):
 
 
 def test_recognizer_classifies_clips_like_keras(commands_run, commands_data):
-    from edgeward.train.keras_io import load_keras
+    from edgeward.core.keras_env import load_model as load_keras
 
     clip = sorted((commands_data / "stop").glob("*.wav"))[0]
     x, rate = read_wav(clip)
@@ -288,12 +295,12 @@ def test_streaming_recognizer_windows_smoothing_refractory_and_rate_checks(comma
         assert events[0].end == 0.1 and events[0].start == 0.0 and events[0].score == pytest.approx(0.89)  # the first window
         with pytest.raises(InputError, match="sample rate changed mid-stream: expected 16000 Hz, got 8000 Hz"):
             rec.accept(audio[:800], 8000)
-    with pytest.raises(InputError, match="expected hop_ms > 0"):
-        CommandRecognizer.from_file(commands_run / "artifacts" / "model.onnx", options=RecognizerOptions(hop_ms=0))
+    with pytest.raises(InputError, match=r"hop_ms \(--hop-ms\): expected a number > 0, got 0"):
+        RecognizerOptions(hop_ms=0)
 
 
 def test_cli_run_on_a_wav_prints_json_events_and_the_stream_scorer(commands_run, commands_data, capsys):
-    from edgeward.export.stream_eval import read_truth, score_events
+    from edgeward.tasks.commands.stream_score import read_truth, score_events
 
     assert main(["run", "commands", str(commands_run / "artifacts" / "model-int8.onnx"),
                  "--source", str(commands_data / "stream.wav"), "--json"]) == 0
@@ -327,16 +334,20 @@ def test_cli_trains_the_shape_it_is_asked_for(commands_data, tmp_path):
     assert (config["filters"], config["blocks"], config["dilate"], config["epochs"]) == (8, 2, False, 1)
 
 
-def test_cli_refuses_a_network_with_no_width_or_depth(commands_data, tmp_path, capsys):
-    for flag, value in (("--filters", "0"), ("--blocks", "-1")):
-        assert main(["train", "commands", "--data", str(commands_data), "--out", str(tmp_path / "r"), flag, value]) == 2
-        assert f"train commands {flag}: expected a whole number >= 1, got {value}" in capsys.readouterr().err
+def test_cli_and_api_refuse_a_network_with_no_width_or_depth(commands_data, tmp_path, capsys):
+    for name, value in (("filters", 0), ("blocks", -1)):
+        message = f"{name} (--{name}): expected a whole number >= 1, got {value}"
+        assert main(["train", "commands", "--data", str(commands_data), "--out", str(tmp_path / "r"), f"--{name}", str(value)]) == 2
+        assert capsys.readouterr().err.strip() == f"error: {message}"
+        with pytest.raises(InputError) as refused:
+            CommandsTrainConfig(**{name: value})
+        assert str(refused.value) == message
     assert not (tmp_path / "r").exists()
 
 
 def test_bench_recognises_the_stream_and_the_report_shows_it(commands_run):
+    from edgeward.app.report import write_report
     from edgeward.export.bench import BenchOptions, bench_run, markdown
-    from edgeward.report import write_report
 
     r = bench_run(commands_run, BenchOptions(single_rows=20, batch_repeats=1, load_repeats=1))
     assert r["task"] == "commands" and "vs_keras" not in r
@@ -378,9 +389,9 @@ def _listening(commands_run, tmp_path):
 def test_decisions_replayed_from_saved_posteriors_match_the_stream(commands_run, commands_data, tmp_path):
     """`tune` runs the model once and decides each floor from the saved posteriors: that must give exactly
     the events a recognizer streaming the audio gives, at every threshold."""
-    from edgeward.export.tune_commands import _posteriors
     from edgeward.runtime.audio_sources import WavSource
     from edgeward.runtime.model import Model
+    from edgeward.tasks.commands.tune import _posteriors
 
     with Model(_listening(commands_run, tmp_path), threads=1) as model:
         source = WavSource(commands_data / "stream.wav")
@@ -398,25 +409,32 @@ def test_decisions_replayed_from_saved_posteriors_match_the_stream(commands_run,
 
 
 def test_tune_chooses_stream_thresholds_on_the_validation_stream(commands_run, commands_data, capsys):
-    from edgeward.train.commands_data import write_stream
+    from edgeward.train.commands.data import write_stream
 
     write_stream(commands_data / "val_stream.wav", commands_data / "val_stream.csv", minutes=0.5, seed=5, split="val")
-    before = json.loads((commands_run / "train.json").read_text())["thresholds"]
+    record = (commands_run / "train.json").read_text()
+    before = json.loads(record)["thresholds"]
     assert main(["tune", "commands", str(commands_run), "--max-false-alarms", "1000"]) == 0
     out = capsys.readouterr().out
     assert "floor 0.50:" in out and "floor 0.95:" in out and "chose floor" in out and "at that floor, missed: " in out
     assert "detected by background: " in out and "not in the ground truth" not in out
-    report = json.loads((commands_run / "train.json").read_text())
-    tuning = report["threshold_tuning"]
-    assert len(tuning["tried"]) == 10 and report["clip_thresholds"] == before
-    assert all(v >= max(before[k], tuning["floor"]) - 1e-9 for k, v in report["thresholds"].items())
+    assert (commands_run / "train.json").read_text() == record  # tuning writes its own file; the record stays
+    tuning = json.loads((commands_run / "tuning.json").read_text())
+    assert len(tuning["tried"]) == 10 and tuning["max_false_alarms_per_hour"] == 1000
+    assert all(v >= max(before[k], tuning["floor"]) - 1e-9 for k, v in tuning["thresholds"].items())
     chosen = next(t for t in tuning["tried"] if t["floor"] == tuning["floor"])
     assert chosen["detection_rate"] == max(t["detection_rate"] for t in tuning["tried"])  # all within budget: most found
+    assert main(["export", str(commands_run), "--format", "onnx"]) == 0  # export embeds the tuned thresholds
+    from edgeward.runtime import Model
+
+    with Model(commands_run / "artifacts" / "model.onnx") as model:
+        assert model.manifest.thresholds == tuning["thresholds"]
+        assert f"floor {tuning['floor']} chosen on the validation stream" in model.manifest.params["threshold_rule"]
     assert main(["tune", "commands", str(commands_run.parent / "nope")]) == 2
 
 
 def test_the_stream_score_names_misses_and_what_each_false_alarm_was_heard_in():
-    from edgeward.export.stream_eval import background_text, score_events, snr_band, snr_text
+    from edgeward.tasks.commands.stream_score import background_text, score_events, snr_band, snr_text
 
     truth = [(1.0, 1.4, "up", "babble"), (5.0, 5.3, "off", "babble"), (9.0, 9.5, "_unknown_", "hum"), (13.0, 13.4, "go", "hum")]
     events = [Event("up", 0.9, 0.6, 1.6),  # right
@@ -442,7 +460,7 @@ def test_the_stream_score_names_misses_and_what_each_false_alarm_was_heard_in():
 
 
 def test_a_bad_ground_truth_csv_is_a_one_line_error_naming_file_line_and_field(tmp_path):
-    from edgeward.export.stream_eval import read_truth
+    from edgeward.tasks.commands.stream_score import read_truth
 
     bad = tmp_path / "truth.csv"
     bad.write_text("start,end,label,background,snr_db\n1.0,1.4,up,babble,7.5\n5.0,5.3,off,hum,loud\n")
@@ -463,8 +481,8 @@ def test_the_stream_ground_truth_gives_each_words_snr_as_measured_in_the_recordi
     (measured where no word is said in the same 30 s segment), over the background's. Clear words only,
     and not over brown noise, whose power wanders over seconds: there that estimate is itself too rough
     to check against."""
-    from edgeward.export.stream_eval import read_truth
-    from edgeward.train.commands_data import write_stream
+    from edgeward.tasks.commands.stream_score import read_truth
+    from edgeward.train.commands.data import write_stream
 
     write_stream(tmp_path / "s.wav", tmp_path / "s.csv", minutes=1.5, seed=3, split="test")
     x = read_wav(tmp_path / "s.wav")[0].astype(np.float64)

@@ -11,8 +11,8 @@ import numpy as np
 import onnx
 import pytest
 
-from edgeward.cli import main
-from edgeward.errors import ExportError, InputError
+from edgeward.app.cli import main
+from edgeward.core.errors import ExportError, InputError
 from edgeward.export.artifacts import ArtifactSpec, Format, Precision, Source
 from edgeward.export.engine import ExportOptions, available_specs, export_run
 from edgeward.export.validate import Budget, ValidationError
@@ -128,8 +128,9 @@ def test_export_of_a_compressed_model_that_was_not_made(fraud_run, capsys):
 
 
 def test_flex_ops_fail_the_tflite_export_with_their_name():
+    from edgeward.core.keras_env import tensorflow
+    from edgeward.core.keras_env import tf_keras as keras
     from edgeward.export.tflite_export import keras_to_tflite
-    from edgeward.train.tf_env import keras, tensorflow
 
     tf, k = tensorflow(), keras()
     inputs = k.Input((4,))
@@ -176,8 +177,14 @@ def test_keras3_model_is_exported_and_quantized_but_not_compressed(fraud_csv, tm
 
 
 def test_compress_cli_needs_something_to_do(fraud_run, capsys):
+    message = "sparsity (--sparsity) and qat (--qat): expected one or both, got neither"
     assert main(["compress", str(fraud_run)]) == 2
-    assert "compress: expected --sparsity and/or --qat, got neither" in capsys.readouterr().err
+    assert capsys.readouterr().err.strip() == f"error: {message}"
+    with pytest.raises(InputError) as refused:
+        CompressConfig()
+    assert str(refused.value) == message
+    assert main(["compress", str(fraud_run), "--sparsity", "1.5"]) == 2
+    assert "sparsity (--sparsity): expected a share between 0 and 1, got 1.5" in capsys.readouterr().err
 
 
 def test_onnx_int8_activations_follow_the_target():

@@ -1,4 +1,4 @@
-"""`make demo`'s flow, end to end, at toy sizes: every step of the three applications runs, writes its
+"""`make demo`'s flow, end to end, at toy sizes: every step of every registered task runs, writes its
 artifacts and ends in a report that holds each section. The models are too small to mean anything here;
 `make demo` runs the same steps at its own sizes."""
 
@@ -7,19 +7,22 @@ import json
 import pytest
 
 from edgeward.export.bench import BenchOptions
-from edgeward.train.commands_data import espeak_available
+from edgeward.tasks.commands.demo import CommandsDemo
+from edgeward.tasks.detect.demo import DetectDemo
+from edgeward.tasks.fraud.demo import FraudDemo
+from edgeward.train.commands.data import espeak_available
 
 
 @pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed (make install adds it)")
 def test_the_demo_runs_every_step_and_reports_each_application(tmp_path):
-    from edgeward.demo import DemoOptions, run_demo
+    from edgeward.app.demo import DemoOptions, run_demo
 
     quick = BenchOptions(single_rows=50, keras_single_rows=10, predict_single_rows=5, batch_repeats=2, load_repeats=1,
                          cold_repeats=1)
+    sizes = {"fraud": FraudDemo(rows=30_000, epochs=2), "commands": CommandsDemo(per_class=8, epochs=2, stream_minutes=0.5),
+             "detect": DetectDemo(images=60, epochs=1, size=96)}
     lines = []
-    result = run_demo(DemoOptions(out=str(tmp_path), rows=30_000, epochs=2, commands_per_class=8, commands_epochs=2,
-                                  stream_minutes=0.5, detect_images=60, detect_epochs=1, detect_size=96, bench=quick),
-                      log=lines.append)
+    result = run_demo(DemoOptions(out=str(tmp_path), sizes=sizes, bench=quick), log=lines.append)
 
     steps = json.loads((tmp_path / "demo.json").read_text())["steps"]
     assert len(steps) == len(result.steps) == 15 and all(s["seconds"] > 0 for s in steps)
@@ -35,3 +38,11 @@ def test_the_demo_runs_every_step_and_reports_each_application(tmp_path):
     html = result.report.read_text()
     for heading in ("Fraud scoring", "Voice commands", "Object detection (digits)", "Steps"):
         assert f"<h2>{heading}</h2>" in html
+
+
+def test_the_demo_refuses_an_unknown_task_before_any_step(tmp_path, capsys):
+    from edgeward.app.cli import main
+
+    assert main(["demo", "--out", str(tmp_path / "d"), "--tasks", "fraud,poetry"]) == 2
+    assert capsys.readouterr().err.strip() == "error: unknown task 'poetry': expected one of fraud, commands, detect"
+    assert not (tmp_path / "d").exists()

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from edgeward.errors import DataError, InputError
-from edgeward.train.detect_labels import load_coco, load_yolo
+from edgeward.core.errors import DataError, InputError
+from edgeward.train.detect.labels import load_coco, load_yolo
 
 pytest.importorskip("yaml", reason="pyyaml comes with the train extra")
 
@@ -77,8 +77,8 @@ def test_coco(tmp_path):
 
 
 def test_generated_digits_load_as_a_valid_yolo_set(tmp_path, capsys):
-    from edgeward.cli import main
-    from edgeward.train.detect_data import NAMES
+    from edgeward.app.cli import main
+    from edgeward.train.detect.data import NAMES
 
     assert main(["data", "detect", str(tmp_path / "digits"), "--images", "12", "--holdout", "6", "--video-seconds", "2"]) == 0
     out = capsys.readouterr().out
@@ -97,7 +97,7 @@ def test_the_video_of_moving_digits_matches_its_ground_truth(tmp_path):
     cv2 = pytest.importorskip("cv2", reason="the camera extra (opencv) is not installed")
     import csv
 
-    from edgeward.train.detect_data import write_video
+    from edgeward.train.detect.data import write_video
 
     info = write_video(tmp_path / "v.mp4", tmp_path / "v.csv", seconds=2, fps=10, size=(240, 160), digits=2)
     rows = list(csv.DictReader((tmp_path / "v.csv").open()))

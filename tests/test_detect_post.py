@@ -9,9 +9,17 @@ import io
 import numpy as np
 import pytest
 
-from edgeward.train.detect_metrics import Detections, average_precision
-from edgeward.runtime.detect_post import (PAD_VALUE, Letterbox, decode_centernet, decode_yolo, iou_matrix, letterbox_image,
-                                         nms, to_input)
+from edgeward.runtime.detect_post import (
+    PAD_VALUE,
+    Letterbox,
+    decode_centernet,
+    decode_yolo,
+    iou_matrix,
+    letterbox_image,
+    nms,
+    to_input,
+)
+from edgeward.train.detect.metrics import Detections, average_precision
 
 
 def test_iou():
@@ -163,7 +171,7 @@ def test_average_precision_class_with_truth_but_no_detection_is_zero():
 
 
 def test_f1_threshold_picks_the_score_that_separates_right_from_wrong():
-    from edgeward.train.detect_metrics import f1_at, f1_threshold
+    from edgeward.train.detect.metrics import f1_at, f1_threshold
 
     truth = [Detections(np.array([[0, 0, 10, 10], [20, 20, 30, 30]]), np.array([0, 1]))]
     predicted = [Detections(np.array([[0, 0, 10, 10], [20, 20, 30, 30], [50, 50, 60, 60], [0, 0, 10, 10]]),

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from edgeward.errors import DeviceError, InputError
+from edgeward.core.errors import DeviceError, InputError
 from edgeward.runtime.detect import Detector, DetectorOptions
 from edgeward.runtime.video import LatestFrames
 
@@ -132,7 +132,7 @@ def test_a_dropped_url_stream_reconnects_with_backoff():
 
 
 def test_cli_run_detect_prints_json_per_frame_and_saves_the_annotated_video(tmp_path, capsys):
-    from edgeward.cli import main
+    from edgeward.app.cli import main
 
     model, video = _yolov8_model(tmp_path), _video(tmp_path / "v.avi", frames=12)
     out = tmp_path / "annotated.mp4"
@@ -146,5 +146,10 @@ def test_cli_run_detect_prints_json_per_frame_and_saves_the_annotated_video(tmp_
     check = cv2.VideoCapture(str(out))
     assert int(check.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
     check.release()
+    # text, one line a frame; the detector's options are flags of their own
+    assert main(["run", "detect", str(model), "--labels", str(tmp_path / "labels.txt"), "--source", str(video),
+                 "--classes", "one", "--max-detections", "1"]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert len(text) == 12 and text[0].startswith("frame      0") and " FPS  one 0." in text[0] and "zero" not in text[0]
     assert main(["run", "detect", str(model), "--labels", str(tmp_path / "labels.txt"), "--source", "99"]) == 1
     assert "camera 99 cannot be opened" in capsys.readouterr().err

@@ -9,8 +9,10 @@ import json
 import numpy as np
 import pytest
 
-from edgeward.cli import main
-from edgeward.train.detect_model import DetectorShape, build_detector, encode_targets
+from edgeward.app.cli import main
+from edgeward.core.rundir import RunDir
+from edgeward.train.detect.config import DetectorShape
+from edgeward.train.detect.model import build_detector, encode_targets
 
 SHAPE = DetectorShape(size=160)  # half size: faster, and checks that the size travels through the manifest
 
@@ -24,7 +26,8 @@ def detect_data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def detect_run(detect_data, tmp_path_factory):
-    from edgeward.train.detect import DetectTrainConfig, train_detect
+    from edgeward.train.detect.config import DetectTrainConfig
+    from edgeward.train.detect.training import train_detect
 
     run = tmp_path_factory.mktemp("detect") / "run"
     train_detect(detect_data, run, DetectTrainConfig(epochs=2, batch_size=8, shape=SHAPE, eval_every=1))
@@ -46,7 +49,7 @@ def test_targets_peak_at_the_centre_cell_with_the_edge_distances():
 
 
 def test_loss_rewards_the_right_heatmap_and_box():
-    from edgeward.train.detect_model import detector_loss
+    from edgeward.train.detect.model import detector_loss
 
     y = encode_targets([np.array([[50.0, 60.0, 90.0, 140.0]])], [np.array([3])], 10)
     perfect = np.concatenate([y[..., :10], y[..., 10:14]], axis=-1).clip(1e-4, 1 - 1e-4)
@@ -60,7 +63,7 @@ def test_loss_rewards_the_right_heatmap_and_box():
 
 
 def test_model_size_and_output_range():
-    from edgeward.train.tf_env import keras
+    from edgeward.core.keras_env import tf_keras as keras
 
     model = build_detector(keras(), 10)
     assert model.count_params() <= 2_000_000
@@ -70,10 +73,10 @@ def test_model_size_and_output_range():
 
 
 def test_training_report_and_holdout(detect_run):
-    report = json.loads((detect_run / "train.json").read_text())
-    assert report["task"] == "detect" and report["labels"] == [str(d) for d in range(10)]
-    assert report["shape"]["size"] == 160 and set(report["history"]["val_map50"]) == {"1", "2"}
-    assert 0.0 <= report["metrics"]["model"]["map50"] <= 1.0
+    record = RunDir(detect_run).record()
+    assert record.task == "detect" and record.labels == tuple(str(d) for d in range(10))
+    assert record.payload.shape["size"] == 160 and set(record.history["val_map50"]) == {"1", "2"}
+    assert 0.0 <= record.metrics["model"]["map50"] <= 1.0
     holdout = np.load(detect_run / "holdout.npz")
     assert holdout["x_test"].shape == (8, 160, 160, 3) and holdout["x_test"].dtype == np.float32
     assert len(holdout["gt_boxes"]) == len(holdout["gt_classes"]) == len(holdout["gt_image"]) > 0
@@ -108,7 +111,7 @@ def test_detector_runs_the_exported_file_on_any_frame_size(detect_run, name):
 
 
 def test_video_benchmark_times_stages_and_writes_annotations(detect_run, detect_data, tmp_path):
-    from edgeward.export.bench_detect import bench_video
+    from edgeward.tasks.detect.bench import bench_video
 
     result = bench_video(detect_run / "artifacts" / "model.onnx", detect_data / "video.mp4", detect_data / "video.csv",
                          tmp_path / "annotated")
@@ -120,7 +123,7 @@ def test_video_benchmark_times_stages_and_writes_annotations(detect_run, detect_
 
 
 def test_flat_yolo_folder_and_coco_json_split_80_10_10(tmp_path, detect_data):
-    from edgeward.train.detect import dataset_splits
+    from edgeward.train.detect.training import dataset_splits
 
     flat = tmp_path / "flat"
     (flat / "images").mkdir(parents=True)
@@ -142,14 +145,14 @@ def test_flat_yolo_folder_and_coco_json_split_80_10_10(tmp_path, detect_data):
 
 def test_compress_refuses_detection_runs_clearly(detect_run, capsys):
     assert main(["compress", str(detect_run), "--qat"]) == 2
-    assert "detect" in capsys.readouterr().err
+    assert "pruning and quantization-aware training of detection models are not supported yet" in capsys.readouterr().err
 
 
 def test_detector_takes_the_models_threshold_unless_told(detect_run):
     from edgeward.runtime.detect import Detector, DetectorOptions
 
     path = detect_run / "artifacts" / "model.onnx"
-    chosen = json.loads((detect_run / "train.json").read_text())["threshold"]  # best F1 on validation images
+    chosen = RunDir(detect_run).record().thresholds["score"]  # best F1 on validation images
     with Detector.from_file(path) as det:
         assert det.options.score_threshold == pytest.approx(chosen)  # carried in the manifest
     with Detector.from_file(path, options=DetectorOptions(score_threshold=0.6)) as det:
@@ -157,8 +160,8 @@ def test_detector_takes_the_models_threshold_unless_told(detect_run):
 
 
 def test_bench_targets_and_report(detect_run):
+    from edgeward.app.report import write_report
     from edgeward.export.bench import BenchOptions, bench_run, markdown
-    from edgeward.report import write_report
 
     result = bench_run(detect_run, BenchOptions(single_rows=40, batch_repeats=2, load_repeats=2, vs_keras=False))
     assert [v["artifact"] for v in result["video"]] == ["model.onnx", "model-int8.onnx", "model-int8.tflite"]
@@ -172,9 +175,9 @@ def test_bench_targets_and_report(detect_run):
 
 
 def test_dataset_and_video_errors_name_the_file(tmp_path, detect_data):
-    from edgeward.errors import InputError
-    from edgeward.export.bench_detect import read_frames
-    from edgeward.train.detect import dataset_splits, load_split
+    from edgeward.core.errors import InputError
+    from edgeward.tasks.detect.bench import read_frames
+    from edgeward.train.detect.training import dataset_splits, load_split
 
     no_val = tmp_path / "no_val"
     for kind in ("images", "labels"):
@@ -202,7 +205,7 @@ def test_dataset_and_video_errors_name_the_file(tmp_path, detect_data):
 def test_detector_refuses_an_unknown_head(detect_run):
     from dataclasses import replace
 
-    from edgeward.errors import ManifestError
+    from edgeward.core.errors import ManifestError
     from edgeward.runtime import Model
     from edgeward.runtime.detect import Detector
 

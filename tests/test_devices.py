@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from edgeward.cli import main
+from edgeward.app.cli import main
+from edgeward.core.errors import DeviceError, InputError
 from edgeward.devices import Backend, HostInfo, closest_profile, detect, list_profiles, load_profile
-from edgeward.errors import DeviceError, InputError
 
 
 def test_the_required_profiles_exist_and_load():

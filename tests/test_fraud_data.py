@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from edgeward.cli import main
-from edgeward.train.fraud_data import LABEL, FraudSimConfig, simulate
+from edgeward.app.cli import main
+from edgeward.train.fraud.data import LABEL, FraudSimConfig, simulate
 
 
 def test_default_scale_rate_order_and_seed():

@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 from conftest import write_creditcard_csv
 
-from edgeward.cli import main
-from edgeward.errors import ParityError
+from edgeward.app.cli import main
+from edgeward.core.errors import ParityError
+from edgeward.core.rundir import RunDir
 from edgeward.export.validate import check_outputs, raise_failures
-from edgeward.train.task_data import auprc
 from edgeward.runtime import FraudScorer, Model
+from edgeward.train.metrics import auprc
 
 
 def test_creditcard_schema_train_export_score(tmp_path, capsys):
@@ -23,11 +24,11 @@ def test_creditcard_schema_train_export_score(tmp_path, capsys):
     assert main(["train", "fraud", "--data", str(data), "--label", "Class", "--out", str(run), "--epochs", "4"]) == 0
     out = capsys.readouterr().out
     assert "baseline AUPRC" in out and "model    AUPRC" in out
-    report = json.loads((run / "train.json").read_text())
-    assert report["features"] == [f"V{i}" for i in range(1, 29)] + ["Amount"]  # Time splits, it is no feature
-    assert report["data"]["time_column"] == "Time"
-    assert report["data"]["split"] == {"train": 2100, "val": 450, "test": 450, "test_frauds": report["data"]["split"]["test_frauds"]}
-    assert report["metrics"]["model"]["roc_auc"] > 0.9  # the fixture's frauds are separable
+    record = RunDir(run).record()
+    assert record.payload.features == [f"V{i}" for i in range(1, 29)] + ["Amount"]  # Time splits, it is no feature
+    assert record.payload.time_column == "Time"
+    assert record.data.split == {"train": 2100, "val": 450, "test": 450}
+    assert record.metrics["model"]["roc_auc"] > 0.9  # the fixture's frauds are separable
 
     assert main(["export", str(run)]) == 0
     assert "model.onnx" in capsys.readouterr().out
@@ -40,7 +41,7 @@ def test_creditcard_schema_train_export_score(tmp_path, capsys):
     scores = pd.read_csv(tmp_path / "scores.csv")
     assert list(scores.columns) == ["line", "Time", "Class", "score", "flag"]
     with FraudScorer.from_file(model) as scorer:
-        assert scorer.features == tuple(report["features"])
+        assert scorer.features == tuple(record.payload.features)
         np.testing.assert_allclose(scores.score, scorer.score(pd.read_csv(data)), atol=1e-6)
 
 

@@ -4,13 +4,13 @@ import json
 
 import pytest
 
-from edgeward.errors import ManifestError
-from edgeward.manifest import SCHEMA_VERSION, Manifest, Metric, Provenance, Task, TensorInfo
+from edgeward.core.errors import ManifestError
+from edgeward.core.manifest import SCHEMA_VERSION, Manifest, Metric, Provenance, TensorInfo
 
 
 def _manifest() -> Manifest:
     return Manifest(
-        task=Task.FRAUD, format="onnx", precision="fp32",
+        task="fraud", format="onnx", precision="fp32",
         inputs=(TensorInfo("features", (None, 3), "float32", "NF", "inside-model"),),
         outputs=(TensorInfo("p", (None, 1), "float32"),),
         labels=("legit", "fraud"), features=("a", "b", "c"), thresholds={"decision": 0.7},
@@ -51,7 +51,7 @@ def test_missing_nested_field_names_its_path():
 def test_unknown_task_lists_choices():
     data = json.loads(_manifest().to_json())
     data["task"] = "poetry"
-    with pytest.raises(ManifestError, match="expected one of fraud, commands, detect, classify, got 'poetry'"):
+    with pytest.raises(ManifestError, match="expected one of fraud, commands, detect, got 'poetry'"):
         Manifest.from_dict(data, "m.onnx")
 
 

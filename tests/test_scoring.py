@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edgeward.cli import main
-from edgeward.errors import DataError, TensorError
+from edgeward.app.cli import main
+from edgeward.core.errors import DataError, TensorError
 from edgeward.runtime import FraudScorer, score_csv
 
 
@@ -127,7 +127,7 @@ def test_cli_score_counts_and_errors(fraud_model, fraud_csv, tmp_path, capsys):
 
 
 def test_output_over_the_input_is_refused(scorer, fraud_csv, tmp_path):
-    from edgeward.errors import InputError
+    from edgeward.core.errors import InputError
 
     copy = tmp_path / "in.csv"
     copy.write_bytes(fraud_csv.read_bytes())
@@ -137,7 +137,7 @@ def test_output_over_the_input_is_refused(scorer, fraud_csv, tmp_path):
 
 
 def test_a_missing_extra_names_it():
-    from edgeward.errors import MissingExtraError, require
+    from edgeward.core.errors import MissingExtraError, require
 
     with pytest.raises(MissingExtraError, match=r"no_such_module_xyz is not installed: pip install 'edgeward\[camera\]'"):
         require("no_such_module_xyz", "camera")

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeward.errors import DataError, InputError
-from edgeward.train.tabular import load_csv, time_split
+from edgeward.core.errors import DataError, InputError
+from edgeward.train.fraud.tabular import load_csv, time_split
 
 
 def _write(path, text):

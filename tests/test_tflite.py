@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from edgeward.cli import main
-from edgeward.errors import ModelFileError
-from edgeward.manifest import METADATA_KEY
+from edgeward.app.cli import main
+from edgeward.core.errors import ModelFileError
+from edgeward.core.manifest import METADATA_KEY
 from edgeward.runtime import FraudScorer, Model
 from edgeward.runtime.tflite_metadata import read_metadata
 
@@ -47,7 +47,7 @@ def test_truncated_tflite_is_a_clear_error(tflite_model, tmp_path):
 
 
 def test_a_profile_whose_delegate_is_missing_says_so(tflite_model):
-    from edgeward.errors import DeviceError
+    from edgeward.core.errors import DeviceError
 
     with pytest.raises(DeviceError, match="device profile 'coral' needs the TFLite delegate libedgetpu.so.1, which could not be loaded"):
         Model(tflite_model, device="coral")

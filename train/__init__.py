@@ -1,4 +1,5 @@
-"""Training: per-task data generators and loaders, model builders, training (needs the train extra).
+"""Training: the one training loop, compression and metrics; per task (``fraud``, ``commands``, ``detect``)
+its configs, data generator and loader, model and trainer (needs the train extra).
 
-May use edgeward.runtime (shared preprocessing); TensorFlow is imported only by the functions that need it.
+Imports core and the runtime (shared preprocessing); TensorFlow is imported only by the functions that need it.
 """

@@ -11,44 +11,40 @@ an error that says what works instead.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 import warnings
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
-from edgeward.errors import InputError
-from edgeward.train.keras_io import KerasFlavor, keras_flavor, load_keras
-from edgeward.train.task_data import TaskData, load_task_data, read_report
-
-BASE_MODEL, PRUNED_MODEL, QAT_MODEL, PRUNED_QAT_MODEL = "model.keras", "model-pruned.keras", "model-qat.h5", "model-pruned-qat.h5"
-COMPRESS_FILE = "compress.json"
+from edgeward.core.config import at_least, check, option
+from edgeward.core.errors import ConfigError, InputError
+from edgeward.core.keras_env import KerasFlavor, keras_flavor, load_model, tf_keras
+from edgeward.core.registry import get_task
+from edgeward.core.rundir import RunDir
+from edgeward.core.task import TaskData
+from edgeward.train.loop import epoch_bar, fit
 
 
 @dataclass(frozen=True)
 class CompressConfig:
-    sparsity: float | None = None  # target fraction of zero weights (e.g. 0.5); None: no pruning
-    qat: bool = False
-    prune_epochs: int = 4
-    qat_epochs: int = 3
-    prune_learning_rate: float = 5e-4
-    qat_learning_rate: float = 1e-4
-    batch_size: int = 512
-    seed: int = 0
+    sparsity: float | None = option(None, "magnitude pruning to this share of zero weights, e.g. 0.5 (default: none)")
+    qat: bool = option(False, "quantization-aware training (after pruning, the zeros are kept)")
+    prune_epochs: int = option(4, "fine-tuning epochs while pruning")
+    qat_epochs: int = option(3, "quantization-aware training epochs")
+    prune_learning_rate: float = option(5e-4, "Adam's learning rate while pruning")
+    qat_learning_rate: float = option(1e-4, "Adam's learning rate in quantization-aware training")
+    batch_size: int = option(512, "rows per batch")
+    seed: int = option(0, "random seed")
 
-
-def quantize_scope(objects: dict | None = None):
-    from edgeward.errors import require
-
-    tfmot = require("tensorflow_model_optimization", "train")
-    return tfmot.quantization.keras.quantize_scope(objects or {})
-
-
-def custom_objects() -> dict:
-    return {}
+    def __post_init__(self):
+        if self.sparsity is None and not self.qat:
+            raise ConfigError("sparsity (--sparsity) and qat (--qat): expected one or both, got neither")
+        if self.sparsity is not None:
+            check(self, "sparsity", 0.0 < self.sparsity < 1.0, "a share between 0 and 1")
+        at_least(self, 1, "prune_epochs", "qat_epochs", "batch_size")
+        check(self, "prune_learning_rate", self.prune_learning_rate > 0, "a number > 0")
+        check(self, "qat_learning_rate", self.qat_learning_rate > 0, "a number > 0")
 
 
 def _prunable(keras) -> tuple:
@@ -82,12 +78,9 @@ def _all_layers(model) -> list:
 
 
 def _fit(model, data: TaskData, epochs: int, lr: float, config: CompressConfig, keras, callbacks, desc, progress):
-    from edgeward.train.progress import epoch_bar
-
     model.compile(optimizer=keras.optimizers.Adam(lr), loss=data.loss)
-    model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
-              batch_size=config.batch_size, class_weight=data.class_weight, verbose=0, shuffle=True,
-              callbacks=[*callbacks, epoch_bar(keras, epochs, desc, progress)])
+    fit(model, data.x_train, data.y_train, validation=(data.x_val, data.y_val), epochs=epochs, batch_size=config.batch_size,
+        class_weight=data.class_weight, callbacks=[*callbacks, epoch_bar(keras, epochs, desc, progress)])
 
 
 def prune(model, data: TaskData, config: CompressConfig, keras, progress: bool = False):
@@ -153,51 +146,46 @@ def _copy_weights(src, dst, skip: set[str] = frozenset()) -> None:
         getattr(target, "layer", target).set_weights(layer.get_weights())
 
 
-def compress_run(run_dir: str | os.PathLike, config: CompressConfig, progress: bool = False) -> dict:
+def compress_run(run_dir, config: CompressConfig, progress: bool = False) -> dict:
     """Prune and/or QAT the run's model; writes the compressed models and ``compress.json``."""
-    from edgeward.train.tf_env import keras as load_keras_module
-
-    run = Path(run_dir)
-    base = run / BASE_MODEL
-    if keras_flavor(base) is KerasFlavor.KERAS3:
+    run = RunDir(run_dir)
+    record = run.record()
+    spec = get_task(record.task)
+    if keras_flavor(run.model) is KerasFlavor.KERAS3:
         raise InputError(
-            f"{base}: is a Keras 3 model, and pruning and quantization-aware training need tf_keras (Keras 2): "
+            f"{run.model}: is a Keras 3 model, and pruning and quantization-aware training need tf_keras (Keras 2): "
             "TensorFlow Model Optimization does not support Keras 3. What works instead: post-training int8 "
             f"quantization at export (`edgeward export {run} --precision int8`), or rebuild the model with tf_keras"
         )
-    if read_report(run).get("task") == "detect":
-        raise InputError(f"{run}: pruning and quantization-aware training of detection models are not supported yet; "
-                         f"post-training int8 at export works (`edgeward export {run} --precision int8`)")
-    if config.sparsity is None and not config.qat:
-        raise InputError("compress: expected --sparsity and/or --qat, got neither")
-    if config.sparsity is not None and not 0.0 < config.sparsity < 1.0:
-        raise InputError(f"compress: expected a sparsity between 0 and 1, got {config.sparsity}")
-    keras = load_keras_module()
+    if spec.compress_refusal:
+        raise InputError(f"{run}: {spec.compress_refusal}; post-training int8 at export works "
+                         f"(`edgeward export {run} --precision int8`)")
+    keras = tf_keras()
     keras.utils.set_random_seed(config.seed)
-    data = load_task_data(run)
-    model, _ = load_keras(base)
-    report: dict = {"config": asdict(config), "metric": data.metric_name,
-                    "base": {"metric": data.metric(data.y_test, model.predict(data.x_test, verbose=0))}}
+    data = spec.splits(run, record)
+    metric = spec.contract(run, record).metric
+    model, _ = load_model(run.model)
+    report: dict = {"config": asdict(config), "metric": metric.__name__,
+                    "base": {"metric": metric(data.y_test, model.predict(data.x_test, verbose=0))}}
     source = model
     if config.sparsity is not None:
         started = time.perf_counter()
         source = prune(model, data, config, keras, progress)
-        source.save(run / PRUNED_MODEL)
-        report["pruned"] = {"file": PRUNED_MODEL, "seconds": round(time.perf_counter() - started, 2),
+        source.save(run.source_model("pruned"))
+        report["pruned"] = {"file": run.source_model("pruned").name, "seconds": round(time.perf_counter() - started, 2),
                             "sparsity": layer_sparsity(source, keras),
-                            "metric": data.metric(data.y_test, source.predict(data.x_test, verbose=0))}
+                            "metric": metric(data.y_test, source.predict(data.x_test, verbose=0))}
     if config.qat:
         started = time.perf_counter()
         qat = quantize_aware(source, data, config, keras, preserve_sparsity=config.sparsity is not None, progress=progress)
-        name = PRUNED_QAT_MODEL if config.sparsity is not None else QAT_MODEL
+        key = "pruned-qat" if config.sparsity is not None else "qat"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "HDF5 is legacy": QAT layers do not round-trip in .keras
-            qat.save(run / name)
-        report["pruned-qat" if config.sparsity is not None else "qat"] = {
-            "file": name, "seconds": round(time.perf_counter() - started, 2), "sparsity": layer_sparsity(qat, keras),
-            "metric": data.metric(data.y_test, qat.predict(data.x_test, verbose=0))}
-    path = run / COMPRESS_FILE
-    merged = json.loads(path.read_text()) if path.exists() else {}
+            qat.save(run.source_model(key))
+        report[key] = {"file": run.source_model(key).name, "seconds": round(time.perf_counter() - started, 2),
+                       "sparsity": layer_sparsity(qat, keras),
+                       "metric": metric(data.y_test, qat.predict(data.x_test, verbose=0))}
+    merged = run.read_json(run.compress_file) or {}
     merged.update(report)  # a later run of compress adds its models to the record
-    path.write_text(json.dumps(merged, indent=2))
+    run.write_json(run.compress_file, merged)
     return report

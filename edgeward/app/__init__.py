@@ -1,0 +1,1 @@
+"""The application layer: the command line, the demo and the HTML report. May import every other layer."""

@@ -1,0 +1,304 @@
+"""The ``edgeward`` command line: parses arguments, calls the Python API, prints, maps errors to exit codes.
+
+The task verbs (``data``, ``train``, ``run``, ``tune``) take a sub-command per registered task, with flags
+made from that task's configuration dataclasses (``edgeward train commands --help``). Heavy modules
+(TensorFlow, the training and export code) are imported only by the verbs that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from edgeward.core.errors import EdgewardError, InputError
+
+
+def _out(text: str) -> None:
+    print(text, flush=True)
+
+
+def _lines(lines) -> None:
+    for line in lines:
+        _out(line)
+
+
+def cmd_data(args) -> int:
+    from edgeward.app.flags import config_from
+
+    _lines(args.spec.generate(Path(args.out), config_from(args, args.spec.data_config), progress=True))
+    return 0
+
+
+def cmd_train(args) -> int:
+    from edgeward.app.flags import config_from
+
+    config = config_from(args, args.spec.train_config)  # checked before any data is read
+    record = args.spec.train(Path(args.data), Path(args.out), config, progress=True)
+    lines = args.spec.describe(record)
+    _lines([*lines[:-1], f"{lines[-1]}; run directory: {args.out}"])
+    return 0
+
+
+def cmd_compress(args) -> int:
+    from edgeward.app.flags import config_from
+    from edgeward.train.compress import CompressConfig, compress_run
+
+    report = compress_run(args.run, config_from(args, CompressConfig), progress=True)
+    _out(f"base model: {report['metric']} {report['base']['metric']:.4f}")
+    for key in ("pruned", "qat", "pruned-qat"):
+        if key in report:
+            r = report[key]
+            sparsity = ", ".join(f"{k} {v:.0%}" for k, v in r["sparsity"].items())
+            _out(f"{key:10s} {report['metric']} {r['metric']:.4f} ({(r['metric'] - report['base']['metric']) * 100:+.2f} points) "
+                 f"-> {args.run}/{r['file']}" + (f"; sparsity: {sparsity}" if sparsity else ""))
+    return 0
+
+
+def _specs(args):
+    from edgeward.export.artifacts import ArtifactSpec, Calibration, Format, Precision, Source
+    from edgeward.export.engine import available_specs
+
+    if args.all:
+        return available_specs(args.run)
+    formats = [Format.ONNX, Format.TFLITE] if args.format == "all" else [Format(args.format)]
+    source = Source(args.source)
+    try:
+        precisions = [Precision(p) for p in args.precision.split(",")]
+    except ValueError:
+        raise InputError(f"export --precision: expected fp32, fp16, int8 or int8-dynamic, comma-separated, "
+                         f"got {args.precision!r}") from None
+    specs = []
+    for fmt in formats:
+        for precision in precisions:
+            if precision is Precision.INT8_DYNAMIC and fmt is Format.ONNX:
+                continue
+            specs.append(ArtifactSpec(fmt, precision, source, per_channel=not args.per_tensor,
+                                      calibration=Calibration(args.calibration), int8_io=args.int8_io).check())
+    return tuple(specs)
+
+
+def cmd_export(args) -> int:
+    from edgeward.export.engine import ExportOptions, export_run
+    from edgeward.export.tables import export_table
+    from edgeward.export.validate import Budget, ValidationError
+
+    budget = Budget(max_drop=args.max_drop if args.max_drop is not None else 1.0, fp32_tolerance=args.tolerance)
+    options = ExportOptions(specs=_specs(args), budget=budget, search=args.max_drop is not None, device=args.device)
+    try:
+        export_run(args.run, options, progress=True)
+    except ValidationError:
+        _out(export_table(args.run))
+        raise
+    _out(export_table(args.run))
+    return 0
+
+
+def cmd_score(args) -> int:
+    from edgeward.core.registry import get_task, tasks_that
+    from edgeward.runtime import Model
+
+    with Model(args.model, device=args.device, threads=args.threads) as model:
+        spec = get_task(model.manifest.task)
+        if not spec.offers("score_file"):
+            raise InputError(f"{args.model}: a {spec.name} model scores no files of rows; the tasks that do: "
+                             f"{', '.join(tasks_that('score_file'))}")
+        _lines(spec.score_file(model, Path(args.input), Path(args.out), Path(args.rejects) if args.rejects else None,
+                               args.threshold, progress=True))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from edgeward.export.bench import BenchOptions, bench_run, markdown
+
+    result = bench_run(args.run, BenchOptions(device=args.device, vs_keras=not args.no_keras), progress=True)
+    _out(json.dumps(result, indent=2) if args.json else markdown(result))
+    return 0
+
+
+def cmd_devices(args) -> int:
+    from edgeward.devices import closest_profile, detect, list_profiles, load_profile
+
+    if args.action == "list":
+        for p in list_profiles():
+            _out(f"{p.name:16s} {p.format:6s} {p.precision:5s} {','.join(b.value for b in p.backends):22s} {p.description}")
+    elif args.action == "show":
+        if not args.name:
+            raise InputError("devices show: expected a profile name (see `edgeward devices list`), got none")
+        p = load_profile(args.name)
+        for key, value in p.__dict__.items():
+            value = [getattr(v, "value", v) for v in value] if isinstance(value, tuple) else value
+            _out(f"{key:12s} {value}")
+    else:
+        host = detect()
+        for key, value in host.__dict__.items():
+            _out(f"{key:13s} {', '.join(value) if isinstance(value, tuple) else value}")
+        _out(f"{'int8 fast':13s} {host.int8_fast}")
+        _out(f"{'closest':13s} {closest_profile(host).name}")
+        from edgeward.runtime.audio_sources import input_devices
+
+        mics = input_devices()
+        _out(f"{'audio inputs':13s} " + ("; ".join(f"{d['index']}: {d['name']} ({d['channels']} ch, {d['rate']:.0f} Hz)" for d in mics)
+                                         or "none (no PortAudio input device)"))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from edgeward.app.flags import config_from
+
+    spec = args.spec
+    options = config_from(args, spec.run_options)
+    emit = (lambda r: _out(json.dumps(r))) if args.json else (lambda r: _out(spec.result_text(r)))
+    spec.live(args.model, args.source, options, args.device, args.threads, emit, lambda s: print(s, file=sys.stderr))
+    return 0
+
+
+def cmd_tune(args) -> int:
+    from edgeward.app.flags import config_from
+    from edgeward.core.rundir import RunDir
+
+    _lines(args.spec.tune(RunDir(args.run), config_from(args, args.spec.tune_options)))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from edgeward.app.report import write_report
+
+    _out(f"wrote {write_report(args.run)}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from edgeward.app.demo import DemoOptions, run_demo
+    from edgeward.app.flags import config_from
+    from edgeward.core.registry import get_task, task_names
+
+    options = config_from(args, DemoOptions)
+    sizes = {name: config_from(args, get_task(name).demo_config, f"{name}_") for name in task_names()}
+    result = run_demo(DemoOptions(**{**options.__dict__, "sizes": sizes}), log=_out)
+    _out(f"report:    {result.report}")
+    _out(f"artifacts: {result.out}/*/artifacts")
+    return 0
+
+
+def _task_parsers(sub, verb: str, help: str, capability: str | None, build) -> None:
+    """``edgeward VERB TASK ...``: a sub-command per registered task (those offering ``capability``)."""
+    from edgeward.core.registry import get_task, task_names
+
+    parser = sub.add_parser(verb, help=help, description=help)
+    tasks = parser.add_subparsers(dest="task", metavar="TASK", required=True)
+    for name in task_names():
+        spec = get_task(name)
+        if capability is None or spec.offers(capability):
+            p = tasks.add_parser(name, help=spec.title, description=f"{help}: {spec.title.lower()}")
+            build(p, spec)
+            p.set_defaults(spec=spec)
+
+
+def parser() -> argparse.ArgumentParser:
+    from edgeward.app.demo import DemoOptions
+    from edgeward.app.flags import add_flags
+    from edgeward.core.registry import get_task, task_names
+    from edgeward.train.compress import CompressConfig
+
+    p = argparse.ArgumentParser(prog="edgeward", description="Take Keras models to devices.")
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    def data(parser, spec):
+        parser.add_argument("out", help=spec.data_help)
+        add_flags(parser, spec.data_config)
+        parser.set_defaults(fn=cmd_data)
+
+    _task_parsers(sub, "data", "generate a dataset", None, data)
+
+    def train(parser, spec):
+        parser.add_argument("--data", required=True, help="the dataset (a file or folder in a standard layout)")
+        parser.add_argument("--out", required=True, help="run directory to write")
+        add_flags(parser, spec.train_config)
+        parser.set_defaults(fn=cmd_train)
+
+    _task_parsers(sub, "train", "train a model on a dataset", None, train)
+
+    c = sub.add_parser("compress", help="prune and/or quantization-aware train a run's model (tf_keras)")
+    c.add_argument("run", help="training run directory")
+    add_flags(c, CompressConfig)
+    c.set_defaults(fn=cmd_compress)
+
+    e = sub.add_parser("export", help="export a run to ONNX/TFLite artifacts, each checked against Keras")
+    e.add_argument("run", help="training run directory")
+    e.add_argument("--format", default="onnx", choices=["onnx", "tflite", "all"])
+    e.add_argument("--precision", default="fp32", help="fp32, fp16, int8, int8-dynamic (TFLite), comma-separated")
+    e.add_argument("--source", default="base", choices=["base", "pruned", "qat", "pruned-qat"],
+                   help="which Keras model: the trained one, or one made by `compress`")
+    e.add_argument("--all", action="store_true", help="every format and precision from every model the run has")
+    e.add_argument("--calibration", default="minmax", choices=["minmax", "entropy", "percentile"], help="ONNX int8 calibration")
+    e.add_argument("--per-tensor", action="store_true", help="ONNX int8: per-tensor weights (default per-channel)")
+    e.add_argument("--int8-io", action="store_true", help="TFLite int8: int8 input and output tensors")
+    e.add_argument("--max-drop", type=float, help="int8: try candidates until the metric drop is <= this many points")
+    e.add_argument("--tolerance", type=float, default=1e-5, help="fp32: max abs diff allowed against Keras")
+    e.add_argument("--device", default="auto", help="target device profile: where artifacts are checked and timed")
+    e.set_defaults(fn=cmd_export)
+
+    s = sub.add_parser("score", help="score a CSV file of rows with a model (fraud)")
+    s.add_argument("model")
+    s.add_argument("--input", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--rejects", help="rejects CSV (default: OUT with .rejects.csv)")
+    s.add_argument("--threshold", type=float, help="override the model's decision threshold")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int)
+    s.set_defaults(fn=cmd_score)
+
+    b = sub.add_parser("bench", help="benchmark every artifact of a run, and the task's own measurements")
+    b.add_argument("run")
+    b.add_argument("--device", default="auto", help="device profile (providers, threads)")
+    b.add_argument("--no-keras", action="store_true", help="skip the runtime-vs-Keras comparison")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(fn=cmd_bench)
+
+    v = sub.add_parser("devices", help="device profiles and this host")
+    v.add_argument("action", choices=["list", "show", "detect"])
+    v.add_argument("name", nargs="?")
+    v.set_defaults(fn=cmd_devices)
+
+    def run(parser, spec):
+        parser.add_argument("model")
+        parser.add_argument("--source", required=True, help=spec.source_help)
+        parser.add_argument("--json", action="store_true", help="one JSON object per result")
+        parser.add_argument("--device", default="auto")
+        parser.add_argument("--threads", type=int)
+        add_flags(parser, spec.run_options)
+        parser.set_defaults(fn=cmd_run)
+
+    _task_parsers(sub, "run", "run a model on a live source", "live", run)
+
+    def tune(parser, spec):
+        parser.add_argument("run", help="training run directory")
+        add_flags(parser, spec.tune_options)
+        parser.set_defaults(fn=cmd_tune)
+
+    _task_parsers(sub, "tune", "choose decision thresholds on validation data after training", "tune", tune)
+
+    r = sub.add_parser("report", help="(re)write the HTML report of a run or demo directory")
+    r.add_argument("run")
+    r.set_defaults(fn=cmd_report)
+
+    m = sub.add_parser("demo", help="the whole flow of every task on generated data, with an HTML report")
+    add_flags(m, DemoOptions)
+    for name in task_names():
+        add_flags(m, get_task(name).demo_config, f"{name}_")
+    m.set_defaults(fn=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+        return args.fn(args)
+    except EdgewardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, InputError) else 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,125 @@
+"""The manifest: a versioned JSON document embedded in every exported model file.
+
+It makes the file self-describing: the runtime needs nothing but the model file. ONNX stores it
+in ``metadata_props`` under ``METADATA_KEY``. Loading checks the schema version and every field,
+and names the file and the field in its error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from edgeward.core.errors import ManifestError
+from edgeward.core.registry import task_names
+
+SCHEMA_VERSION = 1
+METADATA_KEY = "edgeward.manifest"
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One model input or output. ``None`` in ``shape`` is a free dimension (the batch)."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: str
+    layout: str = ""  # "NF": batch x features, "NHWC", ...
+    normalisation: str = ""  # how raw values become model values, or "inside-model"
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    value: float
+    data: str  # on which data it was measured
+
+
+@dataclass(frozen=True)
+class Provenance:
+    edgeward: str
+    packages: dict[str, str]  # tensorflow, tf_keras, tf2onnx, onnx, onnxruntime versions
+    source_model_sha256: str
+    data_sha256: str
+    code_sha256: str
+    created_at: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
+class Manifest:
+    task: str  # a name in edgeward.core.registry
+    format: str  # "onnx", "tflite"
+    precision: str  # "fp32", "fp16", "int8"
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    labels: tuple[str, ...]
+    features: tuple[str, ...]  # tabular tasks: feature names, in input order
+    thresholds: dict[str, float]  # e.g. {"decision": 0.83}
+    metrics: tuple[Metric, ...]
+    provenance: Provenance
+    params: dict[str, Any] = field(default_factory=dict)  # task specifics (front end, image size)
+    schema: int = SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes, source: str = "manifest") -> "Manifest":
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ManifestError(f"{source}: manifest is not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ManifestError(f"{source}: manifest: expected a JSON object, got {type(data).__name__}")
+        return cls.from_dict(data, source)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "manifest") -> "Manifest":
+        schema = data.get("schema")
+        if schema != SCHEMA_VERSION:
+            raise ManifestError(
+                f"{source}: manifest schema version {schema!r} is not supported "
+                f"(this edgeward reads version {SCHEMA_VERSION}; upgrade edgeward or re-export)"
+            )
+        _require(data, cls, source, "manifest")
+        if data["task"] not in task_names():
+            raise ManifestError(f"{source}: manifest field 'task': expected one of {', '.join(task_names())}, "
+                                f"got {data['task']!r}")
+        return cls(
+            task=str(data["task"]),
+            format=str(data["format"]),
+            precision=str(data["precision"]),
+            inputs=tuple(_tensor(t, source, f"inputs[{i}]") for i, t in enumerate(data["inputs"])),
+            outputs=tuple(_tensor(t, source, f"outputs[{i}]") for i, t in enumerate(data["outputs"])),
+            labels=tuple(data["labels"]),
+            features=tuple(data["features"]),
+            thresholds={str(k): float(v) for k, v in data["thresholds"].items()},
+            metrics=tuple(_sub(Metric, m, source, f"metrics[{i}]") for i, m in enumerate(data["metrics"])),
+            provenance=_sub(Provenance, data["provenance"], source, "provenance"),
+            params=dict(data.get("params", {})),
+            schema=schema,
+        )
+
+
+_OPTIONAL = {"params", "schema", "layout", "normalisation"}
+
+
+def _require(data: dict, cls: type, source: str, where: str) -> None:
+    for f in fields(cls):
+        if f.name not in _OPTIONAL and f.name not in data:
+            raise ManifestError(f"{source}: manifest field '{where}.{f.name}' is missing")
+
+
+def _sub(cls: type, data: Any, source: str, where: str):
+    if not isinstance(data, dict):
+        raise ManifestError(f"{source}: manifest field '{where}': expected an object, got {data!r}")
+    _require(data, cls, source, where)
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _tensor(data: Any, source: str, where: str) -> TensorInfo:
+    t = _sub(TensorInfo, data, source, where)
+    shape = tuple(None if d is None else int(d) for d in t.shape)
+    return TensorInfo(t.name, shape, t.dtype, t.layout, t.normalisation)

@@ -1,0 +1,165 @@
+"""What a task is: the one object per task that the shared layers look up in ``edgeward.core.registry``.
+
+A task (fraud scoring, voice commands, detection, ...) brings its data generator, its training, the
+contract of its exported model, its runtime, its benchmark, its report section and its demo steps. The
+shared layers (the CLI, the export engine, compression, the benchmark, the report, the demo) call these
+methods and never branch on a task's name. ``docs/architecture.md`` says how to add a task.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from edgeward.core.manifest import TensorInfo
+from edgeward.core.rundir import RunDir, TrainingRecord
+
+Metric = Callable[[np.ndarray, np.ndarray], float]  # (labels, model outputs) -> higher is better; __name__ names it
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """A run's data split again, for compression fine-tuning, calibration and evaluation: model inputs and
+    labels (as the loss takes them) per split."""
+
+    x_train: np.ndarray
+    y_train: Any
+    x_val: np.ndarray
+    y_val: Any
+    x_test: np.ndarray
+    y_test: Any
+    loss: str | Callable  # a Keras loss name, or the task's own loss function
+    class_weight: dict | None = None
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    """What a run's exported model takes and gives, and how its outputs are judged. The export engine
+    writes it into every manifest; validation and compression judge artifacts and models with its metric."""
+
+    inputs: tuple[TensorInfo, ...]  # the first one is the model's input
+    output: TensorInfo  # its name is the converter's, set at export
+    labels: tuple[str, ...]
+    thresholds: dict[str, float]
+    params: dict[str, Any]
+    metric: Metric  # on the held-out labels in holdout.npz (``y_test``)
+    decide: Callable[[np.ndarray], np.ndarray]  # outputs -> decisions, for the agreement check
+    features: tuple[str, ...] = ()
+    extra_metrics: Callable[[np.ndarray, np.ndarray], list[tuple[str, float]]] = lambda y, out: []
+    # calibration samples: at most this many (onnxruntime's calibrators keep every intermediate tensor of
+    # every sample in memory, which is large for images)
+    max_calibration: int | None = None
+
+    @property
+    def input_name(self) -> str:
+        return self.inputs[0].name
+
+    @property
+    def metric_name(self) -> str:
+        return self.metric.__name__
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    """One step of ``edgeward demo``: what it does, the call, and the one line that says what it gave."""
+
+    name: str
+    run: Callable[[], Any]
+    describe: Callable[[Any], str]
+
+
+class TaskSpec(ABC):
+    """One task. Subclasses set the class attributes and implement the abstract methods; the optional
+    capabilities (``live``, ``tune``, ``score_file``) are offered by overriding them."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]  # the report's heading
+    data_config: ClassVar[type]  # `edgeward data TASK OUT` (flags from its fields)
+    train_config: ClassVar[type]  # `edgeward train TASK` (flags from its fields)
+    payload_type: ClassVar[type]  # the task's part of the training record
+    demo_config: ClassVar[type]  # `edgeward demo` (flags --TASK-FIELD)
+    run_options: ClassVar[type | None] = None  # `edgeward run TASK` (flags from its fields)
+    tune_options: ClassVar[type | None] = None  # `edgeward tune TASK` (flags from its fields)
+    data_help: ClassVar[str] = "output folder"
+    source_help: ClassVar[str] = ""  # what `edgeward run TASK --source` takes
+    compress_refusal: ClassVar[str] = ""  # why pruning and QAT are not offered, where they are not
+
+    # data and training ---------------------------------------------------------------------------------
+    @abstractmethod
+    def generate(self, out: Path, config, progress: bool = False) -> Iterator[str]:
+        """Write a generated dataset, yielding a line that says what was written after each part."""
+
+    @abstractmethod
+    def train(self, data: Path, out: Path, config, progress: bool = False) -> TrainingRecord:
+        """Train on ``data`` into the run directory ``out``."""
+
+    @abstractmethod
+    def describe(self, record: TrainingRecord) -> list[str]:
+        """Lines that say what a training gave."""
+
+    @abstractmethod
+    def splits(self, run: RunDir, record: TrainingRecord, train_sample: int | None = None) -> TaskData:
+        """The run's data split, model-ready. ``train_sample``: only that many training rows, evenly spaced."""
+
+    @abstractmethod
+    def contract(self, run: RunDir, record: TrainingRecord) -> ModelContract:
+        ...
+
+    def upgrade_record(self, raw: dict, source: str) -> dict:
+        """A training record written before records were versioned (schema 0), as the current schema."""
+        from edgeward.core.errors import InputError
+
+        raise InputError(f"{source}: an unversioned training record of task {self.name!r} cannot be read; train again")
+
+    # runtime ---------------------------------------------------------------------------------------------
+    def live(self, model: str, source: str, options, device: str, threads: int | None,
+             emit: Callable[[dict], None], note: Callable[[str], None]) -> None:
+        """Run the task's runtime on a live source, ``emit`` each result as it comes and ``note`` what the
+        user should know at the end (dropped frames, audio overflows)."""
+        raise NotImplementedError
+
+    def result_text(self, result: dict) -> str:
+        """One result of ``live`` as a line of text."""
+        raise NotImplementedError
+
+    def score_file(self, model, input_path: Path, out: Path, rejects: Path | None, threshold: float | None,
+                   progress: bool = False) -> list[str]:
+        """Score a file of rows with a loaded ``Model`` of this task; returns lines that say what happened."""
+        raise NotImplementedError
+
+    def tune(self, run: RunDir, options) -> list[str]:
+        """Choose decision thresholds after training (into ``tuning.json``); returns lines that say how."""
+        raise NotImplementedError
+
+    def offers(self, capability: str) -> bool:
+        return getattr(type(self), capability) is not getattr(TaskSpec, capability)
+
+    # benchmark, report, demo -----------------------------------------------------------------------------
+    def bench(self, run: RunDir, record: TrainingRecord, result: dict, options, runnable: set[str],
+              tick: Callable[[], None]) -> None:
+        """The task's own measurements, added to the benchmark's ``result``."""
+
+    def bench_steps(self, options) -> int:
+        """How many times ``bench`` calls ``tick`` (the progress bar's share)."""
+        return 0
+
+    def targets(self, result: dict, validation: dict) -> list[tuple]:
+        """The task's targets: (what, measured, goal, met: bool or None)."""
+        return []
+
+    def tables(self, result: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+        """The task's benchmark tables: (title, header, rows)."""
+        return []
+
+    @abstractmethod
+    def section(self, run: RunDir, record: TrainingRecord) -> str:
+        """The task's part of the HTML report (after its heading, before compression, export and benchmark)."""
+
+    @abstractmethod
+    def demo(self, out: Path, config, seed: int, max_drop: float, bench) -> list[DemoStep]:
+        """The demo's steps for this task, into the run directory ``out``."""

@@ -1,0 +1,63 @@
+"""The detection task's demo: draw digit scenes (YOLO layout) and a video -> train the detector (short) ->
+export (fp32 and int8 ONNX and TFLite) -> detect on the video -> benchmark."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from edgeward.core.config import at_least, check, option
+from edgeward.core.task import DemoStep
+
+
+@dataclass(frozen=True)
+class DetectDemo:
+    images: int = option(1000, "training images (`make bench-detect` trains 6,000)")
+    epochs: int = option(30, "training epochs")
+    size: int = option(160, "input side, pixels (`make bench-detect` trains at 320; docs/decisions.md)")
+
+    def __post_init__(self):
+        at_least(self, 1, "images", "epochs")
+        check(self, "size", isinstance(self.size, int) and self.size >= 32 and self.size % 16 == 0,
+              "a whole number >= 32, a multiple of 16")
+
+
+def steps(run: Path, config: DetectDemo, seed: int, max_drop: float, bench) -> list[DemoStep]:
+    from edgeward.export.artifacts import ArtifactSpec, Format, Precision
+    from edgeward.export.bench import bench_run
+    from edgeward.export.engine import ExportOptions, export_run
+    from edgeward.export.validate import Budget, ValidationError
+    from edgeward.train.detect.config import DetectDataConfig, DetectorShape, DetectTrainConfig
+    from edgeward.train.detect.data import generate_digits, write_video
+    from edgeward.train.detect.training import train_detect
+
+    data = run.parent / "detect-data"
+    holdout = max(config.images // 10, 50)
+    specs = tuple(ArtifactSpec(f, p) for f in (Format.ONNX, Format.TFLITE) for p in (Precision.FP32, Precision.INT8))
+
+    def export():  # a short training can leave int8 outside the budget: say so, and go on with the rest
+        try:
+            e = export_run(run, ExportOptions(specs=specs, budget=Budget(max_drop=max_drop), search=True), progress=True)
+        except ValidationError as exc:
+            return str(exc)
+        return ", ".join(f"{c.artifact} mAP@0.5 {c.metric:.3f}" for c in e.checks) + f"; recommended {e.recommendation['artifact']}"
+
+    return [
+        DemoStep("draw digit scenes (YOLO layout) and a video",
+                 lambda: (generate_digits(data, DetectDataConfig(images=config.images, holdout=holdout, seed=seed),
+                                          progress=True),
+                          write_video(data / "video.mp4", data / "video.csv", seed=seed + 1)),
+                 lambda r: f"{r[0]['splits']['train']['images']:,} training images with {r[0]['splits']['train']['objects']:,} "
+                           f"digits; video {r[1]['frames']} frames"),
+        DemoStep(f"train the detector (short: {config.size}x{config.size}, {config.epochs} epochs)",
+                 lambda: train_detect(data, run, DetectTrainConfig(epochs=config.epochs, seed=seed, eval_every=10,
+                                                                   shape=DetectorShape(size=config.size)), progress=True),
+                 lambda r: f"held-out mAP@0.5 {r.metrics['model']['map50']:.3f}, mAP@0.5:0.95 "
+                           f"{r.metrics['model']['map50_95']:.3f} ({r.params:,} parameters)"),
+        DemoStep("export ONNX and TFLite, fp32 and int8, checked against Keras", export, lambda summary: summary),
+        # a detector's single-image calls take milliseconds, not microseconds: fewer of them
+        DemoStep("benchmark, and detect on the video",
+                 lambda: bench_run(run, replace(bench, single_rows=min(300, bench.single_rows)), progress=True),
+                 lambda b: "; ".join(f"{v['artifact']}: {v['fps']:.0f} FPS on 1 thread, video mAP@0.5 {v['video_map50']:.3f}"
+                                     for v in b.get("video", []))),
+    ]

@@ -1,0 +1,87 @@
+"""The voice-commands task's configurations and its part of the training record (dataclasses only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgeward.core.config import at_least, check, fraction, option
+
+
+def _pair(config, name: str) -> None:
+    value = getattr(config, name)
+    check(config, name, len(value) == 2 and value[0] <= value[1], "two numbers, low then high")
+
+
+@dataclass(frozen=True)
+class CommandsDataConfig:
+    per_class: int = option(400, "training clips per label; validation and test get a quarter each")
+    seed: int = option(0, "random seed (also splits the voices)")
+    snr_db: tuple[float, float] = option((5.0, 30.0), "speech over noise in the clips, dB: low high")
+    # extra training-only `_unknown_` clips: 15-50% of a random command cut at the clip's edge, as a sliding
+    # window sees a word entering or leaving it, so that the tail of "stop" is not taken for "up"
+    fragments: float = option(1.0, "command fragments added to _unknown_, times per-class")
+    backgrounds: int = option(0, "minute-long recordings of each noise written to _background_noise_, which "
+                                 "training then mixes into the clips")
+    val_fraction: float = option(0.15, "share of the voice variants for validation")
+    test_fraction: float = option(0.2, "share of the voice variants for testing")
+    stream_minutes: float = option(10.0, "a long stream of test voices with its ground truth (0: none)")
+    val_stream_minutes: float | None = option(None, "the validation voices' stream that `tune` chooses thresholds "
+                                                    "on (default: as --stream-minutes)")
+    train_stream_minutes: float = option(0.0, "a stream of the training voices, which `bench` sets beside the "
+                                              "test voices' (0: none)")
+
+    def __post_init__(self):
+        at_least(self, 1, "per_class")
+        at_least(self, 0, "fragments", "backgrounds", "stream_minutes", "train_stream_minutes")
+        if self.val_stream_minutes is not None:
+            at_least(self, 0, "val_stream_minutes")
+        fraction(self, "val_fraction", "test_fraction", low_open=True)
+        check(self, "test_fraction", self.val_fraction + self.test_fraction < 1, "a share that, with val, leaves voices "
+                                                                                  "for training")
+        _pair(self, "snr_db")
+
+    def stream_lengths(self) -> dict[str, float]:
+        """Minutes of stream per split of voices (``write_streams``)."""
+        val = self.stream_minutes if self.val_stream_minutes is None else self.val_stream_minutes
+        return {"test": self.stream_minutes, "val": val, "train": self.train_stream_minutes}
+
+
+@dataclass(frozen=True)
+class CommandsTrainConfig:
+    epochs: int = option(30, "passes over the training clips")
+    batch_size: int = option(64, "clips per batch")
+    filters: int = option(64, "DS-CNN width (80 still fits int8 in 64 KB)")
+    blocks: int = option(4, "depthwise-separable blocks")
+    # block i's depthwise conv looks 2**i frames apart in time: a receptive field of 0.7 s (a whole word)
+    # instead of 0.26 s (a syllable) at the same size and inference cost; False: Hello Edge's DS-CNN
+    dilate: bool = option(True, "dilate block i's depthwise conv 2^i in time (--no-dilate: 0.26 s receptive field, "
+                                "not 0.7 s)")
+    learning_rate: float = option(3e-3, "Adam's initial learning rate (cosine decay)")
+    dropout: float = option(0.2, "dropout before the classifier")
+    time_mask: int = option(12, "most frames masked per clip (SpecAugment)")
+    freq_mask: int = option(6, "most mel bands masked per clip (SpecAugment)")
+    shift: int = option(8, "most frames of random time shift")
+    # where the data has _background_noise_ recordings (Speech Commands does): the share of training clips,
+    # each batch, that get a random slice of one at a random SNR to the clip, so a word meets many backgrounds
+    background: float = option(0.8, "share of training clips mixed with a _background_noise_ slice each batch")
+    background_snr: tuple[float, float] = option((0.0, 20.0), "SNR of those mixes, dB: low high")
+    false_accept: float = option(0.002, "per-label threshold: at most this share of other validation clips reach it")
+    seed: int = option(0, "random seed")
+
+    def __post_init__(self):
+        at_least(self, 1, "epochs", "batch_size", "filters", "blocks")
+        at_least(self, 0, "time_mask", "freq_mask", "shift")
+        check(self, "learning_rate", self.learning_rate > 0, "a number > 0")
+        fraction(self, "dropout")
+        fraction(self, "background", high_open=False)
+        fraction(self, "false_accept", low_open=True)
+        _pair(self, "background_snr")
+
+
+@dataclass(frozen=True)
+class CommandsPayload:
+    """The voice-commands task's part of the training record."""
+
+    front_end: dict  # the runtime's FrontEnd, with the normalisation measured on the training clips
+    confusion: list[list[int]]  # test clips: said (rows) x predicted (columns), in label order
+    backgrounds: int = 0  # _background_noise_ recordings mixed in during training

@@ -1,0 +1,1 @@
+"""Detection: generated digit scenes (YOLO layout), YOLO and COCO loaders, mAP, and the detector's training."""
