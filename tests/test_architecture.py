@@ -123,3 +123,20 @@ print(json.dumps([first, [m for m in {HEAVY!r} if m in sys.modules]]))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [[], []]
+
+
+def test_every_package_is_listed_for_the_wheel():
+    """pyproject.toml lists the packages (the top folders map onto edgeward.*): a new task's sub-packages
+    must be there too, or the wheel leaves them out while the editable install still finds them."""
+    import tomllib
+
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {str(p.parent.relative_to(ROOT)) for p in ROOT.glob("**/__init__.py")
+               if not {".venv", "tests", "build"} & set(p.relative_to(ROOT).parts)}
+
+    def package(folder: str) -> str:
+        top, _, rest = folder.partition("/")
+        base = next(name for name, path in setup["package-dir"].items() if path == top)
+        return ".".join([base, *rest.split("/")]) if rest else base
+
+    assert {package(f) for f in folders} == set(setup["packages"])

@@ -321,6 +321,13 @@ def test_a_fraud_model_is_not_a_commands_model(fraud_model):
         CommandRecognizer.from_file(fraud_model)
 
 
+def test_score_refuses_a_model_whose_task_scores_no_rows(commands_run, tmp_path, capsys):
+    assert main(["score", str(commands_run / "artifacts" / "model.onnx"), "--input", str(tmp_path / "x.csv"),
+                 "--out", str(tmp_path / "s.csv")]) == 2
+    assert capsys.readouterr().err.strip().endswith("a commands model scores no files of rows; the tasks that do: fraud")
+    assert not (tmp_path / "s.csv").exists()
+
+
 def test_train_commands_on_a_missing_folder(tmp_path, capsys):
     assert main(["train", "commands", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "r")]) == 2
     assert "expected a folder with one sub-folder of WAV files per label" in capsys.readouterr().err

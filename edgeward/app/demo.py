@@ -20,7 +20,7 @@ from edgeward.core.registry import get_task, task_names
 @dataclass(frozen=True)
 class DemoOptions:
     out: str = option("runs/demo", "the demo folder (a run directory per task, the report)")
-    tasks: tuple[str, ...] = option((), "the tasks to run (default: all)")
+    tasks: tuple[str, ...] = option((), "the tasks to run, comma-separated (default: all)")
     seed: int = option(0, "random seed")
     max_drop: float = option(1.0, "int8 accuracy budget, metric points")
     sizes: Mapping[str, Any] = option(factory=dict, cli=False)  # task -> its demo config; default: the task's defaults

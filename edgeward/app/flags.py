@@ -37,7 +37,7 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, prefix: str = "") -> N
         elif isinstance(default, tuple):
             shown = (" " if nargs else ",").join(map(str, default))
         parser.add_argument(flag, dest=dest, type=parse, nargs=nargs, metavar=metavar, default=argparse.SUPPRESS,
-                            help=f"{text} (default: {shown})")
+                            help=text if "default:" in text else f"{text} (default: {shown})")
 
 
 def config_from(args: argparse.Namespace, cls: type, prefix: str = ""):
