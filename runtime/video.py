@@ -21,23 +21,30 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 class ImageFolder:
-    """A folder of images as a finite, ordered stream of BGR frames."""
+    """A folder of images (or one image file) as a finite, ordered stream of BGR frames. An unreadable image
+    is skipped and kept in ``skipped`` (path, reason); ``names`` holds the file name of each frame read."""
 
     def __init__(self, folder: str | os.PathLike):
-        self.paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        folder = Path(folder)
+        self.paths = [folder] if folder.is_file() else sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self.paths:
             raise InputError(f"{folder}: expected images ({', '.join(IMAGE_SUFFIXES)}), found none")
         self._next = 0
+        self.names: list[str] = []
+        self.skipped: list[tuple[str, str]] = []
 
     def read(self) -> tuple[bool, np.ndarray | None]:
         cv2 = require("cv2", "camera")
-        if self._next >= len(self.paths):
-            return False, None
-        frame = cv2.imread(str(self.paths[self._next]))
-        self._next += 1
-        if frame is None:
-            raise InputError(f"{self.paths[self._next - 1]}: not a readable image")
-        return True, frame
+        while self._next < len(self.paths):
+            path = self.paths[self._next]
+            self._next += 1
+            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if frame is None:
+                self.skipped.append((str(path), "not a readable image"))
+                continue
+            self.names.append(path.name)
+            return True, frame
+        return False, None
 
     def release(self) -> None:
         pass
@@ -58,7 +65,7 @@ def open_capture(source: str | int, opener: Callable | None = None):
             raise DeviceError(f"stream {source} cannot be opened")
         return cap
     path = Path(source)
-    if path.is_dir():
+    if path.is_dir() or (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES):
         return ImageFolder(path)
     if not path.exists():
         raise InputError(f"{path}: video source not found; expected a camera index, a URL, a video file or an image folder")
@@ -73,7 +80,8 @@ class LatestFrames:
 
     ``frames()`` yields (frame number, frame) for the newest unseen frame until the source ends;
     ``dropped`` counts frames that were read but never handed over. ``realtime=False`` (files, folders):
-    the reader waits for the consumer instead of dropping, for offline processing of every frame.
+    the reader waits for the consumer instead of dropping, for offline processing of every frame. An error in
+    the reader ends the frames and is raised to the consumer.
     """
 
     def __init__(self, source: str | int, realtime: bool | None = None, opener: Callable | None = None,
@@ -87,12 +95,22 @@ class LatestFrames:
         self._frame: tuple[int, np.ndarray] | None = None
         self._taken = -1
         self._ended = False
+        self._error: BaseException | None = None
         self.read_count = self.dropped = self.reconnects = 0
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="edgeward-capture", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        try:
+            self._read_all()
+        except BaseException as exc:  # handed to the consumer: a dead reader must not leave it waiting
+            self._error = exc
+        with self._cond:
+            self._ended = True
+            self._cond.notify_all()
+
+    def _read_all(self) -> None:
         failures = 0
         while not self._stop:
             ok, frame = self._cap.read()
@@ -117,20 +135,29 @@ class LatestFrames:
                 self._frame = (self.read_count, frame)
                 self.read_count += 1
                 self._cond.notify_all()
-        with self._cond:
-            self._ended = True
-            self._cond.notify_all()
 
     def frames(self) -> Iterator[tuple[int, np.ndarray]]:
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: (self._frame is not None and self._frame[0] != self._taken) or self._ended)
                 if self._frame is None or self._frame[0] == self._taken:
+                    if self._error is not None:
+                        raise self._error
                     return
                 number, frame = self._frame
                 self._taken = number
                 self._cond.notify_all()
             yield number, frame
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        """Images of a folder that could not be read: (path, reason)."""
+        return list(getattr(self._cap, "skipped", []))
+
+    def name(self, number: int) -> str | None:
+        """The file name of frame ``number`` of an image folder (None for other sources)."""
+        names = getattr(self._cap, "names", None)
+        return names[number] if names is not None and number < len(names) else None
 
     def close(self) -> None:
         with self._cond:
@@ -144,3 +171,19 @@ class LatestFrames:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def read_frames(video: str | os.PathLike) -> list[np.ndarray]:
+    """Every frame of a video file, decoded (BGR)."""
+    cv2 = require("cv2", "camera")
+    cap = cv2.VideoCapture(str(video))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    if not frames:
+        raise InputError(f"{video}: no frames could be decoded")
+    return frames

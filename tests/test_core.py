@@ -23,14 +23,14 @@ RECORDS = Path(__file__).parent / "data" / "records"  # train.json of the same s
 
 
 def test_the_registry_knows_each_task_once_and_refuses_an_unknown_one():
-    assert task_names() == ("fraud", "commands", "detect")
+    assert task_names() == ("fraud", "commands", "detect", "classify")
     for name in task_names():
         spec = get_task(name)
         assert isinstance(spec, TaskSpec) and spec.name == name and spec.title
     with pytest.raises(InputError) as refused:
         get_task("poetry")
-    assert str(refused.value) == "unknown task 'poetry': expected one of fraud, commands, detect"
-    assert tasks_that("live") == ("commands", "detect") and tasks_that("score_file") == ("fraud",)
+    assert str(refused.value) == "unknown task 'poetry': expected one of fraud, commands, detect, classify"
+    assert tasks_that("live") == ("commands", "detect", "classify") and tasks_that("score_file") == ("fraud",)
     assert tasks_that("tune") == ("commands",)
 
 
@@ -142,8 +142,8 @@ def test_cli_gives_each_task_its_own_flags_and_refuses_what_a_task_cannot_do(cap
     assert done.value.code == 0
     help_text = capsys.readouterr().out
     assert "--size INT" in help_text and "--images IMAGES" in help_text and "--filters" not in help_text
-    for argv, choices in ((["run", "fraud", "m.onnx", "--source", "x"], "'fraud' (choose from 'commands', 'detect')"),
-                          (["train", "poetry", "--data", "d", "--out", "o"], "'poetry' (choose from 'fraud', 'commands', 'detect')")):
+    for argv, choices in ((["run", "fraud", "m.onnx", "--source", "x"], "'fraud' (choose from 'commands', 'detect', 'classify')"),
+                          (["train", "poetry", "--data", "d", "--out", "o"], "'poetry' (choose from 'fraud', 'commands', 'detect', 'classify')")):
         with pytest.raises(SystemExit) as done:  # argparse's usage error
             main(argv)
         assert done.value.code == 2 and f"invalid choice: {choices}" in capsys.readouterr().err

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from edgeward.export.bench import BenchOptions
+from edgeward.tasks.classify.demo import ClassifyDemo
 from edgeward.tasks.commands.demo import CommandsDemo
 from edgeward.tasks.detect.demo import DetectDemo
 from edgeward.tasks.fraud.demo import FraudDemo
@@ -20,23 +21,24 @@ def test_the_demo_runs_every_step_and_reports_each_application(tmp_path):
     quick = BenchOptions(single_rows=50, keras_single_rows=10, predict_single_rows=5, batch_repeats=2, load_repeats=1,
                          cold_repeats=1)
     sizes = {"fraud": FraudDemo(rows=30_000, epochs=2), "commands": CommandsDemo(per_class=8, epochs=2, stream_minutes=0.5),
-             "detect": DetectDemo(images=60, epochs=1, size=96)}
+             "detect": DetectDemo(images=60, epochs=1, size=96), "classify": ClassifyDemo(per_class=10, epochs=1)}
     lines = []
     result = run_demo(DemoOptions(out=str(tmp_path), sizes=sizes, bench=quick), log=lines.append)
 
     steps = json.loads((tmp_path / "demo.json").read_text())["steps"]
-    assert len(steps) == len(result.steps) == 15 and all(s["seconds"] > 0 for s in steps)
-    assert [line for line in lines if line.startswith("[")][-1].startswith("[15/15] write report")
+    assert len(steps) == len(result.steps) == 19 and all(s["seconds"] > 0 for s in steps)
+    assert [line for line in lines if line.startswith("[")][-1].startswith("[19/19] write report")
     for app, files in {"fraud": ("model.onnx", "model-int8.onnx", "model-qat-int8.tflite", "model-pruned-qat-int8.onnx"),
                        "commands": ("model.onnx", "model-int8.onnx", "model.tflite", "model-int8.tflite"),
-                       "detect": ("model.onnx", "model-int8.onnx", "model.tflite", "model-int8.tflite")}.items():
+                       "detect": ("model.onnx", "model-int8.onnx", "model.tflite", "model-int8.tflite"),
+                       "classify": ("model.onnx", "model-int8.onnx", "model.tflite", "model-int8.tflite")}.items():
         for name in files:
             assert (tmp_path / app / "artifacts" / name).stat().st_size > 0, (app, name)
         assert (tmp_path / app / "bench.json").exists(), app
     streams = json.loads((tmp_path / "commands" / "bench.json").read_text())["streams"]
     assert [s["artifact"] for s in streams] == ["model.onnx", "model-int8.onnx"]
     html = result.report.read_text()
-    for heading in ("Fraud scoring", "Voice commands", "Object detection (digits)", "Steps"):
+    for heading in ("Fraud scoring", "Voice commands", "Object detection (digits)", "Image classification", "Steps"):
         assert f"<h2>{heading}</h2>" in html
 
 
@@ -44,5 +46,5 @@ def test_the_demo_refuses_an_unknown_task_before_any_step(tmp_path, capsys):
     from edgeward.app.cli import main
 
     assert main(["demo", "--out", str(tmp_path / "d"), "--tasks", "fraud,poetry"]) == 2
-    assert capsys.readouterr().err.strip() == "error: unknown task 'poetry': expected one of fraud, commands, detect"
+    assert capsys.readouterr().err.strip() == "error: unknown task 'poetry': expected one of fraud, commands, detect, classify"
     assert not (tmp_path / "d").exists()

@@ -176,7 +176,7 @@ def test_bench_targets_and_report(detect_run):
 
 def test_dataset_and_video_errors_name_the_file(tmp_path, detect_data):
     from edgeward.core.errors import InputError
-    from edgeward.tasks.detect.bench import read_frames
+    from edgeward.runtime.video import read_frames
     from edgeward.train.detect.training import dataset_splits, load_split
 
     no_val = tmp_path / "no_val"

@@ -31,13 +31,14 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, prefix: str = "") -> N
                                 help=f"{text} (default: {'on' if default else 'off'})")
             continue
         parse, nargs, metavar = _parser(kind, f.name)
+        choices = [m.value for m in kind] if isinstance(kind, type) and issubclass(kind, Enum) else None
         shown = default.value if isinstance(default, Enum) else default
         if default is None:
             shown = "none"
         elif isinstance(default, tuple):
             shown = (" " if nargs else ",").join(map(str, default))
-        parser.add_argument(flag, dest=dest, type=parse, nargs=nargs, metavar=metavar, default=argparse.SUPPRESS,
-                            help=text if "default:" in text else f"{text} (default: {shown})")
+        parser.add_argument(flag, dest=dest, type=parse, nargs=nargs, metavar=metavar, choices=choices,
+                            default=argparse.SUPPRESS, help=text if "default:" in text else f"{text} (default: {shown})")
 
 
 def config_from(args: argparse.Namespace, cls: type, prefix: str = ""):
@@ -53,7 +54,8 @@ def config_from(args: argparse.Namespace, cls: type, prefix: str = ""):
                 given[f.name] = config_from(args, kind, prefix)
         elif hasattr(args, _dest(prefix, f.name)):
             value = getattr(args, _dest(prefix, f.name))
-            given[f.name] = tuple(value) if isinstance(value, list) else value
+            value = tuple(value) if isinstance(value, list) else value
+            given[f.name] = kind(value) if isinstance(kind, type) and issubclass(kind, Enum) and value is not None else value
     return cls(**given)
 
 
@@ -74,8 +76,8 @@ def _parser(kind, name: str):
     """(a function from the flag's text to the value, nargs, metavar)."""
     if kind in (int, float, str):
         return kind, None, name.upper() if kind is str else kind.__name__.upper()
-    if isinstance(kind, type) and issubclass(kind, Enum):
-        return kind, None, "{" + ",".join(m.value for m in kind) + "}"
+    if isinstance(kind, type) and issubclass(kind, Enum):  # the value's text, checked against the choices
+        return str, None, "{" + ",".join(m.value for m in kind) + "}"
     if typing.get_origin(kind) is tuple:
         items = typing.get_args(kind)
         if len(items) == 2 and items[1] is Ellipsis:  # a list of any length: comma-separated

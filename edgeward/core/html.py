@@ -50,3 +50,24 @@ def svg(fig) -> str:
     pyplot().close(fig)
     text = buf.getvalue()
     return text[text.index("<svg"):]
+
+
+def confusion_plot(matrix: list[list[int]], labels, true_name: str, title: str) -> str:
+    """A confusion matrix (rows: the truth, called ``true_name``; columns: predicted) as counts over the share
+    of each row."""
+    import numpy as np
+
+    plt = pyplot()
+    m = np.asarray(matrix, dtype=float)
+    share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6, 5.2))
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=60, fontsize=7)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if m[i, j]:
+                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=6,
+                        color="white" if share[i, j] > 0.5 else "black")
+    ax.set(xlabel="predicted", ylabel=true_name, title=title)
+    return svg(fig)

@@ -15,6 +15,7 @@ TASKS = {
     "fraud": "edgeward.tasks.fraud.spec:FraudTask",
     "commands": "edgeward.tasks.commands.spec:CommandsTask",
     "detect": "edgeward.tasks.detect.spec:DetectTask",
+    "classify": "edgeward.tasks.classify.spec:ClassifyTask",
 }
 
 

@@ -25,6 +25,7 @@ from edgeward.core.task import TaskData
 from edgeward.train.fraud.config import FraudPayload, FraudTrainConfig
 from edgeward.train.fraud.tabular import TabularData, load_csv, time_split
 from edgeward.train.loop import Evaluation, Fitted, Trainer, fit, train_run
+from edgeward.train.metrics import best_f1_threshold
 
 LABELS = ("legit", "fraud")
 INPUT_NAME = "features"  # the model's input, in Keras and in every exported file
@@ -41,14 +42,6 @@ def build_model(keras, x_train: np.ndarray, config: FraudTrainConfig):
         h = keras.layers.Dropout(config.dropout, seed=config.seed + i)(h)
     out = keras.layers.Dense(1, activation="sigmoid", name="fraud_probability")(h)
     return keras.Model(inputs, out, name="fraud_mlp")
-
-
-def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
-    from sklearn.metrics import precision_recall_curve
-
-    precision, recall, thresholds = precision_recall_curve(y, p)
-    f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
-    return float(thresholds[int(np.argmax(f1))]) if len(thresholds) else 0.5
 
 
 def scores(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:

@@ -3,7 +3,7 @@ voices, and the long stream (a timeline of what was said and heard; detection by
 
 from __future__ import annotations
 
-from edgeward.core.html import escape, plots, pyplot, svg
+from edgeward.core.html import confusion_plot, escape, plots, pyplot, svg
 from edgeward.core.rundir import RunDir, TrainingRecord
 from edgeward.tasks.commands.stream_score import read_truth
 
@@ -16,7 +16,8 @@ def section(run: RunDir, record: TrainingRecord) -> str:
              f"validation and {split['test']:,} test clips; validation and test voices never occur in training. DS-CNN "
              f"with {record.params:,} parameters, {record.epochs_run} epochs in {record.train_seconds} s. "
              f"Accuracy on held-out voices {record.metrics['model']['accuracy']:.2%}.</p>",
-             plots([confusion_plot(record)])]
+             plots([confusion_plot(record.payload.confusion, record.labels, "said",
+                                   f"Held-out voices: accuracy {record.metrics['model']['accuracy']:.1%}")])]
     stream = run.read_json(run / EVENTS_FILE)
     if stream:
         parts.append(f"<h3>Long stream</h3><p>{escape(stream['summary'])}</p>")
@@ -26,26 +27,6 @@ def section(run: RunDir, record: TrainingRecord) -> str:
             items.append(detection_plot(score))
         parts.append(plots(items))
     return "\n".join(parts)
-
-
-def confusion_plot(record: TrainingRecord) -> str:
-    import numpy as np
-
-    plt = pyplot()
-    m = np.asarray(record.payload.confusion, dtype=float)
-    share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
-    labels = record.labels
-    fig, ax = plt.subplots(figsize=(6, 5.2))
-    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(labels)), labels, rotation=60, fontsize=7)
-    ax.set_yticks(range(len(labels)), labels, fontsize=7)
-    for i in range(len(labels)):
-        for j in range(len(labels)):
-            if m[i, j]:
-                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=6,
-                        color="white" if share[i, j] > 0.5 else "black")
-    ax.set(xlabel="predicted", ylabel="said", title=f"Held-out voices: accuracy {record.metrics['model']['accuracy']:.1%}")
-    return svg(fig)
 
 
 def timeline_plot(events: list[dict], truth: list[tuple], minutes: float = 2.0) -> str:

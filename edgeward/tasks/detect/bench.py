@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeward.runtime.video import read_frames
 from edgeward.runtime.video_loop import VideoSink, detect_frames
 from edgeward.train.detect.metrics import Detections, average_precision
 
@@ -24,23 +25,6 @@ def read_video_truth(path: Path) -> dict[int, Detections]:
         for r in csv.DictReader(fh):
             rows.setdefault(int(r["frame"]), []).append([int(r["class"]), *(float(r[k]) for k in ("x1", "y1", "x2", "y2"))])
     return {f: Detections(np.asarray(v)[:, 1:], np.asarray(v)[:, 0].astype(int)) for f, v in rows.items()}
-
-
-def read_frames(video: Path) -> list[np.ndarray]:
-    from edgeward.core.errors import InputError, require
-
-    cv2 = require("cv2", "camera")
-    cap = cv2.VideoCapture(str(video))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    if not frames:
-        raise InputError(f"{video}: no frames could be decoded")
-    return frames
 
 
 def bench_video(artifact: Path, video: Path, truth_csv: Path, annotated_dir: Path | None = None) -> dict:
