@@ -31,8 +31,9 @@ PREPROCESS = {Arch.SMALL_CNN: {"mode": "scale"}, Arch.MOBILENET: {"mode": "means
 
 
 def build_small_cnn(keras, size: int, n_classes: int, config: ClassifyTrainConfig):
-    """Three blocks of two 3x3 conv + batch norm + ReLU, then 2x2 max pooling (widths f, 2f, 3f), global
-    average pooling, dropout, a dense softmax."""
+    """Three blocks of two 3x3 conv + batch norm + ReLU, then 2x2 max pooling (widths f, 2f, 3f); global
+    average and global max pooling side by side (the max finds a small object anywhere in a large image, where
+    the average dilutes it); dropout, a dense softmax."""
     L = keras.layers
     inputs = keras.Input(shape=(size, size, 3), name=INPUT_NAME)
     x = inputs
@@ -42,7 +43,7 @@ def build_small_cnn(keras, size: int, n_classes: int, config: ClassifyTrainConfi
             x = L.BatchNormalization(momentum=BN_MOMENTUM, name=f"conv{block}_{k}_bn")(x)
             x = L.ReLU(name=f"conv{block}_{k}_relu")(x)
         x = L.MaxPooling2D(2, name=f"pool{block}")(x)
-    x = L.GlobalAveragePooling2D(name="gap")(x)
+    x = L.Concatenate(name="pooled")([L.GlobalAveragePooling2D(name="gap")(x), L.GlobalMaxPooling2D(name="gmp")(x)])
     x = L.Dropout(config.dropout, seed=config.seed)(x)
     x = L.Dense(n_classes, name="logits")(x)
     return keras.Model(inputs, L.Softmax(name="probabilities")(x), name="small_cnn")

@@ -12,8 +12,8 @@ from edgeward.core.task import DemoStep
 
 @dataclass(frozen=True)
 class ClassifyDemo:
-    per_class: int = option(300, "training images per class (`make bench-classify` draws 2,000)")
-    epochs: int = option(10, "training epochs")
+    per_class: int = option(200, "training images per class (`make bench-classify` draws 1,000)")
+    epochs: int = option(8, "training epochs (`make bench-classify` trains 20)")
 
     def __post_init__(self):
         at_least(self, 1, "per_class", "epochs")
