@@ -8,6 +8,7 @@ from pathlib import Path
 
 from edgeward.core.config import at_least, option
 from edgeward.core.task import DemoStep
+from edgeward.tasks.demo_export import export_step
 
 
 @dataclass(frozen=True)
@@ -20,23 +21,12 @@ class ClassifyDemo:
 
 
 def steps(run: Path, config: ClassifyDemo, seed: int, max_drop: float, bench) -> list[DemoStep]:
-    from edgeward.export.artifacts import ArtifactSpec, Format, Precision
     from edgeward.export.bench import bench_run
-    from edgeward.export.engine import ExportOptions, export_run
-    from edgeward.export.validate import Budget, ValidationError
     from edgeward.train.classify.config import ClassifyDataConfig, ClassifyTrainConfig
     from edgeward.train.classify.data import generate_images
     from edgeward.train.classify.training import train_classify
 
     data = run.parent / "classify-data"
-    specs = tuple(ArtifactSpec(f, p) for f in (Format.ONNX, Format.TFLITE) for p in (Precision.FP32, Precision.INT8))
-
-    def export():  # a short training can leave int8 outside the budget: say so, and go on with the rest
-        try:
-            e = export_run(run, ExportOptions(specs=specs, budget=Budget(max_drop=max_drop), search=True), progress=True)
-        except ValidationError as exc:
-            return str(exc)
-        return ", ".join(f"{c.artifact} top-1 {c.metric:.2%}" for c in e.checks) + f"; recommended {e.recommendation['artifact']}"
 
     return [
         DemoStep("draw shapes (class folders) and a video",
@@ -48,7 +38,7 @@ def steps(run: Path, config: ClassifyDemo, seed: int, max_drop: float, bench) ->
                  lambda: train_classify(data, run, ClassifyTrainConfig(epochs=config.epochs, seed=seed), progress=True),
                  lambda r: f"held-out top-1 {r.metrics['model']['top1']:.2%}, top-5 {r.metrics['model']['top5']:.2%} "
                            f"({r.params:,} parameters)"),
-        DemoStep("export ONNX and TFLite, fp32 and int8, checked against Keras", export, lambda summary: summary),
+        export_step(run, max_drop, lambda c: f"top-1 {c.metric:.2%}"),
         DemoStep("benchmark, and classify the test images and the video", lambda: bench_run(run, bench, progress=True),
                  lambda b: "; ".join(f"{e['artifact']} on the {e['source']}: {e['images_per_s']:,.0f} images/s on 1 thread, "
                                      f"top-1 {e['top1']:.1%}" for e in b.get("end_to_end", []))),

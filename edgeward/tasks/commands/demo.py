@@ -9,6 +9,7 @@ from pathlib import Path
 
 from edgeward.core.config import at_least, option
 from edgeward.core.task import DemoStep
+from edgeward.tasks.demo_export import export_step
 
 
 @dataclass(frozen=True)
@@ -23,17 +24,13 @@ class CommandsDemo:
 
 
 def steps(run: Path, config: CommandsDemo, seed: int, max_drop: float, bench) -> list[DemoStep]:
-    from edgeward.export.artifacts import ArtifactSpec, Format, Precision
     from edgeward.export.bench import bench_run
-    from edgeward.export.engine import ExportOptions, export_run
-    from edgeward.export.validate import Budget
     from edgeward.tasks.commands.tune import tune_thresholds
     from edgeward.train.commands.config import CommandsDataConfig, CommandsTrainConfig
     from edgeward.train.commands.data import generate_commands, write_streams
     from edgeward.train.commands.training import train_commands
 
     data = run.parent / "commands-data"
-    specs = tuple(ArtifactSpec(f, p) for f in (Format.ONNX, Format.TFLITE) for p in (Precision.FP32, Precision.INT8))
     return [
         DemoStep("speak commands (espeak-ng) and write a long stream",
                  lambda: (generate_commands(data, CommandsDataConfig(per_class=config.per_class, seed=seed), progress=True),
@@ -46,11 +43,7 @@ def steps(run: Path, config: CommandsDemo, seed: int, max_drop: float, bench) ->
                           tune_thresholds(run)),
                  lambda r: f"accuracy on held-out voices {r[0].metrics['model']['accuracy']:.2%} ({r[0].params:,} "
                            f"parameters); threshold floor {r[1]['floor']:.2f}"),
-        DemoStep("export ONNX and TFLite, fp32 and int8, checked against Keras",
-                 lambda: export_run(run, ExportOptions(specs=specs, budget=Budget(max_drop=max_drop), search=True),
-                                    progress=True),
-                 lambda e: ", ".join(f"{c.artifact} {c.metric:.2%}" for c in e.checks)
-                           + f"; recommended {e.recommendation['artifact']}"),
+        export_step(run, max_drop, lambda c: f"{c.metric:.2%}"),
         DemoStep("benchmark, and recognise the long stream", lambda: bench_run(run, bench, progress=True),
                  lambda b: "; ".join(f"{s['artifact']}: {s['detection_rate']:.1%} of commands, {s['false_alarms_per_hour']:.1f} "
                                      f"false alarms/h, real-time factor {s['real_time_factor']:.4f}" for s in b.get("streams", []))),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from edgeward.core.config import at_least, check, option
 from edgeward.core.task import DemoStep
+from edgeward.tasks.demo_export import export_step
 
 
 @dataclass(frozen=True)
@@ -23,24 +24,13 @@ class DetectDemo:
 
 
 def steps(run: Path, config: DetectDemo, seed: int, max_drop: float, bench) -> list[DemoStep]:
-    from edgeward.export.artifacts import ArtifactSpec, Format, Precision
     from edgeward.export.bench import bench_run
-    from edgeward.export.engine import ExportOptions, export_run
-    from edgeward.export.validate import Budget, ValidationError
     from edgeward.train.detect.config import DetectDataConfig, DetectorShape, DetectTrainConfig
     from edgeward.train.detect.data import generate_digits, write_video
     from edgeward.train.detect.training import train_detect
 
     data = run.parent / "detect-data"
     holdout = max(config.images // 10, 50)
-    specs = tuple(ArtifactSpec(f, p) for f in (Format.ONNX, Format.TFLITE) for p in (Precision.FP32, Precision.INT8))
-
-    def export():  # a short training can leave int8 outside the budget: say so, and go on with the rest
-        try:
-            e = export_run(run, ExportOptions(specs=specs, budget=Budget(max_drop=max_drop), search=True), progress=True)
-        except ValidationError as exc:
-            return str(exc)
-        return ", ".join(f"{c.artifact} mAP@0.5 {c.metric:.3f}" for c in e.checks) + f"; recommended {e.recommendation['artifact']}"
 
     return [
         DemoStep("draw digit scenes (YOLO layout) and a video",
@@ -54,7 +44,7 @@ def steps(run: Path, config: DetectDemo, seed: int, max_drop: float, bench) -> l
                                                                    shape=DetectorShape(size=config.size)), progress=True),
                  lambda r: f"held-out mAP@0.5 {r.metrics['model']['map50']:.3f}, mAP@0.5:0.95 "
                            f"{r.metrics['model']['map50_95']:.3f} ({r.params:,} parameters)"),
-        DemoStep("export ONNX and TFLite, fp32 and int8, checked against Keras", export, lambda summary: summary),
+        export_step(run, max_drop, lambda c: f"mAP@0.5 {c.metric:.3f}"),
         # a detector's single-image calls take milliseconds, not microseconds: fewer of them
         DemoStep("benchmark, and detect on the video",
                  lambda: bench_run(run, replace(bench, single_rows=min(300, bench.single_rows)), progress=True),
