@@ -13,8 +13,8 @@ from edgeward.tasks.demo_export import export_step
 
 @dataclass(frozen=True)
 class ClassifyDemo:
-    per_class: int = option(200, "training images per class (`make bench-classify` draws 1,000)")
-    epochs: int = option(8, "training epochs (`make bench-classify` trains 20)")
+    per_class: int = option(300, "training images per class (`make bench-classify` draws 1,000)")
+    epochs: int = option(15, "training epochs (`make bench-classify` trains 20; docs/decisions.md)")
 
     def __post_init__(self):
         at_least(self, 1, "per_class", "epochs")
