@@ -196,3 +196,43 @@ def test_configuration_errors_are_one_line(objects_data, tmp_path, capsys):
         main(["train", "classify", "--data", str(objects_data), "--out", str(tmp_path / "r"), "--arch", "vgg"])
     assert "invalid choice: 'vgg' (choose from 'small-cnn', 'mobilenet', 'resnet50')" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_class_folder_errors_name_the_folder(tmp_path):
+    from edgeward.train.classify.data import class_folder_files
+
+    for name in ("a", "b"):
+        (tmp_path / "flat" / name).mkdir(parents=True)
+        for i in range(2):
+            cv2.imwrite(str(tmp_path / "flat" / name / f"{i}.png"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(InputError, match=r"flat/a: 2 image\(s\); expected at least 3 to split"):
+        class_folder_files(tmp_path / "flat", 0.1, 0.1, 0)
+    (tmp_path / "one" / "only").mkdir(parents=True)
+    with pytest.raises(InputError, match=r"expected at least 2 class folders, got 1 \(\['only'\]\)"):
+        class_folder_files(tmp_path / "one", 0.1, 0.1, 0)
+    for split, classes in (("train", ("a", "b")), ("val", ("a", "c"))):
+        for name in classes:
+            (tmp_path / "split" / split / name).mkdir(parents=True)
+            cv2.imwrite(str(tmp_path / "split" / split / name / "0.png"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(InputError, match=r"split/val: class folder\(s\) \['c'\] are not among the training classes \['a', 'b'\]"):
+        class_folder_files(tmp_path / "split", 0.1, 0.1, 0)
+    (tmp_path / "split" / "val" / "c" / "0.png").unlink()
+    (tmp_path / "split" / "val" / "c").rmdir()
+    (tmp_path / "split" / "val" / "a" / "0.png").write_bytes(b"broken")
+    with pytest.raises(InputError, match=r"no readable image in the val split \(1 unreadable\)"):
+        load_class_folders(tmp_path / "split")
+
+
+def test_the_classifier_refuses_other_tasks_and_bad_preprocessing(fraud_model):
+    from edgeward.core.errors import ManifestError
+
+    with pytest.raises(InputError, match="expected a classify model, got task 'fraud'"):
+        Classifier.from_file(fraud_model)
+    with pytest.raises(ManifestError, match="manifest field 'params.preprocess.size' is missing"):
+        ImagePreprocess.from_dict({"mode": "scale"}, "m.onnx")
+    with pytest.raises(ManifestError, match="preprocess mode: expected one of scale, meanstd, caffe, got 'zscore'"):
+        ImagePreprocess.from_dict({"size": 32, "mode": "zscore"})
+    from edgeward.runtime.classify import as_rgb
+
+    with pytest.raises(InputError, match=r"image: expected \(H, W\), \(H, W, 3\) or \(H, W, 4\) pixels, got shape \(4, 4, 2\)"):
+        as_rgb(np.zeros((4, 4, 2), np.uint8), bgr=True)

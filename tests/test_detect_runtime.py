@@ -153,3 +153,30 @@ def test_cli_run_detect_prints_json_per_frame_and_saves_the_annotated_video(tmp_
     assert len(text) == 12 and text[0].startswith("frame      0") and " FPS  one 0." in text[0] and "zero" not in text[0]
     assert main(["run", "detect", str(model), "--labels", str(tmp_path / "labels.txt"), "--source", "99"]) == 1
     assert "camera 99 cannot be opened" in capsys.readouterr().err
+
+
+def test_a_reader_that_fails_ends_the_frames_with_its_error_instead_of_hanging():
+    """The capture thread's error reaches the consumer (before, a dead reader left it waiting for ever)."""
+
+    class Failing:
+        def __init__(self):
+            self.reads = 0
+
+        def isOpened(self):
+            return True
+
+        def read(self):
+            self.reads += 1
+            if self.reads > 2:
+                raise RuntimeError("the camera went away")
+            return True, np.zeros((4, 4, 3), np.uint8)
+
+        def release(self):
+            pass
+
+    with LatestFrames("rtsp://camera", realtime=False, opener=lambda _: Failing()) as frames:
+        got = []
+        with pytest.raises(RuntimeError, match="the camera went away"):
+            for number, _ in frames.frames():
+                got.append(number)
+    assert got == [0, 1]
