@@ -23,6 +23,7 @@ import numpy as np
 
 from edgeward.core.errors import InputError, require
 from edgeward.runtime.classify import ImagePreprocess
+from edgeward.runtime.video_loop import VideoSink
 from edgeward.train.classify.config import ClassifyDataConfig, ImageKind
 
 OBJECTS = ("circle", "ring", "square", "frame", "triangle", "star", "plus", "crescent", "arrow", "bars")
@@ -245,17 +246,16 @@ def write_video(out_video: Path, out_csv: Path, kind: ImageKind, seconds: float,
     cv2 = require("cv2", "camera")
     rng = np.random.default_rng(seed)
     names, side = class_names(kind), SIZES[kind] * (4 if kind is ImageKind.OBJECTS else 2)
-    writer = cv2.VideoWriter(str(out_video), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (side, side))
     rows = []
-    for second in range(int(seconds)):
-        k = int(rng.integers(len(names)))
-        still = cv2.resize(_draw(kind, k, rng), (side, side), interpolation=cv2.INTER_LINEAR).astype(np.float64)
-        for f in range(fps):
-            dx, dy = rng.integers(-2, 3, 2)
-            frame = np.roll(still, (int(dy), int(dx)), axis=(0, 1)) + rng.normal(0, 3, still.shape)
-            writer.write(frame.clip(0, 255).astype(np.uint8)[:, :, ::-1].copy())
-            rows.append((second * fps + f, names[k]))
-    writer.release()
+    with VideoSink(out_video, float(fps)) as sink:
+        for second in range(int(seconds)):
+            k = int(rng.integers(len(names)))
+            still = cv2.resize(_draw(kind, k, rng), (side, side), interpolation=cv2.INTER_LINEAR).astype(np.float64)
+            for f in range(fps):
+                dx, dy = rng.integers(-2, 3, 2)
+                frame = np.roll(still, (int(dy), int(dx)), axis=(0, 1)) + rng.normal(0, 3, still.shape)
+                sink.write(frame.clip(0, 255).astype(np.uint8)[:, :, ::-1].copy())
+                rows.append((second * fps + f, names[k]))
     with open(out_csv, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["frame", "label"])

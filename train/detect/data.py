@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeward.runtime.video_loop import VideoSink
 from edgeward.train.detect.config import DetectDataConfig
 
 NAMES = tuple(str(d) for d in range(10))
@@ -180,9 +181,6 @@ def write_video(out_video: str | os.PathLike, out_csv: str | os.PathLike, second
 
     from PIL import ImageDraw
 
-    from edgeward.core.errors import require
-
-    cv2 = require("cv2", "camera")
     rng = np.random.default_rng(seed)
     font_paths = fonts()
     width, height = size
@@ -197,7 +195,7 @@ def write_video(out_video: str | os.PathLike, out_csv: str | os.PathLike, second
         movers.append({"digit": digit, "layer": layer, "bbox": (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1),
                        "pos": rng.uniform([0, 0], [width - layer.size[0], height - layer.size[1]]),
                        "vel": rng.uniform(-4, 4, 2) * (60 / fps)})
-    writer = cv2.VideoWriter(str(out_video), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
+    sink = VideoSink(out_video, float(fps))
     rows = []
     frames = int(seconds * fps)
     for f in range(frames):
@@ -212,8 +210,8 @@ def write_video(out_video: str | os.PathLike, out_csv: str | os.PathLike, second
             frame.paste(m["layer"], (x, y), m["layer"])
             x1, y1, x2, y2 = m["bbox"]
             rows.append((f, m["digit"], x + x1, y + y1, x + x2, y + y2))
-        writer.write(np.asarray(frame)[:, :, ::-1].copy())
-    writer.release()
+        sink.write(np.asarray(frame)[:, :, ::-1].copy())
+    sink.close()
     with open(out_csv, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["frame", "class", "x1", "y1", "x2", "y2"])
