@@ -24,22 +24,22 @@ import numpy as np
 
 from edgeward.core.errors import InputError
 from edgeward.core.registry import get_task
-from edgeward.core.rundir import RunDir
-from edgeward.export.timing import batched, in_subprocess, single_row, us_text
+from edgeward.core.rundir import RunDir, holdout_inputs
+from edgeward.export.timing import Rows, batched, count, in_subprocess, single_row, take, us_text
 
 # peak RSS as deployed: load, then one row at a time (a whole held-out batch would measure the batch); the rows
-# come from a small .npy of at most 8 MB, so that held-out images do not count as the runtime's memory
+# come from a small .npz (by input name) of at most 8 MB, so that held-out images do not count as the runtime's memory
 _ARTIFACT_RSS = """
 import sys, time
 import numpy as np
 t0 = time.perf_counter()
 from edgeward.runtime import Model
 m = Model(sys.argv[1], device=sys.argv[3], threads=1)
-x = np.load(sys.argv[2])
-m.run({m.input_names[0]: x[:1]})
+x = dict(np.load(sys.argv[2]))
+m.run({k: v[:1] for k, v in x.items()})
 cold = time.perf_counter() - t0
-for i in range(len(x)):
-    m.run({m.input_names[0]: x[i:i + 1]})
+for i in range(len(next(iter(x.values())))):
+    m.run({k: v[i:i + 1] for k, v in x.items()})
 print(cold, [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM")][0])
 """
 
@@ -67,7 +67,9 @@ def machine() -> dict:
             "os": platform.platform(terse=True)}
 
 
-def bench_artifact(path: Path, x: np.ndarray, profile, options: BenchOptions) -> dict:
+def bench_artifact(path: Path, x: Rows, profile, options: BenchOptions) -> dict:
+    """Size, load time, single-row latency (one thread and all), batched throughput and peak RSS. ``x``: held-out
+    rows of the model's one input, or of each input by name."""
     from edgeward.runtime.model import Model
 
     data = path.read_bytes()
@@ -83,14 +85,16 @@ def bench_artifact(path: Path, x: np.ndarray, profile, options: BenchOptions) ->
             name = m.input_names[0]
 
             def call(batch):
-                return m.run({name: batch}, validate=False)
+                return m.run(batch if isinstance(batch, dict) else {name: batch}, validate=False)
 
             row[f"single_{threads}t"] = single_row(call, x, options.single_rows)
             if threads == 1:
                 row["batched_1t"] = batched(call, x, options.batch_repeats)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = Path(tmp) / "rows.npy"
-        np.save(rows, x[: int(np.clip((8 << 20) // max(x[0].nbytes, 1), 1, 200))])
+        rows = Path(tmp) / "rows.npz"
+        feeds = x if isinstance(x, dict) else {Model(data, device=profile).input_names[0]: x}
+        per_row = sum(v[0].nbytes for v in feeds.values())
+        np.savez(rows, **take(feeds, 0, int(np.clip((8 << 20) // max(per_row, 1), 1, 200))))
         rss = in_subprocess(_ARTIFACT_RSS, str(path), str(rows), profile.name, repeats=1)
     row["peak_rss_mb"] = rss["peak_rss_mb"]
     return row
@@ -138,10 +142,12 @@ def bench_run(run_dir: str | os.PathLike, options: BenchOptions = BenchOptions()
         raise InputError(f"{run}: no artifact passed validation; nothing to benchmark")
     record = run.record()
     spec = get_task(record.task)
-    x = np.load(run.holdout)["x_test"]
+    names = get_task(record.task).contract(run, record).input_names
+    feeds = holdout_inputs(np.load(run.holdout), names)
+    x = feeds if len(feeds) > 1 else feeds[names[0]]
     profile = resolve(options.device)
     bar = tqdm(total=len(checks) + 2 + spec.bench_steps(options), desc="benchmark", disable=not progress, leave=False)
-    result: dict = {"machine": machine(), "device": profile.name, "threads_all": profile.num_threads, "rows": len(x),
+    result: dict = {"machine": machine(), "device": profile.name, "threads_all": profile.num_threads, "rows": count(x),
                     "artifacts": []}
     runnable = {"onnx" if b.value == "onnxruntime" else b.value for b in profile.backends}
     for check in checks:
@@ -154,7 +160,7 @@ def bench_run(run_dir: str | os.PathLike, options: BenchOptions = BenchOptions()
         bar.update(1)
     fp32 = run.artifact("model.onnx")
     result["task"] = record.task
-    if fp32.exists():
+    if fp32.exists() and not isinstance(x, dict):  # the overhead against a bare session: one-input models
         result["overhead"] = overhead(fp32, x, options.single_rows)
     bar.update(1)
     spec.bench(run, record, result, options, runnable, lambda: bar.update(1))

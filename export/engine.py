@@ -18,7 +18,7 @@ import numpy as np
 from edgeward.core.errors import ExportError, InputError
 from edgeward.core.manifest import Manifest, Metric
 from edgeward.core.registry import get_task
-from edgeward.core.rundir import RunDir
+from edgeward.core.rundir import RunDir, holdout_inputs
 from edgeward.export.artifacts import Activations, ArtifactSpec, Calibration, Format, Precision, Source, all_specs, excluded
 from edgeward.export.provenance import provenance
 from edgeward.export.validate import ArtifactCheck, Budget, check_outputs, raise_failures
@@ -56,58 +56,73 @@ class RunData:
         if not self.rundir.model.exists():
             raise InputError(f"{self.dir}: expected a training run directory with {self.rundir.model.name}, got none")
         holdout = np.load(self.rundir.holdout)
-        self.x, self.y = holdout["x_test"], holdout["y_test"]
+        self.feeds = holdout_inputs(holdout, self.contract.input_names)  # input name -> held-out rows
+        self.x, self.y = next(iter(self.feeds.values())), holdout["y_test"]
         self._models: dict[Source, tuple] = {}
-        self._refs: dict[Source, np.ndarray] = {}
+        self._refs: dict[Source, list[np.ndarray]] = {}
         self._onnx_fp32: dict[Source, bytes] = {}
-        self._train_x: np.ndarray | None = None
+        self._train_x: dict[str, np.ndarray] | None = None
 
     def source_path(self, source: Source) -> Path:
         return self.rundir.source_model(source.value)
 
     def model(self, source: Source):
-        from edgeward.core.keras_env import KerasFlavor, load_model
-
+        """The Keras model and whether it converts through a traced function (Keras 3, SavedModel signatures)."""
         if source not in self._models:
             path = self.source_path(source)
             if not path.exists():
                 raise InputError(f"{path}: not found; make it with `edgeward compress {self.dir}`")
-            model, flavor = load_model(path)
-            self._models[source] = (model, flavor is KerasFlavor.KERAS3)
+            from edgeward.core.model_files import load_run_model
+
+            model, flavor = load_run_model(self.rundir, source.value)
+            self._models[source] = (model, flavor.traced)
         return self._models[source]
 
-    def reference(self, source: Source) -> np.ndarray:
+    def output_names(self, source: Source) -> list[str]:
+        """The Keras model's output names, in its order."""
+        from edgeward.core.model_files import output_names
+
+        return output_names(self.model(source)[0])
+
+    def reference(self, source: Source) -> list[np.ndarray]:
+        """The Keras model's outputs on the held-out rows, in its output order."""
         if source not in self._refs:
             model, _ = self.model(source)
-            batch = int(np.clip((64 << 20) // max(self.x[0].nbytes, 1), 1, 4096))  # inputs of at most 64 MB a batch
-            self._refs[source] = np.asarray(model.predict(self.x, batch_size=batch, verbose=0))
+            row = sum(v[0].nbytes for v in self.feeds.values())
+            batch = int(np.clip((64 << 20) // max(row, 1), 1, 4096))  # inputs of at most 64 MB a batch
+            x = list(self.feeds.values()) if len(self.feeds) > 1 else self.x
+            out = model.predict(x, batch_size=batch, verbose=0)
+            self._refs[source] = [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
         return self._refs[source]
 
     def onnx_fp32(self, source: Source) -> bytes:
         from edgeward.export.onnx_export import keras_to_onnx
 
         if source not in self._onnx_fp32:
-            model, keras3 = self.model(source)
-            self._onnx_fp32[source] = keras_to_onnx(model, self.contract.input_name, keras3).SerializeToString()
+            model, traced = self.model(source)
+            proto = keras_to_onnx(model, self.contract.input_names, traced, self.output_names(source))
+            self._onnx_fp32[source] = proto.SerializeToString()
         return self._onnx_fp32[source]
 
-    def calibration(self, rows: int) -> np.ndarray:
-        """``rows`` training rows (never held-out ones), an even sample across time. The training set is
-        loaded once; each caller gets the sample size it asked for."""
+    def calibration(self, rows: int) -> dict[str, np.ndarray]:
+        """``rows`` training rows (never held-out ones) by input name, an even sample across time. The
+        training set is loaded once; each caller gets the sample size it asked for."""
         cap = self.contract.max_calibration
         if self._train_x is None:
-            self._train_x = self.spec.splits(self.rundir, self.record, train_sample=cap).x_train
-        x = self._train_x
+            x = self.spec.splits(self.rundir, self.record, train_sample=cap).x_train
+            self._train_x = dict(x) if isinstance(x, dict) else {self.contract.input_name: x}
+        n = len(next(iter(self._train_x.values())))
         rows = min(rows, cap or rows)
-        return x[np.linspace(0, len(x) - 1, min(rows, len(x))).astype(int)]
+        keep = np.linspace(0, n - 1, min(rows, n)).astype(int)
+        return {k: v[keep] for k, v in self._train_x.items()}
 
     def float_prefix(self, source: Source) -> bool:
         """Whether the model starts with preprocessing layers (Normalization, Rescaling) that take raw
         values: those stay in float in fp16 and int8 artifacts."""
         from edgeward.core.keras_env import tf_keras
 
-        model, keras3 = self.model(source)
-        if keras3:
+        model, traced = self.model(source)
+        if traced:
             import keras as k3
 
             types = (k3.layers.Normalization, k3.layers.Rescaling)
@@ -120,15 +135,18 @@ class RunData:
                 return False
         return False
 
-    def manifest(self, spec: ArtifactSpec, output_name: str, metrics: tuple[Metric, ...]) -> Manifest:
-        """The artifact's manifest; before it was measured (no ``metrics``), the Keras model's held-out metrics."""
+    def manifest(self, spec: ArtifactSpec, outputs: list[str], metrics: tuple[Metric, ...]) -> Manifest:
+        """The artifact's manifest, ``outputs`` named in the file's order; before it was measured (no ``metrics``),
+        the Keras model's held-out metrics."""
         c, record = self.contract, self.record
+        known = {t.name: t for t in c.outputs}
         if not metrics:
             on = f"keras, held-out split ({record.data.split['test']} rows)"
             metrics = tuple(Metric(k, round(v, 6), on) for k, v in record.metrics["model"].items())
         return Manifest(
             task=record.task, format=spec.format.value, precision=spec.precision.value, inputs=c.inputs,
-            outputs=(replace(c.output, name=output_name),), labels=c.labels, features=c.features,
+            outputs=tuple(known.get(name, replace(c.output, name=name)) for name in outputs), labels=c.labels,
+            features=c.features,
             thresholds=dict(c.thresholds), metrics=metrics,
             provenance=provenance(self.source_path(spec.source), record.data.sha256),
             params={**c.params, "source": spec.source.value, "method": spec.describe()})
@@ -141,12 +159,12 @@ def build(run: RunData, spec: ArtifactSpec, calibration_rows: int) -> bytes:
     from edgeward.export.tflite_export import keras_to_tflite
 
     spec.check()
-    model, keras3 = run.model(spec.source)
+    model, traced = run.model(spec.source)
     if spec.format is Format.ONNX:
         if spec.source.is_qat:
             from edgeward.export.onnx_qdq import quantize_weights
 
-            proto = keras_to_onnx(model, run.contract.input_name)
+            proto = keras_to_onnx(model, run.contract.input_names, output_names=run.output_names(spec.source))
             quantize_weights(proto)
             return proto.SerializeToString()
         if spec.precision is Precision.FP32:
@@ -155,11 +173,12 @@ def build(run: RunData, spec: ArtifactSpec, calibration_rows: int) -> bytes:
             import onnx
 
             return to_fp16(onnx.load_from_string(run.onnx_fp32(spec.source)), run.float_prefix(spec.source)).SerializeToString()
-        return quantize_static_int8(run.onnx_fp32(spec.source), run.contract.input_name, run.calibration(calibration_rows), spec,
+        return quantize_static_int8(run.onnx_fp32(spec.source), run.calibration(calibration_rows), spec,
                                     run.float_prefix(spec.source))
     # full-integer TFLite: at most 1,000 representative rows (docs/decisions.md)
-    representative = run.calibration(min(calibration_rows, 1000)) if spec.precision is Precision.INT8 and not spec.source.is_qat else None
-    return keras_to_tflite(model, spec, representative, keras3)
+    full_integer = spec.precision is Precision.INT8 and not spec.source.is_qat
+    representative = run.calibration(min(calibration_rows, 1000)) if full_integer else None
+    return keras_to_tflite(model, spec, representative, traced, run.contract.input_names)
 
 
 def embed(spec: ArtifactSpec, data: bytes, manifest: Manifest) -> bytes:
@@ -168,12 +187,15 @@ def embed(spec: ArtifactSpec, data: bytes, manifest: Manifest) -> bytes:
     return (onnx_export if spec.format is Format.ONNX else tflite_export).with_manifest(data, manifest)
 
 
-def first_output_name(spec: ArtifactSpec, data: bytes) -> str:
+def file_outputs(spec: ArtifactSpec, data: bytes, count: int) -> list[str]:
+    """The artifact's output names in the file's order: the ONNX graph's; for TFLite, placeholders until the
+    outputs are matched to the Keras model's (the runtime reads TFLite outputs in order, and the converter
+    orders them its own way)."""
     if spec.format is Format.ONNX:
         import onnx
 
-        return onnx.load_from_string(data).graph.output[0].name
-    return "output"  # the runtime reads TFLite outputs in order; converters name them after signature keys
+        return [o.name for o in onnx.load_from_string(data).graph.output]
+    return ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
 
 
 def make_artifact(run: RunData, spec: ArtifactSpec, options: ExportOptions) -> ArtifactCheck:
@@ -183,16 +205,23 @@ def make_artifact(run: RunData, spec: ArtifactSpec, options: ExportOptions) -> A
         from edgeward.export.onnx_export import compact_names
 
         raw = compact_names(raw)
-    output = first_output_name(spec, raw)
-    data = embed(spec, raw, run.manifest(spec, output, ()))
+    refs, keras_names = run.reference(spec.source), run.output_names(spec.source)
+    names = file_outputs(spec, raw, len(refs))
+    data = embed(spec, raw, run.manifest(spec, names, ()))
     with Model(data, device=options.device) as artifact:
-        out = artifact.run({run.contract.input_name: run.x})[artifact.output_names[0]]
+        got = artifact.run(run.feeds)
+        outs = [got[n] for n in artifact.output_names]
+    if len(refs) > 1:  # several outputs: each named after the Keras output it reproduces
+        order = match_outputs(outs, refs, spec.name)
+        names = [keras_names[k] for k in order]
+        outs = [outs[order.index(k)] for k in range(len(refs))]
+    out = joined(outs)
     by_diff = spec.precision in (Precision.FP32, Precision.FP16) and spec.source is Source.BASE
     tolerance = options.budget.fp16_tolerance if spec.precision is Precision.FP16 else options.budget.fp32_tolerance
     check = check_outputs(
-        out, run.reference(spec.source), run.reference(Source.BASE), run.y, run.contract.metric, run.contract.decide, by_diff, tolerance,
-        options.budget.max_drop, artifact=spec.name, format=spec.format.value, precision=spec.precision.value,
-        source=spec.source.value, method=spec.describe(), size_bytes=len(data),
+        out, joined(refs), joined(run.reference(Source.BASE)), run.y, run.contract.metric, run.contract.decide, by_diff,
+        tolerance, options.budget.max_drop, run.contract.agreement, artifact=spec.name, format=spec.format.value,
+        precision=spec.precision.value, source=spec.source.value, method=spec.describe(), size_bytes=len(data),
     )
     if not by_diff and spec.precision in (Precision.FP32, Precision.FP16) and check.max_abs_diff > tolerance:
         # a pruned fp32/fp16 artifact must still match its own Keras model
@@ -201,11 +230,34 @@ def make_artifact(run: RunData, spec: ArtifactSpec, options: ExportOptions) -> A
     metrics = (Metric(check.metric_name, round(check.metric, 6), on),
                *(Metric(name, round(value, 6), on) for name, value in run.contract.extra_metrics(run.y, out)),
                Metric("decision_agreement", round(check.agreement, 6), on))
-    final = embed(spec, raw, run.manifest(spec, output, metrics))
+    final = embed(spec, raw, run.manifest(spec, names, metrics))
     path = run.rundir.artifact(spec.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(final)
     return check.__class__(**{**check.as_dict(), "size_bytes": len(final)})
+
+
+def joined(outputs: list[np.ndarray]) -> np.ndarray:
+    """One output as it is; several as one (rows x values) array, in the Keras model's output order."""
+    if len(outputs) == 1:
+        return outputs[0]
+    return np.concatenate([np.asarray(o, np.float64).reshape(len(o), -1) for o in outputs], axis=1)
+
+
+def match_outputs(outs: list[np.ndarray], refs: list[np.ndarray], artifact: str) -> list[int]:
+    """For each of an artifact's outputs (in its file order), the index of the Keras output it reproduces:
+    the same shape, and the closest values (pairs taken closest first)."""
+    pairs = sorted((float(np.abs(o.astype(np.float64) - r).mean()), i, k)
+                   for i, o in enumerate(outs) for k, r in enumerate(refs) if o.shape == r.shape)
+    order: dict[int, int] = {}
+    for _, i, k in pairs:
+        if i not in order and k not in order.values():
+            order[i] = k
+    if len(order) != len(outs):
+        lost = [f"{tuple(o.shape)}" for i, o in enumerate(outs) if i not in order]
+        raise ExportError(f"{artifact}: output(s) of shape {', '.join(lost)} match no Keras output "
+                          f"({', '.join(str(tuple(r.shape)) for r in refs)})")
+    return [order[i] for i in range(len(outs))]
 
 
 def _fail(check: ArtifactCheck, reason: str) -> ArtifactCheck:
@@ -239,7 +291,7 @@ def search_int8(run: RunData, spec: ArtifactSpec, options: ExportOptions, tried:
                 return best[0]
     base = best[1]
     int8 = build(run, base, options.calibration_rows)
-    ranked = sensitive_nodes(run.onnx_fp32(spec.source), int8, run.contract.input_name, run.calibration(options.calibration_rows))
+    ranked = sensitive_nodes(run.onnx_fp32(spec.source), int8, run.calibration(options.calibration_rows))
     for k in range(1, len(ranked)):
         if attempt(base.but(exclude_nodes=tuple(name for name, _ in ranked[:k]))).passed:
             return best[0]
@@ -253,7 +305,7 @@ def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOption
     result = ExportResult(run.dir, [])
     options = replace(options, specs=for_target(options.specs, options.device))
     for spec in options.specs:
-        why = excluded(spec, run.float_prefix(spec.source))
+        why = excluded(spec, run.float_prefix(spec.source), run.contract.max_calibration != 0)
         if why:
             raise InputError(f"{spec.name}: not supported for this model: {why}")
     for spec in tqdm(options.specs, desc="exporting", unit="artifact", disable=not progress, leave=False):
@@ -272,7 +324,7 @@ def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOption
 
         # over every artifact of the run within budget, exported now or before
         known = [ArtifactCheck(**e) for e in entries if "metric" in e and run.rundir.artifact(e["artifact"]).exists()]
-        result.recommendation = recommend(run.rundir.artifacts, known, run.x, options.device)
+        result.recommendation = recommend(run.rundir.artifacts, known, run.feeds, options.device)
     run.rundir.write_json(run.rundir.validation_file, {"artifacts": entries, "search": result.search or old.get("search", []),
                                                  "recommendation": result.recommendation or old.get("recommendation")})
     raise_failures(result.checks, result.errors)
@@ -294,7 +346,7 @@ def available_specs(run_dir: str | os.PathLike) -> tuple[ArtifactSpec, ...]:
     """Every artifact this run supports, from the models it has (base, and compressed ones if made)."""
     run = RunData(run_dir)
     sources = [s for s in Source if run.source_path(s).exists()]
-    return tuple(all_specs(sources, run.float_prefix(Source.BASE)))
+    return tuple(all_specs(sources, run.float_prefix(Source.BASE), run.contract.max_calibration != 0))
 
 
 def _merged_entries(old: dict, result: ExportResult) -> list[dict]:

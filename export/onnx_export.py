@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from edgeward.core.errors import ExportError, require
 from edgeward.core.manifest import METADATA_KEY, Manifest
 from edgeward.core.quiet import quiet_stderr
@@ -9,28 +11,75 @@ from edgeward.core.quiet import quiet_stderr
 OPSET = 17
 
 
-def keras_to_onnx(model, input_name: str, keras3: bool = False):
-    """An ONNX ModelProto with one input named ``input_name`` and a free batch dimension.
+def keras_to_onnx(model, input_names: tuple[str, ...] | list[str], traced: bool = False,
+                  output_names: list[str] | None = None):
+    """An ONNX ModelProto whose inputs are named ``input_names`` (in the model's order) with a free batch
+    dimension, and whose outputs are named ``output_names`` (the Keras model's, in its order).
 
-    tf_keras models go through ``from_keras``; Keras 3 models through a ``tf.function`` (tf2onnx's
-    Keras path does not know Keras 3).
+    tf_keras models go through ``from_keras``; Keras 3 models and SavedModel signatures (``traced``) through
+    a frozen ``tf.function`` (tf2onnx's Keras path does not know Keras 3). An op tf2onnx cannot convert
+    fails with the op and the layer that holds it.
     """
     from edgeward.core.keras_env import tensorflow
+    from edgeward.core.model_files import input_specs
 
     tf = tensorflow()
     tf2onnx = require("tf2onnx", "train")
-    shape = (None, *model.inputs[0].shape[1:])
-    spec = (tf.TensorSpec(shape, tf.float32, name=input_name),)
+    input_names = (input_names,) if isinstance(input_names, str) else tuple(input_names)
+    specs = tuple(tf.TensorSpec((None, *t.shape[1:]), t.dtype, name=name) for t, name in zip(input_specs(model), input_names))
     try:
-        with quiet_stderr():
-            if keras3:
-                proto = _from_frozen_function(tf, tf2onnx, model, spec, input_name)
+        with quiet_stderr() as log:
+            if traced:
+                proto = _from_frozen_function(tf, tf2onnx, model, specs)
             else:
-                proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=OPSET)
+                proto, _ = tf2onnx.convert.from_keras(model, input_signature=specs, opset=OPSET)
     except Exception as exc:  # tf2onnx raises many exception types; report the first line
-        raise ExportError(f"tf2onnx could not convert the model: {str(exc).strip().splitlines()[0]}") from None
+        raise ExportError(_conversion_error(str(exc), log(), layer_names(model))) from None
+    import onnx
+
+    unconverted = [n for n in proto.graph.node if n.domain in ("", "ai.onnx") and not onnx.defs.has(n.op_type)]
+    if unconverted:
+        raise ExportError(unsupported("ONNX", [(n.op_type, layer_of(n.name, layer_names(model))) for n in unconverted]))
+    if output_names and len(output_names) == len(proto.graph.output):
+        for value, name in zip(list(proto.graph.output), output_names):
+            _rename(proto, value.name, name)
     _integer_nearest_resize(proto)
     return proto
+
+
+def _conversion_error(text: str, log: str, layers: set[str]) -> str:
+    """tf2onnx's error as one line; an op it cannot convert, with its layer."""
+    ops = re.findall(r"Tensorflow op \[([^\]:]+): (\w+)\] is not supported", log + "\n" + text)
+    if ops:
+        return unsupported("ONNX", [(op, layer_of(node, layers)) for node, op in ops])
+    first = next((line for line in text.splitlines() if line.strip()), "unknown error")
+    return f"tf2onnx could not convert the model: {first.strip()}"
+
+
+def unsupported(fmt: str, ops: list[tuple[str, str]]) -> str:
+    """One line naming each op without a builtin in ``fmt`` and the layer holding it."""
+    seen: dict[str, str] = {}
+    for op, layer in ops:
+        if not seen.get(op):
+            seen[op] = layer
+    what = "; ".join(f"op {op} in layer '{layer}'" if layer else f"op {op}" for op, layer in seen.items())
+    other = "TFLite" if fmt == "ONNX" else "ONNX"
+    return f"{fmt} export: no {fmt} builtin for {what}: replace the layer, or export to {other}"
+
+
+def layer_names(model) -> set[str]:
+    return {layer.name for layer in getattr(model, "layers", [])}
+
+
+def layer_of(node: str, layers: set[str]) -> str:
+    """The Keras layer a TensorFlow node belongs to, from its name scope (``model/svd_layer_1/Svd`` -> ``svd_layer``,
+    tracing numbers a layer's scope); the innermost scope if no layer of the model matches."""
+    scopes = [p for p in node.split("/")[:-1] if p]
+    for part in reversed(scopes):
+        for name in (part, re.sub(r"_\d+$", "", part)):
+            if name in layers:
+                return name
+    return scopes[-1] if scopes else ""
 
 
 def _integer_nearest_resize(proto) -> None:
@@ -52,20 +101,28 @@ def _integer_nearest_resize(proto) -> None:
             attrs["coordinate_transformation_mode"].s = b"asymmetric"
 
 
-def _from_frozen_function(tf, tf2onnx, model, spec, input_name: str):
-    """Keras 3: trace ``model`` as a tf.function, freeze its variables into constants, convert the graph."""
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
-    concrete = tf.function(lambda x: model(x, training=False), input_signature=spec).get_concrete_function()
-    frozen = convert_variables_to_constants_v2(concrete)
+def _from_frozen_function(tf, tf2onnx, model, specs):
+    """Trace ``model`` as a tf.function of its inputs, freeze its variables into constants, convert the graph."""
+    frozen = frozen_function(tf, model, specs)
     inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
     outputs = [t.name for t in frozen.outputs]
     proto, _ = tf2onnx.convert.from_graph_def(frozen.graph.as_graph_def(), input_names=inputs, output_names=outputs,
                                               opset=OPSET)
-    _rename(proto, inputs[0], input_name)
+    for name, spec in zip(inputs, specs):
+        _rename(proto, name, spec.name)
     for i, name in enumerate(outputs):
-        _rename(proto, name, name.split(":")[0] if len(outputs) > 1 else "output")
+        _rename(proto, name, "output" if len(outputs) == 1 else f"output_{i}")
     return proto
+
+
+def frozen_function(tf, model, specs):
+    """The model's inference as a concrete function of its inputs (``specs``), variables frozen into constants."""
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    def call(*xs):
+        return model(list(xs) if len(xs) > 1 else xs[0], training=False)
+
+    return convert_variables_to_constants_v2(tf.function(call, input_signature=specs).get_concrete_function())
 
 
 def _rename(proto, old: str, new: str) -> None:

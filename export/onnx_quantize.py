@@ -15,13 +15,14 @@ from edgeward.export.artifacts import ArtifactSpec, Calibration
 
 
 class _Reader:
-    """CalibrationDataReader over real task samples, in small batches."""
+    """CalibrationDataReader over real task samples (by input name), in small batches."""
 
-    def __init__(self, input_name: str, x: np.ndarray, batch: int = 50):
+    def __init__(self, feeds: dict[str, np.ndarray], batch: int = 50):
         # equal batches: the histogram calibrators (entropy, percentile) stack them
-        usable = max(batch, len(x) - len(x) % batch) if len(x) >= batch else len(x)
+        n = len(next(iter(feeds.values())))
+        usable = max(batch, n - n % batch) if n >= batch else n
         batch = min(batch, usable)
-        self._batches = iter([{input_name: x[i : i + batch]} for i in range(0, usable, batch)])
+        self._batches = iter([{k: v[i : i + batch] for k, v in feeds.items()} for i in range(0, usable, batch)])
 
     def get_next(self):
         return next(self._batches, None)
@@ -43,7 +44,7 @@ def preprocess(fp32: bytes) -> bytes:
         return pre.read_bytes()
 
 
-def quantize_static_int8(fp32: bytes, input_name: str, calibration: np.ndarray, spec: ArtifactSpec,
+def quantize_static_int8(fp32: bytes, calibration: dict[str, np.ndarray], spec: ArtifactSpec,
                          keep_prefix: bool = False) -> bytes:
     """QDQ int8 (activations and weights int8). ``keep_prefix``: the nodes that preprocess the raw
     inputs (an in-model normalisation) stay in float, as do ``spec.exclude_nodes``."""
@@ -64,7 +65,7 @@ def quantize_static_int8(fp32: bytes, input_name: str, calibration: np.ndarray, 
             n.name for n in graph.node if n.op_type in FLOAT_OUTPUT_OPS and set(n.output) & outputs]
         with contextlib.redirect_stdout(io.StringIO()):  # the calibrators print progress notes
             quantize_static(
-                str(pre), str(out), _Reader(input_name, calibration), quant_format=QuantFormat.QDQ,
+                str(pre), str(out), _Reader(calibration), quant_format=QuantFormat.QDQ,
                 activation_type=QuantType.QUInt8 if spec.activations is Activations.U8 else QuantType.QInt8,
                 weight_type=QuantType.QInt8, per_channel=spec.per_channel,
                 calibrate_method=method, nodes_to_exclude=excluded + list(spec.exclude_nodes),
@@ -74,7 +75,7 @@ def quantize_static_int8(fp32: bytes, input_name: str, calibration: np.ndarray, 
         return out.read_bytes()
 
 
-def sensitive_nodes(fp32: bytes, int8: bytes, input_name: str, x: np.ndarray,
+def sensitive_nodes(fp32: bytes, int8: bytes, feeds: dict[str, np.ndarray],
                     op_types: tuple[str, ...] = ("MatMul", "Gemm", "Conv", "ConvTranspose")) -> list[tuple[str, float]]:
     """Compute nodes ranked by how far their int8 output strays from fp32 (relative L2 error).
 
@@ -93,7 +94,7 @@ def sensitive_nodes(fp32: bytes, int8: bytes, input_name: str, x: np.ndarray,
             if t not in existing:
                 proto.graph.output.append(onnx.helper.make_empty_tensor_value_info(t))
         session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-        values = session.run(names, {input_name: x})
+        values = session.run(names, feeds)
         return dict(zip(names, values))
 
     fp32 = preprocess(fp32)

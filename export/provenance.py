@@ -8,7 +8,7 @@ from importlib import metadata
 from pathlib import Path
 
 import edgeward
-from edgeward.core.hashing import file_sha256
+from edgeward.core.hashing import tree_sha256
 from edgeward.core.manifest import Provenance
 
 PACKAGES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert")
@@ -38,6 +38,6 @@ def code_sha256() -> str:
 def provenance(source_model: Path, data_sha256: str) -> Provenance:
     return Provenance(
         edgeward=edgeward.__version__, packages=package_versions(),
-        source_model_sha256=file_sha256(source_model), data_sha256=data_sha256, code_sha256=code_sha256(),
+        source_model_sha256=tree_sha256(source_model), data_sha256=data_sha256, code_sha256=code_sha256(),
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )

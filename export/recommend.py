@@ -18,7 +18,8 @@ from edgeward.runtime.model import Model
 MARGIN = 0.05  # 5%: below that, timing noise on a shared machine decides
 
 
-def recommend(artifact_dir: Path, checks: list, x: np.ndarray, device: str = "auto", calls: int = 400) -> dict:
+def recommend(artifact_dir: Path, checks: list, feeds: dict[str, np.ndarray], device: str = "auto", calls: int = 400) -> dict:
+    """``feeds``: held-out rows by input name, timed one row at a time."""
     profile = resolve(device)
     runnable = {"onnx" if b.value == "onnxruntime" else b.value for b in profile.backends}
     candidates = [c for c in checks if c.passed and c.format in runnable]
@@ -27,8 +28,7 @@ def recommend(artifact_dir: Path, checks: list, x: np.ndarray, device: str = "au
     latency = {}
     for c in candidates:
         with Model(artifact_dir / c.artifact, device=profile) as m:
-            name = m.input_names[0]
-            latency[c.artifact] = single_row(lambda r: m.run({name: r}, validate=False), x, calls)["p50_us"]
+            latency[c.artifact] = single_row(lambda r: m.run(r, validate=False), feeds, calls)["p50_us"]
     fp32 = next((c for c in candidates if c.precision == "fp32" and c.source == "base" and c.format == profile.format),
                 next((c for c in candidates if c.precision == "fp32" and c.source == "base"), None))
     quickest = min(latency.values())

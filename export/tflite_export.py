@@ -23,20 +23,16 @@ _UNSUPPORTED_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex 
 _FLEX_OPS = re.compile(r"Flex ops: ([\w, ]+)")
 
 
-def keras_to_tflite(model, spec: ArtifactSpec, representative: np.ndarray | None = None, keras3: bool = False) -> bytes:
-    """TFLite bytes for ``spec``'s precision. ``representative``: real training samples (full-integer int8)."""
+def keras_to_tflite(model, spec: ArtifactSpec, representative: dict[str, np.ndarray] | None = None, traced: bool = False,
+                    input_names: tuple[str, ...] | list[str] = ()) -> bytes:
+    """TFLite bytes for ``spec``'s precision. ``representative``: real training samples by input name (full-integer
+    int8). ``traced``: a Keras 3 model or a SavedModel signature, converted as a frozen function."""
     from edgeward.core.keras_env import tensorflow
 
     tf = tensorflow()
-    if keras3:  # trace, freeze the variables into constants, convert the frozen function
-        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
-        frozen = convert_variables_to_constants_v2(_traced(tf, model, None))
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
-    elif _dilated(model):  # fixed at one window: with an open batch the converter cannot fuse a dilated conv
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([_traced(tf, model, 1)], model)
-    else:
-        converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    with quiet_stderr(), warnings.catch_warnings():  # the converter's deprecation notes
+        warnings.simplefilter("ignore")
+        converter = _converter(tf, model, traced, input_names)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if spec.source.is_qat or spec.precision is Precision.INT8_DYNAMIC:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -44,11 +40,12 @@ def keras_to_tflite(model, spec: ArtifactSpec, representative: np.ndarray | None
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
     elif spec.precision is Precision.INT8:
-        if representative is None:
+        if not representative:
             raise ExportError("full-integer int8 TFLite needs representative samples, got none")
-        samples = representative.astype(np.float32)
+        samples = [np.asarray(v) for v in representative.values()]  # in the model's input order
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([samples[i : i + 1]] for i in range(len(samples)))
+        converter.representative_dataset = lambda: ([v[i : i + 1].astype(np.float32) if v.dtype.kind == "f" else v[i : i + 1]
+                                                     for v in samples] for i in range(len(samples[0])))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if spec.int8_io:
             converter.inference_input_type = tf.int8
@@ -58,22 +55,51 @@ def keras_to_tflite(model, spec: ArtifactSpec, representative: np.ndarray | None
             warnings.simplefilter("ignore")  # "Statistics for quantized inputs were expected" on QAT graphs, and such
             return converter.convert()
     except Exception as exc:  # ConverterError and friends
-        text = f"{exc}\n{log()}"
-        ops = sorted(set(_UNSUPPORTED_OP.findall(text)) | {o.strip() for m in _FLEX_OPS.findall(text) for o in m.split(",")})
-        if ops:
-            raise ExportError(
-                f"TFLite export needs op(s) {', '.join(ops)} outside the TFLite builtins; they would need the Flex "
-                "delegate, which LiteRT does not ship: replace the layer that uses them, or export to ONNX"
-            ) from None
-        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-        raise ExportError(f"TFLite conversion failed: {first}") from None
+        from edgeward.export.onnx_export import layer_names
+
+        raise ExportError(_conversion_error(f"{exc}\n{log()}", layer_names(model))) from None
 
 
-def _traced(tf, model, batch: int | None):
-    """The model's inference as a concrete function of one input, ``batch`` rows (None: any)."""
-    shape = (batch, *model.inputs[0].shape[1:])
-    fn = tf.function(lambda x: model(x, training=False), input_signature=(tf.TensorSpec(shape, tf.float32),))
-    return fn.get_concrete_function()
+def _converter(tf, model, traced: bool, input_names):
+    from edgeward.export.onnx_export import frozen_function
+
+    if traced:  # trace, freeze the variables into constants, convert the frozen function
+        return tf.lite.TFLiteConverter.from_concrete_functions([frozen_function(tf, model, _specs(tf, model, None, input_names))])
+    if _dilated(model):  # fixed at one window: with an open batch the converter cannot fuse a dilated conv
+        return tf.lite.TFLiteConverter.from_concrete_functions([_traced(tf, model, 1, input_names)], model)
+    return tf.lite.TFLiteConverter.from_keras_model(model)
+
+
+def _conversion_error(text: str, layers: set[str]) -> str:
+    """The converter's error as one line: ops outside the builtins with the layers holding them."""
+    from edgeward.export.onnx_export import layer_of
+
+    ops = sorted(set(_UNSUPPORTED_OP.findall(text)) | {o.strip() for m in _FLEX_OPS.findall(text) for o in m.split(",")})
+    if ops:
+        # the nodes' name scopes, as the converter quotes them: "model/layer/Op" or "model/layer/Op@__inference_..."
+        where = {op: sorted({layer_of(node, layers) for node in re.findall(rf'"([^"\s]*/{op})(?:@[^"]*)?"', text)} - {""})
+                 for op in ops}
+        what = ", ".join(f"{op} (layer {', '.join(where[op])})" if where[op] else op for op in ops)
+        return (f"TFLite export needs op(s) {what} outside the TFLite builtins; they would need the Flex "
+                "delegate, which LiteRT does not ship: replace the layer that uses them, or export to ONNX")
+    first = next((line for line in text.splitlines() if line.strip()), "unknown error")
+    return f"TFLite conversion failed: {first}"
+
+
+def _specs(tf, model, batch: int | None, input_names) -> tuple:
+    from edgeward.core.model_files import input_specs
+
+    specs = input_specs(model)
+    names = list(input_names) or [t.name for t in specs]
+    return tuple(tf.TensorSpec((batch, *t.shape[1:]), t.dtype, name=n) for t, n in zip(specs, names))
+
+
+def _traced(tf, model, batch: int | None, input_names=()):
+    """The model's inference as a concrete function of its inputs, ``batch`` rows (None: any)."""
+    def call(*xs):
+        return model(list(xs) if len(xs) > 1 else xs[0], training=False)
+
+    return tf.function(call, input_signature=_specs(tf, model, batch, input_names)).get_concrete_function()
 
 
 def _dilated(model) -> bool:

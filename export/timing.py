@@ -18,21 +18,33 @@ def percentiles(samples: list[float]) -> dict:
             "p99_us": float(np.percentile(a, 99)), "calls": len(samples)}
 
 
-def single_row(fn, rows: np.ndarray, calls: int, warmup: int = 20) -> dict:
+Rows = np.ndarray | dict[str, np.ndarray]  # one input's rows, or a several-input model's, by input name
+
+
+def count(rows: Rows) -> int:
+    return len(next(iter(rows.values()))) if isinstance(rows, dict) else len(rows)
+
+
+def take(rows: Rows, start: int, stop: int) -> Rows:
+    return {k: v[start:stop] for k, v in rows.items()} if isinstance(rows, dict) else rows[start:stop]
+
+
+def single_row(fn, rows: Rows, calls: int, warmup: int = 20) -> dict:
     """Latency of ``fn`` on one row at a time, cycling through real rows."""
+    n = count(rows)
     for i in range(min(warmup, calls)):
-        fn(rows[i % len(rows) : i % len(rows) + 1])
+        fn(take(rows, i % n, i % n + 1))
     times = []
     for i in range(calls):
-        j = i % len(rows)
-        row = rows[j : j + 1]
+        j = i % n
+        row = take(rows, j, j + 1)
         t = time.perf_counter()
         fn(row)
         times.append(time.perf_counter() - t)
     return percentiles(times)
 
 
-def batched(fn, x: np.ndarray, repeats: int) -> dict:
+def batched(fn, x: Rows, repeats: int) -> dict:
     """Rows per second of ``fn`` on the whole batch (median of ``repeats``)."""
     fn(x)
     times = []
@@ -41,7 +53,7 @@ def batched(fn, x: np.ndarray, repeats: int) -> dict:
         fn(x)
         times.append(time.perf_counter() - t)
     median = statistics.median(times)
-    return {"rows_per_s": len(x) / median, "batch": len(x), "median_s": median}
+    return {"rows_per_s": count(x) / median, "batch": count(x), "median_s": median}
 
 
 def in_subprocess(code: str, *args: str, repeats: int) -> dict:

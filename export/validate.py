@@ -51,13 +51,14 @@ class ArtifactCheck:
 
 
 def check_outputs(out: np.ndarray, source_ref: np.ndarray, base_ref: np.ndarray, y: np.ndarray, metric, decide,
-                  by_diff: bool, tolerance: float, max_drop: float, **fields) -> ArtifactCheck:
-    """Judge one artifact's outputs on the held-out rows."""
+                  by_diff: bool, tolerance: float, max_drop: float, agreement=None, **fields) -> ArtifactCheck:
+    """Judge one artifact's outputs on the held-out rows. ``agreement(reference, out)``: the share of rows that
+    agree with the original Keras model's (default: equal ``decide``)."""
     out64, src64 = out.astype(np.float64).reshape(len(y), -1), source_ref.astype(np.float64).reshape(len(y), -1)
     diff = float(np.abs(out64 - src64).max(initial=0.0)) if out64.shape == src64.shape else float("inf")
     value, reference = metric(y, out), metric(y, base_ref)
     drop = (reference - value) * 100.0
-    agreement = float((decide(out) == decide(base_ref)).mean())
+    agreed = float(agreement(base_ref, out)) if agreement else float((decide(out) == decide(base_ref)).mean())
     if by_diff:
         passed = diff <= tolerance
         reason = (f"max abs diff {diff:.2e} {'<=' if passed else '>'} {tolerance:g}"
@@ -65,10 +66,10 @@ def check_outputs(out: np.ndarray, source_ref: np.ndarray, base_ref: np.ndarray,
         check, budget = "max abs diff vs keras", tolerance
     else:
         passed = drop <= max_drop
-        reason = f"{metric.__name__} drop {drop:+.2f} points {'<=' if passed else '>'} {max_drop:g}; agreement {agreement:.2%}"
+        reason = f"{metric.__name__} drop {drop:+.2f} points {'<=' if passed else '>'} {max_drop:g}; agreement {agreed:.2%}"
         check, budget = "metric drop vs fp32 keras", max_drop
     return ArtifactCheck(rows=len(y), max_abs_diff=diff, metric_name=metric.__name__, metric=value,
-                         reference_metric=reference, drop_points=drop, agreement=agreement, check=check,
+                         reference_metric=reference, drop_points=drop, agreement=agreed, check=check,
                          budget=budget, passed=passed, reason=reason, **fields)
 
 

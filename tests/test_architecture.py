@@ -62,19 +62,22 @@ def test_every_folder_is_a_known_layer():
 
 
 def test_runtime_devices_and_core_never_import_tensorflow():
-    """Only core.keras_env touches TensorFlow (inside its functions), and the runtime never imports it."""
+    """Only core.keras_env (TensorFlow set-up) and core.model_files (Keras model files) touch TensorFlow, inside
+    their functions; the runtime never imports them."""
+    tf_modules = ("keras_env.py", "model_files.py")
     offenders = []
     for folder in ("runtime", "devices", "edgeward/core"):
         for path in (ROOT / folder).rglob("*.py"):
-            if path.name == "keras_env.py":
+            if path.name in tf_modules and folder == "edgeward/core":
                 continue
             for name in _imports(path):
-                if _under(name, HEAVY) or name == "edgeward.core.keras_env":
+                if _under(name, HEAVY) or name in ("edgeward.core.keras_env", "edgeward.core.model_files"):
                     offenders.append(f"{path.relative_to(ROOT)} imports {name}")
     assert offenders == []
-    top = [node for node in ast.parse((ROOT / "edgeward/core/keras_env.py").read_text()).body
-           if isinstance(node, (ast.Import, ast.ImportFrom))]
-    assert not [n for n in top for name in _imports_of(n) if _under(name, HEAVY)]  # not at import time
+    for module in tf_modules:
+        top = [node for node in ast.parse((ROOT / "edgeward/core" / module).read_text()).body
+               if isinstance(node, (ast.Import, ast.ImportFrom))]
+        assert not [n for n in top for name in _imports_of(n) if _under(name, HEAVY)]  # not at import time
 
 
 def _imports_of(node) -> list[str]:

@@ -100,7 +100,7 @@ def test_training_record_export_and_manifest(classify_run):
 
 
 def test_the_classifier_matches_keras_on_any_image_layout(classify_run, objects_data):
-    from edgeward.core.keras_env import load_model
+    from edgeward.core.model_files import load_model
 
     rgb = cv2.imread(str(objects_data / "test" / "ring" / "00001.png"))[:, :, ::-1]
     keras_model, _ = load_model(classify_run / "model.keras")
@@ -145,6 +145,23 @@ def test_compression_and_export_of_the_compressed_model(classify_run, capsys):
     assert main(["export", str(classify_run), "--source", "pruned-qat", "--format", "all", "--precision", "int8",
                  "--max-drop", "100"]) == 0
     assert (classify_run / "artifacts" / "model-pruned-qat-int8.tflite").stat().st_size > 0
+
+
+def test_a_classifier_of_yours_is_adopted_with_its_class_folders(classify_run, objects_data, tmp_path, capsys):
+    """The run's own Keras model, brought as a user would bring theirs: it scores on the same held-out images what
+    it scored when trained here, and its artifact runs in `edgeward run classify`."""
+    run = tmp_path / "adopted"
+    assert main(["export", "--model", str(classify_run / "model.keras"), "--task", "classify", "--calibration",
+                 str(objects_data), "--out", str(run), "--format", "onnx", "--precision", "fp32"]) == 0, capsys.readouterr().err
+    trained, adopted = RunDir(classify_run).record(), RunDir(run).record()
+    assert adopted.task == "classify" and adopted.labels == trained.labels and adopted.payload.arch == "adopted"
+    assert adopted.metrics == trained.metrics and adopted.payload.confusion == trained.payload.confusion
+    assert adopted.payload.preprocess == trained.payload.preprocess
+    assert "adopted a classifier of 10 classes; held-out top-1" in capsys.readouterr().out
+    assert main(["run", "classify", str(run / "artifacts" / "model.onnx"), "--source", str(objects_data / "test" / "circle"), "--json"]) == 0
+    assert main(["export", "--model", str(classify_run / "model.keras"), "--task", "classify", "--calibration",
+                 str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")]) == 2
+    assert "a classifier is adopted with its class folders (one sub-folder per class)" in capsys.readouterr().err
 
 
 def test_two_classes_get_a_threshold_auprc_and_a_positive_class(tmp_path):

@@ -238,7 +238,7 @@ def test_training_and_export(commands_run):
 
 
 def test_recognizer_classifies_clips_like_keras(commands_run, commands_data):
-    from edgeward.core.keras_env import load_model as load_keras
+    from edgeward.core.model_files import load_model as load_keras
 
     clip = sorted((commands_data / "stop").glob("*.wav"))[0]
     x, rate = read_wav(clip)

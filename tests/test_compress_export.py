@@ -127,15 +127,15 @@ def test_export_of_a_compressed_model_that_was_not_made(fraud_run, capsys):
     assert "model-pruned.keras: not found; make it with `edgeward compress" in capsys.readouterr().err
 
 
-def test_flex_ops_fail_the_tflite_export_with_their_name():
+def test_flex_ops_fail_the_tflite_export_with_their_name_and_layer():
     from edgeward.core.keras_env import tensorflow
     from edgeward.core.keras_env import tf_keras as keras
     from edgeward.export.tflite_export import keras_to_tflite
 
     tf, k = tensorflow(), keras()
     inputs = k.Input((4,))
-    model = k.Model(inputs, k.layers.Lambda(lambda t: tf.math.special.bessel_i0e(t))(inputs))
-    with pytest.raises(ExportError, match="TFLite export needs op\\(s\\) BesselI0e outside the TFLite builtins"):
+    model = k.Model(inputs, k.layers.Lambda(lambda t: tf.math.special.bessel_i0e(t), name="bessel")(inputs))
+    with pytest.raises(ExportError, match="TFLite export needs op\\(s\\) BesselI0e \\(layer bessel\\) outside the TFLite builtins"):
         keras_to_tflite(model, ArtifactSpec(Format.TFLITE, Precision.FP32))
 
 

@@ -23,15 +23,18 @@ RECORDS = Path(__file__).parent / "data" / "records"  # train.json of the same s
 
 
 def test_the_registry_knows_each_task_once_and_refuses_an_unknown_one():
-    assert task_names() == ("fraud", "commands", "detect", "classify")
+    assert task_names() == ("fraud", "commands", "detect", "classify", "generic")
     for name in task_names():
         spec = get_task(name)
         assert isinstance(spec, TaskSpec) and spec.name == name and spec.title
     with pytest.raises(InputError) as refused:
         get_task("poetry")
-    assert str(refused.value) == "unknown task 'poetry': expected one of fraud, commands, detect, classify"
+    assert str(refused.value) == "unknown task 'poetry': expected one of fraud, commands, detect, classify, generic"
     assert tasks_that("live") == ("commands", "detect", "classify") and tasks_that("score_file") == ("fraud",)
-    assert tasks_that("tune") == ("commands",)
+    assert tasks_that("tune") == ("commands",) and tasks_that("adopt") == ("classify", "generic")
+    # a model brought as it is has no generator, training or demo: those verbs do not list it
+    for capability in ("generate", "train", "demo"):
+        assert tasks_that(capability) == ("fraud", "commands", "detect", "classify")
 
 
 def test_every_task_configuration_has_valid_defaults_and_help():

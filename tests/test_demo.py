@@ -46,5 +46,9 @@ def test_the_demo_refuses_an_unknown_task_before_any_step(tmp_path, capsys):
     from edgeward.app.cli import main
 
     assert main(["demo", "--out", str(tmp_path / "d"), "--tasks", "fraud,poetry"]) == 2
-    assert capsys.readouterr().err.strip() == "error: unknown task 'poetry': expected one of fraud, commands, detect, classify"
+    assert capsys.readouterr().err.strip() == \
+        "error: unknown task 'poetry': expected one of fraud, commands, detect, classify, generic"
+    assert main(["demo", "--out", str(tmp_path / "d"), "--tasks", "generic"]) == 2
+    assert capsys.readouterr().err.strip() == \
+        "error: tasks (--tasks): task 'generic' has no demo; the tasks that have one: fraud, commands, detect, classify"
     assert not (tmp_path / "d").exists()

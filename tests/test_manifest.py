@@ -51,7 +51,7 @@ def test_missing_nested_field_names_its_path():
 def test_unknown_task_lists_choices():
     data = json.loads(_manifest().to_json())
     data["task"] = "poetry"
-    with pytest.raises(ManifestError, match="expected one of fraud, commands, detect, classify, got 'poetry'"):
+    with pytest.raises(ManifestError, match="expected one of fraud, commands, detect, classify, generic, got 'poetry'"):
         Manifest.from_dict(data, "m.onnx")
 
 

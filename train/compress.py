@@ -19,7 +19,8 @@ import numpy as np
 
 from edgeward.core.config import at_least, check, option
 from edgeward.core.errors import ConfigError, InputError
-from edgeward.core.keras_env import KerasFlavor, keras_flavor, load_model, tf_keras
+from edgeward.core.keras_env import tf_keras
+from edgeward.core.model_files import KerasFlavor, keras_flavor, load_run_model
 from edgeward.core.registry import get_task
 from edgeward.core.rundir import RunDir
 from edgeward.core.task import TaskData
@@ -151,9 +152,11 @@ def compress_run(run_dir, config: CompressConfig, progress: bool = False) -> dic
     run = RunDir(run_dir)
     record = run.record()
     spec = get_task(record.task)
-    if keras_flavor(run.model) is KerasFlavor.KERAS3:
+    flavor = keras_flavor(run.model)
+    if flavor.traced:
+        what = "a Keras 3 model" if flavor is KerasFlavor.KERAS3 else "a SavedModel signature, not Keras layers"
         raise InputError(
-            f"{run.model}: is a Keras 3 model, and pruning and quantization-aware training need tf_keras (Keras 2): "
+            f"{run.model}: is {what}, and pruning and quantization-aware training need tf_keras (Keras 2): "
             "TensorFlow Model Optimization does not support Keras 3. What works instead: post-training int8 "
             f"quantization at export (`edgeward export {run} --precision int8`), or rebuild the model with tf_keras"
         )
@@ -164,7 +167,7 @@ def compress_run(run_dir, config: CompressConfig, progress: bool = False) -> dic
     keras.utils.set_random_seed(config.seed)
     data = spec.splits(run, record)
     metric = spec.contract(run, record).metric
-    model, _ = load_model(run.model)
+    model, _ = load_run_model(run)
     report: dict = {"config": asdict(config), "metric": metric.__name__,
                     "base": {"metric": metric(data.y_test, model.predict(data.x_test, verbose=0))}}
     source = model

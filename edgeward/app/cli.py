@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from edgeward.core.errors import EdgewardError, InputError
@@ -56,42 +57,59 @@ def cmd_compress(args) -> int:
     return 0
 
 
-def _specs(args):
+def _specs(args, run: str):
     from edgeward.export.artifacts import ArtifactSpec, Calibration, Format, Precision, Source
     from edgeward.export.engine import available_specs
 
-    if args.all:
-        return available_specs(args.run)
-    formats = [Format.ONNX, Format.TFLITE] if args.format == "all" else [Format(args.format)]
+    if args.all or (args.model and args.format is None and args.precision is None):
+        return available_specs(run)
+    fmt, precision = args.format or "onnx", args.precision or "fp32"
+    formats = [Format.ONNX, Format.TFLITE] if fmt == "all" else [Format(fmt)]
     source = Source(args.source)
     try:
-        precisions = [Precision(p) for p in args.precision.split(",")]
+        precisions = [Precision(p) for p in precision.split(",")]
     except ValueError:
         raise InputError(f"export --precision: expected fp32, fp16, int8 or int8-dynamic, comma-separated, "
-                         f"got {args.precision!r}") from None
+                         f"got {precision!r}") from None
     specs = []
     for fmt in formats:
         for precision in precisions:
             if precision is Precision.INT8_DYNAMIC and fmt is Format.ONNX:
                 continue
             specs.append(ArtifactSpec(fmt, precision, source, per_channel=not args.per_tensor,
-                                      calibration=Calibration(args.calibration), int8_io=args.int8_io).check())
+                                      calibration=Calibration(args.calibration_method), int8_io=args.int8_io).check())
     return tuple(specs)
 
 
 def cmd_export(args) -> int:
+    from edgeward.app.flags import config_from
     from edgeward.export.engine import ExportOptions, export_run
     from edgeward.export.tables import export_table
     from edgeward.export.validate import Budget, ValidationError
+    from edgeward.train.adopt import AdoptOptions, adopt_model
 
-    budget = Budget(max_drop=args.max_drop if args.max_drop is not None else 1.0, fp32_tolerance=args.tolerance)
-    options = ExportOptions(specs=_specs(args), budget=budget, search=args.max_drop is not None, device=args.device)
+    if bool(args.model) == bool(args.run) or bool(args.model) != bool(args.out):
+        raise InputError("export: expected a run directory (edgeward export RUN) or a model of yours "
+                         f"(edgeward export --model MODEL --out RUN), got run={args.run!r}, --model={args.model!r}, "
+                         f"--out={args.out!r}")
+    run = args.run
+    if args.model:
+        options = replace(config_from(args, AdoptOptions), model=args.model)
+        record = adopt_model(options, args.out, progress=True)
+        from edgeward.core.registry import get_task
+
+        _lines(get_task(record.task).describe(record))
+        run = args.out
+    max_drop = args.max_drop if args.max_drop is not None else 1.0
+    budget = Budget(max_drop=max_drop, fp32_tolerance=args.tolerance)
+    options = ExportOptions(specs=_specs(args, run), budget=budget, search=args.max_drop is not None or bool(args.model),
+                            device=args.device)
     try:
-        export_run(args.run, options, progress=True)
+        export_run(run, options, progress=True)
     except ValidationError:
-        _out(export_table(args.run))
+        _out(export_table(run))
         raise
-    _out(export_table(args.run))
+    _out(export_table(run))
     return 0
 
 
@@ -172,10 +190,10 @@ def cmd_report(args) -> int:
 def cmd_demo(args) -> int:
     from edgeward.app.demo import DemoOptions, run_demo
     from edgeward.app.flags import config_from
-    from edgeward.core.registry import get_task, task_names
+    from edgeward.core.registry import get_task, tasks_that
 
     options = config_from(args, DemoOptions)
-    sizes = {name: config_from(args, get_task(name).demo_config, f"{name}_") for name in task_names()}
+    sizes = {name: config_from(args, get_task(name).demo_config, f"{name}_") for name in tasks_that("demo")}
     result = run_demo(DemoOptions(**{**options.__dict__, "sizes": sizes}), log=_out)
     _out(f"report:    {result.report}")
     _out(f"artifacts: {result.out}/*/artifacts")
@@ -199,7 +217,8 @@ def _task_parsers(sub, verb: str, help: str, capability: str | None, build) -> N
 def parser() -> argparse.ArgumentParser:
     from edgeward.app.demo import DemoOptions
     from edgeward.app.flags import add_flags
-    from edgeward.core.registry import get_task, task_names
+    from edgeward.core.registry import get_task, tasks_that
+    from edgeward.train.adopt import AdoptOptions
     from edgeward.train.compress import CompressConfig
 
     p = argparse.ArgumentParser(prog="edgeward", description="Take Keras models to devices.")
@@ -210,7 +229,7 @@ def parser() -> argparse.ArgumentParser:
         add_flags(parser, spec.data_config)
         parser.set_defaults(fn=cmd_data)
 
-    _task_parsers(sub, "data", "generate a dataset", None, data)
+    _task_parsers(sub, "data", "generate a dataset", "generate", data)
 
     def train(parser, spec):
         parser.add_argument("--data", required=True, help="the dataset (a file or folder in a standard layout)")
@@ -218,24 +237,32 @@ def parser() -> argparse.ArgumentParser:
         add_flags(parser, spec.train_config)
         parser.set_defaults(fn=cmd_train)
 
-    _task_parsers(sub, "train", "train a model on a dataset", None, train)
+    _task_parsers(sub, "train", "train a model on a dataset", "train", train)
 
     c = sub.add_parser("compress", help="prune and/or quantization-aware train a run's model (tf_keras)")
     c.add_argument("run", help="training run directory")
     add_flags(c, CompressConfig)
     c.set_defaults(fn=cmd_compress)
 
-    e = sub.add_parser("export", help="export a run to ONNX/TFLite artifacts, each checked against Keras")
-    e.add_argument("run", help="training run directory")
-    e.add_argument("--format", default="onnx", choices=["onnx", "tflite", "all"])
-    e.add_argument("--precision", default="fp32", help="fp32, fp16, int8, int8-dynamic (TFLite), comma-separated")
+    e = sub.add_parser("export", help="export a run, or a Keras model of yours (--model), to ONNX/TFLite artifacts, each "
+                                      "checked against Keras")
+    e.add_argument("run", nargs="?", help="training run directory (or --model MODEL --out RUN)")
+    e.add_argument("--model", help="a Keras model of yours (.keras, .h5, SavedModel folder): adopted into the run --out, "
+                                   "then every artifact it allows (unless --format/--precision say which)")
+    e.add_argument("--out", help="with --model: the run directory to make")
+    add_flags(e, AdoptOptions)
+    e.add_argument("--format", choices=["onnx", "tflite", "all"], help="default: onnx (with --model: all)")
+    e.add_argument("--precision", help="fp32, fp16, int8, int8-dynamic (TFLite), comma-separated (default: fp32; "
+                                       "with --model: all)")
     e.add_argument("--source", default="base", choices=["base", "pruned", "qat", "pruned-qat"],
                    help="which Keras model: the trained one, or one made by `compress`")
     e.add_argument("--all", action="store_true", help="every format and precision from every model the run has")
-    e.add_argument("--calibration", default="minmax", choices=["minmax", "entropy", "percentile"], help="ONNX int8 calibration")
+    e.add_argument("--calibration-method", default="minmax", choices=["minmax", "entropy", "percentile"],
+                   help="ONNX int8 calibration")
     e.add_argument("--per-tensor", action="store_true", help="ONNX int8: per-tensor weights (default per-channel)")
     e.add_argument("--int8-io", action="store_true", help="TFLite int8: int8 input and output tensors")
-    e.add_argument("--max-drop", type=float, help="int8: try candidates until the metric drop is <= this many points")
+    e.add_argument("--max-drop", type=float, help="int8: try candidates until the metric drop is <= this many points "
+                                                   "(with --model: 1 unless given)")
     e.add_argument("--tolerance", type=float, default=1e-5, help="fp32: max abs diff allowed against Keras")
     e.add_argument("--device", default="auto", help="target device profile: where artifacts are checked and timed")
     e.set_defaults(fn=cmd_export)
@@ -286,7 +313,7 @@ def parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("demo", help="the whole flow of every task on generated data, with an HTML report")
     add_flags(m, DemoOptions)
-    for name in task_names():
+    for name in tasks_that("demo"):
         add_flags(m, get_task(name).demo_config, f"{name}_")
     m.set_defaults(fn=cmd_demo)
     return p

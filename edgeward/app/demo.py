@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from edgeward.core.config import option
-from edgeward.core.registry import get_task, task_names
+from edgeward.core.errors import ConfigError
+from edgeward.core.registry import get_task, tasks_that
 
 
 @dataclass(frozen=True)
 class DemoOptions:
     out: str = option("runs/demo", "the demo folder (a run directory per task, the report)")
-    tasks: tuple[str, ...] = option((), "the tasks to run, comma-separated (default: all)")
+    tasks: tuple[str, ...] = option((), "the tasks to run, comma-separated (default: all that have a demo)")
     seed: int = option(0, "random seed")
     max_drop: float = option(1.0, "int8 accuracy budget, metric points")
     sizes: Mapping[str, Any] = option(factory=dict, cli=False)  # task -> its demo config; default: the task's defaults
@@ -28,7 +29,9 @@ class DemoOptions:
 
     def __post_init__(self):
         for name in (*self.tasks, *self.sizes):
-            get_task(name)  # an unknown task: one error naming the known ones
+            if not get_task(name).offers("demo"):  # an unknown task: one error naming the known ones
+                raise ConfigError(f"tasks (--tasks): task {name!r} has no demo; the tasks that have one: "
+                                  f"{', '.join(tasks_that('demo'))}")
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ def run_demo(options: DemoOptions = DemoOptions(), log: Callable[[str], None] = 
 
     out = Path(options.out)
     plan = []
-    for name in options.tasks or task_names():
+    for name in options.tasks or tasks_that("demo"):
         spec = get_task(name)
         config = options.sizes.get(name) or spec.demo_config()
         plan += spec.demo(out / name, config, options.seed, options.max_drop, options.bench or BenchOptions())

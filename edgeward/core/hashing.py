@@ -28,6 +28,18 @@ def folder_sha256(folder: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def tree_sha256(path: str | os.PathLike) -> str:
+    """A file's hash, or a folder's over every file's relative name and bytes (a SavedModel)."""
+    path = Path(path)
+    if path.is_file():
+        return file_sha256(path)
+    h = hashlib.sha256()
+    for item in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(str(item.relative_to(path)).encode())
+        h.update(bytes.fromhex(file_sha256(item)))
+    return h.hexdigest()
+
+
 def data_sha256(path: str | os.PathLike) -> str:
     """A file's hash, or a folder's (``folder_sha256``)."""
     return folder_sha256(path) if Path(path).is_dir() else file_sha256(path)

@@ -16,6 +16,7 @@ TASKS = {
     "commands": "edgeward.tasks.commands.spec:CommandsTask",
     "detect": "edgeward.tasks.detect.spec:DetectTask",
     "classify": "edgeward.tasks.classify.spec:ClassifyTask",
+    "generic": "edgeward.tasks.generic.spec:GenericTask",
 }
 
 
@@ -32,5 +33,6 @@ def get_task(name: str):
 
 
 def tasks_that(capability: str) -> tuple[str, ...]:
-    """The tasks whose spec offers ``capability`` (``live``, ``tune``, ``score_file``)."""
+    """The tasks whose spec offers ``capability`` (``generate``, ``train``, ``adopt``, ``live``, ``tune``, ``score_file``,
+    ``demo``)."""
     return tuple(name for name in TASKS if get_task(name).offers(capability))

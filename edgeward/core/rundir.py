@@ -3,8 +3,11 @@ typed, versioned training record.
 
     RUN/
       train.json         the training record (``TrainingRecord``), schema ``RECORD_SCHEMA``
-      model.keras        the trained Keras model; compression adds the other ``SOURCES``
+      model.keras        the trained Keras model (an adopted one keeps its format: model.h5, model.savedmodel/);
+                         compression adds the other ``SOURCES``
+      custom_objects.py  an adopted model's custom layers (``edgeward export --model --custom-objects``)
       holdout.npz        held-out inputs and labels (``x_test``, ``y_test``; the task may add more)
+      calibration.npz    an adopted model's calibration inputs, by input name (``edgeward export --model``)
       compress.json      compression results, by source model
       tuning.json        thresholds chosen after training (``edgeward tune``), which export embeds
       artifacts/         the exported ONNX and TFLite files, each with its manifest
@@ -27,6 +30,8 @@ from edgeward.core.errors import InputError
 RECORD_SCHEMA = 1
 # the Keras models a run can hold, by source: the trained one, and those `edgeward compress` makes
 SOURCES = {"base": "model.keras", "pruned": "model-pruned.keras", "qat": "model-qat.h5", "pruned-qat": "model-pruned-qat.h5"}
+# an adopted model keeps its own format (``edgeward export --model``): the base model is the first of these present
+BASE_FILES = ("model.keras", "model.h5", "model.savedmodel")
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class TrainingRecord:
     history: dict[str, Any]
     payload: Any
     schema: int = RECORD_SCHEMA
+    custom_objects: str = ""  # an adopted model's custom layers: a Python file in the run directory
+    unsafe: bool = False  # an adopted model's Lambda layers may be loaded (``--unsafe`` was given)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -95,6 +102,7 @@ class RunDir:
 
     record_file = property(lambda self: self.path / "train.json")
     holdout = property(lambda self: self.path / "holdout.npz")
+    calibration = property(lambda self: self.path / "calibration.npz")
     compress_file = property(lambda self: self.path / "compress.json")
     tuning_file = property(lambda self: self.path / "tuning.json")
     artifacts = property(lambda self: self.path / "artifacts")
@@ -105,6 +113,8 @@ class RunDir:
 
     def source_model(self, source: str) -> Path:
         """The Keras model of ``source`` (a key of ``SOURCES``)."""
+        if source == "base":
+            return next((self.path / n for n in BASE_FILES if (self.path / n).exists()), self.path / SOURCES[source])
         return self.path / SOURCES[source]
 
     @property
@@ -138,6 +148,20 @@ class RunDir:
     def write_json(self, path: Path, data: dict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=2))
+
+
+def holdout_key(names: tuple[str, ...] | list[str], name: str) -> str:
+    """The key of an input's held-out rows in ``holdout.npz``: ``x_test`` for a one-input model, ``x_test.NAME``
+    for each input of a model with several."""
+    return "x_test" if len(names) == 1 else f"x_test.{name}"
+
+
+def holdout_inputs(holdout, names: tuple[str, ...] | list[str]) -> dict:
+    """The held-out model inputs by name (``holdout``: the loaded ``holdout.npz``)."""
+    missing = [holdout_key(names, n) for n in names if holdout_key(names, n) not in holdout]
+    if missing:
+        raise InputError(f"holdout.npz: expected the held-out inputs {missing}, got {sorted(holdout.keys())}")
+    return {n: holdout[holdout_key(names, n)] for n in names}
 
 
 def common_v0(raw: dict) -> dict:

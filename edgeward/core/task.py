@@ -42,8 +42,8 @@ class ModelContract:
     """What a run's exported model takes and gives, and how its outputs are judged. The export engine
     writes it into every manifest; validation and compression judge artifacts and models with its metric."""
 
-    inputs: tuple[TensorInfo, ...]  # the first one is the model's input
-    output: TensorInfo  # its name is the converter's, set at export
+    inputs: tuple[TensorInfo, ...]  # the model's inputs, in the order it takes them
+    output: TensorInfo  # its (first) output; its name is the converter's, set at export
     labels: tuple[str, ...]
     thresholds: dict[str, float]
     params: dict[str, Any]
@@ -52,12 +52,24 @@ class ModelContract:
     features: tuple[str, ...] = ()
     extra_metrics: Callable[[np.ndarray, np.ndarray], list[tuple[str, float]]] = lambda y, out: []
     # calibration samples: at most this many (onnxruntime's calibrators keep every intermediate tensor of
-    # every sample in memory, which is large for images)
+    # every sample in memory, which is large for images); 0: the run has no real inputs to calibrate on
     max_calibration: int | None = None
+    extra_outputs: tuple[TensorInfo, ...] = ()  # a model with several outputs: the others, named, in its order
+    # the share of rows on which an artifact's outputs agree with the reference's (reference, outputs) -> [0, 1];
+    # default: the share whose ``decide`` is equal
+    agreement: Callable[[np.ndarray, np.ndarray], float] | None = None
 
     @property
     def input_name(self) -> str:
         return self.inputs[0].name
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.inputs)
+
+    @property
+    def outputs(self) -> tuple[TensorInfo, ...]:
+        return (self.output, *self.extra_outputs)
 
     @property
     def metric_name(self) -> str:
@@ -75,14 +87,15 @@ class DemoStep:
 
 class TaskSpec(ABC):
     """One task. Subclasses set the class attributes and implement the abstract methods; the optional
-    capabilities (``live``, ``tune``, ``score_file``) are offered by overriding them."""
+    capabilities (``generate``, ``train``, ``adopt``, ``live``, ``tune``, ``score_file``, ``demo``) are offered
+    by overriding them."""
 
     name: ClassVar[str]
     title: ClassVar[str]  # the report's heading
-    data_config: ClassVar[type]  # `edgeward data TASK OUT` (flags from its fields)
-    train_config: ClassVar[type]  # `edgeward train TASK` (flags from its fields)
     payload_type: ClassVar[type]  # the task's part of the training record
-    demo_config: ClassVar[type]  # `edgeward demo` (flags --TASK-FIELD)
+    data_config: ClassVar[type | None] = None  # `edgeward data TASK OUT` (flags from its fields)
+    train_config: ClassVar[type | None] = None  # `edgeward train TASK` (flags from its fields)
+    demo_config: ClassVar[type | None] = None  # `edgeward demo` (flags --TASK-FIELD)
     run_options: ClassVar[type | None] = None  # `edgeward run TASK` (flags from its fields)
     tune_options: ClassVar[type | None] = None  # `edgeward tune TASK` (flags from its fields)
     data_help: ClassVar[str] = "output folder"
@@ -90,13 +103,19 @@ class TaskSpec(ABC):
     compress_refusal: ClassVar[str] = ""  # why pruning and QAT are not offered, where they are not
 
     # data and training ---------------------------------------------------------------------------------
-    @abstractmethod
     def generate(self, out: Path, config, progress: bool = False) -> Iterator[str]:
         """Write a generated dataset, yielding a line that says what was written after each part."""
+        raise NotImplementedError
 
-    @abstractmethod
     def train(self, data: Path, out: Path, config, progress: bool = False) -> TrainingRecord:
         """Train on ``data`` into the run directory ``out``."""
+        raise NotImplementedError
+
+    def adopt(self, model, run: RunDir, options, progress: bool = False) -> TrainingRecord:
+        """Make ``run`` a run directory of a Keras model trained elsewhere (``edgeward export --model``):
+        ``model`` is loaded, copied into ``run`` and described by ``options`` (``train.adopt.AdoptOptions``);
+        the task writes the held-out data and returns the record (the caller writes it)."""
+        raise NotImplementedError
 
     @abstractmethod
     def describe(self, record: TrainingRecord) -> list[str]:
@@ -160,6 +179,6 @@ class TaskSpec(ABC):
     def section(self, run: RunDir, record: TrainingRecord) -> str:
         """The task's part of the HTML report (after its heading, before compression, export and benchmark)."""
 
-    @abstractmethod
     def demo(self, out: Path, config, seed: int, max_drop: float, bench) -> list[DemoStep]:
         """The demo's steps for this task, into the run directory ``out``."""
+        raise NotImplementedError

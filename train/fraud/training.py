@@ -159,7 +159,7 @@ def fraud_splits(run: RunDir, record: TrainingRecord, train_sample: int | None =
 
 
 def _adopt(path: str | os.PathLike, n_features: int):
-    from edgeward.core.keras_env import load_model
+    from edgeward.core.model_files import load_model
 
     model, _ = load_model(path)
     shape = tuple(model.inputs[0].shape)

@@ -16,11 +16,17 @@ def section(run: RunDir, record: TrainingRecord) -> str:
                    f"{m['precision']:.3f} and recall {m['recall']:.3f} at the threshold {record.thresholds['decision']:.3f} "
                    "(max F1 on validation)")
     parts = [f"<p>Data: <code>{escape(record.data.path)}</code>: {len(record.labels)} classes, {split['train']:,} training, "
-             f"{split['val']:,} validation and {split['test']:,} test images at {size}x{size}. {escape(p.arch)} with "
-             f"{record.params:,} parameters, {record.epochs_run} epochs in {record.train_seconds} s. Held-out {scores} "
-             "(Keras).</p>",
+             f"{split['val']:,} validation and {split['test']:,} test images at {size}x{size}. {_model(record)}. "
+             f"Held-out {scores} (Keras).</p>",
              plots([confusion_plot(p.confusion, record.labels, "true class", f"Held-out images: top-1 {m['top1']:.1%}")])]
     if p.skipped:
         parts.append(f"<p>{len(p.skipped)} image(s) could not be read and were left out:</p>"
                      + table(["image", "reason"], p.skipped[:20]))
     return "\n".join(parts)
+
+
+def _model(record: TrainingRecord) -> str:
+    p = record.payload
+    if p.arch == "adopted":
+        return f"A model of yours (edgeward export --model) with {record.params:,} parameters"
+    return f"{escape(p.arch)} with {record.params:,} parameters, {record.epochs_run} epochs in {record.train_seconds} s"

@@ -53,6 +53,11 @@ class ClassifyTask(TaskSpec):
 
         return train_classify(data, out, config, progress)
 
+    def adopt(self, model, run: RunDir, options, progress: bool = False) -> TrainingRecord:
+        from edgeward.train.classify.adopt import adopt_classifier
+
+        return adopt_classifier(model, run, options, progress)
+
     def describe(self, record: TrainingRecord) -> list[str]:
         split, m, p = record.data.split, record.metrics["model"], record.payload
         lines = [f"skipped {len(p.skipped)} unreadable image(s): " + "; ".join(f"{path} ({why})" for path, why in p.skipped[:5])
@@ -60,8 +65,9 @@ class ClassifyTask(TaskSpec):
         scores = f"top-1 {m['top1']:.2%}" + (f", top-5 {m['top5']:.2%}" if "top5" in m else "")
         if "auprc" in m:
             scores += f", AUPRC {m['auprc']:.4f}, ROC-AUC {m['roc_auc']:.4f} (threshold {record.thresholds['decision']:.3f})"
-        return lines + [f"trained on {split['train']:,} images of {len(record.labels)} classes, {record.epochs_run} epochs, "
-                        f"{record.train_seconds} s; held-out {scores} ({split['test']:,} images)"]
+        how = f"adopted a classifier of {len(record.labels)} classes" if p.arch == "adopted" else \
+            f"trained on {split['train']:,} images of {len(record.labels)} classes, {record.epochs_run} epochs, {record.train_seconds} s"
+        return lines + [f"{how}; held-out {scores} ({split['test']:,} images)"]
 
     def splits(self, run: RunDir, record: TrainingRecord, train_sample: int | None = None) -> TaskData:
         from edgeward.train.classify.training import classify_splits

@@ -33,7 +33,7 @@ class TuneOptions:
 
 
 def tune_thresholds(run_dir: str | os.PathLike, options: TuneOptions = TuneOptions()) -> dict:
-    from edgeward.export.engine import RunData, embed, first_output_name
+    from edgeward.export.engine import RunData, embed, file_outputs
     from edgeward.runtime.audio_sources import WavSource
     from edgeward.runtime.commands import CommandRecognizer, RecognizerOptions
     from edgeward.runtime.model import Model
@@ -50,7 +50,7 @@ def tune_thresholds(run_dir: str | os.PathLike, options: TuneOptions = TuneOptio
     clip_thresholds = record.thresholds
     spec = ArtifactSpec(Format.ONNX, Precision.FP32, Source.BASE)
     raw = run.onnx_fp32(Source.BASE)
-    data_bytes = embed(spec, raw, run.manifest(spec, first_output_name(spec, raw), ()))
+    data_bytes = embed(spec, raw, run.manifest(spec, file_outputs(spec, raw, 1), ()))
     source, truth = WavSource(wav), read_truth(csv)
     seconds = len(source.samples) / source.rate
     tried = []

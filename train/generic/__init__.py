@@ -1,0 +1,1 @@
+"""A Keras model with any inputs and outputs, trained elsewhere and adopted for export (``edgeward export --model``)."""
