@@ -4,10 +4,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.edgeward-installed
-EXTRAS := train,tflite,audio,camera,dev
-APT_PACKAGES := espeak-ng libportaudio2
+EXTRAS := train,tflite,audio,camera,serve,dev
+APT_PACKAGES := espeak-ng libportaudio2 chromium chromium-driver
 
-.PHONY: demo test install system-deps bench bench-commands bench-detect bench-classify clean
+.PHONY: demo test install system-deps bench bench-commands bench-detect bench-classify bench-serve clean
 
 demo: install
 	$(VENV)/bin/edgeward demo --out runs/demo
@@ -49,6 +49,18 @@ bench-classify: install
 	$(VENV)/bin/edgeward train classify --data runs/nodules-data --out runs/nodules --epochs 12 --learning-rate 0.001
 	-$(VENV)/bin/edgeward export runs/nodules --format all --precision fp32,int8 --max-drop 1
 	$(VENV)/bin/edgeward bench runs/nodules
+
+# Serving under load (a few minutes): fraud scoring over HTTP at 1, 8 and 64 clients, with and without dynamic
+# batching, beside in-process scoring; the detection stream with one and two viewers. The models are small and
+# briefly trained: the server is what is measured.
+bench-serve: install
+	$(VENV)/bin/edgeward data fraud runs/serve-data.csv --rows 50000 --days 40
+	$(VENV)/bin/edgeward train fraud --data runs/serve-data.csv --out runs/serve-fraud --epochs 3
+	$(VENV)/bin/edgeward export runs/serve-fraud
+	$(VENV)/bin/edgeward data detect runs/serve-detect-data --images 200 --holdout 40 --video-seconds 10
+	$(VENV)/bin/edgeward train detect --data runs/serve-detect-data --out runs/serve-detect --epochs 2
+	$(VENV)/bin/edgeward export runs/serve-detect
+	$(VENV)/bin/edgeward bench-serve runs/serve-fraud --seconds 10 --detect-run runs/serve-detect
 
 install: $(STAMP)
 

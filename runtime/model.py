@@ -88,6 +88,10 @@ class Model:
         outs = self._run(inputs)
         return {self._out0: outs[0]} if self._single else dict(zip(self.output_names, outs))
 
+    def check(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> dict[str, np.ndarray]:
+        """The inputs as ``run(..., validate=False)`` takes them, checked against the manifest (``TensorError``)."""
+        return self._checked(inputs, True)
+
     def _checked(self, inputs, validate: bool) -> dict[str, np.ndarray]:
         if self._session is None:
             raise ModelFileError(f"{self.source}: model is closed")

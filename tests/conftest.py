@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny simulated fraud run and a creditcard.csv-schema file, trained and exported once."""
+"""Shared fixtures, each made once per session: a tiny simulated fraud run and a creditcard.csv-schema file, and
+tiny detection and voice-commands runs (far too short-trained to be good: they test the plumbing)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,56 @@ def fraud_run(fraud_csv, tmp_path_factory):
 @pytest.fixture(scope="session")
 def fraud_model(fraud_run):
     return fraud_run / "artifacts" / "model.onnx"
+
+
+@pytest.fixture(scope="session")
+def detect_data(tmp_path_factory):
+    from edgeward.app.cli import main
+
+    out = tmp_path_factory.mktemp("detect") / "data"
+    assert main(["data", "detect", str(out), "--images", "24", "--holdout", "8", "--video-seconds", "1"]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def detect_run(detect_data, tmp_path_factory):
+    from edgeward.app.cli import main
+    from edgeward.train.detect.config import DetectorShape, DetectTrainConfig
+    from edgeward.train.detect.training import train_detect
+
+    run = tmp_path_factory.mktemp("detect") / "run"
+    shape = DetectorShape(size=160)  # half size: faster, and test_detect_train checks that it travels to the manifest
+    train_detect(detect_data, run, DetectTrainConfig(epochs=2, batch_size=8, shape=shape, eval_every=1))
+    assert main(["export", str(run), "--format", "all", "--precision", "fp32,int8", "--max-drop", "100"]) == 0
+    return run
+
+
+@pytest.fixture(scope="session")
+def commands_data(tmp_path_factory):
+    from edgeward.app.cli import main
+    from edgeward.train.commands.data import espeak_available
+
+    if not espeak_available():
+        pytest.skip("espeak-ng is not installed (make install adds it)")
+    out = tmp_path_factory.mktemp("commands") / "data"
+    assert main(["data", "commands", str(out), "--per-class", "16", "--stream-minutes", "0.5",
+                 "--val-stream-minutes", "0.25", "--train-stream-minutes", "0.25"]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def commands_run(commands_data, tmp_path_factory):
+    from edgeward.app.cli import main
+    from edgeward.runtime.audio_io import write_wav
+    from edgeward.train.commands.config import CommandsTrainConfig
+    from edgeward.train.commands.training import train_commands
+
+    run = tmp_path_factory.mktemp("commands") / "run"
+    # a background recording, as Speech Commands ships them: training mixes slices of it into the clips
+    write_wav(commands_data / "_background_noise_" / "tap.wav", np.random.default_rng(0).normal(size=32000) * 0.1, 16000)
+    train_commands(commands_data, run, CommandsTrainConfig(epochs=3, filters=16, blocks=2))  # block 1 dilated: exported too
+    assert main(["export", str(run), "--format", "all", "--precision", "fp32,int8", "--max-drop", "100"]) == 0
+    return run
 
 
 def write_creditcard_csv(path, rows: int = 3000, seed: int = 0, fraud_rate: float = 0.02) -> None:

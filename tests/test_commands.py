@@ -18,26 +18,6 @@ from edgeward.train.commands.data import LABELS, espeak_available, load_commands
 pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed (make install adds it)")
 
 
-@pytest.fixture(scope="module")
-def commands_data(tmp_path_factory):
-    out = tmp_path_factory.mktemp("commands") / "data"
-    assert main(["data", "commands", str(out), "--per-class", "16", "--stream-minutes", "0.5",
-                 "--val-stream-minutes", "0.25", "--train-stream-minutes", "0.25"]) == 0
-    return out
-
-
-@pytest.fixture(scope="module")
-def commands_run(commands_data, tmp_path_factory):
-    from edgeward.train.commands.training import train_commands
-
-    run = tmp_path_factory.mktemp("commands") / "run"
-    # a background recording, as Speech Commands ships them: training mixes slices of it into the clips
-    write_wav(commands_data / "_background_noise_" / "tap.wav", np.random.default_rng(0).normal(size=32000) * 0.1, 16000)
-    train_commands(commands_data, run, CommandsTrainConfig(epochs=3, filters=16, blocks=2))  # block 1 dilated: exported too
-    assert main(["export", str(run), "--format", "all", "--precision", "fp32,int8", "--max-drop", "100"]) == 0
-    return run
-
-
 def test_dataset_layout_and_voice_split(commands_data):
     for label in LABELS:
         clips = sorted((commands_data / label).glob("*_nohash_*.wav"))

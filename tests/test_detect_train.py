@@ -14,25 +14,7 @@ from edgeward.core.rundir import RunDir
 from edgeward.train.detect.config import DetectorShape
 from edgeward.train.detect.model import build_detector, encode_targets
 
-SHAPE = DetectorShape(size=160)  # half size: faster, and checks that the size travels through the manifest
-
-
-@pytest.fixture(scope="module")
-def detect_data(tmp_path_factory):
-    out = tmp_path_factory.mktemp("detect") / "data"
-    assert main(["data", "detect", str(out), "--images", "24", "--holdout", "8", "--video-seconds", "1"]) == 0
-    return out
-
-
-@pytest.fixture(scope="module")
-def detect_run(detect_data, tmp_path_factory):
-    from edgeward.train.detect.config import DetectTrainConfig
-    from edgeward.train.detect.training import train_detect
-
-    run = tmp_path_factory.mktemp("detect") / "run"
-    train_detect(detect_data, run, DetectTrainConfig(epochs=2, batch_size=8, shape=SHAPE, eval_every=1))
-    assert main(["export", str(run), "--format", "all", "--precision", "fp32,int8", "--max-drop", "100"]) == 0
-    return run
+SHAPE = DetectorShape(size=160)  # as conftest's detect_run: half size, and the size travels through the manifest
 
 
 def test_targets_peak_at_the_centre_cell_with_the_edge_distances():

@@ -113,6 +113,23 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from edgeward.app.flags import config_from
+    from edgeward.runtime.serve.app import serve
+    from edgeward.runtime.serve.options import ServeOptions
+
+    serve(args.models, config_from(args, ServeOptions), log=_out)
+    return 0
+
+
+def cmd_bench_serve(args) -> int:
+    from edgeward.app.flags import config_from
+    from edgeward.app.serve_bench import ServeBenchOptions, bench_serve, markdown
+
+    _out(markdown(bench_serve(args.run, config_from(args, ServeBenchOptions), log=_out)))
+    return 0
+
+
 def cmd_score(args) -> int:
     from edgeward.core.registry import get_task, tasks_that
     from edgeward.runtime import Model
@@ -218,6 +235,8 @@ def parser() -> argparse.ArgumentParser:
     from edgeward.app.demo import DemoOptions
     from edgeward.app.flags import add_flags
     from edgeward.core.registry import get_task, tasks_that
+    from edgeward.app.serve_bench import ServeBenchOptions
+    from edgeward.runtime.serve.options import ServeOptions
     from edgeward.train.adopt import AdoptOptions
     from edgeward.train.compress import CompressConfig
 
@@ -276,6 +295,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=int)
     s.set_defaults(fn=cmd_score)
+
+    sv = sub.add_parser("serve", help="serve models over HTTP: KServe v2 (as Triton), /fraud/score, /metrics")
+    sv.add_argument("models", nargs="+", metavar="MODEL", help="an exported model file, or NAME=FILE")
+    add_flags(sv, ServeOptions)
+    sv.set_defaults(fn=cmd_serve)
+
+    bs = sub.add_parser("bench-serve", help="fraud scoring over HTTP under load, beside in-process (edgeward serve)")
+    bs.add_argument("run", help="an exported fraud run directory")
+    add_flags(bs, ServeBenchOptions)
+    bs.set_defaults(fn=cmd_bench_serve)
 
     b = sub.add_parser("bench", help="benchmark every artifact of a run, and the task's own measurements")
     b.add_argument("run")

@@ -1,0 +1,159 @@
+"""``edgeward bench-serve RUN``: fraud scoring over HTTP under a bounded load, beside the same rows scored
+in-process.
+
+The server runs in its own process (``edgeward serve``, as deployed), with dynamic batching and without; the
+load comes from ``runtime.serve.load`` in this process, at each client count for a stated time. One run of the
+command measures everything side by side, so the ratios hold on a shared, noisy machine.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeward.core.config import at_least, check, option
+from edgeward.core.errors import InputError
+from edgeward.core.rundir import RunDir
+
+
+@dataclass(frozen=True)
+class ServeBenchOptions:
+    seconds: float = option(5.0, "seconds of load per measurement")
+    clients: tuple[int, ...] = option((1, 8, 64), "concurrent clients, comma-separated")
+    rows: int = option(1, "transactions per request")
+    max_delay_ms: float = option(2.0, "the server's dynamic batching delay")
+    detect_run: str | None = option(None, "an exported detection run: its video as the live source, the MJPEG stream's "
+                                          "frames per second with one and two viewers")
+
+    def __post_init__(self):
+        at_least(self, 0.5, "seconds")
+        at_least(self, 1, "rows")
+        check(self, "clients", bool(self.clients) and all(isinstance(n, int) and n >= 1 for n in self.clients),
+              "client counts >= 1, comma-separated")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Server:
+    def __init__(self, model: Path, *flags: str):
+        self.port = _free_port()
+        self.process = subprocess.Popen([sys.executable, "-m", "edgeward", "serve", str(model), "--port", str(self.port),
+                                         *flags], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v2/health/ready", timeout=1):
+                    return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise InputError(f"edgeward serve did not start: {self.process.stderr.read().decode()[-500:]}") from None
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)  # graceful: in-flight requests are answered
+        self.process.wait(30)
+
+
+def bench_serve(run_dir: str, options: ServeBenchOptions = ServeBenchOptions(), log=lambda s: None) -> dict:
+    from edgeward.runtime.fraud import FraudScorer
+    from edgeward.runtime.serve.load import post, run_load
+
+    run = RunDir(run_dir)
+    model = run.artifact("model.onnx")
+    if not model.exists():
+        raise InputError(f"{model}: not found; export the fraud run first (edgeward export {run})")
+    with FraudScorer.from_file(model, threads=1) as scorer:
+        features = scorer.features
+        x = np.load(run.holdout)["x_test"][: options.rows]
+        rows = [dict(zip(features, map(float, r))) for r in x]
+        in_process = _in_process(scorer, rows)
+    body = json.dumps(rows if options.rows > 1 else rows[0]).encode()
+    result: dict = {"model": str(model), "rows_per_request": options.rows, "seconds": options.seconds,
+                    "in_process": in_process, "http": []}
+    log(f"in-process: {in_process['per_second']:,.0f} requests/s (parse, check and score a JSON request)")
+    for batching, flags in (("on", ("--max-batch", "64", "--max-delay-ms", str(options.max_delay_ms))),
+                            ("off", ("--max-batch", "1"))):
+        server = _Server(model, *flags, "--threads", "1")
+        try:
+            run_load("127.0.0.1", server.port, post("/fraud/score", body, "127.0.0.1"), 2, 1.0)  # warm-up
+            for clients in options.clients:
+                r = run_load("127.0.0.1", server.port, post("/fraud/score", body, "127.0.0.1"), clients, options.seconds)
+                row = {"batching": batching, **asdict(r), "per_second": r.per_second}
+                result["http"].append(row)
+                log(f"batching {batching}, {clients:>3} clients: {r.per_second:,.0f} requests/s, p50 {r.p50_ms:.2f} ms, "
+                    f"p99 {r.p99_ms:.2f} ms, errors {r.errors}")
+        finally:
+            server.stop()
+    if options.detect_run:
+        result["stream"] = _stream(RunDir(options.detect_run), options.seconds, log)
+    (run / "serve-bench.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _stream(run: RunDir, seconds: float, log) -> list[dict]:
+    """The detection stream of the run's video, played as fast as the detector goes, watched by 1 and 2 viewers."""
+    from edgeward.runtime.serve.load import watch_mjpeg
+
+    video = Path(run.record().data.path) / "video.mp4"
+    if not video.exists():
+        raise InputError(f"{video}: not found; the detection data's video is the stream's source")
+    server = _Server(run.artifact("model.onnx"), "--source", str(video), "--no-pace-files", "--threads", "1")
+    rows = []
+    try:
+        time.sleep(2.0)  # the feed warms up
+        for viewers in (1, 2):
+            before = _stats(server.port)["video"]["frames"]
+            fps = watch_mjpeg("127.0.0.1", server.port, "/detect/stream", viewers, seconds)
+            made = (_stats(server.port)["video"]["frames"] - before) / seconds
+            rows.append({"viewers": viewers, "fps_per_viewer": [round(f, 1) for f in fps], "detector_fps": round(made, 1)})
+            log(f"detection stream, {viewers} viewer(s): {', '.join(f'{f:.1f}' for f in fps)} frames/s each; "
+                f"the detector made {made:.1f} frames/s")
+    finally:
+        server.stop()
+    return rows
+
+
+def _stats(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=5) as r:
+        return json.loads(r.read())
+
+
+def _in_process(scorer, rows: list[dict], seconds: float = 2.0) -> dict:
+    """The work of one request without HTTP: the JSON parsed, the rows checked and scored."""
+    from edgeward.runtime.serve import fraud
+
+    body = json.dumps(rows if len(rows) > 1 else rows[0]).encode()
+    n, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        x, index, _ = fraud.matrix(fraud.parse_rows(body), scorer.features)
+        scorer.model.run({scorer.input_name: x}, validate=False)
+        n += 1
+    elapsed = time.perf_counter() - started
+    return {"requests": n, "seconds": elapsed, "per_second": n / elapsed, "us_per_request": elapsed / n * 1e6}
+
+
+def markdown(result: dict) -> str:
+    lines = ["| batching | clients | requests/s | p50 ms | p99 ms | errors | vs in-process |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    base = result["in_process"]["per_second"]
+    for r in result["http"]:
+        lines.append(f"| {r['batching']} | {r['clients']} | {r['per_second']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+                     f"{r['errors']} | {r['per_second'] / base:.3f}x |")
+    if result.get("stream"):
+        lines += ["", "| stream viewers | frames/s per viewer | detector frames/s |", "|---:|---|---:|"]
+        lines += [f"| {r['viewers']} | {', '.join(map(str, r['fps_per_viewer']))} | {r['detector_fps']} |"
+                  for r in result["stream"]]
+    return "\n".join(lines)

@@ -1,0 +1,269 @@
+"""The ASGI app: KServe v2 for every served model, task endpoints, ``/metrics``, and the limits (token, body
+size, a bounded queue per model).
+
+Handlers are plain Starlette routes (no validation layer in between: single-row requests are the hot path);
+each goes through ``guard`` for the token, the body limit, the error answers and the metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from edgeward.core.errors import EdgewardError, InputError, require
+from edgeward.runtime.serve import fraud, kserve
+from edgeward.runtime.serve.batcher import DynamicBatcher, Overloaded
+from edgeward.runtime.serve.live import Feeds
+from edgeward.runtime.serve.models import Served, load_models, one_of
+from edgeward.runtime.serve.options import ServeOptions
+
+
+def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
+    """The Starlette app serving ``served`` (their batchers are made here)."""
+    require("starlette", "serve")
+    prometheus = require("prometheus_client", "serve")
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+    from starlette.routing import Route
+
+    registry = prometheus.CollectorRegistry()
+    requests = prometheus.Counter("edgeward_requests", "requests by route and status", ["route", "status"], registry=registry)
+    latency = prometheus.Histogram("edgeward_request_seconds", "request latency by route", ["route"], registry=registry,
+                                   buckets=(.0005, .001, .002, .005, .01, .02, .05, .1, .25, 1, 5))
+    queue = prometheus.Gauge("edgeward_queue_rows", "rows waiting for the model", ["model"], registry=registry)
+    batch_rows = prometheus.Histogram("edgeward_batch_rows", "rows per model call", ["model"], registry=registry,
+                                      buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024))
+    refused = prometheus.Counter("edgeward_refused", "requests refused because the queue was full", ["route"],
+                                 registry=registry)
+    dropped = prometheus.Gauge("edgeward_frames_dropped", "video frames read but never processed", registry=registry)
+    viewers = prometheus.Gauge("edgeward_stream_viewers", "clients watching /detect/stream", registry=registry)
+    recent: dict[str, deque] = {}  # route -> the latest request latencies, for /stats
+    feeds = Feeds(served, options)
+    dropped.set_function(lambda: feeds.video.dropped if feeds.video else 0)
+    by_name = {s.name: s for s in served}
+    for s in served:
+        s.batcher = DynamicBatcher(lambda x, m=s.model: m.run(x, validate=False), options.max_batch,
+                                   options.max_delay_ms / 1000, options.max_queue,
+                                   observe=lambda rows, n=s.name: batch_rows.labels(n).observe(rows))
+        queue.labels(s.name).set_function(lambda b=s.batcher: b.queued)
+    limit = int(options.max_body_mb * (1 << 20))
+
+    def authorised(request: Request) -> bool:
+        """The bearer token, or ``?token=`` (the page's ``<img>`` and ``EventSource`` cannot send headers); compared in
+        constant time."""
+        given = request.headers.get("authorization", "").removeprefix("Bearer ") or request.query_params.get("token", "")
+        return hmac.compare_digest(given.encode(), options.token.encode())
+
+    def error(status: int, message: str) -> Response:
+        return JSONResponse({"error": message}, status_code=status)
+
+    def guard(route: str, handler: Callable, public: bool = False):
+        async def endpoint(request: Request) -> Response:
+            started = time.perf_counter()
+            try:
+                if options.token and not public and not authorised(request):
+                    response = error(401, "expected the header Authorization: Bearer TOKEN (or ?token=TOKEN)")
+                else:
+                    response = await handler(request)
+            except Overloaded as exc:
+                refused.labels(route).inc()
+                response = error(503, f"busy: {exc}; retry later")
+                response.headers["Retry-After"] = "1"
+            except TooLarge as exc:
+                response = error(413, str(exc))
+            except EdgewardError as exc:
+                response = error(400 if isinstance(exc, InputError) else 500, str(exc))
+            seconds = time.perf_counter() - started
+            requests.labels(route, str(response.status_code)).inc()
+            latency.labels(route).observe(seconds)
+            recent.setdefault(route, deque(maxlen=500)).append(seconds)
+            return response
+        return endpoint
+
+    async def body(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise TooLarge(f"request body of {int(declared):,} bytes exceeds the limit of {limit:,} bytes (--max-body-mb)")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"request body exceeds the limit of {limit:,} bytes (--max-body-mb)")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def model_of(request: Request) -> Served:
+        name = request.path_params["name"]
+        if name not in by_name:
+            raise InputError(f"unknown model {name!r}: expected one of {', '.join(by_name)}")
+        return by_name[name]
+
+    async def server_metadata(request):
+        import edgeward
+
+        return JSONResponse({"name": "edgeward", "version": edgeward.__version__, "extensions": ["binary_tensor_data"]})
+
+    async def ok(request):
+        return Response(status_code=200)
+
+    async def metadata(request):
+        s = model_of(request)
+        return JSONResponse(kserve.model_metadata(s.name, s.model))
+
+    async def ready(request):
+        model_of(request)
+        return Response(status_code=200)
+
+    async def infer(request):
+        s = model_of(request)
+        parsed = kserve.Request(await body(request), request.headers.get(kserve.HEADER_LENGTH.lower()))
+        outputs = await s.batcher.submit(s.model.check(parsed.inputs))
+        content, headers = kserve.response(s.name, parsed, outputs)
+        return Response(content, headers=headers, media_type="application/json" if not headers else "application/octet-stream")
+
+    async def fraud_score(request):
+        s = one_of(served, "fraud", request.query_params.get("model"))
+        rows = fraud.parse_rows(await body(request))
+        x, index, rejects = fraud.matrix(rows, s.model.manifest.features)
+        scores = []
+        if len(index):
+            out = await s.batcher.submit({s.model.input_names[0]: x})
+            scores = out[s.model.output_names[0]].reshape(-1)
+        threshold = s.model.manifest.thresholds.get("decision", 0.5)
+        status, doc = fraud.answer(s.name, threshold, index, scores, rejects)
+        return JSONResponse(doc, status_code=status)
+
+    async def models(request):
+        return JSONResponse({"models": [{"name": s.name, "task": s.model.manifest.task, "format": s.model.manifest.format,
+                                         "precision": s.model.manifest.precision,
+                                         "inputs": [kserve.tensor_metadata(t) for t in s.model.manifest.inputs],
+                                         "outputs": [kserve.tensor_metadata(t) for t in s.model.manifest.outputs],
+                                         "labels": list(s.model.manifest.labels),
+                                         "features": list(s.model.manifest.features)} for s in served],
+                             "video": feeds.video is not None, "audio": feeds.audio is not None})
+
+    async def page(request):
+        return HTMLResponse(PAGE.read_text())
+
+    async def stats(request):
+        out = {"routes": {route: {"requests": len(v), "p50_ms": round(float(np.percentile(v, 50)) * 1e3, 3),
+                                  "p99_ms": round(float(np.percentile(v, 99)) * 1e3, 3)} for route, v in recent.items() if v}}
+        if feeds.video:
+            out["video"] = {"fps": feeds.video.latest["fps"], "frames": feeds.video.frames, "dropped": feeds.video.dropped,
+                            "error": feeds.video.error}
+        if feeds.audio:
+            out["audio"] = {"events": feeds.audio.count, "error": feeds.audio.error}
+        return JSONResponse(out)
+
+    async def latest(request):
+        video = feeds.need_video()
+        return JSONResponse({**video.latest, "error": video.error})
+
+    async def stream(request):
+        video = feeds.need_video()
+
+        async def frames():
+            viewers.inc()
+            try:
+                seen = -1
+                while True:
+                    if video.number != seen and video.jpeg:
+                        seen, jpeg = video.number, video.jpeg
+                        yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + \
+                            b"\r\n\r\n" + jpeg + b"\r\n"
+                    elif video.error:
+                        return
+                    await asyncio.sleep(0.005)
+            finally:
+                viewers.dec()
+
+        return StreamingResponse(frames(), media_type="multipart/x-mixed-replace; boundary=frame")
+
+    async def events(request):
+        audio = feeds.need_audio()
+        last = int(request.query_params.get("after", "0") or 0)
+
+        async def lines():
+            nonlocal last
+            quiet = time.monotonic()
+            while True:
+                for event in audio.after(last):
+                    last = event["seq"]
+                    yield f"id: {event['seq']}\ndata: {json.dumps(event)}\n\n".encode()
+                    quiet = time.monotonic()
+                if time.monotonic() - quiet > 15:  # a comment line keeps proxies from closing an idle stream
+                    yield b": keep-alive\n\n"
+                    quiet = time.monotonic()
+                await asyncio.sleep(0.05)
+
+        return StreamingResponse(lines(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    async def metrics(request):
+        return Response(prometheus.generate_latest(registry), media_type=prometheus.CONTENT_TYPE_LATEST)
+
+    routes = [
+        Route("/", guard("page", page)),
+        Route("/models", guard("models", models)),
+        Route("/stats", guard("stats", stats)),
+        Route("/detect/latest", guard("detect_latest", latest)),
+        Route("/detect/stream", guard("detect_stream", stream)),
+        Route("/events", guard("events", events)),
+        Route("/v2", guard("v2", server_metadata)),
+        Route("/v2/health/live", guard("live", ok, public=True)),
+        Route("/v2/health/ready", guard("ready", ok, public=True)),
+        Route("/v2/models/{name}", guard("metadata", metadata)),
+        Route("/v2/models/{name}/versions/{version}", guard("metadata", metadata)),
+        Route("/v2/models/{name}/ready", guard("model_ready", ready)),
+        Route("/v2/models/{name}/versions/{version}/ready", guard("model_ready", ready)),
+        Route("/v2/models/{name}/infer", guard("infer", infer), methods=["POST"]),
+        Route("/v2/models/{name}/versions/{version}/infer", guard("infer", infer), methods=["POST"]),
+        Route("/fraud/score", guard("fraud_score", fraud_score), methods=["POST"]),
+        Route("/metrics", guard("metrics", metrics)),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        feeds.start()
+        yield
+        feeds.close()
+        for s in served:  # after the requests in flight are answered
+            s.batcher.close()
+
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+PAGE = Path(__file__).parent / "static" / "index.html"
+
+
+class TooLarge(Exception):
+    """A request body over the limit (413)."""
+
+
+def serve(models: list[str], options: ServeOptions = ServeOptions(), log: Callable[[str], None] = print) -> None:
+    """Serve ``models`` until interrupted (SIGINT/SIGTERM finish the requests in flight, then stop)."""
+    uvicorn = require("uvicorn", "serve")
+    served = load_models(models, options)
+    app = build_app(served, options)
+    for s in served:
+        log(f"serving {s.name} ({s.model.manifest.task}, {s.model.manifest.format} {s.model.manifest.precision}) at "
+            f"http://{options.host}:{options.port}/v2/models/{s.name}")
+    loop = "uvloop" if _has("uvloop") else "asyncio"
+    http = "httptools" if _has("httptools") else "h11"
+    uvicorn.run(app, host=options.host, port=options.port, loop=loop, http=http, log_level="warning",
+                timeout_graceful_shutdown=10, access_log=False)
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+

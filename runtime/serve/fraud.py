@@ -1,0 +1,56 @@
+"""``POST /fraud/score``: transactions as JSON (one row object, a list of them, or ``{"rows": [...]}``) in;
+a score and a flag per row out. Each row is checked on its own: a bad one is named in ``rejects`` (row, field,
+expected, got) and the answer is a 422, but the other rows are still scored and returned."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from edgeward.core.errors import InputError
+
+
+def parse_rows(body: bytes) -> list:
+    try:
+        doc = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"request: expected JSON rows, got invalid JSON ({exc})") from None
+    if isinstance(doc, dict) and isinstance(doc.get("rows"), list):
+        return doc["rows"]
+    if isinstance(doc, dict):
+        return [doc]
+    if isinstance(doc, list) and doc:
+        return doc
+    raise InputError("request: expected a row object, a non-empty list of rows, or {\"rows\": [...]}")
+
+
+def matrix(rows: list, features: tuple[str, ...]) -> tuple[np.ndarray, list[int], list[dict]]:
+    """The rows that can be scored as a float32 matrix (features in model order), their indices, and one reject
+    per row that cannot (the first bad field of each)."""
+    good, index, rejects = [], [], []
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            rejects.append({"row": i, "field": None, "expected": "an object of feature values", "got": type(row).__name__})
+            continue
+        values = []
+        for name in features:
+            value = row.get(name)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+                and abs(value) <= 3.4e38
+            if not ok:
+                rejects.append({"row": i, "field": name, "expected": "a finite number",
+                                "got": "missing" if name not in row else value})
+                break
+            values.append(value)
+        else:
+            good.append(values)
+            index.append(i)
+    x = np.asarray(good, dtype=np.float32).reshape(len(good), len(features))
+    return x, index, rejects
+
+
+def answer(model_name: str, threshold: float, index: list[int], scores: np.ndarray, rejects: list[dict]) -> tuple[int, dict]:
+    rows = [{"row": i, "score": round(float(s), 6), "flag": bool(s >= threshold)} for i, s in zip(index, scores)]
+    return (422 if rejects else 200), {"model": model_name, "threshold": threshold, "scores": rows, "rejects": rejects}

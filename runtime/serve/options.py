@@ -1,0 +1,41 @@
+"""How ``edgeward serve`` serves: address, the optional token, dynamic batching and the limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgeward.core.config import at_least, check, option
+from edgeward.runtime.commands import RecognizerOptions
+from edgeward.runtime.detect import DetectorOptions
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = option("127.0.0.1", "address to bind; anything but loopback needs --token")
+    port: int = option(8000, "TCP port")
+    token: str | None = option(None, "a bearer token every request but the health checks must carry "
+                                     "(Authorization: Bearer TOKEN)")
+    max_batch: int = option(64, "dynamic batching: rows in one model call at most (1: no batching)")
+    max_delay_ms: float = option(2.0, "dynamic batching: how long a request waits for others to join its batch")
+    max_queue: int = option(4096, "rows waiting for the model at most; beyond, requests get 503")
+    max_body_mb: float = option(8.0, "request body size limit, MB (413 beyond)")
+    source: tuple[str, ...] = option((), "live sources, comma-separated: a camera index, a video file, a URL or an "
+                                         "image folder (for the detection model); mic or a WAV file (commands)")
+    pace_files: bool = option(True, "play a file source at its own frame rate (off: as fast as the detector runs)")
+    device: str = option("auto", "device profile for every served model")
+    threads: int | None = option(None, "threads per model (default: the profile's)")
+    detector: DetectorOptions = option(factory=DetectorOptions)  # the video source's detector
+    recognizer: RecognizerOptions = option(factory=RecognizerOptions)  # the audio source's recognizer
+
+    def __post_init__(self):
+        at_least(self, 1, "max_batch", "max_queue")
+        at_least(self, 0, "max_delay_ms")
+        check(self, "port", isinstance(self.port, int) and 0 <= self.port <= 65535, "a TCP port, 0-65535")
+        check(self, "max_body_mb", isinstance(self.max_body_mb, (int, float)) and self.max_body_mb > 0, "a number > 0")
+        if self.threads is not None:
+            at_least(self, 1, "threads")
+        check(self, "token", self.token is None or len(self.token) >= 8, "a token of at least 8 characters")
+        check(self, "host", self.host in LOOPBACK or self.token is not None,
+              "127.0.0.1 unless --token is given (the models would be open to the network)")

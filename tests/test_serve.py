@@ -1,0 +1,173 @@
+"""`edgeward serve`: the KServe v2 protocol driven by a client nobody here wrote (`tritonclient.http`), on an ONNX
+and a TFLite fraud model and a two-input model, giving what `Model.run` gives; `/fraud/score` with bad rows;
+dynamic batching, the bounded queue, the body limit, the token and `/metrics`. The server is real (uvicorn on
+127.0.0.1, a free port, in a thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+from edgeward.app.cli import main
+from edgeward.core.errors import ConfigError
+from edgeward.runtime import Model
+from edgeward.runtime.serve.app import build_app, load_models
+from edgeward.runtime.serve.batcher import DynamicBatcher, Overloaded
+from edgeward.runtime.serve.options import ServeOptions
+from serving import get, live_options, post, running, wait_for
+
+httpclient = pytest.importorskip("tritonclient.http")
+
+
+@pytest.fixture(scope="module")
+def models(fraud_run, tmp_path_factory):
+    """The fraud run's ONNX model, its TFLite twin, and a two-input model adopted for the occasion."""
+    run = tmp_path_factory.mktemp("serve") / "fraud"
+    shutil.copytree(fraud_run, run)
+    assert main(["export", str(run), "--format", "tflite", "--precision", "fp32"]) == 0
+    from edgeward.core.keras_env import tf_keras
+
+    keras = tf_keras()
+    a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+    h = keras.layers.Dense(8, activation="relu")(keras.layers.Concatenate()([a, b]))
+    two = keras.Model([a, b], [keras.layers.Dense(2, activation="softmax", name="p")(h), keras.layers.Dense(1, name="v")(h)])
+    root = run.parent
+    two.save(root / "two.keras")
+    rng = np.random.default_rng(0)
+    np.savez(root / "two.npz", a=rng.normal(size=(64, 3)).astype(np.float32), b=rng.normal(size=(64, 2)).astype(np.float32))
+    assert main(["export", "--model", str(root / "two.keras"), "--calibration", str(root / "two.npz"), "--out",
+                 str(root / "two"), "--format", "onnx", "--precision", "fp32"]) == 0
+    return {"fraud": run / "artifacts" / "model.onnx", "fraud_tflite": run / "artifacts" / "model.tflite",
+            "two": root / "two" / "artifacts" / "model.onnx"}
+
+
+def test_tritonclient_gets_what_model_run_gives_on_every_served_model(models, fraud_run):
+    x = np.load(fraud_run / "holdout.npz")["x_test"][:40]
+    rng = np.random.default_rng(1)
+    two_feeds = {"a": rng.normal(size=(5, 3)).astype(np.float32), "b": rng.normal(size=(5, 2)).astype(np.float32)}
+    specs = [f"fraud={models['fraud']}", f"fraud-tflite={models['fraud_tflite']}", f"two={models['two']}"]
+    with running(specs) as url:
+        client = httpclient.InferenceServerClient(url=url)
+        assert client.is_server_live() and client.is_server_ready() and client.is_model_ready("fraud")
+        assert client.get_server_metadata()["extensions"] == ["binary_tensor_data"]
+        meta = client.get_model_metadata("two")
+        assert [i["name"] for i in meta["inputs"]] == ["a", "b"] and {o["name"] for o in meta["outputs"]} == {"p", "v"}
+        assert meta["inputs"][0] == {"name": "a", "datatype": "FP32", "shape": [-1, 3]}
+        cases = [("fraud", models["fraud"], {"features": x}), ("fraud-tflite", models["fraud_tflite"], {"features": x}),
+                 ("two", models["two"], two_feeds)]
+        for name, path, feeds in cases:
+            with Model(path) as m:
+                expected = m.run(feeds)
+            for binary in (True, False):  # the binary tensor extension (tritonclient's default) and plain JSON
+                inputs = []
+                for key, value in feeds.items():
+                    item = httpclient.InferInput(key, list(value.shape), "FP32")
+                    item.set_data_from_numpy(value, binary_data=binary)
+                    inputs.append(item)
+                outputs = [httpclient.InferRequestedOutput(k, binary_data=binary) for k in expected]
+                result = client.infer(name, inputs, outputs=outputs, request_id="r1")
+                assert result.get_response()["id"] == "r1"
+                for key, value in expected.items():
+                    np.testing.assert_array_equal(result.as_numpy(key), value)  # the same runtime: the same bits
+        bad = httpclient.InferInput("features", [2, 3], "FP32")
+        bad.set_data_from_numpy(np.zeros((2, 3), np.float32))
+        with pytest.raises(Exception, match="input 'features': expected shape"):
+            client.infer("fraud", [bad])
+        with pytest.raises(Exception, match="unknown model 'nope': expected one of fraud, fraud-tflite, two"):
+            client.get_model_metadata("nope")
+        client.close()
+
+
+def test_fraud_score_scores_good_rows_and_names_bad_ones(models, fraud_run):
+    with Model(models["fraud"]) as m:
+        features = m.manifest.features
+        x = np.load(fraud_run / "holdout.npz")["x_test"][:3]
+        expected = m.run(x)[m.output_names[0]].reshape(-1)
+        threshold = m.manifest.thresholds["decision"]
+    rows = [dict(zip(features, map(float, r))) for r in x]
+    with running([str(models["fraud"])]) as url:
+        status, doc = post(url, "/fraud/score", rows[0])
+        assert status == 200 and doc["rejects"] == [] and doc["threshold"] == threshold
+        assert doc["scores"][0]["row"] == 0 and abs(doc["scores"][0]["score"] - expected[0]) < 1e-6
+        bad = [rows[0], {**rows[1], features[2]: "abc"}, {k: v for k, v in rows[2].items() if k != features[0]}, rows[2]]
+        status, doc = post(url, "/fraud/score", {"rows": bad})
+        assert status == 422
+        assert [s["row"] for s in doc["scores"]] == [0, 3]
+        np.testing.assert_allclose([s["score"] for s in doc["scores"]], [expected[0], expected[2]], atol=1e-6)
+        assert doc["rejects"] == [{"row": 1, "field": features[2], "expected": "a finite number", "got": "abc"},
+                                  {"row": 2, "field": features[0], "expected": "a finite number", "got": "missing"}]
+        assert post(url, "/fraud/score", b"{not json")[0] == 400
+        status, text = get(url, "/metrics")
+        assert status == 200 and b'edgeward_requests_total{route="fraud_score",status="422"} 1.0' in text
+        assert b"edgeward_batch_rows_count" in text
+
+
+def test_limits_and_the_token(models):
+    options = ServeOptions(host="0.0.0.0", token="s3cret-token", max_body_mb=0.001)
+    with running([str(models["fraud"])], options) as url:
+        assert get(url, "/v2/health/live")[0] == 200  # health checks need no token
+        assert get(url, "/v2/models/fraud")[0] == 401
+        assert get(url, "/v2/models/fraud", {"Authorization": "Bearer s3cret-token"})[0] == 200
+        status, doc = post(url, "/fraud/score", b"x" * 5000, {"Authorization": "Bearer s3cret-token"})
+        assert status == 413 and "exceeds the limit of 1,048 bytes" in doc["error"]
+    with pytest.raises(ConfigError, match=r"host \(--host\): expected 127.0.0.1 unless --token is given"):
+        ServeOptions(host="0.0.0.0")
+    assert main(["serve", str(models["fraud"]), "--host", "0.0.0.0"]) == 2
+
+
+def test_dynamic_batching_joins_requests_and_a_full_queue_refuses():
+    calls = []
+
+    def run(feeds):
+        calls.append(len(feeds["x"]))
+        time.sleep(0.01)
+        return {"y": feeds["x"] * 2}
+
+    async def scenario():
+        batcher = DynamicBatcher(run, max_batch=8, max_delay_s=0.005, max_queue=20)
+        rows = [np.full((1, 2), i, np.float32) for i in range(12)]
+        out = await asyncio.gather(*(batcher.submit({"x": r}) for r in rows))
+        for i, o in enumerate(out):  # each request gets its own rows back
+            np.testing.assert_array_equal(o["y"], np.full((1, 2), 2 * i))
+        first = [batcher.submit({"x": np.zeros((15, 2), np.float32)}), batcher.submit({"x": np.zeros((6, 2), np.float32)})]
+        results = await asyncio.gather(*first, return_exceptions=True)
+        batcher.close()
+        return results
+
+    results = asyncio.run(scenario())
+    assert calls[:2] == [8, 4]  # 12 single-row requests: two model calls
+    assert isinstance(results[1], Overloaded) and "exceed the limit of 20" in str(results[1])
+    assert not isinstance(results[0], Exception) and results[0]["y"].shape == (15, 2)
+
+
+def test_live_video_and_audio_sources(detect_run, commands_run, detect_data, commands_data):
+    models, options = live_options(detect_run, commands_run, detect_data, commands_data)
+    with running(models, options) as url:
+        def drawn():
+            d = json.loads(get(url, "/detect/latest")[1])
+            return d if d["frame"] >= 3 and d["detections"] else None
+
+        latest = wait_for(drawn)
+        assert latest["error"] is None and {"label", "score", "box"} <= set(latest["detections"][0])
+        with urllib.request.urlopen(f"http://{url}/detect/stream") as r:
+            assert r.headers["Content-Type"] == "multipart/x-mixed-replace; boundary=frame"
+            chunk = r.read(2048)
+        assert chunk.startswith(b"--frame\r\nContent-Type: image/jpeg\r\n") and b"\r\n\r\n\xff\xd8" in chunk  # a JPEG
+        with urllib.request.urlopen(f"http://{url}/events", timeout=30) as r:
+            line = next(line for line in r if line.startswith(b"data: "))
+        event = json.loads(line[6:])
+        assert {"seq", "label", "score", "start", "end"} <= set(event) and event["label"] not in ("_silence_", "_unknown_")
+        stats = json.loads(get(url, "/stats")[1])
+        assert stats["video"]["frames"] >= 3 and stats["video"]["fps"] > 0 and stats["audio"]["events"] >= 1
+        assert b"edgeward_frames_dropped" in get(url, "/metrics")[1]
+        assert "<title>edgeward</title>" in get(url, "/")[1].decode()
+    with pytest.raises(Exception, match="--source stream.wav: no commands model"):
+        load = load_models([str(detect_run / "artifacts" / "model.onnx")], ServeOptions())
+        build_app(load, ServeOptions(source=("stream.wav",)))
