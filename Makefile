@@ -4,10 +4,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.edgeward-installed
-EXTRAS := train,tflite,audio,camera,serve,dev
+EXTRAS := train,tflite,audio,camera,serve,ray,dev
 APT_PACKAGES := espeak-ng libportaudio2 chromium chromium-driver
 
-.PHONY: demo test install system-deps bench bench-commands bench-detect bench-classify bench-serve clean
+.PHONY: demo test install system-deps bench bench-commands bench-detect bench-classify bench-serve bench-batch clean
 
 demo: install
 	$(VENV)/bin/edgeward demo --out runs/demo
@@ -61,6 +61,14 @@ bench-serve: install
 	$(VENV)/bin/edgeward train detect --data runs/serve-detect-data --out runs/serve-detect --epochs 2
 	$(VENV)/bin/edgeward export runs/serve-detect
 	$(VENV)/bin/edgeward bench-serve runs/serve-fraud --seconds 10 --detect-run runs/serve-detect
+
+# Batch scoring (about 10 minutes): a 10M-row CSV (the run's data repeated) scored in this process and on a local
+# Ray instance with 1 and 2 actors; docs/scale.md.
+bench-batch: install
+	$(VENV)/bin/edgeward data fraud runs/serve-data.csv --rows 50000 --days 40
+	$(VENV)/bin/edgeward train fraud --data runs/serve-data.csv --out runs/serve-fraud --epochs 3
+	$(VENV)/bin/edgeward export runs/serve-fraud
+	$(VENV)/bin/edgeward bench-batch runs/serve-fraud --rows 10000000
 
 install: $(STAMP)
 

@@ -20,6 +20,15 @@ from edgeward.core.errors import DeviceError, InputError, require
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """One image file as BGR, or an ``InputError`` naming it."""
+    cv2 = require("cv2", "camera")
+    frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if frame is None:
+        raise InputError(f"{path}: not a readable image")
+    return frame
+
+
 class ImageFolder:
     """A folder of images (or one image file) as a finite, ordered stream of BGR frames. An unreadable image
     is skipped and kept in ``skipped`` (path, reason); ``names`` holds the file name of each frame read."""
@@ -34,12 +43,12 @@ class ImageFolder:
         self.skipped: list[tuple[str, str]] = []
 
     def read(self) -> tuple[bool, np.ndarray | None]:
-        cv2 = require("cv2", "camera")
         while self._next < len(self.paths):
             path = self.paths[self._next]
             self._next += 1
-            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if frame is None:
+            try:
+                frame = read_image(path)
+            except InputError:
                 self.skipped.append((str(path), "not a readable image"))
                 continue
             self.names.append(path.name)

@@ -19,7 +19,7 @@ def running(models: list[str], options: ServeOptions = ServeOptions()):
     import uvicorn
 
     app = build_app(load_models(models, options), options)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", http="httptools"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, http="httptools"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -130,6 +130,36 @@ def cmd_bench_serve(args) -> int:
     return 0
 
 
+def cmd_batch(args) -> int:
+    from edgeward.app.flags import config_from
+    from edgeward.runtime.batch import BatchOptions, run_batch
+
+    s = run_batch(args.model, args.input, args.output, config_from(args, BatchOptions), progress=True)
+    _out(f"{s.rows:,} rows in {s.seconds:.1f} s ({s.rows_per_second:,.0f} rows/s, {s.engine}): {s.scored:,} scored "
+         f"({s.flagged:,} flagged), {s.rejected:,} rejected -> {args.output}/scores, {args.output}/rejects")
+    return 0
+
+
+def cmd_bench_batch(args) -> int:
+    from edgeward.app.batch_bench import BatchBenchOptions, bench_batch, markdown
+    from edgeward.app.flags import config_from
+
+    _out(markdown(bench_batch(args.run, config_from(args, BatchBenchOptions), log=_out)))
+    return 0
+
+
+def cmd_triton(args) -> int:
+    from edgeward.app.flags import config_from
+    from edgeward.export.triton import TritonOptions, write_repository
+
+    options = config_from(args, TritonOptions)
+    for folder in write_repository(args.repo, args.models, options):
+        _out(f"wrote {folder}/config.pbtxt and {folder}/1/model.onnx")
+    _out(f"serve it: edgeward serve {args.repo}, or with Triton (not run here): docker run --rm -p 8000:8000 "
+         f"-v $PWD/{args.repo}:/models nvcr.io/nvidia/tritonserver:<yy.mm>-py3 tritonserver --model-repository=/models")
+    return 0
+
+
 def cmd_score(args) -> int:
     from edgeward.core.registry import get_task, tasks_that
     from edgeward.runtime import Model
@@ -235,7 +265,10 @@ def parser() -> argparse.ArgumentParser:
     from edgeward.app.demo import DemoOptions
     from edgeward.app.flags import add_flags
     from edgeward.core.registry import get_task, tasks_that
+    from edgeward.app.batch_bench import BatchBenchOptions
     from edgeward.app.serve_bench import ServeBenchOptions
+    from edgeward.export.triton import TritonOptions
+    from edgeward.runtime.batch import BatchOptions
     from edgeward.runtime.serve.options import ServeOptions
     from edgeward.train.adopt import AdoptOptions
     from edgeward.train.compress import CompressConfig
@@ -296,8 +329,27 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int)
     s.set_defaults(fn=cmd_score)
 
+    bt = sub.add_parser("batch", help="score CSV/Parquet rows (fraud) or image folders (detect, classify) into Parquet, "
+                                      "in this process or on Ray Data")
+    bt.add_argument("model", help="an exported fraud, detection or classification model")
+    bt.add_argument("--input", required=True, help="a CSV or Parquet file, a glob of them, or an image folder")
+    bt.add_argument("--output", required=True, help="the output folder (scores/, rejects/, summary.json)")
+    add_flags(bt, BatchOptions)
+    bt.set_defaults(fn=cmd_batch)
+
+    bb = sub.add_parser("bench-batch", help="batch scoring rows/s: in this process and on Ray with 1 and 2 actors")
+    bb.add_argument("run", help="an exported fraud run directory")
+    add_flags(bb, BatchBenchOptions)
+    bb.set_defaults(fn=cmd_bench_batch)
+
+    tr = sub.add_parser("triton", help="a Triton model repository of exported ONNX models")
+    tr.add_argument("repo", help="the repository folder to write")
+    tr.add_argument("models", nargs="+", metavar="MODEL", help="an exported ONNX file, or NAME=FILE")
+    add_flags(tr, TritonOptions)
+    tr.set_defaults(fn=cmd_triton)
+
     sv = sub.add_parser("serve", help="serve models over HTTP: KServe v2 (as Triton), /fraud/score, /metrics")
-    sv.add_argument("models", nargs="+", metavar="MODEL", help="an exported model file, or NAME=FILE")
+    sv.add_argument("models", nargs="+", metavar="MODEL", help="an exported model file, NAME=FILE, or a Triton repository")
     add_flags(sv, ServeOptions)
     sv.set_defaults(fn=cmd_serve)
 

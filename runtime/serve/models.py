@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgeward.core.errors import InputError
+from edgeward.core.errors import InputError, ManifestError
+from edgeward.core.manifest import Manifest
 from edgeward.runtime.model import Model
 from edgeward.runtime.serve.batcher import DynamicBatcher
 
@@ -20,17 +23,55 @@ class Served:
 
 
 def load_models(specs: list[str], options) -> list[Served]:
-    """``NAME=PATH`` or ``PATH`` (named after its task, or its file when the task's name is taken)."""
+    """``NAME=PATH`` or ``PATH`` (named after its task, or its file when the task's name is taken), or a Triton model
+    repository folder (each model named after its folder, its newest version served)."""
     served: list[Served] = []
+    entries = []
     for spec in specs:
-        name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
-        model = Model(path, device=options.device, threads=options.threads)
+        if Path(spec).is_dir():
+            entries += repository(Path(spec))
+        else:
+            name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+            entries.append((name, path, None))
+    for name, path, manifest in entries:
+        model = Model(path, device=options.device, threads=options.threads, manifest=manifest)
         if not name:
             name = model.manifest.task if all(s.name != model.manifest.task for s in served) else Path(path).stem
         if any(s.name == name for s in served):
             raise InputError(f"serve: two models named {name!r}; name them: NAME=PATH")
         served.append(Served(name, model))
     return served
+
+
+_MANIFEST = re.compile(r'key:\s*"edgeward\.manifest"\s*value:\s*\{\s*string_value:\s*("(?:[^"\\]|\\.)*")')
+
+
+def repository(repo: Path) -> list[tuple[str, str, Manifest | None]]:
+    """The models of a Triton repository: (folder name, the newest version's model.onnx, the manifest from
+    ``config.pbtxt`` where the model file has none)."""
+    found = []
+    for config in sorted(repo.glob("*/config.pbtxt")):
+        versions = sorted((int(v.name), v) for v in config.parent.iterdir() if v.is_dir() and v.name.isdigit()
+                          and (v / "model.onnx").exists())
+        if not versions:
+            raise InputError(f"{config.parent}: expected a version folder with model.onnx (as {config.parent}/1/model.onnx)")
+        path = versions[-1][1] / "model.onnx"
+        match = _MANIFEST.search(config.read_text())
+        manifest = None
+        if match and not _embedded(path):
+            manifest = Manifest.from_json(json.loads(match.group(1)), str(config))
+        found.append((config.parent.name, str(path), manifest))
+    if not found:
+        raise InputError(f"{repo}: expected a model file or a Triton repository (NAME/config.pbtxt), got a folder without one")
+    return found
+
+
+def _embedded(path: Path) -> bool:
+    try:
+        Model(path, device="x86-64-cpu").close()
+        return True
+    except ManifestError:
+        return False
 
 
 def one_of(served: list[Served], task: str, name: str | None, who: str = "this server") -> Served:

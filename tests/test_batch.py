@@ -1,0 +1,118 @@
+"""`edgeward batch`: CSV and Parquet files scored into Parquet, every row scored or rejected with its reason, in
+this process and on a local Ray instance (`ray.init(num_cpus=2)`), the same rows giving the same bytes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edgeward.app.cli import main
+from edgeward.runtime import FraudScorer
+from edgeward.runtime.batch import BatchOptions, run_batch
+
+
+@pytest.fixture(scope="module")
+def damaged(fraud_csv, fraud_model, tmp_path_factory):
+    """The fraud CSV with five rows damaged (text, empty, infinity, overflowing float32, NaN), as CSV and Parquet."""
+    root = tmp_path_factory.mktemp("batch")
+    frame = pd.read_csv(fraud_csv, dtype=str, keep_default_na=False)
+    with FraudScorer.from_file(fraud_model) as scorer:
+        features = list(scorer.features)
+    for row, value in zip((3, 10, 500, 4000, 9000), ("abc", "", "inf", "1e39", "nan")):
+        frame.loc[row, features[row % len(features)]] = value
+    frame.to_csv(root / "a.csv", index=False)
+    frame.iloc[:6000].to_csv(root / "part1.csv", index=False)
+    frame.iloc[6000:].to_csv(root / "part2.csv", index=False)
+    frame.to_parquet(root / "a.parquet", index=False)
+    return root, frame, features
+
+
+def _sorted(folder) -> pd.DataFrame:
+    return pd.read_parquet(folder).sort_values("tx_id").reset_index(drop=True)
+
+
+def test_every_row_is_scored_or_rejected_with_its_reason(damaged, fraud_model, tmp_path, capsys):
+    root, frame, features = damaged
+    assert main(["batch", str(fraud_model), "--input", str(root / "a.csv"), "--output", str(tmp_path / "out")]) == 0
+    assert f"{len(frame):,} rows in" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["rows"] == len(frame) == summary["scored"] + summary["rejected"] and summary["rejected"] == 5
+    rejects = _sorted(tmp_path / "out" / "rejects")
+    assert set(rejects["tx_id"]) == {frame.loc[r, "tx_id"] for r in (3, 10, 500, 4000, 9000)}
+    reasons = dict(zip(rejects["tx_id"], rejects["reason"]))
+    assert reasons[frame.loc[3, "tx_id"]] == "expected a finite number, got 'abc'"
+    assert reasons[frame.loc[4000, "tx_id"]] == "expected a finite number, got '1e39'"
+    assert dict(zip(rejects["tx_id"], rejects["field"]))[frame.loc[3, "tx_id"]] == features[3 % len(features)]
+    scores = _sorted(tmp_path / "out" / "scores")
+    good = frame.drop(index=[3, 10, 500, 4000, 9000]).sort_values("tx_id").reset_index(drop=True)
+    with FraudScorer.from_file(fraud_model, threads=1) as scorer:
+        expected = scorer.score(good[features].astype(np.float32).to_numpy())
+        assert (scores["flag"] == (scores["score"] >= scorer.threshold)).all()
+    np.testing.assert_array_equal(scores["score"].to_numpy(), expected)
+    assert list(scores["tx_id"]) == list(good["tx_id"])
+    # a glob of CSV files and the Parquet file give the same scores
+    for name, pattern in (("glob", "part*.csv"), ("parquet", "a.parquet")):
+        s = run_batch(str(fraud_model), str(root / pattern), tmp_path / name, BatchOptions(batch_rows=1000))
+        assert (s.rows, s.rejected) == (len(frame), 5)
+        np.testing.assert_array_equal(_sorted(tmp_path / name / "scores")["score"].to_numpy(), expected)
+
+
+def test_ray_gives_the_same_bytes_as_local(damaged, fraud_model, tmp_path):
+    ray = pytest.importorskip("ray")
+    root, frame, _ = damaged
+    local = run_batch(str(fraud_model), str(root / "a.csv"), tmp_path / "local")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        remote = run_batch(str(fraud_model), str(root / "a.csv"), tmp_path / "ray", BatchOptions(engine="ray", batch_rows=3000))
+    finally:
+        ray.shutdown()
+    assert (remote.rows, remote.scored, remote.rejected, remote.flagged) == (local.rows, local.scored, local.rejected,
+                                                                              local.flagged)
+    a, b = _sorted(tmp_path / "local" / "scores"), _sorted(tmp_path / "ray" / "scores")
+    assert a["score"].to_numpy().tobytes() == b["score"].to_numpy().tobytes()
+    assert a["tx_id"].tolist() == b["tx_id"].tolist() and a["flag"].tolist() == b["flag"].tolist()
+    ra, rb = _sorted(tmp_path / "local" / "rejects"), _sorted(tmp_path / "ray" / "rejects")
+    assert ra["reason"].tolist() == rb["reason"].tolist()
+
+
+def test_bad_inputs_are_one_line(damaged, fraud_model, tmp_path, capsys):
+    root, frame, features = damaged
+    assert main(["batch", str(fraud_model), "--input", str(root / "nothing*.csv"), "--output", str(tmp_path / "o")]) == 2
+    assert "no CSV, Parquet or image file found" in capsys.readouterr().err
+    frame.drop(columns=[features[0]]).to_csv(tmp_path / "short.csv", index=False)
+    assert main(["batch", str(fraud_model), "--input", str(tmp_path / "short.csv"), "--output", str(tmp_path / "o")]) == 2
+    assert f"got none for {features[0]}" in capsys.readouterr().err
+    assert main(["batch", str(fraud_model), "--input", str(root / "a.csv"), "--output", str(tmp_path / "o2")]) == 0
+    assert main(["batch", str(fraud_model), "--input", str(root / "a.csv"), "--output", str(tmp_path / "o2")]) == 2
+    assert "holds scores already" in capsys.readouterr().err
+
+
+def test_an_image_folder_with_a_detector_in_process_and_on_ray(detect_run, detect_data, tmp_path):
+    """Each image detected (JSON detections, a count); a damaged file rejected with its reason; Ray gives the same."""
+    ray = pytest.importorskip("ray")
+    folder = tmp_path / "images"
+    shutil.copytree(detect_data / "images" / "test", folder)
+    (folder / "zz-broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    model = str(detect_run / "artifacts" / "model.onnx")
+    local = run_batch(model, str(folder), tmp_path / "local", BatchOptions(batch_rows=3))
+    images = len(list(folder.glob("*.jpg")))
+    assert (local.rows, local.scored, local.rejected) == (images, images - 1, 1)
+    rejects = pd.read_parquet(tmp_path / "local" / "rejects")
+    assert rejects["path"].str.endswith("zz-broken.jpg").all() and rejects["reason"].str.endswith("not a readable image").all()
+    scores = pd.read_parquet(tmp_path / "local" / "scores").sort_values("path").reset_index(drop=True)
+    assert set(scores.columns) == {"path", "detections", "count", "flag"}
+    assert all(len(json.loads(d)) == n for d, n in zip(scores["detections"], scores["count"]))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        remote = run_batch(model, str(folder), tmp_path / "ray", BatchOptions(engine="ray", batch_rows=3))
+    finally:
+        ray.shutdown()
+    assert (remote.rows, remote.rejected) == (local.rows, local.rejected)
+    other = pd.read_parquet(tmp_path / "ray" / "scores").sort_values("path").reset_index(drop=True)
+    assert other["detections"].tolist() == scores["detections"].tolist()
+    with pytest.raises(Exception, match="a detect model takes an image folder"):
+        run_batch(model, str(detect_data / "data.yaml"), tmp_path / "x")

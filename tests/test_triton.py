@@ -1,0 +1,89 @@
+"""`edgeward triton`: a Triton model repository whose every config.pbtxt parses as Triton's own `ModelConfig`
+(the protobuf `tritonclient` ships) with the inputs, outputs, batching, instances and manifest of the model; a
+TFLite file refused; and the repository served by edgeward's own server, driven by `tritonclient.http`. Triton
+itself cannot run here (it ships as a container)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from serving import running
+
+from edgeward.app.cli import main
+from edgeward.runtime import Model
+
+httpclient = pytest.importorskip("tritonclient.http")
+
+
+def _config(path):
+    from google.protobuf import text_format
+    from tritonclient.grpc import model_config_pb2
+
+    return text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
+
+
+def test_a_repository_triton_would_load_and_edgeward_serves(fraud_run, tmp_path, capsys):
+    onnx = fraud_run / "artifacts" / "model.onnx"
+    repo = tmp_path / "repo"
+    assert main(["triton", str(repo), str(onnx), f"scorer={onnx}", "--preferred-batch", "4,16"]) == 0
+    assert "docker run" in capsys.readouterr().out
+    with Model(onnx) as m:
+        manifest, features = m.manifest, len(m.manifest.features)
+        x = np.load(fraud_run / "holdout.npz")["x_test"][:7]
+        expected = m.run(x)[m.output_names[0]]
+    for name in ("fraud", "scorer"):
+        config = _config(repo / name / "config.pbtxt")
+        assert config.name == name and config.backend == "onnxruntime" and config.max_batch_size == 64
+        assert [(i.name, i.data_type, list(i.dims)) for i in config.input] == [("features", 1 + 10, [features])]  # TYPE_FP32
+        assert [(o.name, list(o.dims)) for o in config.output] == [(manifest.outputs[0].name, [1])]
+        assert list(config.dynamic_batching.preferred_batch_size) == [4, 16]
+        assert config.dynamic_batching.max_queue_delay_microseconds == 200
+        assert [(g.count, g.kind) for g in config.instance_group] == [(1, 2)]  # KIND_CPU
+        assert json.loads(config.parameters["edgeward.manifest"].string_value) == json.loads(manifest.to_json())
+        assert (repo / name / "1" / "model.onnx").read_bytes() == onnx.read_bytes()
+    with running([str(repo)]) as url:
+        client = httpclient.InferenceServerClient(url=url)
+        assert client.is_model_ready("fraud") and client.is_model_ready("scorer")
+        item = httpclient.InferInput("features", list(x.shape), "FP32")
+        item.set_data_from_numpy(x)
+        got = client.infer("scorer", [item]).as_numpy(manifest.outputs[0].name)
+        np.testing.assert_array_equal(got, expected)
+        client.close()
+
+
+def test_gpu_profiles_ask_for_gpu_instances_and_tensorrt(fraud_run, tmp_path):
+    onnx = fraud_run / "artifacts" / "model.onnx"
+    assert main(["triton", str(tmp_path / "gpu"), str(onnx), "--device", "nvidia-gpu"]) == 0
+    config = _config(tmp_path / "gpu" / "fraud" / "config.pbtxt")
+    assert [g.kind for g in config.instance_group] == [1]  # KIND_GPU
+    assert not config.optimization.execution_accelerators.gpu_execution_accelerator
+    assert main(["triton", str(tmp_path / "jetson"), str(onnx), "--device", "jetson-orin"]) == 0
+    accelerator = _config(tmp_path / "jetson" / "fraud" / "config.pbtxt").optimization.execution_accelerators
+    trt = accelerator.gpu_execution_accelerator[0]
+    assert trt.name == "tensorrt" and trt.parameters["precision_mode"] == "FP16"
+
+
+def test_tflite_is_refused_and_a_manifest_travels_in_the_config(fraud_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(fraud_run, run)
+    assert main(["export", str(run), "--format", "tflite", "--precision", "fp32"]) == 0
+    capsys.readouterr()
+    assert main(["triton", str(tmp_path / "repo"), str(run / "artifacts" / "model.tflite")]) == 2
+    assert "a TFLite model; Triton has no TFLite backend" in capsys.readouterr().err
+    # a model file without the manifest (stripped, as another tool might leave it): the server reads the config's
+    import onnx
+
+    repo = tmp_path / "repo"
+    assert main(["triton", str(repo), str(run / "artifacts" / "model.onnx")]) == 0
+    proto = onnx.load(repo / "fraud" / "1" / "model.onnx")
+    del proto.metadata_props[:]
+    onnx.save(proto, repo / "fraud" / "1" / "model.onnx")
+    from edgeward.runtime.serve.models import repository
+
+    [(name, path, manifest)] = repository(repo)
+    assert name == "fraud" and path.endswith("1/model.onnx") and manifest.task == "fraud"
+    assert main(["serve", str(tmp_path / "run")]) == 2  # a folder that is no repository
+    assert "expected a model file or a Triton repository" in capsys.readouterr().err
