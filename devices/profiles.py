@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from edgeward.core.errors import DeviceError, InputError
+from edgeward.core.errors import DeviceError, InputError, UnknownProfileError
 from edgeward.devices.host import available_providers
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
@@ -59,7 +59,7 @@ def load_profile(name_or_path: str | os.PathLike) -> Profile:
         path = PROFILE_DIR / f"{name_or_path}.toml"
         if not path.exists():
             names = ", ".join(p.stem for p in sorted(PROFILE_DIR.glob("*.toml")))
-            raise DeviceError(f"unknown device profile {str(name_or_path)!r}; expected one of: {names}, auto")
+            raise UnknownProfileError(f"unknown device profile {str(name_or_path)!r}; expected one of: {names}, auto")
     if not path.exists():
         raise InputError(f"{path}: device profile file not found")
     try:

@@ -13,6 +13,11 @@ import numpy as np
 from edgeward.core.errors import InputError
 
 
+MIN_RATE, MAX_RATE = 1000, 384_000  # Hz: telephone-grade audio to studio
+MAX_CHANNELS = 64
+STREAMING_SIZE = 0x7FFF0000  # a data size from here up means "to the end of the file"
+
+
 def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """(samples float32 in [-1, 1], shape (n,) mono or (n, channels), sample rate)."""
     path = Path(path)
@@ -29,6 +34,11 @@ def parse_wav(data: bytes, path: str = "<bytes>") -> tuple[np.ndarray, int]:
     while pos + 8 <= len(data):
         chunk, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
         body = data[pos + 8: pos + 8 + size]
+        # a header that promises more than the file holds: truncated, unless the size is a streaming writer's
+        # placeholder for "until the end" (espeak-ng writes 0x7ffff000 to a pipe, others 0xffffffff)
+        if chunk == b"data" and len(body) < size and size < STREAMING_SIZE:
+            raise InputError(f"{path}: WAV data chunk: expected {size:,} bytes (its header), got {len(body):,}: "
+                             "the file is truncated")
         if chunk == b"fmt ":
             fmt = body
         elif chunk == b"data":
@@ -37,6 +47,10 @@ def parse_wav(data: bytes, path: str = "<bytes>") -> tuple[np.ndarray, int]:
     if fmt is None or payload is None or len(fmt) < 16:
         raise InputError(f"{path}: WAV file without a fmt and a data chunk")
     tag, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", fmt)
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise InputError(f"{path}: WAV field 'channels': expected 1 to {MAX_CHANNELS}, got {channels}")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise InputError(f"{path}: WAV field 'sample rate': expected {MIN_RATE:,} to {MAX_RATE:,} Hz, got {rate:,}")
     if tag == 0xFFFE and len(fmt) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the sub-format's first two bytes
         tag = struct.unpack_from("<H", fmt, 24)[0]
     width = bits // 8
@@ -56,6 +70,9 @@ def parse_wav(data: bytes, path: str = "<bytes>") -> tuple[np.ndarray, int]:
         x = np.frombuffer(payload, dtype="<i4").astype(np.float32) / float(1 << 31)
     else:
         raise InputError(f"{path}: expected PCM 8/16/24/32-bit or float WAV, got format {tag} with {bits} bits")
+    if not np.isfinite(x).all():
+        at = int(np.flatnonzero(~np.isfinite(x))[0])
+        raise InputError(f"{path}: WAV samples: expected finite values, got {x[at]} at sample {at // channels:,}")
     return (x.reshape(-1, channels) if channels > 1 else x), int(rate)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from edgeward.core.errors import InputError, TensorError
+from edgeward.core.errors import ConfigError, InputError, TensorError
 from edgeward.devices import Profile
 from edgeward.runtime.model import Model, ModelSource, ModelTask
 
@@ -28,6 +28,8 @@ class FraudScorer(ModelTask):
         self.model = model
         self.features = model.manifest.features
         self.input_name = model.manifest.inputs[0].name
+        if threshold is not None and not (isinstance(threshold, (int, float)) and 0.0 <= threshold <= 1.0):
+            raise ConfigError(f"threshold (--threshold): expected a probability from 0 to 1, got {threshold!r}")
         self.threshold = float(model.manifest.thresholds.get("decision", 0.5) if threshold is None else threshold)
         self._width = len(self.features)
 

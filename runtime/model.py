@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeward.core.errors import DeviceError, ManifestError, ModelFileError, TensorError
+from edgeward.core.errors import ConfigError, DeviceError, ManifestError, ModelFileError, TensorError
 from edgeward.core.manifest import METADATA_KEY, Manifest, TensorInfo
 from edgeward.devices import Backend, Profile, resolve
 from edgeward.runtime.sessions import OnnxSession, TfliteSession, is_tflite
 
 ModelSource = str | os.PathLike | bytes
+MAX_THREADS = 256  # more threads than any board has cores: a typo, not a request
 
 
 def read_model_bytes(source: ModelSource) -> tuple[bytes, str]:
@@ -43,6 +44,8 @@ class Model:
     def __init__(self, source: ModelSource, device: str | Profile | None = "auto", threads: int | None = None,
                  manifest: Manifest | None = None):
         """``manifest``: for a model made elsewhere, without an embedded one (e.g. ``Detector.from_yolo``)."""
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS):
+            raise ConfigError(f"threads (--threads): expected a whole number from 1 to {MAX_THREADS}, got {threads!r}")
         data, self.source = read_model_bytes(source)
         if len(data) < 8:
             raise ModelFileError(f"{self.source}: expected an ONNX or TFLite model, got {len(data)} bytes")
@@ -69,6 +72,10 @@ class Model:
         else:
             self.manifest = Manifest.from_json(text, self.source)
         self._inputs = {t.name: t for t in self.manifest.inputs}
+        graph = getattr(self._session, "input_names", None)  # ONNX: the manifest must name the graph's own inputs
+        if graph is not None and sorted(self._inputs) != sorted(graph):
+            raise ManifestError(f"{self.source}: manifest field 'inputs': names {sorted(self._inputs)}, but the graph's "
+                                f"inputs are {sorted(graph)}")
         self.output_names = tuple(t.name for t in self.manifest.outputs)
         self._single, self._out0 = len(self.output_names) == 1, self.output_names[0]
         self.size_bytes = len(data)
@@ -136,7 +143,7 @@ class Model:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Model({self.source!r}, task={self.manifest.task.value}, backend={self.backend.value}, providers={self.providers})"
+        return f"Model({self.source!r}, task={self.manifest.task}, backend={self.backend.value}, providers={self.providers})"
 
 
 def _check(spec: TensorInfo, value) -> np.ndarray:

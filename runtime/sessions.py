@@ -50,6 +50,7 @@ class OnnxSession:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelFileError(f"{source}: not a loadable ONNX model ({first})") from None
         self.output_names = [o.name for o in self._session.get_outputs()]
+        self.input_names = [i.name for i in self._session.get_inputs()]
         # run(feeds) is the session's own run with the output names bound: no Python frame in between
         self.run = functools.partial(self._session.run, self.output_names)
 

@@ -43,6 +43,9 @@ class VideoSink:
     """An MP4 file of drawn frames, opened at the first frame's size."""
 
     def __init__(self, path: str | os.PathLike, fps: float = 30.0):
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise InputError(f"{path}: cannot write the video there: the folder {folder} does not exist")
         self.path, self.fps, self._writer = str(path), fps, None
 
     def write(self, frame: np.ndarray) -> None:

@@ -68,5 +68,5 @@ def test_cli_devices(capsys):
     assert main(["devices", "detect"]) == 0
     out = capsys.readouterr().out
     assert "closest" in out and "providers" in out
-    assert main(["devices", "show", "toaster"]) == 1
+    assert main(["devices", "show", "toaster"]) == 2  # a name no profile has: bad input
     assert capsys.readouterr().err.startswith("error: unknown device profile 'toaster'")

@@ -82,7 +82,7 @@ def _damaged_copy(src, dst):
 
 def test_every_row_lands_in_exactly_one_file(scorer, fraud_csv, tmp_path):
     n = _damaged_copy(fraud_csv, tmp_path / "in.csv")
-    s = score_csv(scorer, tmp_path / "in.csv", tmp_path / "out.csv", chunk_rows=64)
+    s = score_csv(scorer, tmp_path / "in.csv", tmp_path / "out.csv", block_bytes=4096)  # many blocks, clean and not
     assert (s.rows, s.scored, s.rejected) == (n, n - 5, 5)
     scores = pd.read_csv(s.scores_path)
     rejects = pd.read_csv(s.rejects_path, keep_default_na=False)
@@ -141,3 +141,14 @@ def test_a_missing_extra_names_it():
 
     with pytest.raises(MissingExtraError, match=r"no_such_module_xyz is not installed: pip install 'edgeward\[camera\]'"):
         require("no_such_module_xyz", "camera")
+
+
+def test_the_arrow_path_and_the_row_by_row_path_write_the_same_bytes(scorer, fraud_csv, tmp_path, monkeypatch):
+    """Clean blocks go through Arrow; without pyarrow (the base install) every block goes row by row."""
+    from edgeward.runtime import csv_scoring
+
+    fast = score_csv(scorer, fraud_csv, tmp_path / "fast.csv", block_bytes=50_000)
+    monkeypatch.setattr(csv_scoring.Chunk, "fast", lambda *args: False)
+    slow = score_csv(scorer, fraud_csv, tmp_path / "slow.csv", block_bytes=50_000)
+    assert (fast.rows, fast.scored) == (slow.rows, slow.scored) and fast.rows > 10_000
+    assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "slow.csv").read_bytes()

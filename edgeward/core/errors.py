@@ -48,6 +48,10 @@ class DeviceError(EdgewardError):
     """A device profile cannot be used on this host (a missing provider, an unknown profile)."""
 
 
+class UnknownProfileError(DeviceError, InputError):
+    """A device profile name that no profile has: bad input (exit code 2), and a device error."""
+
+
 class MissingExtraError(EdgewardError, ImportError):
     """An optional dependency is not installed; names the extra that provides it."""
 

@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+import numpy as np
+
 from edgeward.core.errors import ManifestError
 from edgeward.core.registry import task_names
 
@@ -86,20 +88,34 @@ class Manifest:
         if data["task"] not in task_names():
             raise ManifestError(f"{source}: manifest field 'task': expected one of {', '.join(task_names())}, "
                                 f"got {data['task']!r}")
+        thresholds, features, labels = data["thresholds"], data["features"], data["labels"]
+        _expect(isinstance(thresholds, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                     for v in thresholds.values()),
+                source, "thresholds", "an object of numbers", thresholds)
+        for name, value in (("features", features), ("labels", labels)):
+            _expect(isinstance(value, list) and all(isinstance(v, str) for v in value), source, name, "a list of names", value)
+        for name in ("inputs", "outputs", "metrics"):
+            _expect(isinstance(data[name], list), source, name, "a list", data[name])
+        _expect(isinstance(data.get("params", {}), dict), source, "params", "an object", data.get("params"))
         return cls(
             task=str(data["task"]),
             format=str(data["format"]),
             precision=str(data["precision"]),
             inputs=tuple(_tensor(t, source, f"inputs[{i}]") for i, t in enumerate(data["inputs"])),
             outputs=tuple(_tensor(t, source, f"outputs[{i}]") for i, t in enumerate(data["outputs"])),
-            labels=tuple(data["labels"]),
-            features=tuple(data["features"]),
-            thresholds={str(k): float(v) for k, v in data["thresholds"].items()},
+            labels=tuple(labels),
+            features=tuple(features),
+            thresholds={str(k): float(v) for k, v in thresholds.items()},
             metrics=tuple(_sub(Metric, m, source, f"metrics[{i}]") for i, m in enumerate(data["metrics"])),
             provenance=_sub(Provenance, data["provenance"], source, "provenance"),
             params=dict(data.get("params", {})),
             schema=schema,
         )
+
+
+def _expect(ok: bool, source: str, field: str, expected: str, given) -> None:
+    if not ok:
+        raise ManifestError(f"{source}: manifest field '{field}': expected {expected}, got {str(given)[:60]!r}")
 
 
 _OPTIONAL = {"params", "schema", "layout", "normalisation"}
@@ -121,5 +137,12 @@ def _sub(cls: type, data: Any, source: str, where: str):
 
 def _tensor(data: Any, source: str, where: str) -> TensorInfo:
     t = _sub(TensorInfo, data, source, where)
-    shape = tuple(None if d is None else int(d) for d in t.shape)
-    return TensorInfo(t.name, shape, t.dtype, t.layout, t.normalisation)
+    _expect(isinstance(t.name, str) and t.name != "", source, f"{where}.name", "a name", t.name)
+    _expect(isinstance(t.shape, list) and all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 0)
+                                              for d in t.shape), source, f"{where}.shape", "a list of sizes or null", t.shape)
+    _expect(isinstance(t.dtype, str), source, f"{where}.dtype", "a dtype name", t.dtype)
+    try:
+        np.dtype(t.dtype)
+    except TypeError:
+        _expect(False, source, f"{where}.dtype", "a numpy dtype name", t.dtype)
+    return TensorInfo(t.name, tuple(t.shape), t.dtype, t.layout, t.normalisation)

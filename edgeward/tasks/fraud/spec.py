@@ -93,6 +93,9 @@ class FraudTask(TaskSpec):
         fp32 = run.artifact("model.onnx")
         if options.vs_keras and fp32.exists():
             result["vs_keras"] = own_bench.bench_vs_keras(run.model, fp32, run.holdout, options, step=tick)
+        data = Path(record.data.path)
+        if fp32.exists() and data.suffix == ".csv" and data.exists():
+            result["score_file"] = own_bench.bench_score_file(fp32, data)
 
     def bench_steps(self, options) -> int:
         return 3 if options.vs_keras else 0

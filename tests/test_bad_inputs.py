@@ -1,0 +1,351 @@
+"""The bad-input matrix: one table of damaged or wrong inputs across what edgeward takes (model files, CSV rows,
+WAV files, images and video sources, options), each with the expected outcome: a one-line error of edgeward's own
+type naming the file, line or field (exit code 2 from the CLI), or a stated recovery. Never a traceback, a hang or
+a silent wrong result. `python -m tests.test_bad_inputs` prints the table as Markdown (docs/bad-inputs.md)."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import onnx
+import pandas as pd
+import pytest
+
+from edgeward.app.cli import main
+from edgeward.core.errors import EdgewardError
+from edgeward.core.manifest import METADATA_KEY
+
+
+@dataclass(frozen=True)
+class Case:
+    area: str
+    what: str  # the input, in words
+    call: Callable  # (env) -> argv list for the CLI, or a callable for the Python API
+    expect: str  # a substring of the one-line error, or "ok: ..." for a recovery checked by ``check``
+    check: Callable | None = None  # (env, result) -> None, for recoveries
+    code: int = 2  # the CLI's exit code: 2 for bad input, 1 for a device this host lacks
+
+
+def wav(rate=16000, channels=1, bits=16, tag=1, samples=b"\x00\x00" * 1600, declared=None) -> bytes:
+    fmt = struct.pack("<HHIIHH", tag, channels, rate, rate * channels * bits // 8, channels * bits // 8, bits)
+    data_size = len(samples) if declared is None else declared
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", data_size) + samples
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+class Env:
+    """Paths the cases use: the fraud model and a clean CSV of its schema, a detector and its images."""
+
+    def __init__(self, tmp: Path, fraud_model: Path, fraud_csv: Path, detect_run: Path, detect_data: Path):
+        self.tmp, self.fraud_model, self.detect_model = tmp, fraud_model, detect_run / "artifacts" / "model.onnx"
+        self.detect_data = detect_data
+        self.frame = pd.read_csv(fraud_csv, nrows=200, dtype=str, keep_default_na=False)
+        self.lines = Path(fraud_csv).read_bytes().splitlines(keepends=True)[:201]
+        self.features = list(onnx_manifest(fraud_model)["features"])
+        self.n = 0
+
+    def file(self, data: bytes | str, suffix: str) -> str:
+        self.n += 1
+        path = self.tmp / f"case{self.n}{suffix}"
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+        return str(path)
+
+    def csv(self, mutate=None, raw: bytes | None = None) -> str:
+        if raw is not None:
+            return self.file(raw, ".csv")
+        lines = list(self.lines)
+        if mutate:
+            lines = mutate(lines)
+        return self.file(b"".join(lines), ".csv")
+
+    def score(self, path: str, *extra: str) -> list[str]:
+        self.out = str(self.tmp / f"scores{self.n}.csv")
+        return ["score", str(self.fraud_model), "--input", path, "--out", self.out, *extra]
+
+    def model_with(self, edit) -> str:
+        proto = onnx.load(self.fraud_model)
+        edit(proto)
+        self.n += 1
+        path = self.tmp / f"model{self.n}.onnx"
+        onnx.save(proto, path)
+        return str(path)
+
+
+def onnx_manifest(path) -> dict:
+    import json
+
+    proto = onnx.load(path)
+    return json.loads(next(p.value for p in proto.metadata_props if p.key == METADATA_KEY))
+
+
+def set_manifest(field, value):
+    def edit(proto):
+        import json
+
+        prop = next(p for p in proto.metadata_props if p.key == METADATA_KEY)
+        data = json.loads(prop.value)
+        data[field] = value
+        prop.value = json.dumps(data)
+    return edit
+
+
+def formula_escaped(env) -> None:
+    scores = pd.read_csv(env.out, dtype=str)
+    assert "'=HYPERLINK(1)" in set(scores.iloc[:, 1]) and not scores.iloc[:, 1].str.startswith("=").any()
+
+
+def accounted(expected_rejects: int):
+    def check(env, _):
+        scores = pd.read_csv(env.out)
+        rejects = pd.read_csv(env.out.replace(".csv", ".rejects.csv"), keep_default_na=False)
+        assert len(scores) + len(rejects) == 200 and len(rejects) == expected_rejects, (len(scores), len(rejects))
+    return check
+
+
+def mutate_feature(env, line_index: int, value: bytes, feature_index: int = 0) -> str:
+    header = env.lines[0].decode().strip().split(",")
+    col = header.index(env.features[feature_index])
+
+    def mutate(lines):
+        row = lines[line_index].rstrip(b"\r\n").split(b",")
+        row[col] = value
+        return lines[:line_index] + [b",".join(row) + b"\n"] + lines[line_index + 1:]
+    return env.csv(mutate)
+
+
+def damaged_folder(env) -> str:
+    import shutil
+
+    folder = env.tmp / "damaged-images"
+    if not folder.exists():
+        shutil.copytree(env.detect_data / "images" / "test", folder)
+        (folder / "00002.jpg").write_bytes(b"")  # a 0-byte image between good ones
+    return str(folder)
+
+
+def yolo_labels(env, text: str):
+    from edgeward.train.detect.labels import read_yolo_labels
+
+    return read_yolo_labels(Path(env.file(text, ".txt")), 10)
+
+
+def class_folders(env, classes: list[str], empty: str | None = None):
+    from edgeward.train.classify.data import load_class_folders
+
+    env.n += 1
+    root = env.tmp / f"classes{env.n}"
+    for name in classes:
+        (root / name).mkdir(parents=True)
+        if name != empty:
+            for i in range(4):
+                (root / name / f"{i}.png").write_bytes(Path(sorted((env.detect_data / "images" / "test").glob("*.jpg"))[i])
+                                                       .read_bytes())
+    return load_class_folders(root, 32)
+
+
+def read_wav_of(data: bytes):
+    def call(env):
+        from edgeward.runtime.audio_io import read_wav
+
+        return read_wav(env.file(data, ".wav"))
+    return call
+
+
+def all_stereo(results) -> None:
+    assert all(x.shape == (100, 2) and rate == 16000 for x, rate in results), [(x.shape, rate) for x, rate in results]
+
+
+def api(fn):
+    fn.api = True
+    return fn
+
+
+CASES = [
+    # model files ------------------------------------------------------------------------------------------------
+    Case("model file", "an empty file", lambda e: ["score", e.file(b"", ".onnx"), "--input", e.csv(), "--out", str(e.tmp / "o.csv")],
+         "expected an ONNX or TFLite model, got 0 bytes"),
+    Case("model file", "random bytes", lambda e: ["score", e.file(np.random.default_rng(0).bytes(5000), ".onnx"),
+                                                  "--input", e.csv(), "--out", str(e.tmp / "o.csv")], "not a loadable ONNX model"),
+    Case("model file", "an ONNX file cut in half", lambda e: ["score", e.file(Path(e.fraud_model).read_bytes()[:2000], ".onnx"),
+                                                            "--input", e.csv(), "--out", str(e.tmp / "o.csv")],
+         "not a loadable ONNX model"),
+    Case("model file", "a TFLite file cut short", lambda e: ["score", e.file(b"\x1c\x00\x00\x00TFL3" + b"\x00" * 40, ".tflite"),
+                                                           "--input", e.csv(), "--out", str(e.tmp / "o.csv")],
+         "not a loadable TFLite model"),
+    Case("model file", "an ONNX model without the manifest",
+         lambda e: ["score", e.model_with(lambda p: p.metadata_props.pop()), "--input", e.csv(), "--out", str(e.tmp / "o.csv")],
+         "no edgeward manifest in the file"),
+    Case("model file", "a manifest that is not JSON",
+         lambda e: ["score", e.model_with(lambda p: setattr(p.metadata_props[-1], "value", "{oops")), "--input", e.csv(),
+                    "--out", str(e.tmp / "o.csv")], "manifest is not valid JSON"),
+    Case("model file", "a manifest of an unknown schema version",
+         lambda e: ["score", e.model_with(set_manifest("schema", 99)), "--input", e.csv(), "--out", str(e.tmp / "o.csv")],
+         "manifest schema version 99 is not supported"),
+    Case("model file", "a manifest whose thresholds are text",
+         lambda e: ["score", e.model_with(set_manifest("thresholds", "high")), "--input", e.csv(), "--out", str(e.tmp / "o.csv")],
+         "manifest field 'thresholds'"),
+    Case("model file", "a manifest whose features are a number",
+         lambda e: ["score", e.model_with(set_manifest("features", 5)), "--input", e.csv(), "--out", str(e.tmp / "o.csv")],
+         "manifest field 'features'"),
+    Case("model file", "a manifest whose input shape is text",
+         lambda e: ["score", e.model_with(lambda p: set_manifest("inputs", [{**onnx_manifest(e.fraud_model)["inputs"][0],
+                                                                             "shape": "big"}])(p)),
+                    "--input", e.csv(), "--out", str(e.tmp / "o.csv")], "manifest field 'inputs[0]"),
+    Case("model file", "a manifest input name the graph does not have",
+         lambda e: ["score", e.model_with(lambda p: set_manifest("inputs", [{**onnx_manifest(e.fraud_model)["inputs"][0],
+                                                                             "name": "other"}])(p)),
+                    "--input", e.csv(), "--out", str(e.tmp / "o.csv")], "the graph's inputs are ['features']"),
+    Case("model file", "a detection model given to `score`",
+         lambda e: ["score", str(e.detect_model), "--input", e.csv(), "--out", str(e.tmp / "o.csv")],
+         "a detect model scores no files of rows"),
+    Case("model file", "a folder given as the model",
+         lambda e: ["score", str(e.tmp), "--input", e.csv(), "--out", str(e.tmp / "o.csv")], "got a directory"),
+    # CSV rows (score) -------------------------------------------------------------------------------------------
+    Case("CSV", "an empty file", lambda e: e.score(e.csv(raw=b"")), "line 1: expected a header row, got 'an empty file'"),
+    Case("CSV", "a header only", lambda e: e.score(e.csv(lambda lines: lines[:1])), "ok: 0 rows scored, 0 rejected",
+         lambda e, r: None),
+    Case("CSV", "a feature column missing", lambda e: e.score(e.csv(raw=b"tx_id,amount\n1,2\n")),
+         "line 1, field 'hour': expected a column for every model feature"),
+    Case("CSV", "the same column twice", lambda e: e.score(e.csv(lambda lines: [lines[0].rstrip(b"\r\n") + b",amount\n"]
+                                                                   + [x.rstrip(b"\r\n") + b",1\n" for x in lines[1:]])),
+         "line 1, field 'amount': expected unique column names"),
+    Case("CSV", "another delimiter (;)", lambda e: e.score(e.csv(lambda lines: [x.replace(b",", b";") for x in lines])),
+         "expected a column for every model feature"),
+    Case("CSV", "columns reordered and one extra", lambda e: e.score(e.file(
+        e.frame[list(reversed(e.frame.columns))].assign(note="x").to_csv(index=False), ".csv")),
+        "ok: every row scored", accounted(0)),
+    Case("CSV", "CRLF line ends", lambda e: e.score(e.csv(lambda lines: [x.rstrip(b"\r\n") + b"\r\n" for x in lines])),
+         "ok: every row scored", accounted(0)),
+    Case("CSV", "a UTF-8 byte-order mark", lambda e: e.score(e.csv(lambda lines: [b"\xef\xbb\xbf" + lines[0]] + lines[1:])),
+         "ok: every row scored", accounted(0)),
+    Case("CSV", "numbers in quotes", lambda e: e.score(e.csv(lambda lines: lines[:1] + [b",".join(b'"' + v + b'"' for v in
+                                                                                      x.rstrip(b"\r\n").split(b",")) + b"\n"
+                                                                                      for x in lines[1:]])),
+         "ok: every row scored", accounted(0)),
+    Case("CSV", "a missing value", lambda e: e.score(mutate_feature(e, 5, b"")), "ok: one reject", accounted(1)),
+    Case("CSV", "text in a feature", lambda e: e.score(mutate_feature(e, 5, b"noon")), "ok: one reject", accounted(1)),
+    Case("CSV", "NaN in a feature", lambda e: e.score(mutate_feature(e, 5, b"nan")), "ok: one reject", accounted(1)),
+    Case("CSV", "infinity in a feature", lambda e: e.score(mutate_feature(e, 5, b"-inf")), "ok: one reject", accounted(1)),
+    Case("CSV", "a value beyond float32 (1e39)", lambda e: e.score(mutate_feature(e, 150, b"1e39")), "ok: one reject",
+         accounted(1)),
+    Case("CSV", "a byte that is not UTF-8", lambda e: e.score(mutate_feature(e, 7, b"12\xff3")), "ok: one reject",
+         accounted(1)),
+    Case("CSV", "an unclosed quote", lambda e: e.score(mutate_feature(e, 9, b'"12')), "ok: one reject", accounted(1)),
+    Case("CSV", "a field of 200 KiB", lambda e: e.score(mutate_feature(e, 11, b"9" * 200_000)), "ok: one reject",
+         accounted(1)),
+    Case("CSV", "a line of binary garbage", lambda e: e.score(e.csv(lambda lines: lines[:3] + [b"\x00\x01\x02\xfe\n"] + lines[4:])),
+         "ok: one reject", accounted(1)),
+    Case("CSV", "a short row", lambda e: e.score(e.csv(lambda lines: lines[:3] + [lines[3][:10] + b"\n"] + lines[4:])),
+         "ok: one reject", accounted(1)),
+    Case("CSV", "--rejects on the same path as --out", lambda e: e.score(e.csv(), "--rejects", str(e.tmp / f"scores{e.n}.csv")),
+         "the scores and the rejects must go to different files"),
+    Case("CSV", "--out over the input", lambda e: ["score", str(e.fraud_model), "--input", (p := e.csv()), "--out", p],
+         "the output files must differ from the input"),
+    Case("CSV", "a formula in a passed-through column (=HYPERLINK)",
+         lambda e: e.score(e.csv(lambda lines: lines[:4] + [b"=HYPERLINK(1)," + lines[4].split(b",", 1)[1]] + lines[5:])),
+         "ok: written as '=HYPERLINK(1)", lambda e, out: formula_escaped(e)),
+    # WAV files --------------------------------------------------------------------------------------------------
+    Case("WAV", "0 bytes", api(read_wav_of(b"")), "expected a WAV file (RIFF/WAVE header)"),
+    Case("WAV", "not audio (text)", api(read_wav_of(b"hello, I am not a sound")), "expected a WAV file (RIFF/WAVE header)"),
+    Case("WAV", "a header without chunks", api(read_wav_of(b"RIFF\x04\x00\x00\x00WAVE")), "without a fmt and a data chunk"),
+    Case("WAV", "a data size larger than the file", api(read_wav_of(wav(declared=10_000_000))), "the file is truncated"),
+    Case("WAV", "sample rate 0", api(read_wav_of(wav(rate=0))), "WAV field 'sample rate': expected 1,000 to 384,000 Hz, got 0"),
+    Case("WAV", "sample rate 1", api(read_wav_of(wav(rate=1))), "WAV field 'sample rate'"),
+    Case("WAV", "0 channels", api(read_wav_of(wav(channels=0))), "WAV field 'channels': expected 1 to 64, got 0"),
+    Case("WAV", "NaN samples (float)", api(read_wav_of(wav(tag=3, bits=32, samples=np.full(100, np.nan, "<f4").tobytes()))),
+         "WAV samples: expected finite values"),
+    Case("WAV", "an unknown encoding (A-law)", api(read_wav_of(wav(tag=6, bits=8, samples=b"\x00" * 100))),
+         "expected PCM 8/16/24/32-bit or float WAV, got format 6"),
+    Case("WAV", "8, 24, 32-bit and float, stereo", api(lambda e: [read_wav_of(wav(bits=b, tag=t, channels=2,
+                                                                                 samples=b"\x00" * (b // 8) * 200))(e)
+                                                                  for b, t in ((8, 1), (24, 1), (32, 1), (32, 3))]),
+         "ok: read", lambda e, r: all_stereo(r)),
+    # labels and datasets ----------------------------------------------------------------------------------------
+    Case("dataset", "a YOLO label line of 4 fields", api(lambda e: yolo_labels(e, "1 0.5 0.5 0.2\n")),
+         "line 1: expected 5 fields 'class cx cy w h'"),
+    Case("dataset", "a YOLO class index beyond the names", api(lambda e: yolo_labels(e, "0 0.5 0.5 0.2 0.2\n12 0.5 0.5 0.2 0.2\n")),
+         "line 2, field 'class': expected a class index from 0 to 9, got 12"),
+    Case("dataset", "a YOLO box wider than the image", api(lambda e: yolo_labels(e, "3 0.5 0.5 1.5 0.2\n")),
+         "field 'w': expected a normalised value in (0, 1]"),
+    Case("dataset", "a class folder tree with one class", api(lambda e: class_folders(e, ["cats"])),
+         "expected at least 2 class folders, got 1"),
+    Case("dataset", "an empty class folder", api(lambda e: class_folders(e, ["cats", "dogs"], empty="dogs")),
+         "an empty class folder"),
+    # images and video sources -----------------------------------------------------------------------------------
+    Case("image", "a non-video file as the source", lambda e: ["run", "detect", str(e.detect_model), "--source",
+                                                               e.file(b"not a video", ".mp4")],
+         "not a video OpenCV can read"),
+    Case("image", "a camera that is absent", lambda e: ["run", "detect", str(e.detect_model), "--source", "7"],
+         "camera 7 cannot be opened (no such device, or it is busy)", code=1),
+    Case("image", "a folder with a damaged image among good ones",
+         lambda e: ["run", "detect", str(e.detect_model), "--source", damaged_folder(e), "--json"],
+         "ok: skipped and counted", lambda e, out: None),
+    # options ----------------------------------------------------------------------------------------------------
+    Case("options", "--threads -1", lambda e: e.score(e.csv(), "--threads", "-1"), "threads (--threads): expected a whole number"),
+    Case("options", "--threads 100000", lambda e: e.score(e.csv(), "--threads", "100000"), "from 1 to 256, got 100000"),
+    Case("options", "--threshold nan", lambda e: e.score(e.csv(), "--threshold", "nan"),
+         "threshold (--threshold): expected a probability from 0 to 1, got nan"),
+    Case("options", "--threshold -5", lambda e: e.score(e.csv(), "--threshold", "-5"), "got -5.0"),
+    Case("options", "an unknown device profile", lambda e: e.score(e.csv(), "--device", "toaster"), "toaster"),
+    Case("options", "detect --score-threshold 2", lambda e: ["run", "detect", str(e.detect_model), "--source", "0",
+                                                             "--score-threshold", "2"], "score_threshold (--score-threshold)"),
+    Case("options", "detect --score-threshold nan", lambda e: ["run", "detect", str(e.detect_model), "--source", "0",
+                                                               "--score-threshold", "nan"], "score_threshold (--score-threshold)"),
+    Case("options", "detect --max-detections -1", lambda e: ["run", "detect", str(e.detect_model), "--source", "0",
+                                                             "--max-detections", "-1"], "max_detections (--max-detections)"),
+    Case("options", "detect --save into a folder that is not there",
+         lambda e: ["run", "detect", str(e.detect_model), "--source", str(e.detect_data / "images" / "test"), "--save",
+                    str(e.tmp / "nowhere" / "out.mp4")], "cannot write the video there: the folder"),
+]
+
+
+@pytest.fixture(scope="module")
+def env(fraud_model, fraud_csv, detect_run, detect_data, tmp_path_factory):
+    return Env(tmp_path_factory.mktemp("bad"), fraud_model, fraud_csv, detect_run, detect_data)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.area}: {c.what}" for c in CASES])
+def test_bad_input(case, env, capsys):
+    capsys.readouterr()
+    if getattr(case.call, "api", False):
+        if case.expect.startswith("ok"):
+            case.check(env, case.call(env))
+        else:
+            with pytest.raises(EdgewardError) as raised:
+                case.call(env)
+            assert case.expect in str(raised.value) and "\n" not in str(raised.value)
+        return
+    code = main(case.call(env))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    if case.expect.startswith("ok"):
+        assert code == 0, err
+        if case.check:
+            case.check(env, out)
+    else:
+        assert code == case.code, (code, out, err)
+        lines = [line for line in err.splitlines() if line.startswith("error: ")]
+        assert len(lines) == 1 and case.expect in lines[0], err
+
+
+def test_the_matrix_is_large_enough():
+    assert len(CASES) >= 50
+
+
+def markdown() -> str:
+    rows = ["| area | input | outcome |", "|---|---|---|"]
+    rows += [f"| {c.area} | {c.what} | {c.expect.replace('|', '/')} |" for c in CASES]
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown())
+
+
+def test_the_document_is_generated_from_this_table():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "bad-inputs.md").read_text()
+    assert doc.rstrip().endswith(markdown()), "regenerate docs/bad-inputs.md: .venv/bin/python tests/test_bad_inputs.py"
