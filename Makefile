@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.edgeward-installed
 EXTRAS := train,tflite,audio,camera,serve,ray,dev
 APT_PACKAGES := espeak-ng libportaudio2 chromium chromium-driver
 
-.PHONY: demo test install system-deps bench bench-commands bench-detect bench-classify bench-serve bench-batch clean
+.PHONY: demo test install system-deps bench bench-commands bench-detect bench-classify bench-serve bench-batch fuzz clean
 
 demo: install
 	$(VENV)/bin/edgeward demo --out runs/demo
@@ -69,6 +69,11 @@ bench-batch: install
 	$(VENV)/bin/edgeward train fraud --data runs/serve-data.csv --out runs/serve-fraud --epochs 3
 	$(VENV)/bin/edgeward export runs/serve-fraud
 	$(VENV)/bin/edgeward bench-batch runs/serve-fraud --rows 10000000
+
+# Fuzzing (not part of `make test`, which runs 150 inputs per parser): 100,000 inputs for each parser of untrusted
+# bytes; Hypothesis prints how many it ran and how many were rejected as invalid.
+fuzz: install
+	EDGEWARD_FUZZ_EXAMPLES=100000 $(PY) -m pytest -q tests/test_fuzz.py --hypothesis-show-statistics -p no:cacheprovider
 
 install: $(STAMP)
 

@@ -71,9 +71,13 @@ class ImagePreprocess:
 def as_rgb(image: np.ndarray, bgr: bool) -> np.ndarray:
     """A uint8 image of any common layout as (H, W, 3) RGB: greyscale (H, W) or (H, W, 1), RGB or BGR, and
     RGBA or BGRA (the alpha dropped)."""
-    x = np.asarray(image)
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"image: expected a numpy array of uint8 pixels, got {type(image).__name__}")
+    x = image
     if x.dtype != np.uint8:
         raise InputError(f"image: expected uint8 pixels, got {x.dtype}")
+    if 0 in x.shape[:2]:
+        raise InputError(f"image: expected H and W above 0, got shape {x.shape}")
     if x.ndim == 3 and x.shape[2] == 1:
         x = x[:, :, 0]
     if x.ndim == 2:

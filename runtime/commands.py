@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeward.core.config import at_least, check, option
-from edgeward.core.errors import InputError
+from edgeward.core.errors import InputError, TensorError
 from edgeward.devices import Profile
 from edgeward.runtime.audio_features import FrontEnd
 from edgeward.runtime.audio_io import Resampler, resample, to_mono
@@ -49,6 +49,26 @@ class RecognizerOptions:
         check(self, "hop_ms", self.hop_ms > 0, "a number > 0")
         at_least(self, 1, "smoothing")
         at_least(self, 0, "refractory_ms")
+
+
+PCM_SCALE = {np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0, np.dtype(np.int8): 128.0}
+
+
+def as_float_samples(samples) -> np.ndarray:
+    """Samples as float32 in [-1, 1]: float as they are, integer PCM (int8, int16, int32, as sound cards give them)
+    scaled, uint8 centred; anything else, or a NaN, is a ``TensorError``."""
+    x = np.asarray(samples)
+    if x.dtype.kind == "f":
+        x = x.astype(np.float32, copy=False)
+    elif x.dtype in PCM_SCALE:
+        x = x.astype(np.float32) / PCM_SCALE[x.dtype]
+    elif x.dtype == np.uint8:
+        x = (x.astype(np.float32) - 128.0) / 128.0
+    else:
+        raise TensorError(f"samples: expected float or integer PCM audio, got dtype {x.dtype}")
+    if not np.isfinite(x).all():
+        raise TensorError(f"samples: expected finite values, got {x[~np.isfinite(x)][0]}")
+    return x
 
 
 class CommandRecognizer(ModelTask):
@@ -100,12 +120,15 @@ class CommandRecognizer(ModelTask):
     def accept(self, samples: np.ndarray, sample_rate: int) -> list[Event]:
         """Feed audio; returns the events decided by it. The rate must stay the same within a stream."""
         if self._rate is None:
+            whole = isinstance(sample_rate, (int, float, np.integer, np.floating)) and float(sample_rate).is_integer()
+            if not (whole and 1000 <= sample_rate <= 384_000):
+                raise InputError(f"sample_rate: expected a whole number of Hz from 1,000 to 384,000, got {sample_rate!r}")
             self._rate = int(sample_rate)
             if self._rate != self.front_end.sample_rate:
                 self._resampler = Resampler(self._rate, self.front_end.sample_rate)
         elif int(sample_rate) != self._rate:
             raise InputError(f"sample rate changed mid-stream: expected {self._rate} Hz, got {sample_rate} Hz (call reset() first)")
-        x = to_mono(np.asarray(samples, dtype=np.float32))
+        x = to_mono(as_float_samples(samples))
         if self._resampler is not None:
             x = self._resampler.process(x)
         events = []

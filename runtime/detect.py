@@ -104,8 +104,10 @@ class Detector(ModelTask):
 
     def preprocess(self, image: np.ndarray, bgr: bool = True) -> tuple[np.ndarray, Letterbox]:
         require("cv2", "camera")
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise InputError(f"image: expected (H, W, 3) uint8, got shape {image.shape} {image.dtype}")
+        if not isinstance(image, np.ndarray):
+            raise InputError(f"image: expected a numpy array of (H, W, 3) uint8 pixels, got {type(image).__name__}")
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or 0 in image.shape:
+            raise InputError(f"image: expected (H, W, 3) uint8 pixels, H and W above 0, got shape {image.shape} {image.dtype}")
         canvas, lb = letterbox_image(image, self.size, bgr)
         x = to_input(canvas)
         x = x.transpose(2, 0, 1)[None] if self.nchw else x[None]

@@ -147,6 +147,12 @@ def class_folders(env, classes: list[str], empty: str | None = None):
     return load_class_folders(root, 32)
 
 
+def detector(env):
+    from edgeward.runtime.detect import Detector
+
+    return Detector.from_file(env.detect_model)
+
+
 def read_wav_of(data: bytes):
     def call(env):
         from edgeward.runtime.audio_io import read_wav
@@ -284,6 +290,12 @@ CASES = [
     Case("image", "a folder with a damaged image among good ones",
          lambda e: ["run", "detect", str(e.detect_model), "--source", damaged_folder(e), "--json"],
          "ok: skipped and counted", lambda e, out: None),
+    Case("image", "Detector.detect of a list", api(lambda e: detector(e).detect([[1, 2, 3]])),
+         "image: expected a numpy array of (H, W, 3) uint8 pixels, got list"),
+    Case("image", "Detector.detect of an empty image", api(lambda e: detector(e).detect(np.zeros((0, 5, 3), np.uint8))),
+         "H and W above 0, got shape (0, 5, 3)"),
+    Case("image", "Detector.detect of float pixels", api(lambda e: detector(e).detect(np.zeros((8, 8, 3), np.float32))),
+         "expected (H, W, 3) uint8 pixels"),
     # options ----------------------------------------------------------------------------------------------------
     Case("options", "--threads -1", lambda e: e.score(e.csv(), "--threads", "-1"), "threads (--threads): expected a whole number"),
     Case("options", "--threads 100000", lambda e: e.score(e.csv(), "--threads", "100000"), "from 1 to 256, got 100000"),

@@ -98,6 +98,21 @@ def load_yolo(folder: str | os.PathLike, split: str | None = None) -> DetectionS
     return DetectionSet(names, tuple(samples))
 
 
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+
+
+def _fields(path: Path, key: str, items: list[dict], types: dict) -> None:
+    """Each item of a COCO list has each field, of its type (bool is no number)."""
+    for n, item in enumerate(items):
+        for field, kind in types.items():
+            value = item.get(field)
+            if value is None or isinstance(value, bool) or not isinstance(value, kind) or \
+                    (isinstance(value, float) and not np.isfinite(value)):
+                expected = {int: "a whole number", str: "text"}.get(kind, "a number")
+                raise DataError(path, None, f"{key}[{n}].{field}", expected, value)
+
+
 def load_coco(annotations: str | os.PathLike, images_dir: str | os.PathLike) -> DetectionSet:
     """A COCO JSON detection set; boxes become normalised cx cy w h, categories become 0..C-1 in id order."""
     path = Path(annotations)
@@ -107,12 +122,21 @@ def load_coco(annotations: str | os.PathLike, images_dir: str | os.PathLike) -> 
         raise InputError(f"{path}: annotations file not found") from None
     except json.JSONDecodeError as exc:
         raise DataError(path, exc.lineno, None, "COCO JSON", exc.msg) from None
+    if not isinstance(data, dict):
+        raise DataError(path, None, None, "a COCO JSON object with images, annotations and categories", type(data).__name__)
     for key in ("images", "annotations", "categories"):
         if key not in data:
             raise DataError(path, None, key, f"a top-level '{key}' list", "none")
+        if not isinstance(data[key], list) or not all(isinstance(item, dict) for item in data[key]):
+            raise DataError(path, None, key, "a list of objects", str(data[key])[:40])
+    _fields(path, "categories", data["categories"], {"id": int, "name": str})
+    _fields(path, "images", data["images"], {"id": int, "file_name": str, "width": (int, float), "height": (int, float)})
     categories = sorted(data["categories"], key=lambda c: c["id"])
     index = {c["id"]: i for i, c in enumerate(categories)}
     images = {im["id"]: im for im in data["images"]}
+    for n, im in enumerate(data["images"]):
+        if im["width"] <= 0 or im["height"] <= 0:
+            raise DataError(path, None, f"images[{n}]", "a width and a height above 0", (im["width"], im["height"]))
     per_image: dict = {i: ([], []) for i in images}
     for n, ann in enumerate(data["annotations"]):
         where = f"annotations[{n}]"
@@ -121,7 +145,10 @@ def load_coco(annotations: str | os.PathLike, images_dir: str | os.PathLike) -> 
         if ann.get("category_id") not in index:
             raise DataError(path, None, f"{where}.category_id", f"one of the category ids {sorted(index)}", ann.get("category_id"))
         im = images[ann["image_id"]]
-        x, y, w, h = ann.get("bbox", (0, 0, 0, 0))
+        bbox = ann.get("bbox", (0, 0, 0, 0))
+        if not (isinstance(bbox, (list, tuple)) and len(bbox) == 4 and all(_number(v) for v in bbox)):
+            raise DataError(path, None, f"{where}.bbox", "4 numbers [x, y, w, h]", bbox)
+        x, y, w, h = bbox
         if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > im["width"] + 1e-6 or y + h > im["height"] + 1e-6:
             raise DataError(path, None, f"{where}.bbox", f"a box inside the {im['width']}x{im['height']} image", ann.get("bbox"))
         per_image[ann["image_id"]][0].append([(x + w / 2) / im["width"], (y + h / 2) / im["height"], w / im["width"], h / im["height"]])
