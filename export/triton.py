@@ -21,6 +21,7 @@ from edgeward.core.config import at_least, check, option
 from edgeward.core.errors import InputError
 from edgeward.devices import Profile, resolve
 from edgeward.runtime.model import Model, read_model_bytes
+from edgeward.runtime.serve.models import split_spec, unique_name
 from edgeward.runtime.sessions import is_tflite
 
 MANIFEST_PARAMETER = "edgeward.manifest"
@@ -86,14 +87,12 @@ def write_repository(repo: str | os.PathLike, models: list[str], options: Triton
     repo = Path(repo)
     written: list[Path] = []
     for spec in models:
-        name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        name, path = split_spec(spec)
         data, source = read_model_bytes(path)
         if is_tflite(data):
             raise InputError(f"{source}: a TFLite model; Triton has no TFLite backend: give the ONNX artifact of the run")
         with Model(path, device="x86-64-cpu") as model:
-            name = name or (model.manifest.task if not any(w.name == model.manifest.task for w in written) else Path(path).stem)
-            if any(w.name == name for w in written):
-                raise InputError(f"triton: two models named {name!r}; name them: NAME=PATH")
+            name = unique_name(name, model.manifest.task, path, [w.name for w in written], "triton")
             config = model_config(name, model, profile, options)
         folder = repo / name
         (folder / "1").mkdir(parents=True, exist_ok=True)

@@ -64,6 +64,7 @@ def test_gpu_profiles_ask_for_gpu_instances_and_tensorrt(fraud_run, tmp_path):
     accelerator = _config(tmp_path / "jetson" / "fraud" / "config.pbtxt").optimization.execution_accelerators
     trt = accelerator.gpu_execution_accelerator[0]
     assert trt.name == "tensorrt" and trt.parameters["precision_mode"] == "FP16"
+    assert main(["triton", str(tmp_path / "twice"), f"a={onnx}", f"a={onnx}"]) == 2  # two models of one name
 
 
 def test_tflite_is_refused_and_a_manifest_travels_in_the_config(fraud_run, tmp_path, capsys):

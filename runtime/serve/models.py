@@ -22,6 +22,20 @@ class Served:
     batcher: DynamicBatcher | None = field(default=None, repr=False)  # made by build_app
 
 
+def split_spec(spec: str) -> tuple[str, str]:
+    """``NAME=PATH`` or ``PATH``: (the name, or "" for none, and the path)."""
+    name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+    return name, path
+
+
+def unique_name(name: str, task: str, path: str, taken: list[str], command: str) -> str:
+    """The name given, else the model's task, else (the task's name taken) its file's stem; two alike are an error."""
+    name = name or (task if task not in taken else Path(path).stem)
+    if name in taken:
+        raise InputError(f"{command}: two models named {name!r}; name them: NAME=PATH")
+    return name
+
+
 def load_models(specs: list[str], options) -> list[Served]:
     """``NAME=PATH`` or ``PATH`` (named after its task, or its file when the task's name is taken), or a Triton model
     repository folder (each model named after its folder, its newest version served)."""
@@ -31,14 +45,10 @@ def load_models(specs: list[str], options) -> list[Served]:
         if Path(spec).is_dir():
             entries += repository(Path(spec))
         else:
-            name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
-            entries.append((name, path, None))
+            entries.append((*split_spec(spec), None))
     for name, path, manifest in entries:
         model = Model(path, device=options.device, threads=options.threads, manifest=manifest)
-        if not name:
-            name = model.manifest.task if all(s.name != model.manifest.task for s in served) else Path(path).stem
-        if any(s.name == name for s in served):
-            raise InputError(f"serve: two models named {name!r}; name them: NAME=PATH")
+        name = unique_name(name, model.manifest.task, path, [s.name for s in served], "serve")
         served.append(Served(name, model))
     return served
 
