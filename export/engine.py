@@ -19,6 +19,7 @@ from edgeward.core.errors import ExportError, InputError
 from edgeward.core.manifest import Manifest, Metric
 from edgeward.core.registry import get_task
 from edgeward.core.rundir import RunDir, holdout_inputs
+from edgeward.core.seal import UNSEALED, seal
 from edgeward.export.artifacts import Activations, ArtifactSpec, Calibration, Format, Precision, Source, all_specs, excluded
 from edgeward.export.provenance import provenance
 from edgeward.export.validate import ArtifactCheck, Budget, check_outputs, raise_failures
@@ -182,9 +183,11 @@ def build(run: RunData, spec: ArtifactSpec, calibration_rows: int) -> bytes:
 
 
 def embed(spec: ArtifactSpec, data: bytes, manifest: Manifest) -> bytes:
+    """The artifact with its manifest, sealed: the manifest records the file's own hash (``core.seal``)."""
     from edgeward.export import onnx_export, tflite_export
 
-    return (onnx_export if spec.format is Format.ONNX else tflite_export).with_manifest(data, manifest)
+    unsealed = replace(manifest, provenance=replace(manifest.provenance, artifact_sha256=UNSEALED))
+    return seal((onnx_export if spec.format is Format.ONNX else tflite_export).with_manifest(data, unsealed))
 
 
 def file_outputs(spec: ArtifactSpec, data: bytes, count: int) -> list[str]:

@@ -12,7 +12,6 @@ import numpy as np
 
 from edgeward.core.errors import InputError
 
-
 MIN_RATE, MAX_RATE = 1000, 384_000  # Hz: telephone-grade audio to studio
 MAX_CHANNELS = 64
 STREAMING_SIZE = 0x7FFF0000  # a data size from here up means "to the end of the file"

@@ -55,10 +55,13 @@ class MicSource:
     def __init__(self, device: int | str | None = None, sample_rate: int | None = None, block_seconds: float = 0.1,
                  max_blocks: int = 50, backend=None):
         sd = backend or require("sounddevice", "audio")
+        name = device if device is not None else "(default)"
         try:
             info = sd.query_devices(device, "input")
-        except (ValueError, OSError) as exc:  # sounddevice raises ValueError for unknown devices
-            raise DeviceError(f"audio input {device if device is not None else '(default)'} cannot be opened: {exc}") from None
+        except Exception as exc:  # ValueError for an unknown device, PortAudioError when there is no input at all
+            found = input_devices()
+            raise DeviceError(f"audio input {name} cannot be opened ({exc}); inputs this host has: "
+                              + (", ".join(f"mic:{d['index']} {d['name']}" for d in found) or "none")) from None
         self.rate = int(sample_rate or info["default_samplerate"])
         self.overflows = self.dropped = 0
         self._queue: queue.Queue = queue.Queue(maxsize=max_blocks)
@@ -77,7 +80,7 @@ class MicSource:
                                           blocksize=max(1, int(self.rate * block_seconds)), callback=callback)
             self._stream.start()
         except Exception as exc:  # PortAudioError and friends
-            raise DeviceError(f"audio input {device if device is not None else '(default)'} cannot be opened: {exc}") from None
+            raise DeviceError(f"audio input {name} cannot be opened: {exc}") from None
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, int]]:
         while not self._closed:
@@ -106,7 +109,7 @@ def input_devices() -> list[dict]:
         import sounddevice as sd
 
         devices = sd.query_devices()
-    except (ImportError, OSError):
+    except Exception:  # ImportError, OSError without PortAudio, PortAudioError: no inputs to list
         return []
     return [{"index": i, "name": d["name"], "channels": d["max_input_channels"], "rate": d["default_samplerate"]}
             for i, d in enumerate(devices) if d["max_input_channels"] > 0]

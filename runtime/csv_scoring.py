@@ -7,8 +7,9 @@ an unclosed quote or bytes that are not UTF-8. One bad row is one reject: a row 
 does not run across lines), so no row can swallow the rows after it.
 
 Both files are written under temporary names and renamed when the input is read to its end: a file named
-``out`` is always complete. A passed-through value that a spreadsheet would run as a formula (``=``, ``+``,
-``-``, ``@``, and not a number) is written with a leading ``'``.
+``out`` is always complete. Interrupted (SIGINT, SIGTERM), the rows scored so far stay in the ``.partial``
+files; a write that fails (a full disk) leaves nothing behind. A passed-through value that a spreadsheet would
+run as a formula (``=``, ``+``, ``-``, ``@``, and not a number) is written with a leading ``'``.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeward.core.errors import DataError, InputError
+from edgeward.core.errors import DataError, InputError, Interrupted, OutputError
 from edgeward.runtime.fraud import FraudScorer
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 BLOCK_BYTES = 1 << 22  # read at a time: about 30,000 transactions
 CHUNK_ROWS = 20_000  # rows scored at a time on the row-by-row path
+SPLIT_LINES = 256  # a block with a bad line is halved down to this many lines, then read row by row
 
 
 @dataclass(frozen=True)
@@ -55,21 +57,34 @@ def score_csv(
     from tqdm import tqdm
 
     tmp_out, tmp_rej = out_path.with_name(out_path.name + ".partial"), rejects_path.with_name(rejects_path.name + ".partial")
+    counts = {"rows": 0, "scored": 0, "rejected": 0, "flagged": 0}
+    keep_partial = False
     try:
         with open(input_path, "rb") as src, open(tmp_out, "w", newline="", encoding="utf-8") as out, \
                 open(tmp_rej, "w", newline="", encoding="utf-8") as rej, \
                 tqdm(total=input_path.stat().st_size, unit="B", unit_scale=True, desc="scoring",
                      disable=not progress, leave=False) as bar:
-            counts = _score(scorer, input_path, src, out, rej, bar, block_bytes)
+            _score(scorer, input_path, src, out, rej, bar, block_bytes, counts)
         os.replace(tmp_out, out_path)
         os.replace(tmp_rej, rejects_path)
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM through the CLI: what was scored stays, named partial
+        keep_partial = True
+        raise Interrupted(f"{input_path}: interrupted after {counts['scored']:,} rows scored and {counts['rejected']:,} "
+                          f"rejected; they are in {tmp_out} and {tmp_rej} (partial: {out_path} was not written)",
+                          getattr(exc, "exit_code", 130)) from None
+    except OSError as exc:  # a full disk, a read-only folder: no half-written file is left behind
+        if exc.filename and Path(exc.filename) == input_path:
+            raise InputError(f"{input_path}: cannot be read: {exc.strerror}") from None
+        raise OutputError(f"{out_path}: cannot write the scores: {exc.strerror or exc} (after {counts['rows']:,} rows; "
+                          "nothing was left behind)") from None
     finally:
-        for tmp in (tmp_out, tmp_rej):
-            tmp.unlink(missing_ok=True)
+        if not keep_partial:
+            for tmp in (tmp_out, tmp_rej):
+                tmp.unlink(missing_ok=True)
     return ScoreSummary(counts["rows"], counts["scored"], counts["rejected"], counts["flagged"], out_path, rejects_path)
 
 
-def _score(scorer, input_path: Path, src, out, rej, bar, block_bytes: int) -> dict:
+def _score(scorer, input_path: Path, src, out, rej, bar, block_bytes: int, counts: dict) -> None:
     features = list(scorer.features)
     first = src.readline()
     header = _header(input_path, first, features)
@@ -78,7 +93,6 @@ def _score(scorer, input_path: Path, src, out, rej, bar, block_bytes: int) -> di
     keep = [i for i, h in enumerate(header) if h not in features]
     out.write(_csv_line(["line", *[header[i] for i in keep], "score", "flag"]))
     rej.write("line,field,reason\n")
-    counts = {"rows": 0, "scored": 0, "rejected": 0, "flagged": 0}
     chunk = Chunk(scorer, header, idx, keep)
     carry, first = b"", 2
     while True:  # blocks of whole lines: the clean ones are parsed by Arrow without a Python loop over lines
@@ -91,12 +105,22 @@ def _score(scorer, input_path: Path, src, out, rej, bar, block_bytes: int) -> di
             _flush(chunk, body if body.endswith(b"\n") else body + b"\n", first, out, rej, counts)
             first += body.count(b"\n") + (not body.endswith(b"\n"))
         if not block:
-            return counts
+            return
 
 
 def _flush(chunk: "Chunk", body: bytes, first: int, out, rej, counts: dict) -> None:
-    """Score a block of lines: all at once with Arrow when every line is clean, row by row when one is not."""
+    """Score a block of lines: all at once with Arrow when every line is clean. A block with a bad line is halved
+    until each part is clean (Arrow again) or small (row by row): one bad row sends a few hundred rows down the
+    slow path, not the whole block."""
     if chunk.fast(body, first, out, counts):
+        return
+    mid = len(body) // 2
+    cut = body.find(b"\n", mid) + 1
+    if cut >= len(body):  # the newline after the middle ends the block: split before the middle instead
+        cut = body.rfind(b"\n", 0, mid) + 1
+    if body.count(b"\n") > SPLIT_LINES and 0 < cut < len(body):
+        _flush(chunk, body[:cut], first, out, rej, counts)
+        _flush(chunk, body[cut:], first + body.count(b"\n", 0, cut), out, rej, counts)
         return
     for number, raw in enumerate(body.split(b"\n")[:-1], start=first):
         chunk.add(number, raw)

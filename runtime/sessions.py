@@ -7,6 +7,7 @@ Each session takes the model bytes, returns the embedded manifest text and runs 
 from __future__ import annotations
 
 import functools
+import os
 from typing import Protocol
 
 import numpy as np
@@ -14,6 +15,7 @@ import numpy as np
 from edgeward.core.errors import DeviceError, ModelFileError, require
 from edgeward.core.manifest import METADATA_KEY
 from edgeward.devices import Profile
+from edgeward.runtime.onnx_external import check_external_data
 
 TFLITE_IDENTIFIER = b"TFL3"
 
@@ -44,6 +46,11 @@ class OnnxSession:
         options.intra_op_num_threads = threads or profile.num_threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        if check_external_data(data, source):  # tensors in files beside the model: inside its folder only
+            if source == "<bytes>":
+                raise ModelFileError("<bytes>: the model keeps tensors in files beside it; load it from its path")
+            options.add_session_config_entry("session.model_external_initializers_file_folder_path",
+                                             os.path.dirname(os.path.abspath(source)))
         try:
             self._session = ort.InferenceSession(data, sess_options=options, providers=list(self.providers))
         except Exception as exc:  # onnxruntime raises its own exception types for unreadable models

@@ -1,8 +1,9 @@
 """Frames from cameras, video files, RTSP/HTTP streams and image folders, through OpenCV.
 
 ``LatestFrames`` reads in its own thread and always hands over the newest frame: when inference is
-slower than the source, frames are dropped (and counted) instead of piling up. A camera that cannot
-open is a clear error; a URL stream that drops is reopened with exponential backoff.
+slower than the source, frames are dropped (and counted) instead of piling up. A URL that does not answer
+is tried again with exponential backoff, then a clear error; a camera or stream that drops is reopened the
+same way; a source that opens but never gives a frame is an error, not an empty run.
 """
 
 from __future__ import annotations
@@ -11,19 +12,27 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from edgeward.core.config import at_least, option
 from edgeward.core.errors import DeviceError, InputError, require
+from edgeward.runtime.image_header import check_image_size
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """One image file as BGR, or an ``InputError`` naming it."""
+    """One image file as BGR, or an ``InputError`` naming it (a header declaring more than 64 megapixels is
+    refused before decoding)."""
     cv2 = require("cv2", "camera")
-    frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    check_image_size(path)
+    try:
+        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    except cv2.error as exc:  # some damaged headers make the decoder raise instead of returning None (found by fuzzing)
+        raise InputError(f"{path}: not a readable image ({str(exc).strip().splitlines()[-1][:120]})") from None
     if frame is None:
         raise InputError(f"{path}: not a readable image")
     return frame
@@ -48,8 +57,8 @@ class ImageFolder:
             self._next += 1
             try:
                 frame = read_image(path)
-            except InputError:
-                self.skipped.append((str(path), "not a readable image"))
+            except InputError as exc:
+                self.skipped.append((str(path), str(exc).removeprefix(f"{path}: ")))
                 continue
             self.names.append(path.name)
             return True, frame
@@ -59,20 +68,45 @@ class ImageFolder:
         pass
 
 
-def open_capture(source: str | int, opener: Callable | None = None):
-    """An OpenCV capture (or ImageFolder) for a camera index, a video file, a URL or an image folder."""
+@dataclass(frozen=True)
+class StreamOptions:
+    """How a live source is kept: URL streams and cameras are opened again when they fail or drop."""
+
+    reconnect: int = option(5, "times a URL stream or camera is opened again when it does not answer or drops "
+                               "(waiting 0.5 s, then twice as long each time)")
+    backoff_s: float = option(0.5, "the first wait before opening a stream again, in seconds", cli=False)
+    loop: bool = option(False, "start a video file again at its end (a kiosk, a soak test)")
+
+    def __post_init__(self):
+        at_least(self, 0, "reconnect")
+        at_least(self, 0.001, "backoff_s")
+
+
+def is_camera(source) -> bool:
+    return isinstance(source, int) or (isinstance(source, str) and source.isdigit())
+
+
+def open_capture(source: str | int, opener: Callable | None = None, retries: int = 0, backoff_s: float = 0.5):
+    """An OpenCV capture (or ImageFolder) for a camera index, a video file, a URL or an image folder. A URL that
+    cannot be opened is tried ``retries`` more times, waiting ``backoff_s``, then twice as long each time."""
     cv2 = require("cv2", "camera")
     opener = opener or cv2.VideoCapture
-    if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+    if is_camera(source):
         cap = opener(int(source))
         if not cap.isOpened():
             raise DeviceError(f"camera {source} cannot be opened (no such device, or it is busy)")
         return cap
     if "://" in str(source):
-        cap = opener(str(source))
-        if not cap.isOpened():
-            raise DeviceError(f"stream {source} cannot be opened")
-        return cap
+        waited = 0.0
+        for attempt in range(retries + 1):
+            cap = opener(str(source))
+            if cap.isOpened():
+                return cap
+            if attempt < retries:
+                time.sleep(backoff_s * 2 ** attempt)
+                waited += backoff_s * 2 ** attempt
+        raise DeviceError(f"stream {source} cannot be opened: tried {retries + 1} times over {waited:.1f} s "
+                          "(nothing answers there, or it is not a video stream)")
     path = Path(source)
     if path.is_dir() or (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES):
         return ImageFolder(path)
@@ -90,22 +124,24 @@ class LatestFrames:
     ``frames()`` yields (frame number, frame) for the newest unseen frame until the source ends;
     ``dropped`` counts frames that were read but never handed over. ``realtime=False`` (files, folders):
     the reader waits for the consumer instead of dropping, for offline processing of every frame. An error in
-    the reader ends the frames and is raised to the consumer.
+    the reader ends the frames and is raised to the consumer. ``reconnects`` counts reopenings of a dropped
+    stream or camera, ``loops`` the restarts of a looping video file.
     """
 
     def __init__(self, source: str | int, realtime: bool | None = None, opener: Callable | None = None,
-                 reconnect: int = 5, backoff_s: float = 0.5):
-        self.source, self._opener = source, opener
+                 options: StreamOptions = StreamOptions()):
+        self.source, self._opener, self.options = source, opener, options
         self.is_url = "://" in str(source)
-        self.realtime = (isinstance(source, int) or str(source).isdigit() or self.is_url) if realtime is None else realtime
-        self._cap = open_capture(source, opener)
-        self._reconnect, self._backoff = reconnect, backoff_s
+        self.is_live = self.is_url or is_camera(source)
+        self.realtime = self.is_live if realtime is None else realtime
+        self._cap = open_capture(source, opener, options.reconnect if self.is_url else 0, options.backoff_s)
+        self._looping = options.loop and not self.is_live and not isinstance(self._cap, ImageFolder)
         self._cond = threading.Condition()
         self._frame: tuple[int, np.ndarray] | None = None
         self._taken = -1
         self._ended = False
         self._error: BaseException | None = None
-        self.read_count = self.dropped = self.reconnects = 0
+        self.read_count = self.dropped = self.reconnects = self.loops = 0
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="edgeward-capture", daemon=True)
         self._thread.start()
@@ -119,23 +155,32 @@ class LatestFrames:
             self._ended = True
             self._cond.notify_all()
 
+    def _reopen(self) -> None:
+        self._cap.release()
+        self._cap = open_capture(self.source, self._opener)
+
     def _read_all(self) -> None:
-        failures = 0
+        failures, since_loop = 0, 0
         while not self._stop:
             ok, frame = self._cap.read()
             if not ok:
-                if self.is_url and failures < self._reconnect:  # a dropped stream: reopen, waiting longer each time
-                    time.sleep(self._backoff * 2 ** failures)
+                if self.is_live and failures < self.options.reconnect:  # dropped: reopen, waiting longer each time
+                    time.sleep(self.options.backoff_s * 2 ** failures)
                     failures += 1
-                    self._cap.release()
                     try:
-                        self._cap = open_capture(self.source, self._opener)
+                        self._reopen()
                         self.reconnects += 1
                     except DeviceError:
                         pass
                     continue
+                if self._looping and since_loop:  # a file that gave frames this pass: from the start again
+                    self._reopen()
+                    self.loops += 1
+                    since_loop = 0
+                    continue
                 break
             failures = 0
+            since_loop += 1
             with self._cond:
                 if not self.realtime:
                     self._cond.wait_for(lambda: self._frame is None or self._frame[0] == self._taken or self._stop)
@@ -144,6 +189,19 @@ class LatestFrames:
                 self._frame = (self.read_count, frame)
                 self.read_count += 1
                 self._cond.notify_all()
+        if self.read_count == 0 and not self._stop:
+            self._no_frames()
+
+    def _no_frames(self) -> None:
+        if isinstance(self._cap, ImageFolder):
+            raise InputError(f"{self.source}: none of its {len(self._cap.paths)} image(s) could be read; first: "
+                             f"{self._cap.skipped[0][0]} ({self._cap.skipped[0][1]})")
+        if self.is_url:
+            raise DeviceError(f"stream {self.source} opened but gave no frames (reopened {self.reconnects} "
+                              f"time(s)); expected a video stream OpenCV can decode")
+        if is_camera(self.source):
+            raise DeviceError(f"camera {self.source} opened but gave no frames")
+        raise InputError(f"{self.source}: opened, but no frame could be decoded")
 
     def frames(self) -> Iterator[tuple[int, np.ndarray]]:
         while True:
@@ -157,6 +215,14 @@ class LatestFrames:
                 self._taken = number
                 self._cond.notify_all()
             yield number, frame
+
+    def summary(self) -> str:
+        """One line: frames read and dropped, reopenings and loops, and the images skipped (with why)."""
+        text = f"frames: {self.read_count}, dropped: {self.dropped}"
+        text += f", reconnects: {self.reconnects}" if self.is_live else f", loops: {self.loops}" if self._looping else ""
+        if self.skipped:
+            text += f"; skipped {len(self.skipped)} unreadable image(s): " + "; ".join(f"{p} ({why})" for p, why in self.skipped)
+        return text
 
     @property
     def skipped(self) -> list[tuple[str, str]]:

@@ -40,31 +40,36 @@ def detect_frames(detector, frames: Iterable[tuple[int, np.ndarray]], smoothing:
 
 
 class VideoSink:
-    """An MP4 file of drawn frames, opened at the first frame's size."""
+    """An MP4 file of drawn frames, opened at the first frame's size. Frames go to ``NAME.partial.mp4``, renamed
+    to the path when the sink closes normally; a run that stops on an error or a signal leaves the partial file."""
 
     def __init__(self, path: str | os.PathLike, fps: float = 30.0):
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise InputError(f"{path}: cannot write the video there: the folder {folder} does not exist")
         self.path, self.fps, self._writer = str(path), fps, None
+        stem, suffix = os.path.splitext(self.path)
+        self.partial = f"{stem}.partial{suffix or '.mp4'}"
 
     def write(self, frame: np.ndarray) -> None:
         if self._writer is None:
             cv2 = require("cv2", "camera")
-            self._writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
+            self._writer = cv2.VideoWriter(self.partial, cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
                                            (frame.shape[1], frame.shape[0]))
         self._writer.write(frame)
 
-    def close(self) -> None:
+    def close(self, complete: bool = True) -> None:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+            if complete:
+                os.replace(self.partial, self.path)
 
     def __enter__(self) -> "VideoSink":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, kind, *exc) -> None:
+        self.close(complete=kind is None)
 
 
 def show(frame: np.ndarray, title: str = "edgeward") -> bool:

@@ -1,7 +1,7 @@
 """The bad-input matrix: one table of damaged or wrong inputs across what edgeward takes (model files, CSV rows,
 WAV files, images and video sources, options), each with the expected outcome: a one-line error of edgeward's own
 type naming the file, line or field (exit code 2 from the CLI), or a stated recovery. Never a traceback, a hang or
-a silent wrong result. `python -m tests.test_bad_inputs` prints the table as Markdown (docs/bad-inputs.md)."""
+a silent wrong result. `python -m tests.test_bad_inputs` prints the table as Markdown (docs/reliability.md)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 import pandas as pd
 import pytest
+from streams import free_port
 
 from edgeward.app.cli import main
 from edgeward.core.errors import EdgewardError
@@ -28,6 +29,7 @@ class Case:
     expect: str  # a substring of the one-line error, or "ok: ..." for a recovery checked by ``check``
     check: Callable | None = None  # (env, result) -> None, for recoveries
     code: int = 2  # the CLI's exit code: 2 for bad input, 1 for a device this host lacks
+    stderr: str = ""  # for recoveries: what the run's summary on stderr must say
 
 
 def wav(rate=16000, channels=1, bits=16, tag=1, samples=b"\x00\x00" * 1600, declared=None) -> bytes:
@@ -40,9 +42,9 @@ def wav(rate=16000, channels=1, bits=16, tag=1, samples=b"\x00\x00" * 1600, decl
 class Env:
     """Paths the cases use: the fraud model and a clean CSV of its schema, a detector and its images."""
 
-    def __init__(self, tmp: Path, fraud_model: Path, fraud_csv: Path, detect_run: Path, detect_data: Path):
+    def __init__(self, tmp: Path, fraud_model: Path, fraud_csv: Path, detect_run: Path, detect_data: Path, request):
         self.tmp, self.fraud_model, self.detect_model = tmp, fraud_model, detect_run / "artifacts" / "model.onnx"
-        self.detect_data = detect_data
+        self.detect_data, self._request, self.servers = detect_data, request, []
         self.frame = pd.read_csv(fraud_csv, nrows=200, dtype=str, keep_default_na=False)
         self.lines = Path(fraud_csv).read_bytes().splitlines(keepends=True)[:201]
         self.features = list(onnx_manifest(fraud_model)["features"])
@@ -65,6 +67,18 @@ class Env:
     def score(self, path: str, *extra: str) -> list[str]:
         self.out = str(self.tmp / f"scores{self.n}.csv")
         return ["score", str(self.fraud_model), "--input", path, "--out", self.out, *extra]
+
+    @property
+    def commands_model(self) -> str:
+        """The commands model (trained only when a case needs it)."""
+        return str(self._request.getfixturevalue("commands_run") / "artifacts" / "model.onnx")
+
+    def stream(self, **kwargs) -> str:
+        """The URL of a real local MJPEG server (tests/streams.py)."""
+        from streams import MjpegServer
+
+        self.servers.append(MjpegServer(**kwargs))
+        return self.servers[-1].url
 
     def model_with(self, edit) -> str:
         proto = onnx.load(self.fraud_model)
@@ -91,6 +105,33 @@ def set_manifest(field, value):
         data[field] = value
         prop.value = json.dumps(data)
     return edit
+
+
+def manifest_text(text: str):
+    def edit(proto):
+        next(p for p in proto.metadata_props if p.key == METADATA_KEY).value = text
+    return edit
+
+
+def weights_at(location: str):
+    """The first initializer's data moved to an external file at ``location``."""
+    def edit(proto):
+        tensor = proto.graph.initializer[0]
+        tensor.ClearField("raw_data")
+        tensor.data_location = onnx.TensorProto.EXTERNAL
+        entry = tensor.external_data.add()
+        entry.key, entry.value = "location", location
+    return edit
+
+
+def flipped(env) -> str:
+    """The exported fraud model with one byte of its weights changed."""
+    data = bytearray(Path(env.fraud_model).read_bytes())
+    proto = onnx.load_from_string(bytes(data))
+    weights = proto.graph.initializer[0].raw_data
+    at = bytes(data).find(weights[:64])
+    data[at + 5] ^= 0xFF
+    return env.file(bytes(data), ".onnx")
 
 
 def formula_escaped(env) -> None:
@@ -125,6 +166,70 @@ def damaged_folder(env) -> str:
         shutil.copytree(env.detect_data / "images" / "test", folder)
         (folder / "00002.jpg").write_bytes(b"")  # a 0-byte image between good ones
     return str(folder)
+
+
+def image_files(env, kinds: dict) -> str:
+    """A folder of images, each written by OpenCV from the array given for its name."""
+    import cv2
+
+    env.n += 1
+    folder = env.tmp / f"images{env.n}"
+    folder.mkdir()
+    for name, pixels in kinds.items():
+        assert cv2.imwrite(str(folder / name), pixels)
+    return str(folder)
+
+
+def huge(env, suffix: str) -> str:
+    """A real small image whose header is edited to declare 60,000 x 60,000 pixels (a decompression bomb)."""
+    import cv2
+
+    data = bytearray(cv2.imencode(suffix, np.zeros((8, 8, 3), np.uint8))[1].tobytes())
+    if suffix == ".png":
+        data[16:24] = struct.pack(">II", 60_000, 60_000)
+    else:  # the JPEG frame header: FF C0, length, precision, height, width
+        at = data.index(b"\xff\xc0")
+        data[at + 5: at + 9] = struct.pack(">HH", 60_000, 60_000)
+    return env.file(bytes(data), suffix)
+
+
+def read_image_of(path_of):
+    def call(env):
+        from edgeward.runtime.video import read_image
+
+        return read_image(path_of(env))
+    return call
+
+
+def frames_seen(count: int):
+    def check(env, out):
+        import json
+
+        assert len([json.loads(line) for line in out.splitlines()]) == count, out
+    return check
+
+
+def commands_layout(env, folders: dict[str, bytes]):
+    from edgeward.runtime.audio_features import FrontEnd
+    from edgeward.train.commands.data import load_clips
+
+    env.n += 1
+    root = env.tmp / f"speech{env.n}"
+    for name, data in folders.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return load_clips(root, FrontEnd())
+
+
+def coco(env, annotations: list[dict]):
+    """A COCO JSON file of one 64x48 image and one category, with the annotations given."""
+    import json
+
+    from edgeward.train.detect.labels import load_coco
+
+    doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 48}],
+           "categories": [{"id": 7, "name": "seven"}], "annotations": annotations}
+    return load_coco(env.file(json.dumps(doc), ".json"), env.tmp)
 
 
 def yolo_labels(env, text: str):
@@ -205,6 +310,17 @@ CASES = [
          lambda e: ["score", e.model_with(lambda p: set_manifest("inputs", [{**onnx_manifest(e.fraud_model)["inputs"][0],
                                                                              "name": "other"}])(p)),
                     "--input", e.csv(), "--out", str(e.tmp / "o.csv")], "the graph's inputs are ['features']"),
+    Case("model file", "weights stored outside the model's folder (../../etc/passwd)",
+         lambda e: ["score", e.model_with(weights_at("../../etc/passwd")), "--input", e.csv(), "--out", str(e.tmp / "o.csv")],
+         "keeps its data outside the file at '../../etc/passwd'; expected a file inside the model's folder"),
+    Case("model file", "a manifest nested 5,000 levels deep",
+         lambda e: ["score", e.model_with(manifest_text("[" * 5000 + "]" * 5000)), "--input", e.csv(), "--out", str(e.tmp / "o.csv")],
+         "manifest nested 5000 levels deep; expected at most 32"),
+    Case("model file", "a manifest of 5 MB", lambda e: ["score", e.model_with(manifest_text('"' + "x" * 5_000_000 + '"')),
+                                                        "--input", e.csv(), "--out", str(e.tmp / "o.csv")],
+         "manifest of 5,000,002 bytes; expected at most 4,194,304"),
+    Case("model file", "`verify` of a model whose weights changed after export", lambda e: ["verify", flipped(e)],
+         "modified since export: its SHA-256 is"),
     Case("model file", "a detection model given to `score`",
          lambda e: ["score", str(e.detect_model), "--input", e.csv(), "--out", str(e.tmp / "o.csv")],
          "a detect model scores no files of rows"),
@@ -277,6 +393,14 @@ CASES = [
          "line 2, field 'class': expected a class index from 0 to 9, got 12"),
     Case("dataset", "a YOLO box wider than the image", api(lambda e: yolo_labels(e, "3 0.5 0.5 1.5 0.2\n")),
          "field 'w': expected a normalised value in (0, 1]"),
+    Case("dataset", "a COCO annotation of an image that is not listed",
+         api(lambda e: coco(e, [{"image_id": 2, "category_id": 7, "bbox": [1, 1, 5, 5]}])),
+         "field 'annotations[0].image_id': expected the id of an image in 'images', got 2"),
+    Case("dataset", "a COCO box of 3 numbers", api(lambda e: coco(e, [{"image_id": 1, "category_id": 7, "bbox": [1, 1, 5]}])),
+         "field 'annotations[0].bbox': expected 4 numbers [x, y, w, h], got [1, 1, 5]"),
+    Case("dataset", "a COCO box outside its image",
+         api(lambda e: coco(e, [{"image_id": 1, "category_id": 7, "bbox": [60, 1, 10, 5]}])),
+         "expected a box inside the 64x48 image"),
     Case("dataset", "a class folder tree with one class", api(lambda e: class_folders(e, ["cats"])),
          "expected at least 2 class folders, got 1"),
     Case("dataset", "an empty class folder", api(lambda e: class_folders(e, ["cats", "dogs"], empty="dogs")),
@@ -289,14 +413,47 @@ CASES = [
          "camera 7 cannot be opened (no such device, or it is busy)", code=1),
     Case("image", "a folder with a damaged image among good ones",
          lambda e: ["run", "detect", str(e.detect_model), "--source", damaged_folder(e), "--json"],
-         "ok: skipped and counted", lambda e, out: None),
+         "ok: skipped and counted", lambda e, out: None, stderr="skipped 1 unreadable image(s): "),
     Case("image", "Detector.detect of a list", api(lambda e: detector(e).detect([[1, 2, 3]])),
          "image: expected a numpy array of (H, W, 3) uint8 pixels, got list"),
     Case("image", "Detector.detect of an empty image", api(lambda e: detector(e).detect(np.zeros((0, 5, 3), np.uint8))),
          "H and W above 0, got shape (0, 5, 3)"),
     Case("image", "Detector.detect of float pixels", api(lambda e: detector(e).detect(np.zeros((8, 8, 3), np.float32))),
          "expected (H, W, 3) uint8 pixels"),
+    Case("image", "greyscale, RGBA, 16-bit and 1x1 images in a folder",
+         lambda e: ["run", "detect", str(e.detect_model), "--json", "--source", image_files(e, {
+             "grey.png": np.full((40, 50), 90, np.uint8), "rgba.png": np.full((40, 50, 4), 200, np.uint8),
+             "deep.png": np.full((40, 50, 3), 40_000, np.uint16), "dot.png": np.zeros((1, 1, 3), np.uint8)})],
+         "ok: each read as 8-bit BGR and detected", frames_seen(4)),
+    Case("image", "a PNG declaring 60,000 x 60,000 pixels", api(read_image_of(lambda e: huge(e, ".png"))),
+         "the image declares 60000 x 60000 pixels; expected at most 67,108,864 pixels (67 MP), refused before decoding"),
+    Case("image", "a JPEG declaring 60,000 x 60,000 pixels", api(read_image_of(lambda e: huge(e, ".jpg"))),
+         "refused before decoding"),
+    # URL sources and devices ------------------------------------------------------------------------------------
+    Case("URL", "a URL where nothing listens", lambda e: ["run", "detect", str(e.detect_model), "--reconnect", "2",
+                                                          "--source", f"http://127.0.0.1:{free_port()}/camera.mjpg"],
+         "cannot be opened: tried 3 times over 1.5 s (nothing answers there, or it is not a video stream)", code=1),
+    Case("URL", "a URL that opens but gives no frames", lambda e: ["run", "detect", str(e.detect_model), "--reconnect", "1",
+                                                                   "--source", e.stream(garbage=True)],
+         "opened but gave no frames (reopened 1 time(s))", code=1),
+    Case("URL", "a microphone that is absent (mic:99)", lambda e: ["run", "commands", e.commands_model, "--source", "mic:99"],
+         "audio input 99 cannot be opened", code=1),
+    # the commands (Speech Commands) layout ------------------------------------------------------------------------
+    Case("dataset", "commands: label folders in capitals (Yes, No)",
+         api(lambda e: commands_layout(e, {"Yes/a_nohash_0.wav": wav(), "No/b_nohash_0.wav": wav()})),
+         "expected folders named like the labels (yes, no, up, down"),
+    Case("dataset", "commands: a damaged WAV among the clips",
+         api(lambda e: commands_layout(e, {"yes/a_nohash_0.wav": wav(), "yes/b_nohash_0.wav": b"RIFF"})),
+         "b_nohash_0.wav: expected a WAV file (RIFF/WAVE header)"),
+    Case("dataset", "commands: WAV files but no label folders", api(lambda e: commands_layout(e, {"a.wav": wav()})),
+         "expected label folders of .wav files, found none"),
     # options ----------------------------------------------------------------------------------------------------
+    Case("options", "a device whose provider this onnxruntime lacks", lambda e: e.score(e.csv(), "--device", "nvidia-gpu"),
+         "needs CUDAExecutionProvider, but this onnxruntime offers", code=1),
+    Case("options", "batch --batch-rows -5", lambda e: ["batch", str(e.fraud_model), "--input", e.csv(), "--output",
+                                                        str(e.tmp / "batch-out"), "--batch-rows", "-5"], "batch_rows (--batch-rows)"),
+    Case("options", "detect --reconnect -1", lambda e: ["run", "detect", str(e.detect_model), "--source", "0",
+                                                        "--reconnect", "-1"], "reconnect (--reconnect)"),
     Case("options", "--threads -1", lambda e: e.score(e.csv(), "--threads", "-1"), "threads (--threads): expected a whole number"),
     Case("options", "--threads 100000", lambda e: e.score(e.csv(), "--threads", "100000"), "from 1 to 256, got 100000"),
     Case("options", "--threshold nan", lambda e: e.score(e.csv(), "--threshold", "nan"),
@@ -316,8 +473,11 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def env(fraud_model, fraud_csv, detect_run, detect_data, tmp_path_factory):
-    return Env(tmp_path_factory.mktemp("bad"), fraud_model, fraud_csv, detect_run, detect_data)
+def env(fraud_model, fraud_csv, detect_run, detect_data, tmp_path_factory, request):
+    env = Env(tmp_path_factory.mktemp("bad"), fraud_model, fraud_csv, detect_run, detect_data, request)
+    yield env
+    for server in env.servers:
+        server.close()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.area}: {c.what}" for c in CASES])
@@ -338,6 +498,7 @@ def test_bad_input(case, env, capsys):
         assert code == 0, err
         if case.check:
             case.check(env, out)
+        assert case.stderr in err, err
     else:
         assert code == case.code, (code, out, err)
         lines = [line for line in err.splitlines() if line.startswith("error: ")]
@@ -345,7 +506,7 @@ def test_bad_input(case, env, capsys):
 
 
 def test_the_matrix_is_large_enough():
-    assert len(CASES) >= 50
+    assert len(CASES) >= 60
 
 
 def markdown() -> str:
@@ -359,5 +520,5 @@ if __name__ == "__main__":
 
 
 def test_the_document_is_generated_from_this_table():
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "bad-inputs.md").read_text()
-    assert doc.rstrip().endswith(markdown()), "regenerate docs/bad-inputs.md: .venv/bin/python tests/test_bad_inputs.py"
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "reliability.md").read_text()
+    assert doc.rstrip().endswith(markdown()), "regenerate docs/reliability.md: .venv/bin/python tests/test_bad_inputs.py"

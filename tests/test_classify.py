@@ -131,7 +131,7 @@ def test_cli_runs_on_a_folder_a_video_and_one_image(classify_run, objects_data, 
     captured = capsys.readouterr()
     lines = [json.loads(line) for line in captured.out.splitlines()]
     assert [line["image"] for line in lines] == ["a.png", "b.png", "c.png"] and all(len(line["top"]) == 2 for line in lines)
-    assert "classified 3 image(s)" in captured.err and "skipped 1 unreadable: " in captured.err and "bad.png" in captured.err
+    assert "classified 3 image(s)" in captured.err and "skipped 1 unreadable image(s): " in captured.err and "bad.png" in captured.err
     assert main(["run", "classify", model, "--source", str(objects_data / "video.mp4")]) == 0
     text = capsys.readouterr().out.splitlines()
     assert len(text) == 20 and text[0].startswith("frame 0: ")

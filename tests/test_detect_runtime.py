@@ -8,10 +8,11 @@ import time
 
 import numpy as np
 import pytest
+from streams import FlakyOpener
 
 from edgeward.core.errors import DeviceError, InputError
 from edgeward.runtime.detect import Detector, DetectorOptions
-from edgeward.runtime.video import LatestFrames
+from edgeward.runtime.video import LatestFrames, StreamOptions
 
 cv2 = pytest.importorskip("cv2", reason="the camera extra (opencv) is not installed")
 onnx = pytest.importorskip("onnx")
@@ -97,37 +98,14 @@ def test_image_folder_and_bad_sources(tmp_path):
         LatestFrames(str(tmp_path / "missing.mp4"))
 
 
-class _FlakyStream:
-    """A URL capture that delivers a few frames, then fails (a dropped network stream); from the third
-    attempt on it cannot be opened at all (the camera went away)."""
-
-    opened = 0
-
-    def __init__(self, url):
-        type(self).opened += 1
-        self.number = type(self).opened
-        self.left = 3
-
-    def isOpened(self):
-        return self.number <= 2
-
-    def read(self):
-        if self.left:
-            self.left -= 1
-            return True, np.zeros((4, 4, 3), np.uint8)
-        return False, None
-
-    def release(self):
-        pass
-
-
 def test_a_dropped_url_stream_reconnects_with_backoff():
-    _FlakyStream.opened = 0
+    stream = FlakyOpener(frames=3, works=2)
     started = time.perf_counter()
-    with LatestFrames("rtsp://camera.invalid/stream", realtime=False, opener=_FlakyStream, reconnect=2, backoff_s=0.05) as frames:
+    with LatestFrames("rtsp://camera.invalid/stream", realtime=False, opener=stream,
+                      options=StreamOptions(reconnect=2, backoff_s=0.05)) as frames:
         got = list(frames.frames())
     # 3 frames, drop, reopened (backoff 0.05 s), 3 frames, drop, two failed reopens (0.05 s, then 0.1 s), give up
-    assert frames.reconnects == 1 and _FlakyStream.opened == 4 and len(got) == 6
+    assert frames.reconnects == 1 and stream.opened == 4 and len(got) == 6
     assert time.perf_counter() - started >= 0.2
 
 

@@ -1,6 +1,7 @@
 """Property-based fuzzing (Hypothesis) of every parser of untrusted bytes: WAV files and headers, CSV rows through
 `score`, manifest JSON (text and mutated fields), TFLite metadata, YOLO labels, COCO annotations, image decoding
-through the runtime's path, and KServe inference requests. The only allowed outcomes are a result or one of
+through the runtime's path (and real image files with bytes changed, for the header check before decoding), the ONNX
+protobuf walk (external data, manifest), and KServe inference requests. The only allowed outcomes are a result or one of
 edgeward's own errors. The suite runs a short budget; `make fuzz` runs 100,000 inputs per parser
 (EDGEWARD_FUZZ_EXAMPLES) and prints Hypothesis' counts."""
 
@@ -131,6 +132,65 @@ def test_image_decode(data):
         survives(read_image, path)
 
 
+def _mutated(base: bytes, edits: list[tuple[int, int]], cut: int) -> bytes:
+    data = bytearray(base[: max(1, len(base) - cut)])
+    for at, value in edits:
+        data[at % len(data)] = value
+    return bytes(data)
+
+
+EDITS = st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), max_size=8)
+
+
+@pytest.fixture(scope="module")
+def small_onnx() -> bytes:
+    """A small real ONNX file with an embedded manifest and a tensor kept in an external file."""
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    w = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4], data_location=TensorProto.EXTERNAL)
+    entry = w.external_data.add()
+    entry.key, entry.value = "location", "w.bin"
+    graph = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], [w])
+    model = helper.make_model(graph)
+    model.metadata_props.add(key="edgeward.manifest", value='{"schema": 1}')
+    return model.SerializeToString()
+
+
+@fuzz
+@given(EDITS, st.integers(0, 200))
+def test_onnx_structure(small_onnx, edits, cut):
+    """The protobuf walk that checks external data and reads the manifest before onnxruntime opens a file."""
+    from edgeward.runtime.onnx_external import check_external_data
+    from edgeward.runtime.verify import manifest_of
+
+    data = _mutated(small_onnx, edits, cut)
+    survives(check_external_data, data, "m.onnx")
+    survives(manifest_of, data, "m.onnx")
+
+
+@pytest.fixture(scope="module")
+def image_files() -> list[tuple[str, bytes]]:
+    cv2 = pytest.importorskip("cv2")
+    pixels = np.random.default_rng(0).integers(0, 255, (12, 16, 3), dtype=np.uint8)
+    return [(suffix, cv2.imencode(suffix, pixels)[1].tobytes()) for suffix in (".png", ".jpg", ".bmp")]
+
+
+@fuzz
+@given(st.integers(0, 2), EDITS, st.integers(0, 400))
+def test_image_headers(image_files, which, edits, cut):
+    """Real PNG, JPEG and BMP files with bytes changed: the header check before decoding, then the decoder."""
+    from edgeward.runtime.video import read_image
+
+    suffix, base = image_files[which]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"i{suffix}"
+        path.write_bytes(_mutated(base, edits, cut))
+        survives(read_image, path)
+
+
 @fuzz
 @given(st.binary(max_size=1500), st.one_of(st.none(), st.text(max_size=6)))
 def test_kserve_requests(body, header_length):
@@ -167,3 +227,17 @@ def test_csv_rows_through_score(scorer, fraud_csv, tmp_path):
             assert len(pd.read_csv(tmp_path / "out.csv")) == s.scored
 
     check()
+
+
+@pytest.mark.parametrize("target", ["wav", "manifest", "onnx", "tflite", "image", "kserve"])
+def test_atheris_targets(target):
+    """A short coverage-guided run of each atheris target (tests/fuzz_atheris.py; `make fuzz` runs 1,000,000)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("atheris")
+    runs = max(1000, EXAMPLES * 10)
+    done = subprocess.run([sys.executable, str(Path(__file__).with_name("fuzz_atheris.py")), target, f"-runs={runs}",
+                           "-seed=1"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"Done {runs} runs" in done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -152,3 +153,26 @@ def test_the_arrow_path_and_the_row_by_row_path_write_the_same_bytes(scorer, fra
     slow = score_csv(scorer, fraud_csv, tmp_path / "slow.csv", block_bytes=50_000)
     assert (fast.rows, fast.scored) == (slow.rows, slow.scored) and fast.rows > 10_000
     assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "slow.csv").read_bytes()
+
+
+def test_a_bad_row_sends_only_its_neighbourhood_down_the_slow_path(scorer, fraud_csv, tmp_path, monkeypatch):
+    """A block with a bad line is halved until the parts are clean or small; the result is the same bytes as
+    scoring every row one by one, and rows far from the bad one still go through Arrow."""
+    from edgeward.runtime import csv_scoring
+
+    lines = Path(fraud_csv).read_bytes().splitlines(keepends=True)
+    at = lines[0].decode().strip().split(",").index("amount")
+    fields = lines[5000].rstrip(b"\n").split(b",")
+    lines[5000] = b",".join(fields[:at] + [b"x"] + fields[at + 1:]) + b"\n"  # text in a feature: one reject
+    (tmp_path / "in.csv").write_bytes(b"".join(lines))
+    slow_rows = []
+    add = csv_scoring.Chunk.add
+    monkeypatch.setattr(csv_scoring.Chunk, "add", lambda self, number, raw: slow_rows.append(number) or add(self, number, raw))
+    split = score_csv(scorer, tmp_path / "in.csv", tmp_path / "split.csv")  # one block: the whole file
+    assert 0 < len(slow_rows) <= 2 * csv_scoring.SPLIT_LINES and 5001 in slow_rows
+    monkeypatch.setattr(csv_scoring.Chunk, "fast", lambda *args: False)
+    whole = score_csv(scorer, tmp_path / "in.csv", tmp_path / "whole.csv")
+    assert (split.rows, split.scored, split.rejected) == (whole.rows, whole.scored, whole.rejected)
+    assert split.rejected == 1
+    assert (tmp_path / "split.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    assert (tmp_path / "split.rejects.csv").read_bytes() == (tmp_path / "whole.rejects.csv").read_bytes()

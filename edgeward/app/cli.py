@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from edgeward.core.errors import EdgewardError, InputError
+from edgeward.core.errors import EdgewardError, InputError, Interrupted, Terminated
 
 
 def _out(text: str) -> None:
@@ -179,6 +180,17 @@ def cmd_bench(args) -> int:
 
     result = bench_run(args.run, BenchOptions(device=args.device, vs_keras=not args.no_keras), progress=True)
     _out(json.dumps(result, indent=2) if args.json else markdown(result))
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from edgeward.runtime.verify import verify_model
+
+    for path in args.models:
+        found = verify_model(path)
+        p = found.manifest.provenance
+        _out(f"{found.source}: ok, as exported (sha256 {found.sha256[:16]}...; {found.manifest.task} "
+             f"{found.manifest.format} {found.manifest.precision}, edgeward {p.edgeward}, {p.created_at})")
     return 0
 
 
@@ -365,6 +377,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true")
     b.set_defaults(fn=cmd_bench)
 
+    f = sub.add_parser("verify", help="check model files against the hash their manifest records at export")
+    f.add_argument("models", nargs="+", metavar="MODEL")
+    f.set_defaults(fn=cmd_verify)
+
     v = sub.add_parser("devices", help="device profiles and this host")
     v.add_argument("action", choices=["list", "show", "detect"])
     v.add_argument("name", nargs="?")
@@ -401,12 +417,38 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The CLI. Exit codes: 0, 2 for bad input, 1 for other edgeward errors, 130 (SIGINT) or 143 (SIGTERM)
+    when interrupted; SIGTERM stops a run the way Ctrl-C does, so it cleans up and says what it kept."""
     try:
-        args = parser().parse_args(argv)
-        return args.fn(args)
+        with terminate_as_interrupt():
+            args = parser().parse_args(argv)
+            return args.fn(args)
+    except Interrupted as exc:
+        print(f"interrupted: {exc}", file=sys.stderr)
+        return exc.exit_code
     except EdgewardError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, InputError) else 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("interrupted", file=sys.stderr)
-        return 130
+        return getattr(exc, "exit_code", 130)
+
+
+@contextmanager
+def terminate_as_interrupt():
+    """SIGTERM raises ``Terminated`` (a KeyboardInterrupt) while the block runs, in the main thread only."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_terminated(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -59,6 +59,25 @@ class MissingExtraError(EdgewardError, ImportError):
         super().__init__(f"{module} is not installed: pip install 'edgeward[{extra}]'")
 
 
+class OutputError(EdgewardError):
+    """An output could not be written (the disk is full, the folder is read-only); names the file and the cause."""
+
+
+class Interrupted(EdgewardError):
+    """A run stopped by SIGINT or SIGTERM; the message says what was kept. ``exit_code``: 130 or 143."""
+
+    def __init__(self, message: str, exit_code: int = 130):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where SIGINT raises KeyboardInterrupt, so that a terminated run cleans up the same way
+    (the CLI installs the handler)."""
+
+    exit_code = 143
+
+
 class ExportError(EdgewardError):
     """An export could not be produced."""
 

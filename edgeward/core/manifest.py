@@ -8,6 +8,7 @@ and names the file and the field in its error.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -18,6 +19,18 @@ from edgeward.core.registry import task_names
 
 SCHEMA_VERSION = 1
 METADATA_KEY = "edgeward.manifest"
+# a manifest holds labels, thresholds, a tokenizer's vocabulary at most: far below these; a hostile file's
+# megabytes of JSON, or arrays nested thousands deep (a RecursionError in the parser), are refused unread
+MAX_MANIFEST_BYTES = 4 << 20
+MAX_MANIFEST_DEPTH = 32
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def json_depth(text: str) -> int:
+    """How deeply the JSON text nests arrays and objects (strings skipped), without parsing it."""
+    marks = np.frombuffer(_STRING.sub("", text).encode("utf-8", "replace"), np.uint8)
+    steps = np.isin(marks, (ord("["), ord("{"))).astype(np.int64) - np.isin(marks, (ord("]"), ord("}")))
+    return int(np.cumsum(steps).max(initial=0))
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,7 @@ class Provenance:
     data_sha256: str
     code_sha256: str
     created_at: str  # ISO 8601, UTC
+    artifact_sha256: str = ""  # this file's own hash (edgeward.core.seal); "" in files exported before 0.3
 
 
 @dataclass(frozen=True)
@@ -68,7 +82,14 @@ class Manifest:
 
     @classmethod
     def from_json(cls, text: str | bytes, source: str = "manifest") -> "Manifest":
+        if len(text) > MAX_MANIFEST_BYTES:
+            raise ManifestError(f"{source}: manifest of {len(text):,} bytes; expected at most {MAX_MANIFEST_BYTES:,}")
         try:
+            if isinstance(text, bytes):
+                text = text.decode("utf-8")
+            depth = json_depth(text)
+            if depth > MAX_MANIFEST_DEPTH:
+                raise ManifestError(f"{source}: manifest nested {depth} levels deep; expected at most {MAX_MANIFEST_DEPTH}")
             data = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ManifestError(f"{source}: manifest is not valid JSON ({exc})") from None
@@ -97,6 +118,9 @@ class Manifest:
         for name in ("inputs", "outputs", "metrics"):
             _expect(isinstance(data[name], list), source, name, "a list", data[name])
         _expect(isinstance(data.get("params", {}), dict), source, "params", "an object", data.get("params"))
+        sealed = data["provenance"].get("artifact_sha256", "") if isinstance(data["provenance"], dict) else ""
+        _expect(isinstance(sealed, str) and (sealed == "" or re.fullmatch("[0-9a-f]{64}", sealed) is not None), source,
+                "provenance.artifact_sha256", "64 hexadecimal digits", sealed)
         return cls(
             task=str(data["task"]),
             format=str(data["format"]),
@@ -118,7 +142,7 @@ def _expect(ok: bool, source: str, field: str, expected: str, given) -> None:
         raise ManifestError(f"{source}: manifest field '{field}': expected {expected}, got {str(given)[:60]!r}")
 
 
-_OPTIONAL = {"params", "schema", "layout", "normalisation"}
+_OPTIONAL = {"params", "schema", "layout", "normalisation", "artifact_sha256"}
 
 
 def _require(data: dict, cls: type, source: str, where: str) -> None:

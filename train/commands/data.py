@@ -292,6 +292,11 @@ def load_clips(folder: str | os.PathLike, front_end, labels: tuple[str, ...] = L
             clips[_split_of(f"{sub.name}/{wav.name}", lists)].append((wav, label))
     if not any(clips.values()):
         raise InputError(f"{folder}: expected label folders of .wav files, found none")
+    words = [label for label in labels if label not in (UNKNOWN, SILENCE)]
+    folders = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != BACKGROUND)
+    if words and not set(words) & set(folders):  # every clip would be _unknown_: nothing to learn
+        raise InputError(f"{folder}: expected folders named like the labels ({', '.join(words)}), got "
+                         f"{', '.join(folders[:8])}{' ...' if len(folders) > 8 else ''} (names are case-sensitive)")
     if SILENCE in labels and not (folder / SILENCE).exists():
         for x in load_backgrounds(folder, front_end) if backgrounds is None else backgrounds:
             for k, at in enumerate(range(0, len(x) - front_end.clip_samples, front_end.clip_samples)):

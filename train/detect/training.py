@@ -41,16 +41,15 @@ class Split:
 
 def load_split(data: DetectionSet, indices, size: int, progress: bool = False, desc: str = "loading images") -> Split:
     """Read and letterbox the images; normalised cx cy w h labels become xyxy input pixels."""
-    import cv2
     from tqdm import tqdm
+
+    from edgeward.runtime.video import read_image
 
     images = np.empty((len(indices), size, size, 3), np.uint8)
     boxes, classes = [], []
     for n, i in enumerate(tqdm(indices, desc=desc, unit="image", disable=not progress, leave=False)):
         sample = data.samples[i]
-        image = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
-        if image is None:
-            raise InputError(f"{sample.image}: not a readable image")
+        image = read_image(sample.image)  # the runtime's reader: the same checks and decoding as serving
         images[n], lb = letterbox_image(image, size)
         h, w = image.shape[:2]
         b = sample.boxes.astype(np.float64) * [w, h, w, h]

@@ -14,6 +14,7 @@ from edgeward.core.manifest import TensorInfo
 from edgeward.core.rundir import RunDir, TrainingRecord
 from edgeward.core.task import ModelContract, TaskData, TaskSpec
 from edgeward.runtime.classify import ClassifierOptions
+from edgeward.runtime.video import StreamOptions
 from edgeward.tasks.classify import bench as own_bench
 from edgeward.tasks.classify import demo as own_demo
 from edgeward.tasks.classify import section as own_section
@@ -26,6 +27,7 @@ class ClassifyRun:
     """``edgeward run classify``: the classifier's options."""
 
     classifier: ClassifierOptions = option(factory=ClassifierOptions)
+    stream: StreamOptions = option(factory=StreamOptions)
 
 
 class ClassifyTask(TaskSpec):
@@ -103,7 +105,7 @@ class ClassifyTask(TaskSpec):
 
         counts: Counter = Counter()
         with Classifier.from_file(model, device=device, threads=threads, options=options.classifier) as clf, \
-                LatestFrames(int(source) if source.isdigit() else source) as frames:
+                LatestFrames(int(source) if source.isdigit() else source, options=options.stream) as frames:
             for number, frame in frames.frames():
                 found = clf.classify(frame)
                 counts[found[0].label] += 1
@@ -111,10 +113,8 @@ class ClassifyTask(TaskSpec):
                 emit({"frame": number, **({"image": image} if image else {}),
                       "top": [{"label": f.label, "score": round(f.score, 4)} for f in found],
                       **{k: round(v, 3) for k, v in clf.timings.items()}})
-        summary = f"classified {sum(counts.values())} image(s): " + ", ".join(f"{k} {n}" for k, n in counts.most_common())
-        if frames.skipped:
-            summary += f"; skipped {len(frames.skipped)} unreadable: " + "; ".join(f"{p} ({why})" for p, why in frames.skipped)
-        note(summary + f"; frames dropped: {frames.dropped}")
+        note(f"classified {sum(counts.values())} image(s): " + ", ".join(f"{k} {n}" for k, n in counts.most_common()))
+        note(frames.summary())
 
     def result_text(self, result: dict) -> str:
         where = result.get("image") or f"frame {result['frame']}"

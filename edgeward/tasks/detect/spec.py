@@ -13,6 +13,7 @@ from edgeward.core.manifest import TensorInfo
 from edgeward.core.rundir import RunDir, TrainingRecord, common_v0
 from edgeward.core.task import ModelContract, TaskData, TaskSpec
 from edgeward.runtime.detect import DetectorOptions
+from edgeward.runtime.video import StreamOptions
 from edgeward.tasks.detect import bench as own_bench
 from edgeward.tasks.detect import demo as own_demo
 from edgeward.tasks.detect import section as own_section
@@ -25,6 +26,7 @@ class DetectRun:
     """``edgeward run detect``: the detector's options, and what to do with the frames."""
 
     detector: DetectorOptions = option(factory=DetectorOptions)
+    stream: StreamOptions = option(factory=StreamOptions)
     labels: str | None = option(None, "class names of a YOLOv5/YOLOv8 ONNX model made elsewhere (txt or data.yaml)")
     save: str | None = option(None, "write the annotated video here (.mp4)")
     show: bool = option(False, "show the annotated video (needs a GUI OpenCV)")
@@ -105,7 +107,7 @@ class DetectTask(TaskSpec):
 
         detector = (Detector.from_yolo(model, options.labels, device=device, threads=threads, options=options.detector)
                     if options.labels else Detector.from_file(model, device=device, threads=threads, options=options.detector))
-        with detector, LatestFrames(int(source) if source.isdigit() else source) as frames, \
+        with detector, LatestFrames(int(source) if source.isdigit() else source, options=options.stream) as frames, \
                 (VideoSink(options.save) if options.save else nullcontext()) as sink:
             for f in detect_frames(detector, frames.frames()):
                 emit({"frame": f.number, "detections": [{"label": d.label, "score": round(d.score, 4),
@@ -117,7 +119,7 @@ class DetectTask(TaskSpec):
                         sink.write(drawn)
                     if options.show and not show(drawn):
                         break
-        note(f"frames: {frames.read_count}, dropped: {frames.dropped}")
+        note(frames.summary())
 
     def result_text(self, result: dict) -> str:
         found = ", ".join(f"{d['label']} {d['score']:.2f}" for d in result["detections"]) or "nothing"

@@ -1,0 +1,310 @@
+"""``make soak``: long runs through the runtime while the process is watched for leaks.
+
+Three phases in one process, one after the other: an hour of audio through ``CommandRecognizer``, 20,000 frames of
+a looping video file through ``LatestFrames`` and ``Detector``, and a 10-million-row CSV through ``score``. A
+sampler thread reads the process' resident memory, threads and open file descriptors every few seconds. A phase
+holds when, after its warm-up (its first fifth), RSS stays within 5% of its peak in the first half of what
+follows, threads and descriptors do not grow, and every block, frame and row is accounted for. The models are tiny
+ones trained on generated data (once, kept in ``OUT/models``, in processes of their own): the soak is about the
+process, not about accuracy.
+
+``python -m edgeward.app.soak [--out runs/soak] [--audio-hours 1] [--frames 20000] [--rows 10000000]`` writes
+``soak.json`` and ``soak.png`` (RSS, threads and descriptors over time) and prints the table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeward.core.config import at_least, fraction, option
+
+
+@dataclass(frozen=True)
+class SoakOptions:
+    out: str = option("runs/soak", "folder for the models, data, soak.json and soak.png")
+    audio_hours: float = option(1.0, "hours of audio through the command recognizer")
+    frames: int = option(20_000, "video frames through the detector")
+    rows: int = option(10_000_000, "CSV rows through score")
+    every_s: float = option(1.0, "seconds between two samples of memory, threads and descriptors")
+    tolerance: float = option(0.05, "most RSS growth after warm-up, as a fraction")
+
+    def __post_init__(self):
+        at_least(self, 0.001, "audio_hours", "every_s")
+        at_least(self, 100, "frames", "rows")
+        fraction(self, "tolerance")
+
+
+def process_usage() -> tuple[float, int, int]:
+    """(resident memory in MiB, threads, open file descriptors) of this process, from /proc (Linux)."""
+    status = Path("/proc/self/status").read_text()
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["Threads"]), len(os.listdir("/proc/self/fd"))
+
+
+class Sampler:
+    """Samples ``process_usage`` every ``every_s`` seconds in a thread, tagged with the phase running."""
+
+    def __init__(self, every_s: float):
+        self.every_s, self.phase, self.samples = every_s, "setup", []
+        self._stop = threading.Event()
+        self._started = time.perf_counter()
+        self._thread = threading.Thread(target=self._run, name="edgeward-soak-sampler", daemon=True)
+        self._thread.start()
+
+    def sample(self) -> None:
+        rss, threads, fds = process_usage()
+        self.samples.append({"t": round(time.perf_counter() - self._started, 2), "phase": self.phase,
+                             "rss_mib": round(rss, 1), "threads": threads, "fds": fds})
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.sample()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def judge(samples: list[dict], tolerance: float) -> dict:
+    """A phase's verdict from its samples. Warm-up is the first fifth; the rest is halved. A leak shows as peaks
+    that keep rising, so: every sample of the second half within ``tolerance`` of the first half's peak RSS, and
+    threads and descriptors no higher in the second half than in the first (descriptors: one more allowed, a
+    looping capture holds a second file briefly while it reopens)."""
+    after = samples[len(samples) // 5:]
+    if len(after) < 4:
+        return {"samples": len(samples), "held": False, "why": "fewer than 4 samples after warm-up: run longer"}
+    half = len(after) // 2
+    rss, threads, fds = (np.array([s[k] for s in after]) for k in ("rss_mib", "threads", "fds"))
+    growth = float(rss[half:].max() / rss[:half].max() - 1)
+    verdict = {"samples": len(samples), "rss_mib_min": float(rss.min()), "rss_mib_max": float(rss.max()),
+               "rss_growth": round(growth, 4), "threads": [int(threads.min()), int(threads.max())],
+               "fds": [int(fds.min()), int(fds.max())]}
+    why = []
+    if growth > tolerance:
+        why.append(f"RSS peak grew {growth:.1%} after warm-up (limit {tolerance:.0%})")
+    if threads[half:].max() > threads[:half].max():
+        why.append(f"threads grew: {threads[:half].max()} to {threads[half:].max()}")
+    if fds[half:].max() > fds[:half].max() + 1:
+        why.append(f"descriptors grew: {fds[:half].max()} to {fds[half:].max()}")
+    return {**verdict, "held": not why, "why": "; ".join(why)}
+
+
+def _cli(*argv: str) -> None:
+    """An edgeward command in its own process: TensorFlow never enters the soaked one."""
+    import subprocess
+
+    if subprocess.run([sys.executable, "-m", "edgeward", *argv]).returncode != 0:
+        raise SystemExit(f"soak setup failed: edgeward {' '.join(argv)}")
+
+
+def build_models(folder: Path, log) -> dict[str, Path]:
+    """Tiny fraud, commands and detection models on generated data (kept: built once per folder)."""
+    made = {"fraud": folder / "fraud", "commands": folder / "commands", "detect": folder / "detect"}
+    data = {name: folder / f"{name}-data" for name in made} | {"fraud": folder / "fraud-data.csv"}
+    if not (made["fraud"] / "artifacts" / "model.onnx").exists():
+        log("training a tiny fraud model")
+        _cli("data", "fraud", str(data["fraud"]), "--rows", "20000", "--days", "30")
+        _cli("train", "fraud", "--data", str(data["fraud"]), "--out", str(made["fraud"]), "--epochs", "2", "--hidden", "16")
+        _cli("export", str(made["fraud"]), "--format", "onnx", "--precision", "fp32")
+    if not (made["commands"] / "artifacts" / "model.onnx").exists():
+        log("training a tiny commands model")
+        _cli("data", "commands", str(data["commands"]), "--per-class", "16", "--stream-minutes", "1",
+             "--val-stream-minutes", "0.25", "--train-stream-minutes", "0.25")
+        _cli("train", "commands", "--data", str(data["commands"]), "--out", str(made["commands"]), "--epochs", "2",
+             "--filters", "16", "--blocks", "2")
+        _cli("export", str(made["commands"]), "--format", "onnx", "--precision", "fp32")
+    if not (made["detect"] / "artifacts" / "model.onnx").exists():
+        log("training a tiny detector")
+        _cli("data", "detect", str(data["detect"]), "--images", "48", "--holdout", "8", "--video-seconds", "20")
+        _cli("train", "detect", "--data", str(data["detect"]), "--out", str(made["detect"]), "--epochs", "1", "--size", "160")
+        _cli("export", str(made["detect"]), "--format", "onnx", "--precision", "fp32")
+    return {name: run / "artifacts" / "model.onnx" for name, run in made.items()} | {f"{k}_data": v for k, v in data.items()}
+
+
+def soak_audio(model: Path, data: Path, hours: float, progress: bool) -> dict:
+    """The data's test stream, looped (a little noise added so no two passes are the same), in 0.1 s blocks."""
+    from tqdm import tqdm
+
+    from edgeward.runtime.audio_io import read_wav, to_mono
+    from edgeward.runtime.commands import CommandRecognizer
+    from edgeward.train.commands.data import stream_files
+
+    samples, rate = read_wav(stream_files(data, "test")[0])
+    samples = to_mono(samples).astype(np.float32)
+    block, total = rate // 10, int(hours * 3600 * rate)
+    rng = np.random.default_rng(0)
+    fed = [0]
+
+    def blocks():
+        bar = tqdm(total=int(hours * 3600), unit="s", desc="audio", disable=not progress, leave=False)
+        while fed[0] < total:
+            at = fed[0] % (len(samples) - block)
+            piece = samples[at: at + block] + rng.normal(0, 1e-3, block).astype(np.float32)
+            fed[0] += block
+            bar.update(0.1)
+            yield piece, rate
+        bar.close()
+
+    events = 0
+    with CommandRecognizer.from_file(model, device="x86-64-cpu", threads=1) as rec:
+        for _ in rec.stream(blocks()):
+            events += 1
+    return {"audio_hours": fed[0] / rate / 3600, "blocks": fed[0] // block, "events": events,
+            "accounted": fed[0] >= total}
+
+
+def soak_video(model: Path, video: Path, frames: int, progress: bool) -> dict:
+    from tqdm import tqdm
+
+    from edgeward.runtime.detect import Detector
+    from edgeward.runtime.video import LatestFrames, StreamOptions
+
+    found = taken = 0
+    with Detector.from_file(model, device="x86-64-cpu", threads=1) as detector, \
+            LatestFrames(str(video), realtime=False, options=StreamOptions(loop=True)) as source, \
+            tqdm(total=frames, unit="frame", desc="video", disable=not progress, leave=False) as bar:
+        for _, frame in source.frames():
+            found += len(detector.detect(frame))
+            taken += 1
+            bar.update()
+            if taken == frames:
+                break
+        read, dropped, loops = source.read_count, source.dropped, source.loops
+    # not realtime: the reader waits for the detector, so every frame read was detected (one may wait, unread)
+    return {"frames": taken, "read": read, "dropped": dropped, "loops": loops, "detections": found,
+            "accounted": taken == frames and dropped == 0 and read - taken <= 1}
+
+
+def rows_csv(source: Path, out: Path, rows: int, bad_every: int = 100_000) -> tuple[int, int]:
+    """``source``'s rows repeated to about ``rows``, a row with text in a feature after every ``bad_every``;
+    (data rows, bad rows) written."""
+    lines = source.read_bytes().splitlines(keepends=True)
+    header, body = lines[0], lines[1:]
+    bad = b",".join([b"x"] * (header.count(b",") + 1)) + b"\n"  # every field text: a reject whatever the features
+    written = bad_rows = 0
+    with open(out, "wb") as f:
+        f.write(header)
+        while written < rows:
+            take = body[: min(bad_every, rows - written)]
+            while len(take) < min(bad_every, rows - written):
+                take += body[: min(bad_every, rows - written) - len(take)]
+            f.write(b"".join(take))
+            written += len(take)
+            if written < rows:
+                f.write(bad)
+                written += 1
+                bad_rows += 1
+    return written, bad_rows
+
+
+def soak_score(model: Path, data: Path, rows: int, folder: Path, progress: bool) -> dict:
+    from edgeward.runtime.csv_scoring import score_csv
+    from edgeward.runtime.fraud import FraudScorer
+
+    csv_path = folder / "rows.csv"
+    total, bad = rows_csv(data, csv_path, rows)
+    try:
+        with FraudScorer.from_file(model, device="x86-64-cpu", threads=1) as scorer:
+            s = score_csv(scorer, csv_path, folder / "scores.csv", progress=progress)
+    finally:
+        csv_path.unlink(missing_ok=True)
+    (folder / "scores.csv").unlink(missing_ok=True)
+    return {"rows": s.rows, "scored": s.scored, "rejected": s.rejected, "bad_rows_written": bad,
+            "accounted": s.rows == total and s.scored + s.rejected == total and s.rejected == bad}
+
+
+def plot(samples: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    t = [s["t"] / 60 for s in samples]
+    top.plot(t, [s["rss_mib"] for s in samples], color="tab:blue")
+    top.set_ylabel("RSS (MiB)")
+    bottom.plot(t, [s["threads"] for s in samples], label="threads")
+    bottom.plot(t, [s["fds"] for s in samples], label="open descriptors")
+    bottom.set_xlabel("minutes")
+    bottom.legend(loc="upper left")
+    start = 0
+    for i in range(1, len(samples) + 1):  # shade and name each phase
+        if i == len(samples) or samples[i]["phase"] != samples[start]["phase"]:
+            for ax in (top, bottom):
+                ax.axvspan(t[start], t[i - 1], alpha=0.08 if len({s["phase"] for s in samples[:i]}) % 2 else 0.16, color="grey")
+            top.text((t[start] + t[i - 1]) / 2, top.get_ylim()[1], samples[start]["phase"], ha="center", va="bottom")
+            start = i
+    top.set_title("edgeward soak: one process, three phases", pad=18)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_soak(options: SoakOptions, log=print, progress: bool = True) -> dict:
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
+    models = build_models(out / "models", log)
+    sampler = Sampler(options.every_s)
+    phases = {}
+    try:
+        for name, work in (
+            ("audio", lambda: soak_audio(models["commands"], models["commands_data"], options.audio_hours, progress)),
+            ("video", lambda: soak_video(models["detect"], models["detect_data"] / "video.mp4", options.frames, progress)),
+            ("score", lambda: soak_score(models["fraud"], models["fraud_data"], options.rows, out, progress)),
+        ):
+            sampler.phase = name
+            sampler.sample()
+            started = time.perf_counter()
+            result = work()
+            sampler.sample()
+            phases[name] = {**result, "seconds": round(time.perf_counter() - started, 1)}
+            phases[name].update(judge([s for s in sampler.samples if s["phase"] == name], options.tolerance))
+            log(f"{name}: {json.dumps(phases[name])}")
+    finally:
+        sampler.close()
+    result = {"options": asdict(options), "phases": phases, "samples": sampler.samples,
+              "held": all(p["held"] and p["accounted"] for p in phases.values())}
+    (out / "soak.json").write_text(json.dumps(result, indent=1))
+    plot(sampler.samples, out / "soak.png")
+    return result
+
+
+def markdown(result: dict) -> str:
+    rows = ["| phase | work | seconds | RSS after warm-up (MiB) | peak growth | threads | descriptors | accounted | held |",
+            "|---|---|---:|---:|---:|---:|---:|---|---|"]
+    work = {"audio": lambda p: f"{p['audio_hours']:.2f} h of audio, {p['blocks']:,} blocks, {p['events']:,} events",
+            "video": lambda p: f"{p['frames']:,} frames ({p['loops']} loops), {p['dropped']} dropped",
+            "score": lambda p: f"{p['rows']:,} rows: {p['scored']:,} scored + {p['rejected']:,} rejected"}
+    for name, p in result["phases"].items():
+        rss = f"{p.get('rss_mib_min', 0):,.0f}-{p.get('rss_mib_max', 0):,.0f}"
+        rows.append(f"| {name} | {work[name](p)} | {p['seconds']:,.0f} | {rss} | "
+                    f"{p.get('rss_growth', 0):.1%} | {'-'.join(map(str, p.get('threads', [])))} | "
+                    f"{'-'.join(map(str, p.get('fds', [])))} | {'yes' if p['accounted'] else 'NO'} | "
+                    f"{'yes' if p['held'] else 'NO: ' + p['why']} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from edgeward.app.flags import add_flags, config_from
+
+    parser = argparse.ArgumentParser(prog="python -m edgeward.app.soak", description=__doc__.split("\n\n")[0])
+    add_flags(parser, SoakOptions)
+    options = config_from(parser.parse_args(argv), SoakOptions)
+    result = run_soak(options)
+    print(markdown(result))
+    print(f"soak.json and soak.png in {options.out}; {'held' if result['held'] else 'FAILED'}")
+    return 0 if result["held"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""``edgeward verify MODEL``: is this the file that ``edgeward export`` wrote? The manifest's provenance records
+the file's own SHA-256 (``edgeward.core.seal``); this recomputes it, reading the manifest without opening the
+model in a runtime (no TensorFlow, no inference session)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from edgeward.core.errors import ManifestError, ModelFileError
+from edgeward.core.manifest import METADATA_KEY, Manifest
+from edgeward.core.seal import artifact_sha256
+from edgeward.runtime.model import read_model_bytes
+from edgeward.runtime.sessions import is_tflite
+
+
+@dataclass(frozen=True)
+class Verified:
+    source: str
+    manifest: Manifest
+    sha256: str  # the file's hash, as the seal defines it
+
+
+def manifest_of(data: bytes, source: str) -> Manifest:
+    """The embedded manifest of an ONNX or TFLite file, read from the bytes."""
+    from edgeward.runtime.protowire import onnx_metadata
+    from edgeward.runtime.tflite_metadata import read_metadata
+
+    if is_tflite(data):
+        text = read_metadata(data, source).get(METADATA_KEY)
+    else:
+        try:
+            text = onnx_metadata(data).get(METADATA_KEY)
+        except ValueError as exc:
+            raise ModelFileError(f"{source}: expected an ONNX or TFLite model, got bytes that are neither ({exc})") from None
+    if text is None:
+        raise ManifestError(f"{source}: no edgeward manifest in the file (metadata key '{METADATA_KEY}')")
+    return Manifest.from_json(text, source)
+
+
+def verify_model(source: str | os.PathLike) -> Verified:
+    """The model's manifest and hash when the file is as exported; ``ModelFileError`` naming both hashes when
+    it was changed, ``ManifestError`` when its manifest records no hash (exported before edgeward 0.3)."""
+    data, name = read_model_bytes(source)
+    manifest = manifest_of(data, name)
+    recorded = manifest.provenance.artifact_sha256
+    if not recorded:
+        raise ManifestError(f"{name}: the manifest records no artifact_sha256 (exported before edgeward 0.3): "
+                            "nothing to verify against; export it again")
+    try:
+        actual = artifact_sha256(data, recorded)
+    except ValueError:
+        actual = ""
+    if actual != recorded:
+        raise ModelFileError(f"{name}: modified since export: its SHA-256 is {actual or '(the recorded hash is gone)'}, "
+                             f"the manifest's provenance records {recorded}")
+    return Verified(name, manifest, actual)

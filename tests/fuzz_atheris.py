@@ -1,0 +1,72 @@
+"""Coverage-guided fuzzing (atheris, libFuzzer) of the parsers of untrusted bytes, beside the Hypothesis targets of
+``test_fuzz.py``: libFuzzer mutates toward inputs that reach new lines of the parser, which random bytes rarely do
+(a WAV header's "RIFF", "WAVE", "fmt ", "data" in the right places).
+
+    python tests/fuzz_atheris.py TARGET -runs=100000 [-seed=1]
+
+TARGET: wav, manifest, onnx, tflite, image, kserve. The only allowed outcomes are a result or one of edgeward's
+own errors; anything else stops the run with the input that raised it (exit code non-zero). `make fuzz` runs
+each target; ``test_fuzz.py::test_atheris_targets`` runs a short budget of each.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+import atheris
+
+with atheris.instrument_imports(include=["edgeward"]):
+    from edgeward.core.errors import EdgewardError
+    from edgeward.core.manifest import Manifest
+    from edgeward.runtime.audio_io import parse_wav
+    from edgeward.runtime.onnx_external import check_external_data
+    from edgeward.runtime.serve.kserve import Request
+    from edgeward.runtime.tflite_metadata import read_metadata
+    from edgeward.runtime.verify import manifest_of
+    from edgeward.runtime.video import read_image
+
+IMAGE = os.path.join(tempfile.mkdtemp(prefix="edgeward-atheris-"), "image")
+
+
+def _image(data: bytes) -> None:
+    with open(IMAGE, "wb") as f:
+        f.write(data)
+    read_image(IMAGE)
+
+
+def _onnx(data: bytes) -> None:
+    check_external_data(data, "m.onnx")
+    manifest_of(data, "m.onnx")
+
+
+def _kserve(data: bytes) -> None:
+    Request(data[2:], int.from_bytes(data[:2], "little") if len(data) >= 2 else None)
+
+
+TARGETS = {
+    "wav": parse_wav,
+    "manifest": lambda data: Manifest.from_json(data, "m.onnx"),
+    "onnx": _onnx,
+    "tflite": lambda data: read_metadata(data, "m.tflite"),
+    "image": _image,
+    "kserve": _kserve,
+}
+
+
+def main() -> None:
+    target = TARGETS[sys.argv.pop(1)]
+
+    def one(data: bytes) -> None:
+        try:
+            target(data)
+        except EdgewardError:
+            pass
+
+    atheris.Setup(sys.argv, one)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""Faults while running: a stream or camera that drops and returns, a video file looped, the disk filling up
+while scores are written, SIGINT and SIGTERM in the middle of a run, and a microphone that overflows.
+
+Real components wherever this machine has them: a real HTTP MJPEG server read by OpenCV, a real ``edgeward
+score`` process signalled while it reads a pipe, a real full filesystem (tmpfs) where the kernel lets us
+mount one. Fakes only at the hardware edge (there is no camera or microphone here), each said below."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streams import FlakyOpener, MjpegServer
+
+from edgeward.app.cli import main
+from edgeward.core.errors import OutputError
+from edgeward.runtime.video import LatestFrames, StreamOptions
+
+cv2 = pytest.importorskip("cv2")
+
+
+def test_a_stream_that_drops_goes_away_and_returns_is_followed_to_its_end():
+    # connection 1: 15 frames, then the port is closed for 0.4 s; connection 2: 15 frames; then 503 (gone)
+    with MjpegServer(frames=15, down_s=0.4, serve=2) as server, \
+            LatestFrames(server.url, realtime=False, options=StreamOptions(reconnect=4, backoff_s=0.1)) as frames:
+        got = [number for number, _ in frames.frames()]
+    assert got == list(range(30)) and frames.reconnects == 1 and server.connections == 2
+    assert "frames: 30, dropped: 0, reconnects: 1" == frames.summary()
+
+
+def test_a_camera_unplugged_and_plugged_back_is_reopened():
+    camera = FlakyOpener(frames=5, works=2)  # no camera on these machines: 5 frames, unplugged, back once, gone
+    with LatestFrames(0, realtime=False, opener=camera, options=StreamOptions(reconnect=2, backoff_s=0.01)) as frames:
+        got = list(frames.frames())
+    assert len(got) == 10 and frames.reconnects == 1 and camera.opened == 4
+
+
+def test_a_looping_video_file_runs_until_closed(tmp_path):
+    path = tmp_path / "v.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 32))
+    for i in range(7):
+        writer.write(np.full((32, 32, 3), 30 * i, np.uint8))
+    writer.release()
+    with LatestFrames(str(path), options=StreamOptions(loop=True)) as frames:
+        got = [number for number, _ in zip(range(30), (n for n, _ in frames.frames()))]
+    assert got == list(range(30)) and frames.loops >= 4 and frames.dropped == 0
+    assert not any(t.name == "edgeward-capture" and t.is_alive() for t in threading.enumerate())
+
+
+def _fraud_scorer(fraud_model):
+    from edgeward.runtime.fraud import FraudScorer
+
+    return FraudScorer.from_file(fraud_model)
+
+
+def test_a_disk_filling_up_while_scores_are_written_leaves_no_file(fraud_model, fraud_csv, tmp_path, monkeypatch):
+    """ENOSPC injected at the file write (the OS edge), after 64 KiB of scores."""
+    from edgeward.runtime import csv_scoring
+
+    class FullDisk:
+        def __init__(self, f):
+            self.f, self.written = f, 0
+
+        def write(self, text):
+            self.written += len(text)
+            if self.written > 65536:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.f.name)
+            return self.f.write(text)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    real_open = open
+    monkeypatch.setattr(csv_scoring, "open", lambda path, mode="r", **kw: (FullDisk if "w" in mode else lambda f: f)(
+        real_open(path, mode, **kw)), raising=False)
+    out = tmp_path / "scores.csv"
+    with _fraud_scorer(fraud_model) as scorer, pytest.raises(OutputError) as raised:
+        csv_scoring.score_csv(scorer, fraud_csv, out)
+    assert f"{out}: cannot write the scores: No space left on device" in str(raised.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_real_full_filesystem(fraud_model, fraud_csv, tmp_path):
+    """A 16 KiB tmpfs: needs root and a kernel that lets this container mount one (else skipped, with why)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount)], capture_output=True, text=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        code = main(["score", str(fraud_model), "--input", str(fraud_csv), "--out", str(mount / "scores.csv")])
+        assert code == 1 and list(mount.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_mid_run_keeps_what_was_scored_as_partial(fraud_model, fraud_csv, tmp_path, sig, code):
+    """``edgeward score`` reads a pipe: it scores the first 4 MiB block, then waits for more, and is signalled."""
+    lines = Path(fraud_csv).read_bytes().splitlines(keepends=True)
+    body = b"".join(lines[1:])
+    block = lines[0] + body * (5_000_000 // len(body) + 1)  # more than one 4 MiB read
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+    out = tmp_path / "scores.csv"
+    writer = os.open(fifo, os.O_RDWR)  # holds the pipe open: the reader never sees its end
+    proc = subprocess.Popen([sys.executable, "-m", "edgeward", "score", str(fraud_model), "--input", str(fifo),
+                             "--out", str(out)], stderr=subprocess.PIPE, text=True)
+    try:
+        os.write(writer, block)
+        partial = tmp_path / "scores.csv.partial"
+        deadline = time.monotonic() + 60
+        while (not partial.exists() or partial.stat().st_size == 0) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # the first block is scored; the reader now waits on the pipe
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        os.close(writer)
+        proc.kill()
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and f"partial: {out} was not written" in err
+    assert not out.exists()
+    scored = pd.read_csv(partial)
+    rows_in_block = (4 << 20) // len(body) * (len(lines) - 1)  # at least these rows were in the first block
+    assert len(scored) >= rows_in_block * 0.9 and f"interrupted after {len(scored):,} rows scored" in err
+    assert scored["score"].between(0, 1).all()
+
+
+class _FakeSoundDevice:
+    """sounddevice without a microphone (there is none here): plays a WAV through PortAudio's callback
+    contract from its own thread, in 0.1 s blocks, flagging every tenth block as an input overflow."""
+
+    class _Status:
+        def __init__(self, overflow):
+            self.input_overflow = overflow
+
+        def __bool__(self):
+            return self.input_overflow
+
+    def __init__(self, samples, rate):
+        self.samples, self.rate = samples, rate
+        self.blocks = 0
+
+    def query_devices(self, device=None, kind=None):
+        return {"name": "fake", "default_samplerate": self.rate, "max_input_channels": 1}
+
+    def InputStream(self, samplerate, channels, device, dtype, blocksize, callback):
+        owner = self
+
+        class Stream:
+            active = False
+
+            def start(self):
+                self.active = True
+                threading.Thread(target=self._play, daemon=True).start()
+
+            def _play(self):
+                for at in range(0, len(owner.samples) - blocksize + 1, blocksize):
+                    callback(owner.samples[at: at + blocksize, None], blocksize, None, _FakeSoundDevice._Status(owner.blocks % 10 == 9))
+                    owner.blocks += 1
+                    time.sleep(0.002)
+                self.active = False
+
+            def stop(self):
+                self.active = False
+
+            def close(self):
+                pass
+
+        return Stream()
+
+
+def test_a_microphone_that_overflows_keeps_recognising_and_says_so(commands_run, commands_data, monkeypatch, capsys):
+    from edgeward.runtime.audio_io import read_wav
+    from edgeward.train.commands.data import stream_files
+
+    samples, rate = read_wav(stream_files(commands_data, "test")[0])
+    fake = _FakeSoundDevice(samples.astype(np.float32), rate)
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    code = main(["run", "commands", str(commands_run / "artifacts" / "model.onnx"), "--source", "mic", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "Traceback" not in err, err
+    # the whole recording went through (the tiny test model finds few commands: its events are not the point)
+    assert fake.blocks == len(samples) // int(rate * 0.1) and fake.blocks >= 290
+    line = next(line for line in err.splitlines() if "audio input overflows" in line)
+    dropped = int(line.rsplit(":", 1)[1])
+    assert f"audio input overflows: {fake.blocks // 10}," in line and dropped < fake.blocks // 2, line
