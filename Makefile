@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.edgeward-installed
 EXTRAS := train,tflite,audio,camera,serve,ray,dev
 APT_PACKAGES := espeak-ng libportaudio2 chromium chromium-driver
 
-.PHONY: demo test install system-deps bench bench-commands bench-detect bench-classify bench-serve bench-batch fuzz soak audit clean
+.PHONY: demo test install system-deps bench bench-commands bench-detect bench-classify bench-serve bench-batch fuzz soak audit arm64-check clean
 
 demo: install
 	$(VENV)/bin/edgeward demo --out runs/demo
@@ -85,6 +85,12 @@ fuzz: install
 # in one process, its memory, threads and open files sampled every second; writes runs/soak/soak.json and soak.png.
 soak: install
 	$(PY) -m edgeward.app.soak --out runs/soak
+
+# The runtime on aarch64 under user-mode QEMU (no binfmt, nothing installed on the host): Debian arm64 packages and
+# aarch64 wheels in .arm64 (built once), the runtime's TensorFlow-free tests, device profiles, and x86/arm64 parity
+# of every task's artifacts; prints the parity table (runs/arm64/arm64-check.md). CI runs it after the tests.
+arm64-check: install
+	$(PY) -m edgeward.app.arm64_check --root .arm64 --out runs/arm64
 
 # Known vulnerabilities in the installed dependencies (pip-audit against PyPI's advisory data): reported, not
 # silenced; a finding does not fail the build, it is printed and kept in runs/audit.json for the team to act on.

@@ -39,6 +39,12 @@ def _imports(path: Path) -> list[str]:
     return names
 
 
+def _ours(path: Path) -> bool:
+    """A source file of the project: not in tests, a build, the runs, or a hidden folder (.venv, .arm64)."""
+    parts = path.relative_to(ROOT).parts
+    return not ({"tests", "build", "runs"} & set(parts) or any(p.startswith(".") for p in parts))
+
+
 def _under(name: str, prefixes) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
@@ -54,8 +60,7 @@ def test_each_layer_imports_only_the_layers_below_it(folder):
 
 def test_every_folder_is_a_known_layer():
     """A new folder of code gets its place in LAYERS (and in docs/architecture.md)."""
-    folders = {str(p.parent.relative_to(ROOT)) for p in ROOT.glob("*/**/*.py") if not p.is_relative_to(ROOT / "tests")
-               and not p.is_relative_to(ROOT / ".venv")}
+    folders = {str(p.parent.relative_to(ROOT)) for p in ROOT.glob("*/**/*.py") if _ours(p)}
     known = {f for f in folders if any(f == layer or f.startswith(layer + "/") for layer in LAYERS)}
     assert folders - known == {"edgeward"}  # the package root holds only its __init__ and __main__
     assert sorted(p.name for p in (ROOT / "edgeward").glob("*.py")) == ["__init__.py", "__main__.py"]
@@ -134,8 +139,7 @@ def test_every_package_is_listed_for_the_wheel():
     import tomllib
 
     setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    folders = {str(p.parent.relative_to(ROOT)) for p in ROOT.glob("**/__init__.py")
-               if not {".venv", "tests", "build"} & set(p.relative_to(ROOT).parts)}
+    folders = {str(p.parent.relative_to(ROOT)) for p in ROOT.glob("**/__init__.py") if _ours(p)}
 
     def package(folder: str) -> str:
         top, _, rest = folder.partition("/")

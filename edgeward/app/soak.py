@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeward.app.tiny_models import build_models
 from edgeward.core.config import at_least, fraction, option
 
 
@@ -95,38 +96,6 @@ def judge(samples: list[dict], tolerance: float) -> dict:
     if fds[half:].max() > fds[:half].max() + 1:
         why.append(f"descriptors grew: {fds[:half].max()} to {fds[half:].max()}")
     return {**verdict, "held": not why, "why": "; ".join(why)}
-
-
-def _cli(*argv: str) -> None:
-    """An edgeward command in its own process: TensorFlow never enters the soaked one."""
-    import subprocess
-
-    if subprocess.run([sys.executable, "-m", "edgeward", *argv]).returncode != 0:
-        raise SystemExit(f"soak setup failed: edgeward {' '.join(argv)}")
-
-
-def build_models(folder: Path, log) -> dict[str, Path]:
-    """Tiny fraud, commands and detection models on generated data (kept: built once per folder)."""
-    made = {"fraud": folder / "fraud", "commands": folder / "commands", "detect": folder / "detect"}
-    data = {name: folder / f"{name}-data" for name in made} | {"fraud": folder / "fraud-data.csv"}
-    if not (made["fraud"] / "artifacts" / "model.onnx").exists():
-        log("training a tiny fraud model")
-        _cli("data", "fraud", str(data["fraud"]), "--rows", "20000", "--days", "30")
-        _cli("train", "fraud", "--data", str(data["fraud"]), "--out", str(made["fraud"]), "--epochs", "2", "--hidden", "16")
-        _cli("export", str(made["fraud"]), "--format", "onnx", "--precision", "fp32")
-    if not (made["commands"] / "artifacts" / "model.onnx").exists():
-        log("training a tiny commands model")
-        _cli("data", "commands", str(data["commands"]), "--per-class", "16", "--stream-minutes", "1",
-             "--val-stream-minutes", "0.25", "--train-stream-minutes", "0.25")
-        _cli("train", "commands", "--data", str(data["commands"]), "--out", str(made["commands"]), "--epochs", "2",
-             "--filters", "16", "--blocks", "2")
-        _cli("export", str(made["commands"]), "--format", "onnx", "--precision", "fp32")
-    if not (made["detect"] / "artifacts" / "model.onnx").exists():
-        log("training a tiny detector")
-        _cli("data", "detect", str(data["detect"]), "--images", "48", "--holdout", "8", "--video-seconds", "20")
-        _cli("train", "detect", "--data", str(data["detect"]), "--out", str(made["detect"]), "--epochs", "1", "--size", "160")
-        _cli("export", str(made["detect"]), "--format", "onnx", "--precision", "fp32")
-    return {name: run / "artifacts" / "model.onnx" for name, run in made.items()} | {f"{k}_data": v for k, v in data.items()}
 
 
 def soak_audio(model: Path, data: Path, hours: float, progress: bool) -> dict:

@@ -1,0 +1,179 @@
+"""``make arm64-check``: edgeward's TensorFlow-free runtime on aarch64, under user-mode QEMU on this x86 machine.
+
+1. An aarch64 Python 3.11 with the runtime's wheels (``devices/emulation/arm64-env.sh``, built once in ROOT), and
+   edgeward itself installed into it from this checkout.
+2. The runtime's own tests that need neither TensorFlow nor training, run by the emulated Python.
+3. The device profiles: the one ``auto`` picks under emulation (arm64-cpu; raspberry-pi-4 and -5 with a board
+   model in the sysroot's device tree), and a session run with each arm64 profile.
+4. Parity: tiny fraud, commands and detection models (fp32 and int8, ONNX and TFLite) and the same inputs through
+   each task's runtime on x86 and on aarch64 (``runtime/parity.py``). fp32 outputs must agree within 1e-5; fp16
+   and int8 decisions are compared and every difference is listed.
+5. Which runtime dependencies have aarch64 wheels (the ones it installed).
+
+Emulated timings say nothing about a real board's speed; none are reported as such.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+# fp32 and int8 in both formats (fraud: TFLite int8 with dynamic range, full integer is refused for its in-model
+# normalisation); --max-drop 100: these untrained models are not judged on accuracy here
+EXPORTS = {"fraud": (("--format", "onnx", "--precision", "fp32,int8", "--max-drop", "100"),
+                     ("--format", "tflite", "--precision", "fp32,int8-dynamic", "--max-drop", "100")),
+           "commands": (("--format", "all", "--precision", "fp32,int8", "--max-drop", "100"),),
+           "detect": (("--format", "all", "--precision", "fp32,int8", "--max-drop", "100"),)}
+TESTS = ("tests/test_audio.py", "tests/test_detect_post.py", "tests/test_devices.py")
+BOARDS = {"": "arm64-cpu", "Raspberry Pi 4 Model B Rev 1.5": "raspberry-pi-4", "Raspberry Pi 5 Model B Rev 1.0": "raspberry-pi-5"}
+
+
+def environment(root: Path, log) -> dict[str, str]:
+    """The emulated Python's environment (built when missing), with this checkout's edgeward installed in it."""
+    if not (root / "site" / "onnxruntime").exists():
+        log(f"building the aarch64 environment in {root} (Debian arm64 packages, aarch64 wheels, QEMU)")
+        subprocess.run(["sh", str(REPO / "devices/emulation/arm64-env.sh")], check=True,
+                       env={**os.environ, "ROOT": str(root), "HOST_PY": sys.executable})
+    with tempfile.TemporaryDirectory() as tmp:  # built from a copy: setuptools would leave build/ in the checkout
+        for name in ("pyproject.toml", "README.md", "edgeward", "train", "export", "runtime", "devices"):
+            if (REPO / name).is_dir():
+                shutil.copytree(REPO / name, Path(tmp) / name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy(REPO / name, Path(tmp) / name)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--upgrade", "--target",
+                        str(root / "edgeward"), tmp], check=True, capture_output=True)
+    return {**os.environ, "PYTHONPATH": f"{root / 'edgeward'}:{root / 'site'}", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def emulated(root: Path, env: dict, *args: str, **kw) -> subprocess.CompletedProcess:
+    """The emulated Python (``-P``: the working directory, this checkout, must not shadow the installed edgeward)."""
+    return subprocess.run([str(root / "bin" / "python3"), "-P", *args], env=env, text=True, capture_output=True, **kw)
+
+
+def boards(root: Path, env: dict) -> list[dict]:
+    """The profile ``auto`` picks under emulation for each board model (qemu's -L reads /proc/device-tree from the
+    sysroot when the file is there)."""
+    tree = root / "sysroot" / "proc" / "device-tree"
+    rows = []
+    try:
+        for model, expected in BOARDS.items():
+            if model:
+                tree.mkdir(parents=True, exist_ok=True)
+                (tree / "model").write_bytes(model.encode() + b"\0")
+            done = emulated(root, env, "-c", "from edgeward.devices import closest_profile, detect; "
+                                             "h = detect(); print(h.arch, '|', h.board, '|', closest_profile(h).name)")
+            arch, board, picked = (done.stdout.strip().split(" | ") + ["", "", ""])[:3]
+            rows.append({"board": model or "(none: a generic arm64 machine)", "arch": arch, "seen": board,
+                         "picked": picked or done.stderr.strip()[-200:], "expected": expected, "ok": picked == expected})
+    finally:
+        (tree / "model").unlink(missing_ok=True)
+    return rows
+
+
+def artifacts(models: dict) -> list[dict]:
+    inputs = {"fraud": str(models["fraud_rows"]), "commands": str(models["commands_data"] / "stream.wav"),
+              "detect": str(models["detect_frames"])}
+    found = []
+    for task in ("fraud", "commands", "detect"):
+        for name in ("model.onnx", "model-fp16.onnx", "model-int8.onnx", "model.tflite", "model-fp16.tflite",
+                     "model-int8-dynamic.tflite", "model-int8.tflite"):
+            path = models[f"{task}_run"] / "artifacts" / name
+            if path.exists():  # fp16 and int8: their decisions are compared, not their values
+                found.append({"task": task, "artifact": str(path), "name": name, "input": inputs[task],
+                              "int8": name not in ("model.onnx", "model.tflite")})
+    return found
+
+
+def wheels(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / "wheels").glob("*.whl"))
+
+
+def markdown(result: dict) -> str:
+    lines = ["| task | artifact | raw outputs: max abs diff | scores, scores of events or boxes: max abs diff | decisions | ok |",
+             "|---|---|---:|---:|---|---|"]
+    for r in result["parity"]:
+        lines.append(f"| {r['task']} | {r['artifact']} | {r['raw_max_abs_diff']:.2g} | {r['values']:.2g} | {r['decisions']} | "
+                     f"{'yes' if r['ok'] else 'NO'}{' (fp16/int8: decisions compared)' if r['int8'] else ''} |")
+    d = result["decoding"]
+    lines += ["", f"The same video decoded by OpenCV on each machine: {d['values_that_differ']:.0%} of the pixel values of "
+                  f"its first {d['frames']} frames differ, by up to {d['max_level_diff']} levels (the detections above "
+                  "are on frames decoded once, on x86)."]
+    lines += ["", "| board model in the device tree | arch | profile picked | expected |", "|---|---|---|---|"]
+    lines += [f"| {b['board']} | {b['arch']} | {b['picked']} | {b['expected']} |" for b in result["boards"]]
+    lines += ["", "| profile | a session under emulation |", "|---|---|"]
+    lines += [f"| {name} | {text} |" for name, text in result["profiles"].items()]
+    return "\n".join(lines)
+
+
+def check(root: Path, out: Path, log=print) -> dict:
+    from edgeward.app.tiny_models import build_models
+    from edgeward.runtime.parity import compare, decoded
+
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    env = environment(root, log)
+    log("the runtime's own tests under emulation: " + " ".join(TESTS))
+    tests = emulated(root, env, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS, cwd=REPO)
+    summary = (tests.stdout.strip().splitlines() or ["(no output)"])[-1]
+    log(f"  {summary}")
+    models = build_models(out / "models", log, EXPORTS)
+    rows = models["fraud_data"].read_bytes().splitlines(keepends=True)
+    models["fraud_rows"] = out / "fraud-rows.csv"
+    models["fraud_rows"].write_bytes(b"".join(rows[:2001]))
+    models["detect_frames"] = out / "frames.npy"  # decoded here, on x86: the same pixels go to both machines
+    np.save(models["detect_frames"], decoded(str(models["detect_data"] / "video.mp4")))
+    spec = {"artifacts": artifacts(models), "profile_model": str(models["fraud"]),
+            "video": str(models["detect_data"] / "video.mp4")}
+    (out / "spec.json").write_text(json.dumps(spec, indent=1))
+    log(f"parity: {len(spec['artifacts'])} artifacts on x86, then on aarch64")
+    subprocess.run([sys.executable, "-m", "edgeward.runtime.parity", str(out / "spec.json"), str(out / "x86.json")],
+                   check=True)
+    arm = emulated(root, env, "-m", "edgeward.runtime.parity", str(out / "spec.json"), str(out / "arm64.json"))
+    if arm.returncode:
+        raise SystemExit(f"the emulated parity run failed:\n{arm.stderr[-3000:]}")
+    x86, arm64 = (json.loads((out / f"{n}.json").read_text()) for n in ("x86", "arm64"))
+    x86_raw, arm_raw = np.load(out / "x86.npz"), np.load(out / "arm64.npz")
+    pixels = np.abs(x86_raw["decoded"].astype(np.int16) - arm_raw["decoded"].astype(np.int16))
+    result = {
+        "tests": {"files": TESTS, "summary": summary, "ok": tests.returncode == 0, "output": tests.stdout[-3000:]},
+        "host": arm64["host"], "profiles": arm64["host"]["profiles"], "boards": boards(root, env),
+        "parity": compare(x86, arm64, x86_raw, arm_raw),
+        "decoding": {"frames": int(len(pixels)), "max_level_diff": int(pixels.max()),
+                     "values_that_differ": round(float((pixels > 0).mean()), 4)},
+        "wheels": wheels(root), "seconds": round(time.perf_counter() - started, 1),
+    }
+    result["ok"] = (result["tests"]["ok"] and all(r["ok"] or r["int8"] for r in result["parity"])
+                    and all(b["ok"] for b in result["boards"]) and all(v.startswith("ok") for v in result["profiles"].values()))
+    (out / "arm64-check.json").write_text(json.dumps(result, indent=1))
+    (out / "arm64-check.md").write_text(markdown(result) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m edgeward.app.arm64_check", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", default=".arm64", help="the aarch64 environment (built once)")
+    parser.add_argument("--out", default="runs/arm64", help="models, parity results and the report")
+    args = parser.parse_args(argv)
+    result = check(Path(args.root).resolve(), Path(args.out).resolve())
+    print(markdown(result))
+    print(f"\nemulated: {result['host']['machine']}, Python {result['host']['python']}, profile auto = "
+          f"{result['host']['auto']}, providers {', '.join(result['host']['providers'])}")
+    print("aarch64 wheels installed: " + ", ".join(result["wheels"]))
+    print(f"runtime tests under emulation: {result['tests']['summary']}")
+    print(f"{'passed' if result['ok'] else 'FAILED'} in {result['seconds']:.0f} s; {args.out}/arm64-check.json")
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

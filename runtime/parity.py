@@ -1,0 +1,182 @@
+"""The same artifacts and inputs through each task's runtime, on whatever machine this runs on: the worker half of
+``make arm64-check``, which runs it once on x86 and once on aarch64 under emulation and compares the two.
+
+For each artifact: its raw outputs on seeded inputs of its own input shapes, and what the task makes of real
+inputs: fraud scores and flags of a CSV through ``score``, command events on a WAV stream, detections on video
+frames. Decision thresholds are set low (commands 0, detection 0.05), so that the tiny test models decide
+something on every input and the decisions have something to differ on. Also: the device profile picked here, and
+whether each arm64 profile's backend and providers work with this onnxruntime. ``compare`` sets two machines'
+results side by side.
+
+    python -m edgeward.runtime.parity SPEC.json OUT.json     (writes OUT.json and OUT.npz)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+PROFILES = ("arm64-cpu", "raspberry-pi-4", "raspberry-pi-5")
+FP32_TOLERANCE = 1e-5
+RAW_BATCH = 4
+
+
+def raw_outputs(artifact: str, seed: int = 0) -> dict[str, np.ndarray]:
+    """The model's outputs on seeded inputs of its own shapes (None dimensions: ``RAW_BATCH``)."""
+    from edgeward.runtime.model import Model
+
+    rng = np.random.default_rng(seed)
+    with Model(artifact, device="auto", threads=1) as model:
+        feeds = {t.name: rng.uniform(0, 1, [RAW_BATCH if d is None else d for d in t.shape]).astype(t.dtype)
+                 for t in model.manifest.inputs}
+        return model.run(feeds)
+
+
+def fraud_scores(artifact: str, rows_csv: str) -> dict:
+    from edgeward.runtime.csv_scoring import score_csv
+    from edgeward.runtime.fraud import FraudScorer
+
+    with tempfile.TemporaryDirectory() as tmp, FraudScorer.from_file(artifact, device="auto", threads=1) as scorer:
+        summary = score_csv(scorer, rows_csv, Path(tmp) / "scores.csv")
+        with open(summary.scores_path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    return {"scores": [float(r["score"]) for r in rows], "flags": [int(r["flag"]) for r in rows]}
+
+
+def command_events(artifact: str, wav: str) -> dict:
+    from edgeward.runtime.audio_sources import WavSource
+    from edgeward.runtime.commands import NOT_COMMANDS, CommandRecognizer, RecognizerOptions
+
+    with CommandRecognizer.from_file(artifact, device="auto", threads=1) as probe:
+        labels = probe.labels
+    options = RecognizerOptions(thresholds={label: 0.0 for label in labels if label not in NOT_COMMANDS})
+    with CommandRecognizer.from_file(artifact, device="auto", threads=1, options=options) as rec, WavSource(wav) as audio:
+        return {"events": [[e.label, e.start, e.score] for e in rec.stream(audio)]}
+
+
+def detections(artifact: str, frames_npy: str) -> dict:
+    """Detections on frames decoded once, on x86 (``frames_npy``): the decoders of the two machines do not give the
+    same pixels (see ``decoded``), and the runtime is compared on the same inputs."""
+    from edgeward.runtime.detect import Detector, DetectorOptions
+
+    found, heads = [], []
+    options = DetectorOptions(score_threshold=0.001, max_detections=10)
+    with Detector.from_file(artifact, device="auto", threads=1, options=options) as detector:
+        for number, frame in enumerate(np.load(frames_npy)):
+            found += [[number, d.label, d.score, *d.box] for d in detector.detect(frame)]
+            x, _ = detector.preprocess(frame)
+            heads.append(detector.model.run({detector.model.input_names[0]: x})[detector.model.output_names[0]])
+    return {"detections": found, "array:head_on_frames": np.concatenate(heads)}
+
+
+def decoded(video: str, frames: int = 30) -> np.ndarray:
+    """The first frames of a video file as this machine's OpenCV decodes them."""
+    from edgeward.runtime.video import read_frames
+
+    return np.stack(read_frames(video)[:frames])
+
+
+TASKS = {"fraud": fraud_scores, "commands": command_events, "detect": detections}
+
+
+def profiles_here(artifact: str) -> dict:
+    """The profile ``auto`` picks on this host, and for each arm64 profile whether a session runs with it."""
+    from edgeward.core.errors import EdgewardError
+    from edgeward.devices import closest_profile, detect
+    from edgeward.runtime.model import Model
+
+    host = detect()
+    result = {"machine": platform.machine(), "python": platform.python_version(), "auto": closest_profile(host).name,
+              "providers": list(host.providers), "profiles": {}}
+    for name in PROFILES:
+        try:
+            with Model(artifact, device=name, threads=1) as model:
+                model.run({t.name: np.zeros([1 if d is None else d for d in t.shape], t.dtype) for t in model.manifest.inputs})
+                result["profiles"][name] = f"ok: {model.backend.value} {', '.join(model.providers)}"
+        except EdgewardError as exc:
+            result["profiles"][name] = f"error: {exc}"
+    return result
+
+
+def compare_fraud(a: dict, b: dict) -> tuple[float, list, str]:
+    differ = [i for i, (x, y) in enumerate(zip(a["flags"], b["flags"])) if x != y]
+    values = float(np.abs(np.subtract(a["scores"], b["scores"])).max())
+    return values, differ, f"{len(a['flags'])} rows, {len(differ)} flags differ"
+
+
+def compare_commands(a: dict, b: dict) -> tuple[float, list, str]:
+    ea, eb = [e[:2] for e in a["events"]], [e[:2] for e in b["events"]]
+    values = float(max((abs(x[2] - y[2]) for x, y in zip(a["events"], b["events"])), default=0.0)) if ea == eb else float("nan")
+    differ = [e for e in ea if e not in eb] + [e for e in eb if e not in ea]
+    return values, differ, f"{len(ea)} events on x86, {len(eb)} on arm64, {len(differ)} differ"
+
+
+def compare_detect(a: dict, b: dict) -> tuple[float, list, str]:
+    matched, differ = match_detections(a["detections"], b["detections"])
+    return (max(matched, default=0.0), differ,
+            f"{len(a['detections'])} detections on x86, {len(b['detections'])} on arm64, {len(differ)} differ")
+
+
+COMPARE = {"fraud": compare_fraud, "commands": compare_commands, "detect": compare_detect}
+
+
+def compare(x86: dict, arm: dict, x86_raw, arm_raw) -> list[dict]:
+    """One row per artifact: the raw outputs' difference, and the task's own results compared (fp32: values within
+    ``FP32_TOLERANCE`` and no decision differs; fp16 and int8: no decision differs, else each one is listed)."""
+    rows = []
+    for i, (a, b) in enumerate(zip(x86["artifacts"], arm["artifacts"])):
+        keys = [k for k in x86_raw.files if k.startswith(f"{i}:")]
+        raw = max(float(np.abs(x86_raw[k].astype(np.float64) - arm_raw[k].astype(np.float64)).max()) for k in keys)
+        row = {"task": a["task"], "artifact": a["name"], "int8": a["int8"], "raw_max_abs_diff": raw}
+        row["values"], differ, row["decisions"] = COMPARE[a["task"]](a, b)
+        row["differences"] = differ[:20]
+        same_values = raw <= FP32_TOLERANCE and row["values"] <= FP32_TOLERANCE * 100  # scores as written: 6 decimals
+        row["ok"] = not differ and (row["int8"] or same_values)
+        rows.append(row)
+    return rows
+
+
+def match_detections(a: list, b: list, tolerance: float = FP32_TOLERANCE) -> tuple[list[float], list]:
+    """Compares detections (frame, label, score, x1, y1, x2, y2) frame by frame: the same number, the same scores in
+    order (their differences are returned), and for each detection whose score no other in its frame shares (within
+    ``tolerance``) the same label and a box within 1 pixel. Among equal scores which box wins is arbitrary on any
+    machine (an untrained or int8 model has many ties), so those boxes are not compared. Returns the score
+    differences and the differences found."""
+    diffs, differ = [], []
+    for frame in sorted({d[0] for d in a} | {d[0] for d in b}):
+        fa = sorted((d for d in a if d[0] == frame), key=lambda d: -d[2])
+        fb = sorted((d for d in b if d[0] == frame), key=lambda d: -d[2])
+        if len(fa) != len(fb):
+            differ.append([frame, f"{len(fa)} detections on x86, {len(fb)} on arm64"])
+            continue
+        for x, y in zip(fa, fb):
+            diffs.append(abs(x[2] - y[2]))
+            unique = sum(abs(z[2] - x[2]) <= tolerance for z in fa) == 1
+            if unique and (x[1] != y[1] or max(abs(p - q) for p, q in zip(x[3:], y[3:])) > 1.0):
+                differ.append([frame, f"x86 {x[1]} {x[2]:.4f} at {[round(v) for v in x[3:]]}, "
+                                      f"arm64 {y[1]} {y[2]:.4f} at {[round(v) for v in y[3:]]}"])
+    return diffs, differ
+
+
+def run(spec: dict, out: Path) -> None:
+    results, arrays = {"host": profiles_here(spec["profile_model"]), "artifacts": []}, {}
+    if spec.get("video"):
+        arrays["decoded"] = decoded(spec["video"])
+    for i, item in enumerate(spec["artifacts"]):
+        for name, value in raw_outputs(item["artifact"]).items():
+            arrays[f"{i}:{name}"] = value
+        found = TASKS[item["task"]](item["artifact"], item["input"])
+        arrays.update({f"{i}:{k}": found.pop(k) for k in [k for k in found if k.startswith("array:")]})
+        results["artifacts"].append({**item, **found})
+    out.write_text(json.dumps(results))
+    np.savez(out.with_suffix(".npz"), **arrays)
+
+
+if __name__ == "__main__":
+    run(json.loads(Path(sys.argv[1]).read_text()), Path(sys.argv[2]))
