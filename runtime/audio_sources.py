@@ -59,7 +59,7 @@ class MicSource:
         try:
             info = sd.query_devices(device, "input")
         except Exception as exc:  # ValueError for an unknown device, PortAudioError when there is no input at all
-            found = input_devices()
+            found = input_devices(sd)
             raise DeviceError(f"audio input {name} cannot be opened ({exc}); inputs this host has: "
                               + (", ".join(f"mic:{d['index']} {d['name']}" for d in found) or "none")) from None
         self.rate = int(sample_rate or info["default_samplerate"])
@@ -103,11 +103,11 @@ class MicSource:
         self.close()
 
 
-def input_devices() -> list[dict]:
-    """Audio input devices PortAudio sees (empty when sounddevice or PortAudio is missing)."""
+def input_devices(backend=None) -> list[dict]:
+    """Audio input devices PortAudio sees (empty when sounddevice or PortAudio is missing); ``backend``: the
+    sounddevice module to ask (default: the installed one)."""
     try:
-        import sounddevice as sd
-
+        sd = backend or __import__("sounddevice")
         devices = sd.query_devices()
     except Exception:  # ImportError, OSError without PortAudio, PortAudioError: no inputs to list
         return []

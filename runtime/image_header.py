@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import struct
 
+from edgeward.core.errors import InputError
+
 # 64 megapixels (8192 x 8192): far above any camera or dataset image edgeward handles, and 192 MiB as BGR.
 MAX_IMAGE_PIXELS = 8192 * 8192
 
@@ -62,8 +64,6 @@ def _jpeg_size(f) -> tuple[int, int] | None:
 
 def check_image_size(path: str | os.PathLike, limit: int = MAX_IMAGE_PIXELS) -> None:
     """Raises ``InputError`` when the header declares more than ``limit`` pixels."""
-    from edgeward.core.errors import InputError
-
     size = image_size(path)
     if size and size[0] * size[1] > limit:
         raise InputError(f"{path}: the image declares {size[0]} x {size[1]} pixels; expected at most "

@@ -31,7 +31,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     check_image_size(path)
     try:
         frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    except cv2.error as exc:  # some damaged headers make the decoder raise instead of returning None (found by fuzzing)
+    except cv2.error as exc:  # some damaged headers make the decoder raise instead of returning None
         raise InputError(f"{path}: not a readable image ({str(exc).strip().splitlines()[-1][:120]})") from None
     if frame is None:
         raise InputError(f"{path}: not a readable image")

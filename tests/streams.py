@@ -87,32 +87,3 @@ class MjpegServer:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-class FlakyOpener:
-    """An opener for ``LatestFrames`` standing in for hardware these machines lack (a camera, a flaky network
-    camera): each capture it opens gives ``frames`` frames, then fails (a drop); from open number ``works + 1``
-    on, nothing opens (the device went away). ``opened`` counts the attempts."""
-
-    def __init__(self, frames: int, works: int):
-        self.frames, self.works, self.opened = frames, works, 0
-
-    def __call__(self, source):
-        self.opened += 1
-        return _Capture(self.frames if self.opened <= self.works else 0)
-
-
-class _Capture:
-    def __init__(self, frames: int):
-        self.left = frames
-
-    def isOpened(self):
-        return self.left > 0
-
-    def read(self):
-        if self.left:
-            self.left -= 1
-            return True, np.zeros((4, 4, 3), np.uint8)
-        return False, None
-
-    def release(self):
-        pass

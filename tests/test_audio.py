@@ -7,10 +7,10 @@ PortAudio, plus a smoke test of the real PortAudio input where this machine has 
 from __future__ import annotations
 
 import struct
-import threading
 
 import numpy as np
 import pytest
+from hardware import FakeSoundDevice
 
 from edgeward.core.errors import DeviceError, InputError
 from edgeward.runtime.audio_features import FrontEnd
@@ -95,53 +95,6 @@ def test_front_end_shape_and_round_trip_through_the_manifest():
     assert abs(centre_hz[int(tone[:, :, 0].mean(axis=0).argmax())] - 1000) < 150
 
 
-class _Status:
-    def __init__(self, overflow: bool):
-        self.input_overflow = overflow
-
-    def __bool__(self):
-        return self.input_overflow
-
-
-class FakeSoundDevice:
-    """Stands in for the sounddevice module: a 'microphone' that plays a signal through the callback."""
-
-    def __init__(self, signal: np.ndarray, rate: int, overflow_every: int = 0, devices=None):
-        self.signal, self.rate, self.overflow_every = signal, rate, overflow_every
-        self.devices = devices if devices is not None else {None: {"default_samplerate": rate}}
-
-    def query_devices(self, device=None, kind=None):
-        if device not in self.devices:
-            raise ValueError(f"No input device matching {device!r}")
-        return self.devices[device]
-
-    def InputStream(self, samplerate, channels, device, dtype, blocksize, callback):
-        fake = self
-
-        class Stream:
-            active = False
-
-            def start(self):
-                self.active = True
-
-                def play():
-                    for i, at in enumerate(range(0, len(fake.signal), blocksize)):
-                        block = fake.signal[at: at + blocksize].reshape(-1, 1)
-                        callback(block, len(block), None, _Status(bool(fake.overflow_every) and i % fake.overflow_every == 0))
-                    self.active = False
-
-                self.thread = threading.Thread(target=play, daemon=True)
-                self.thread.start()
-
-            def stop(self):
-                self.active = False
-
-            def close(self):
-                pass
-
-        return Stream()
-
-
 def test_microphone_source_with_a_fake_portaudio():
     signal = np.sin(2 * np.pi * 300 * np.arange(48000) / 48000).astype(np.float32)
     with MicSource(backend=FakeSoundDevice(signal, 48000, overflow_every=5), block_seconds=0.05) as mic:
@@ -157,7 +110,7 @@ def test_microphone_source_with_a_fake_portaudio():
 def test_real_portaudio_input_where_there_is_one():
     devices = input_devices()
     if not devices:
-        pytest.skip("no PortAudio input device on this machine (no microphone): the fake above stands in")
+        pytest.skip("no PortAudio input device on this machine (no microphone): the fake in tests/hardware.py stands in")
     with MicSource(device=devices[0]["index"], block_seconds=0.05) as mic:
         block, rate = next(iter(mic))
         assert block.ndim == 1 and rate > 0

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from streams import FlakyOpener
+from hardware import FlakyOpener
 
 from edgeward.core.errors import DeviceError, InputError
 from edgeward.runtime.detect import Detector, DetectorOptions
@@ -158,3 +158,10 @@ def test_a_reader_that_fails_ends_the_frames_with_its_error_instead_of_hanging()
             for number, _ in frames.frames():
                 got.append(number)
     assert got == [0, 1]
+
+
+def test_a_folder_of_only_unreadable_images_is_an_error_not_an_empty_run(tmp_path):
+    (tmp_path / "a.png").write_bytes(b"")
+    (tmp_path / "b.jpg").write_bytes(b"not a picture")
+    with LatestFrames(str(tmp_path)) as frames, pytest.raises(InputError, match="none of its 2 image"):
+        list(frames.frames())

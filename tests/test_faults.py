@@ -3,7 +3,7 @@ while scores are written, SIGINT and SIGTERM in the middle of a run, and a micro
 
 Real components wherever this machine has them: a real HTTP MJPEG server read by OpenCV, a real ``edgeward
 score`` process signalled while it reads a pipe, a real full filesystem (tmpfs) where the kernel lets us
-mount one. Fakes only at the hardware edge (there is no camera or microphone here), each said below."""
+mount one. Fakes only at the hardware edge (tests/hardware.py: there is no camera or microphone here)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from streams import FlakyOpener, MjpegServer
+from hardware import FakeSoundDevice, FlakyOpener
+from streams import MjpegServer
 
 from edgeward.app.cli import main
 from edgeward.core.errors import OutputError
@@ -139,56 +140,12 @@ def test_a_signal_mid_run_keeps_what_was_scored_as_partial(fraud_model, fraud_cs
     assert scored["score"].between(0, 1).all()
 
 
-class _FakeSoundDevice:
-    """sounddevice without a microphone (there is none here): plays a WAV through PortAudio's callback
-    contract from its own thread, in 0.1 s blocks, flagging every tenth block as an input overflow."""
-
-    class _Status:
-        def __init__(self, overflow):
-            self.input_overflow = overflow
-
-        def __bool__(self):
-            return self.input_overflow
-
-    def __init__(self, samples, rate):
-        self.samples, self.rate = samples, rate
-        self.blocks = 0
-
-    def query_devices(self, device=None, kind=None):
-        return {"name": "fake", "default_samplerate": self.rate, "max_input_channels": 1}
-
-    def InputStream(self, samplerate, channels, device, dtype, blocksize, callback):
-        owner = self
-
-        class Stream:
-            active = False
-
-            def start(self):
-                self.active = True
-                threading.Thread(target=self._play, daemon=True).start()
-
-            def _play(self):
-                for at in range(0, len(owner.samples) - blocksize + 1, blocksize):
-                    callback(owner.samples[at: at + blocksize, None], blocksize, None, _FakeSoundDevice._Status(owner.blocks % 10 == 9))
-                    owner.blocks += 1
-                    time.sleep(0.002)
-                self.active = False
-
-            def stop(self):
-                self.active = False
-
-            def close(self):
-                pass
-
-        return Stream()
-
-
 def test_a_microphone_that_overflows_keeps_recognising_and_says_so(commands_run, commands_data, monkeypatch, capsys):
     from edgeward.runtime.audio_io import read_wav
     from edgeward.train.commands.data import stream_files
 
     samples, rate = read_wav(stream_files(commands_data, "test")[0])
-    fake = _FakeSoundDevice(samples.astype(np.float32), rate)
+    fake = FakeSoundDevice(samples.astype(np.float32), rate, overflow_every=10, pace_s=0.002)
     monkeypatch.setitem(sys.modules, "sounddevice", fake)
     code = main(["run", "commands", str(commands_run / "artifacts" / "model.onnx"), "--source", "mic", "--json"])
     out, err = capsys.readouterr()

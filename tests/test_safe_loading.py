@@ -130,3 +130,16 @@ def test_verify_an_exported_file_and_catch_every_kind_of_change(fraud_run, detec
     old.write_bytes(proto.SerializeToString())
     assert main(["verify", str(old)]) == 2
     assert "records no artifact_sha256 (exported before edgeward 0.3)" in capsys.readouterr().err
+
+
+def test_verify_of_a_file_without_a_manifest_or_not_a_model(fraud_model, tmp_path):
+    proto = onnx.load(fraud_model)
+    del proto.metadata_props[:]
+    bare = tmp_path / "bare.onnx"
+    bare.write_bytes(proto.SerializeToString())
+    with pytest.raises(ManifestError, match="bare.onnx: no edgeward manifest in the file"):
+        verify_model(bare)
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\xff" * 64)
+    with pytest.raises(ModelFileError, match="junk.onnx: expected an ONNX or TFLite model"):
+        verify_model(junk)

@@ -14,6 +14,7 @@ process, not about accuracy.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -153,20 +154,18 @@ def soak_video(model: Path, video: Path, frames: int, progress: bool) -> dict:
 
 
 def rows_csv(source: Path, out: Path, rows: int, bad_every: int = 100_000) -> tuple[int, int]:
-    """``source``'s rows repeated to about ``rows``, a row with text in a feature after every ``bad_every``;
-    (data rows, bad rows) written."""
+    """``source``'s rows repeated to ``rows`` lines, a row with text in every field after every ``bad_every``;
+    (rows, bad rows) written."""
     lines = source.read_bytes().splitlines(keepends=True)
-    header, body = lines[0], lines[1:]
+    header, body = lines[0], itertools.cycle(lines[1:])
     bad = b",".join([b"x"] * (header.count(b",") + 1)) + b"\n"  # every field text: a reject whatever the features
     written = bad_rows = 0
     with open(out, "wb") as f:
         f.write(header)
         while written < rows:
-            take = body[: min(bad_every, rows - written)]
-            while len(take) < min(bad_every, rows - written):
-                take += body[: min(bad_every, rows - written) - len(take)]
-            f.write(b"".join(take))
-            written += len(take)
+            take = min(bad_every, rows - written)
+            f.write(b"".join(itertools.islice(body, take)))
+            written += take
             if written < rows:
                 f.write(bad)
                 written += 1
