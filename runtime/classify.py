@@ -107,6 +107,8 @@ class Classifier(ModelTask):
     """Images in, the most likely classes out. ``classify`` expects OpenCV's BGR order by default (what
     ``LatestFrames`` and ``cv2.imread`` give); pass ``bgr=False`` for RGB (PIL, most other readers)."""
 
+    task = TASK
+
     def __init__(self, model: Model, options: ClassifierOptions = ClassifierOptions()):
         manifest = model.manifest
         if manifest.task != TASK:

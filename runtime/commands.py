@@ -72,6 +72,8 @@ def as_float_samples(samples) -> np.ndarray:
 
 
 class CommandRecognizer(ModelTask):
+    task = TASK
+
     def __init__(self, model: Model, options: RecognizerOptions = RecognizerOptions()):
         manifest = model.manifest
         if manifest.task != TASK:

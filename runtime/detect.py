@@ -52,6 +52,8 @@ class DetectorOptions:
 
 
 class Detector(ModelTask):
+    task = TASK
+
     def __init__(self, model: Model, options: DetectorOptions = DetectorOptions()):
         manifest = model.manifest
         if manifest.task != TASK:

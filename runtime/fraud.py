@@ -20,6 +20,8 @@ TASK = "fraud"  # the manifest task this runtime reads
 
 
 class FraudScorer(ModelTask):
+    task = TASK
+
     def __init__(self, model: Model, threshold: float | None = None):
         if model.manifest.task != TASK:
             raise InputError(f"{model.source}: expected a fraud model, got task '{model.manifest.task}'")

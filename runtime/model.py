@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeward.core.errors import ConfigError, DeviceError, ManifestError, ModelFileError, TensorError
+from edgeward.core.errors import ConfigError, DeviceError, InputError, ManifestError, ModelFileError, TensorError
 from edgeward.core.manifest import METADATA_KEY, Manifest, TensorInfo
 from edgeward.devices import Backend, Profile, resolve
 from edgeward.runtime.sessions import OnnxSession, TfliteSession, is_tflite
@@ -21,13 +21,18 @@ ModelSource = str | os.PathLike | bytes
 MAX_THREADS = 256  # more threads than any board has cores: a typo, not a request
 
 
-def read_model_bytes(source: ModelSource) -> tuple[bytes, str]:
-    """The file's bytes and a name for messages."""
+def read_model_bytes(source: ModelSource, profile: Profile | None = None) -> tuple[bytes, str]:
+    """The file's bytes and a name for messages. A catalogue model's name reads its file (for ``profile``)."""
+    from edgeward.runtime.catalogue import locate, names
+
+    source = locate(source, profile)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), "<bytes>"
     path = Path(source)
     if not path.exists():
-        raise ModelFileError(f"{path}: model file not found")
+        if path.suffix or len(path.parts) > 1:
+            raise ModelFileError(f"{path}: model file not found")
+        raise ModelFileError(f"{path}: neither a model file nor a catalogue model ({', '.join(names()) or 'none installed'})")
     if path.is_dir():
         raise ModelFileError(f"{path}: expected a model file (.onnx or .tflite), got a directory")
     return path.read_bytes(), str(path)
@@ -46,10 +51,10 @@ class Model:
         """``manifest``: for a model made elsewhere, without an embedded one (e.g. ``Detector.from_yolo``)."""
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS):
             raise ConfigError(f"threads (--threads): expected a whole number from 1 to {MAX_THREADS}, got {threads!r}")
-        data, self.source = read_model_bytes(source)
+        self.profile = resolve(device)
+        data, self.source = read_model_bytes(source, self.profile)
         if len(data) < 8:
             raise ModelFileError(f"{self.source}: expected an ONNX or TFLite model, got {len(data)} bytes")
-        self.profile = resolve(device)
         backend = Backend.TFLITE if is_tflite(data) else Backend.ONNXRUNTIME
         if backend not in self.profile.backends:
             raise DeviceError(
@@ -166,6 +171,20 @@ class ModelTask:
     """What every task class shares: it owns a ``Model`` and releases it with ``close()`` or ``with``."""
 
     model: Model
+    task: str  # the manifest task the class reads
+
+    @classmethod
+    def from_catalogue(cls, name: str | None = None, **options):
+        """A released model (``edgeward models list``); ``name`` defaults to the task's default. ``options``
+        are ``from_file``'s (``device``, ``threads``, the task's options)."""
+        from edgeward.runtime.catalogue import default_for, get
+
+        name = name or default_for(cls.task)
+        if name is None:
+            raise InputError(f"the catalogue has no default {cls.task} model; name one (edgeward models list)")
+        if get(name).task != cls.task:
+            raise InputError(f"catalogue model {name!r} is a {get(name).task} model; {cls.__name__} runs {cls.task} models")
+        return cls.from_file(name, **options)
 
     def close(self) -> None:
         self.model.close()

@@ -16,6 +16,7 @@ HEAVY = ("tensorflow", "tf_keras", "keras", "tf2onnx", "tensorflow_model_optimiz
 # folder -> the edgeward layers its modules may import (a layer may always import itself)
 LAYERS = {
     "edgeward/core": (),
+    "models": (),  # package data: the released models' files
     "devices": ("edgeward.core",),
     "runtime": ("edgeward.core", "edgeward.devices"),
     "train": ("edgeward.core", "edgeward.runtime"),
@@ -24,7 +25,8 @@ LAYERS = {
     "edgeward/app": ("edgeward.core", "edgeward.devices", "edgeward.runtime", "edgeward.train", "edgeward.export",
                      "edgeward.tasks"),
 }
-PACKAGE = {"edgeward/core": "edgeward.core", "devices": "edgeward.devices", "runtime": "edgeward.runtime",
+PACKAGE = {"edgeward/core": "edgeward.core", "models": "edgeward.models", "devices": "edgeward.devices",
+           "runtime": "edgeward.runtime",
            "train": "edgeward.train", "export": "edgeward.export", "edgeward/tasks": "edgeward.tasks",
            "edgeward/app": "edgeward.app"}
 

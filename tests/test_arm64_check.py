@@ -50,3 +50,28 @@ def test_detections_compare_scores_in_order_and_boxes_where_the_score_is_unique(
     assert max(diffs) < 1e-6  # the tied 0.5 boxes are not compared: either may win on any machine
     assert differ == [[1, "x86 two 0.3000 at [1, 1, 5, 5], arm64 two 0.3000 at [9, 9, 15, 15]"],
                       [2, "1 detections on x86, 0 on arm64"]]
+
+
+def test_cost_counts_the_multiply_accumulates_of_a_graph(tmp_path):
+    """A hand-built graph: a 3x3 conv 3 -> 4 channels, a depthwise 3x3 conv, global pooling and a 4 -> 5 matmul, at
+    a free batch (counted as 1): 8*8*4*27 + 8*8*4*9 + 4*5 multiply-accumulates."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgeward.export.cost import onnx_cost
+
+    w1, w2, w3 = (np.ones(s, np.float32) for s in ((4, 3, 3, 3), (4, 1, 3, 3), (4, 5)))
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]),
+         helper.make_node("Conv", ["a", "w2"], ["b"], pads=[1, 1, 1, 1], group=4),
+         helper.make_node("GlobalAveragePool", ["b"], ["c"]), helper.make_node("Flatten", ["c"], ["d"]),
+         helper.make_node("MatMul", ["d", "w3"], ["y"])],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 5])],
+        [numpy_helper.from_array(w, n) for w, n in ((w1, "w1"), (w2, "w2"), (w3, "w3"))])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    cost = onnx_cost(path)
+    assert cost.macs == 8 * 8 * 4 * 27 + 8 * 8 * 4 * 9 + 4 * 5
+    assert cost.weights == 108 + 36 + 20 and cost.weight_bytes == 4 * cost.weights
+    assert cost.file_bytes == path.stat().st_size

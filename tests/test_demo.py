@@ -25,9 +25,15 @@ def test_the_demo_runs_every_step_and_reports_each_application(tmp_path):
     lines = []
     result = run_demo(DemoOptions(out=str(tmp_path), sizes=sizes, bench=quick), log=lines.append)
 
+    released = json.loads((tmp_path / "released.json").read_text())  # part one: the catalogue's defaults on fresh data
+    assert {"digits", "fraud-sim"} <= set(released)
+    assert {m["name"] for m in released["digits"]["metrics"]} == {"map50", "unseen_fonts_map50", "video_map50"}
     steps = json.loads((tmp_path / "demo.json").read_text())["steps"]
-    assert len(steps) == len(result.steps) == 19 and all(s["seconds"] > 0 for s in steps)
-    assert [line for line in lines if line.startswith("[")][-1].startswith("[19/19] write report")
+    total = 19 + len(released)
+    assert len(steps) == len(result.steps) == total and all(s["seconds"] > 0 for s in steps)
+    assert [s["step"] for s in steps[:len(released)]] == [f"released model '{n}' on fresh {r['task']} data"
+                                                         for n, r in released.items()]
+    assert [line for line in lines if line.startswith("[")][-1].startswith(f"[{total}/{total}] write report")
     for app, files in {"fraud": ("model.onnx", "model-int8.onnx", "model-qat-int8.tflite", "model-pruned-qat-int8.onnx"),
                        "commands": ("model.onnx", "model-int8.onnx", "model.tflite", "model-int8.tflite"),
                        "detect": ("model.onnx", "model-int8.onnx", "model.tflite", "model-int8.tflite"),
@@ -38,6 +44,8 @@ def test_the_demo_runs_every_step_and_reports_each_application(tmp_path):
     streams = json.loads((tmp_path / "commands" / "bench.json").read_text())["streams"]
     assert [s["artifact"] for s in streams] == ["model.onnx", "model-int8.onnx"]
     html = result.report.read_text()
+    assert html.index("Released models, on inputs drawn afresh") < html.index("<h2>Fraud scoring</h2>")
+    assert 'alt="digits: detections"' in html  # the released detector's video, with its boxes
     for heading in ("Fraud scoring", "Voice commands", "Object detection (digits)", "Image classification", "Steps"):
         assert f"<h2>{heading}</h2>" in html
 

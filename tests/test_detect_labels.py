@@ -94,7 +94,7 @@ def test_generated_digits_load_as_a_valid_yolo_set(tmp_path, capsys):
 
 
 def test_the_video_of_moving_digits_matches_its_ground_truth(tmp_path):
-    cv2 = pytest.importorskip("cv2", reason="the camera extra (opencv) is not installed")
+    cv2 = pytest.importorskip("cv2", reason="opencv (in the base install) is not installed")
     import csv
 
     from edgeward.train.detect.data import write_video

@@ -14,7 +14,7 @@ from edgeward.core.errors import DeviceError, InputError
 from edgeward.runtime.detect import Detector, DetectorOptions
 from edgeward.runtime.video import LatestFrames, StreamOptions
 
-cv2 = pytest.importorskip("cv2", reason="the camera extra (opencv) is not installed")
+cv2 = pytest.importorskip("cv2", reason="opencv (in the base install) is not installed")
 onnx = pytest.importorskip("onnx")
 
 

@@ -5,9 +5,9 @@
 2. The runtime's own tests that need neither TensorFlow nor training, run by the emulated Python.
 3. The device profiles: the one ``auto`` picks under emulation (arm64-cpu; raspberry-pi-4 and -5 with a board
    model in the sysroot's device tree), and a session run with each arm64 profile.
-4. Parity: tiny fraud, commands and detection models (fp32 and int8, ONNX and TFLite) and the same inputs through
-   each task's runtime on x86 and on aarch64 (``runtime/parity.py``). fp32 outputs must agree within 1e-5; fp16
-   and int8 decisions are compared and every difference is listed.
+4. Parity: tiny fraud, commands and detection models (fp32 and int8, ONNX and TFLite), and every released model of
+   the catalogue, with the same inputs through each task's runtime on x86 and on aarch64 (``runtime/parity.py``).
+   fp32 outputs must agree within 1e-5; fp16 and int8 decisions are compared and every difference is listed.
 5. Which runtime dependencies have aarch64 wheels (the ones it installed).
 
 Emulated timings say nothing about a real board's speed; none are reported as such.
@@ -25,6 +25,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from edgeward.export.cost import ANCHORS
+from edgeward.runtime.catalogue import catalogue
 
 REPO = Path(__file__).resolve().parents[2]
 # fp32 and int8 in both formats (fraud: TFLite int8 with dynamic range, full integer is refused for its in-model
@@ -44,7 +47,7 @@ def environment(root: Path, log) -> dict[str, str]:
         subprocess.run(["sh", str(REPO / "devices/emulation/arm64-env.sh")], check=True,
                        env={**os.environ, "ROOT": str(root), "HOST_PY": sys.executable})
     with tempfile.TemporaryDirectory() as tmp:  # built from a copy: setuptools would leave build/ in the checkout
-        for name in ("pyproject.toml", "README.md", "edgeward", "train", "export", "runtime", "devices"):
+        for name in ("pyproject.toml", "README.md", "edgeward", "train", "export", "runtime", "devices", "models"):
             if (REPO / name).is_dir():
                 shutil.copytree(REPO / name, Path(tmp) / name, ignore=shutil.ignore_patterns("__pycache__"))
             else:
@@ -90,7 +93,28 @@ def artifacts(models: dict) -> list[dict]:
             if path.exists():  # fp16 and int8: their decisions are compared, not their values
                 found.append({"task": task, "artifact": str(path), "name": name, "input": inputs[task],
                               "int8": name not in ("model.onnx", "model.tflite")})
+    for model in catalogue().values():  # the released models, trained: their decisions mean something
+        for f in model.files:
+            if model.task in inputs:
+                found.append({"task": model.task, "artifact": str(f.path), "name": f"{model.name}/{f.path.name}",
+                              "input": inputs[model.task], "int8": f.manifest.precision != "fp32"})
     return found
+
+
+def costs(items: list[dict]) -> list[dict]:
+    """Each artifact's arithmetic and bytes per inference (``export/cost.py``); a TFLite file is counted by an ONNX
+    graph of the same model beside it (the same layers: MACs do not depend on the precision), its own size kept."""
+    from edgeward.export.cost import onnx_cost
+
+    rows = []
+    for item in items:
+        path = Path(item["artifact"])
+        twin = path if path.suffix == ".onnx" else next(iter(sorted(path.parent.glob("*.onnx"))), None)
+        if twin is not None:
+            c = onnx_cost(twin)
+            rows.append({"task": item["task"], "artifact": item["name"], "macs": c.macs, "weights": c.weights,
+                         "file_bytes": path.stat().st_size})
+    return rows
 
 
 def wheels(root: Path) -> list[str]:
@@ -111,6 +135,13 @@ def markdown(result: dict) -> str:
     lines += [f"| {b['board']} | {b['arch']} | {b['picked']} | {b['expected']} |" for b in result["boards"]]
     lines += ["", "| profile | a session under emulation |", "|---|---|"]
     lines += [f"| {name} | {text} |" for name, text in result["profiles"].items()]
+    lines += ["", "| task | artifact | MACs per inference | weights | file bytes | MACs / MobileNet v1's |",
+              "|---|---|---:|---:|---:|---:|"]
+    anchor = ANCHORS[0]
+    lines += [f"| {c['task']} | {c['artifact']} | {c['macs']:,} | {c['weights']:,} | {c['file_bytes']:,} | "
+              f"{c['macs'] / anchor.macs:.2g} |" for c in result["cost"]]
+    lines += [f"| anchor | {a.model}: {a.ms:g} ms on a {a.board}, {a.how} ({a.source}) | {a.macs:,} | {a.weights:,} | | 1 |"
+              for a in ANCHORS]
     return "\n".join(lines)
 
 
@@ -149,7 +180,7 @@ def check(root: Path, out: Path, log=print) -> dict:
         "parity": compare(x86, arm64, x86_raw, arm_raw),
         "decoding": {"frames": int(len(pixels)), "max_level_diff": int(pixels.max()),
                      "values_that_differ": round(float((pixels > 0).mean()), 4)},
-        "wheels": wheels(root), "seconds": round(time.perf_counter() - started, 1),
+        "cost": costs(spec["artifacts"]), "wheels": wheels(root), "seconds": round(time.perf_counter() - started, 1),
     }
     result["ok"] = (result["tests"]["ok"] and all(r["ok"] or r["int8"] for r in result["parity"])
                     and all(b["ok"] for b in result["boards"]) and all(v.startswith("ok") for v in result["profiles"].values()))

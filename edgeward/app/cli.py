@@ -221,13 +221,57 @@ def cmd_devices(args) -> int:
     return 0
 
 
+def cmd_models(args) -> int:
+    from edgeward.runtime import catalogue
+
+    if args.action == "list":
+        for m in catalogue.catalogue().values():
+            notes = m.release
+            _out(f"{m.name}  ({m.task}{', the default' if notes.get('default') else ''}): {notes.get('title', '')}")
+            _out("  files:   " + ", ".join(f"{f.path.name} ({f.path.stat().st_size / 1024:.0f} KB)" for f in m.files))
+            for metric in notes.get("metrics", []):
+                _out(f"  {metric['name']:8s} {metric['value']:.3f} on {metric['data']}")
+            _out(f"  made by: {notes.get('rebuild', '?')} ({len(notes.get('recipe', []))} steps, seeds {notes.get('seeds', {})}, "
+                 f"released {notes.get('released', '?')})")
+        if not catalogue.catalogue():
+            _out(f"no models in {catalogue.catalogue_dir()}")
+        return 0
+    if not args.name:
+        raise InputError("models path: expected a catalogue model's name (see `edgeward models list`), got none")
+    model = catalogue.get(args.name)
+    if args.file is None:
+        _out(str(model.file()))
+        return 0
+    found = [f.path for f in model.files if f.path.name == args.file]
+    if not found:
+        raise InputError(f"models path {args.name} --file: expected one of {[f.path.name for f in model.files]}, "
+                         f"got {args.file!r}")
+    _out(str(found[0]))
+    return 0
+
+
+def model_for_run(args) -> str:
+    """``edgeward run TASK [MODEL] [--model MODEL]``: the model given once, or the task's catalogue default."""
+    from edgeward.runtime.catalogue import default_for
+
+    if args.model and args.model_option:
+        raise InputError(f"run {args.task}: give the model once, as MODEL or --model, got {args.model!r} and "
+                         f"{args.model_option!r}")
+    model = args.model or args.model_option or default_for(args.task)
+    if model is None:
+        raise InputError(f"run {args.task}: expected a model (a file, or a name from `edgeward models list`); "
+                         f"the catalogue has no default {args.task} model")
+    return model
+
+
 def cmd_run(args) -> int:
     from edgeward.app.flags import config_from
 
     spec = args.spec
+    model = model_for_run(args)
     options = config_from(args, spec.run_options)
     emit = (lambda r: _out(json.dumps(r))) if args.json else (lambda r: _out(spec.result_text(r)))
-    spec.live(args.model, args.source, options, args.device, args.threads, emit, lambda s: print(s, file=sys.stderr))
+    spec.live(model, args.source, options, args.device, args.threads, emit, lambda s: print(s, file=sys.stderr))
     return 0
 
 
@@ -387,7 +431,8 @@ def parser() -> argparse.ArgumentParser:
     v.set_defaults(fn=cmd_devices)
 
     def run(parser, spec):
-        parser.add_argument("model")
+        parser.add_argument("model", nargs="?", help="a model file or a catalogue name (default: the task's released model)")
+        parser.add_argument("--model", dest="model_option", metavar="MODEL", help="the same, as an option")
         parser.add_argument("--source", required=True, help=spec.source_help)
         parser.add_argument("--json", action="store_true", help="one JSON object per result")
         parser.add_argument("--device", default="auto")
@@ -403,6 +448,12 @@ def parser() -> argparse.ArgumentParser:
         parser.set_defaults(fn=cmd_tune)
 
     _task_parsers(sub, "tune", "choose decision thresholds on validation data after training", "tune", tune)
+
+    ms = sub.add_parser("models", help="the released models that ship with edgeward (a name works wherever a model file does)")
+    ms.add_argument("action", choices=["list", "path"])
+    ms.add_argument("name", nargs="?")
+    ms.add_argument("--file", help="path: which of the model's files (default: the one a device gets by default)")
+    ms.set_defaults(fn=cmd_models)
 
     r = sub.add_parser("report", help="(re)write the HTML report of a run or demo directory")
     r.add_argument("run")
@@ -432,6 +483,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print("interrupted", file=sys.stderr)
         return getattr(exc, "exit_code", 130)
+    except BrokenPipeError:  # the reader went away (`edgeward run ... --json | head`): stop quietly, as Unix tools do
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more is flushed into the closed pipe
+        return 141
 
 
 @contextmanager

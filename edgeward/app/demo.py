@@ -1,7 +1,11 @@
-"""``edgeward demo``: every registered task's whole flow on generated data, ending in one HTML report.
+"""``edgeward demo``: first the released models (``edgeward models list``) on inputs drawn afresh, then every
+registered task's whole flow on generated data, ending in one HTML report.
 
-Each task brings its steps (``TaskSpec.demo``) and their sizes (``TaskSpec.demo_config``); its run
-directory is ``OUT/TASK``. The steps' times and results go to ``OUT/demo.json`` and the report.
+The first part is each task's default catalogue model measured by ``TaskSpec.measure_release`` on a small
+fresh sample (``OUT/released/NAME``, ``OUT/released.json``): the real quality, in about a minute. The second
+part trains briefly to show the flow: each task brings its steps (``TaskSpec.demo``) and their sizes
+(``TaskSpec.demo_config``); its run directory is ``OUT/TASK``. The steps' times and results go to
+``OUT/demo.json`` and the report.
 """
 
 from __future__ import annotations
@@ -16,6 +20,11 @@ from typing import Any
 from edgeward.core.config import option
 from edgeward.core.errors import ConfigError
 from edgeward.core.registry import get_task, tasks_that
+from edgeward.core.task import DemoStep
+
+RELEASED_FILE = "released.json"  # part one's measurements, beside the runs
+RELEASED_DIR = "released"  # part one's fresh data and outputs, a folder per model
+FRESH_SEED = 2000  # part one draws with seed + this: neither training (0) nor the release (1000) drew it
 
 
 @dataclass(frozen=True)
@@ -24,6 +33,7 @@ class DemoOptions:
     tasks: tuple[str, ...] = option((), "the tasks to run, comma-separated (default: all that have a demo)")
     seed: int = option(0, "random seed")
     max_drop: float = option(1.0, "int8 accuracy budget, metric points")
+    released: bool = option(True, "first, the released models on inputs drawn afresh")
     sizes: Mapping[str, Any] = option(factory=dict, cli=False)  # task -> its demo config; default: the task's defaults
     bench: Any = option(None, cli=False)  # how long each benchmark measures (BenchOptions; default: its defaults)
 
@@ -46,8 +56,10 @@ def run_demo(options: DemoOptions = DemoOptions(), log: Callable[[str], None] = 
     from edgeward.export.bench import BenchOptions
 
     out = Path(options.out)
-    plan = []
-    for name in options.tasks or tasks_that("demo"):
+    released: dict[str, dict] = {}
+    tasks = options.tasks or tasks_that("demo")
+    plan = released_steps(out, tasks, options.seed + FRESH_SEED, released) if options.released else []
+    for name in tasks:
         spec = get_task(name)
         config = options.sizes.get(name) or spec.demo_config()
         plan += spec.demo(out / name, config, options.seed, options.max_drop, options.bench or BenchOptions())
@@ -64,10 +76,31 @@ def run_demo(options: DemoOptions = DemoOptions(), log: Callable[[str], None] = 
         return value
 
     out.mkdir(parents=True, exist_ok=True)
+    (out / RELEASED_FILE).unlink(missing_ok=True)
     for s in plan:
         step(s.name, s.run, s.describe)
+        if released:
+            (out / RELEASED_FILE).write_text(json.dumps(released, indent=2))
     (out / DEMO_FILE).write_text(json.dumps({"steps": steps}, indent=2))
     report = step("write report", lambda: write_report(out), str)
     (out / DEMO_FILE).write_text(json.dumps({"steps": steps}, indent=2))
     write_report(out)  # again, so that the report lists its own step
     return DemoResult(report, out, steps)
+
+
+def released_steps(out: Path, tasks, seed: int, results: dict) -> list[DemoStep]:
+    """Part one: each task's default catalogue model on a small sample drawn afresh; ``results`` gets, per model,
+    the file, the metrics now and the metrics measured at release."""
+    from dataclasses import asdict
+
+    from edgeward.runtime.catalogue import catalogue
+
+    def measure(model):
+        metrics = get_task(model.task).measure_release(model.file(), out / RELEASED_DIR / model.name, seed=seed, small=True)
+        results[model.name] = {"task": model.task, "file": model.file().name, "metrics": [asdict(m) for m in metrics],
+                               "at_release": model.release.get("metrics", [])}
+        return metrics
+
+    return [DemoStep(f"released model '{m.name}' on fresh {m.task} data", lambda m=m: measure(m),
+                     lambda metrics: ", ".join(f"{x.name} {x.value:.3f}" for x in metrics))
+            for m in catalogue().values() if m.task in tasks and m.release.get("default")]

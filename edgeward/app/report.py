@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from edgeward.core.errors import InputError
-from edgeward.core.html import escape, plots, pyplot, svg, table
+from edgeward.core.html import escape, image, plots, pyplot, svg, table
 from edgeward.core.registry import get_task, task_names
 from edgeward.core.rundir import RunDir
 
@@ -46,6 +46,7 @@ def write_report(out_dir: str | os.PathLike) -> Path:
     if demo:
         parts.append("<h2>Steps</h2>" + table(["step", "seconds", "result"],
                                               [[s["step"], f"{s['seconds']:.1f}", s["result"]] for s in demo["steps"]]))
+    parts += released_section(out)
     for run in runs:
         record = run.record()
         spec = get_task(record.task)
@@ -55,6 +56,28 @@ def write_report(out_dir: str | os.PathLike) -> Path:
     path = RunDir(out).report_file
     path.write_text("\n".join(parts))
     return path
+
+
+def released_section(out: Path) -> list[str]:
+    """The demo's first part: the released models on inputs drawn afresh, beside their numbers at release."""
+    from edgeward.app.demo import RELEASED_DIR, RELEASED_FILE
+
+    released = RunDir(out).read_json(out / RELEASED_FILE)
+    if not released:
+        return []
+    rows = []
+    for name, r in released.items():
+        before = {m["name"]: m["value"] for m in r["at_release"]}
+        rows += [[name, r["file"], m["name"], f"{m['value']:.3f}", f"{before[m['name']]:.3f}" if m["name"] in before else "-",
+                  m["data"]] for m in r["metrics"]]
+    gifs = sorted((out / RELEASED_DIR).rglob("*.gif"))
+    return ["<h2>Released models, on inputs drawn afresh</h2>",
+            "<p>The models that ship with edgeward (<code>edgeward models list</code>), run by the runtime on a small sample "
+            "that neither their training nor their release measurement drew. The sections after this one train each "
+            "task's model for a few minutes to show the flow: those models are far weaker than the released ones, "
+            "which <code>make models</code> makes with the benchmark recipes.</p>",
+            table(["model", "file", "metric", "this demo", "at release", "measured on"], rows),
+            *(image(g, f"{g.parent.parent.name}: {g.stem}") for g in gifs)]
 
 
 def compress_section(run: RunDir) -> list[str]:

@@ -75,6 +75,8 @@ class Manifest:
     metrics: tuple[Metric, ...]
     provenance: Provenance
     params: dict[str, Any] = field(default_factory=dict)  # task specifics (front end, image size)
+    # a catalogue model's: name, metrics measured at release, the commands and seeds that made it (runtime.catalogue)
+    release: dict[str, Any] = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -117,7 +119,8 @@ class Manifest:
             _expect(isinstance(value, list) and all(isinstance(v, str) for v in value), source, name, "a list of names", value)
         for name in ("inputs", "outputs", "metrics"):
             _expect(isinstance(data[name], list), source, name, "a list", data[name])
-        _expect(isinstance(data.get("params", {}), dict), source, "params", "an object", data.get("params"))
+        for name in ("params", "release"):
+            _expect(isinstance(data.get(name, {}), dict), source, name, "an object", data.get(name))
         sealed = data["provenance"].get("artifact_sha256", "") if isinstance(data["provenance"], dict) else ""
         _expect(isinstance(sealed, str) and (sealed == "" or re.fullmatch("[0-9a-f]{64}", sealed) is not None), source,
                 "provenance.artifact_sha256", "64 hexadecimal digits", sealed)
@@ -133,6 +136,7 @@ class Manifest:
             metrics=tuple(_sub(Metric, m, source, f"metrics[{i}]") for i, m in enumerate(data["metrics"])),
             provenance=_sub(Provenance, data["provenance"], source, "provenance"),
             params=dict(data.get("params", {})),
+            release=dict(data.get("release", {})),
             schema=schema,
         )
 
@@ -142,7 +146,7 @@ def _expect(ok: bool, source: str, field: str, expected: str, given) -> None:
         raise ManifestError(f"{source}: manifest field '{field}': expected {expected}, got {str(given)[:60]!r}")
 
 
-_OPTIONAL = {"params", "schema", "layout", "normalisation", "artifact_sha256"}
+_OPTIONAL = {"params", "release", "schema", "layout", "normalisation", "artifact_sha256"}
 
 
 def _require(data: dict, cls: type, source: str, where: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from edgeward.core.manifest import Metric as Measured
 from edgeward.core.manifest import TensorInfo
 from edgeward.core.rundir import RunDir, TrainingRecord
 
@@ -181,4 +182,10 @@ class TaskSpec(ABC):
 
     def demo(self, out: Path, config, seed: int, max_drop: float, bench) -> list[DemoStep]:
         """The demo's steps for this task, into the run directory ``out``."""
+        raise NotImplementedError
+
+    # the catalogue ---------------------------------------------------------------------------------------
+    def measure_release(self, model: Path, work: Path, seed: int, small: bool = False) -> list[Measured]:
+        """A released model file's metrics on data drawn afresh with ``seed`` into ``work``, by the runtime:
+        the release's measurement, or with ``small`` the quick check that ``make test`` runs."""
         raise NotImplementedError

@@ -11,6 +11,7 @@ from edgeward.core.config import at_least, check, option
 class DetectDataConfig:
     images: int = option(2000, "training images")
     holdout: int = option(300, "validation and test images, each")
+    unseen_fonts: int | None = option(None, "test images in font families training never draws (default: --holdout)")
     size: int = option(320, "image side, pixels")
     max_digits: int = option(5, "most digits per image")
     seed: int = option(0, "random seed (the video takes seed + 1)")
@@ -18,6 +19,8 @@ class DetectDataConfig:
 
     def __post_init__(self):
         at_least(self, 1, "images", "holdout", "max_digits")
+        if self.unseen_fonts is not None:
+            at_least(self, 0, "unseen_fonts")
         at_least(self, 32, "size")
         at_least(self, 0, "video_seconds")
 

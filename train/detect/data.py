@@ -1,9 +1,10 @@
 """Generated digit-detection data in YOLO layout: meter and house-number digits on cluttered scenes.
 
-Each image shows 1-5 digits (0-9) in several fonts, 10-40% of the image height, random colours with
-contrast to their background, slight rotation and perspective, some overlapping, on gradient, noise
-or striped backgrounds with clutter (lines, shapes, letters that are not digits), then blur, noise and
-uneven lighting. Boxes are the tight bounds of each rendered digit.
+Each image shows 1-5 digits (0-9) in faces from many font families (``fonts.py``), 10-40% of the image
+height, in grey-ish or any colours with luminance contrast to their background, slight rotation and
+perspective, some overlapping, on gradient, noise or striped backgrounds with clutter (lines, shapes,
+letters that are not digits, never in segment-display faces), then blur, noise and uneven lighting.
+Boxes are the tight bounds of each rendered digit.
 """
 
 from __future__ import annotations
@@ -15,19 +16,11 @@ import numpy as np
 
 from edgeward.runtime.video_loop import VideoSink
 from edgeward.train.detect.config import DetectDataConfig
+from edgeward.train.detect.fonts import FontPicker, FontSet, font_families, letter_faces
 
 NAMES = tuple(str(d) for d in range(10))
 SPLITS = ("train", "val", "test")
-
-
-def fonts() -> list[str]:
-    """TrueType fonts that ship with matplotlib (nothing is downloaded)."""
-    import matplotlib
-
-    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-    wanted = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSansMono.ttf",
-              "DejaVuSansMono-Bold.ttf", "STIXGeneral.ttf", "STIXGeneralBol.ttf", "DejaVuSans-Oblique.ttf")
-    return [str(folder / f) for f in wanted if (folder / f).exists()]
+UNSEEN_SPLIT = "unseen-fonts"  # test images in font families that training never draws
 
 
 def _background(rng: np.random.Generator, size: int):
@@ -52,7 +45,7 @@ def _background(rng: np.random.Generator, size: int):
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
 
 
-def _clutter(draw, rng: np.random.Generator, size: int, font_paths: list[str]) -> None:
+def _clutter(draw, rng: np.random.Generator, size: int, pick: FontPicker) -> None:
     from PIL import ImageFont
 
     for _ in range(rng.integers(2, 9)):
@@ -67,7 +60,7 @@ def _clutter(draw, rng: np.random.Generator, size: int, font_paths: list[str]) -
         elif shape == 2:
             draw.ellipse([min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)], outline=colour, width=int(rng.integers(1, 4)))
         else:  # letters are not digits: the detector must learn to leave them
-            font = ImageFont.truetype(font_paths[rng.integers(len(font_paths))], int(rng.integers(size // 12, size // 4)))
+            font = ImageFont.truetype(pick(rng), int(rng.integers(size // 12, size // 4)))
             draw.text((int(x0), int(y0)), chr(int(rng.integers(65, 91))), fill=colour, font=font)
 
 
@@ -97,22 +90,33 @@ def _perspective_coeffs(dst, src) -> list[float]:
     return list(np.linalg.solve(np.asarray(rows, float), np.asarray(rhs, float)))
 
 
-def render(rng: np.random.Generator, size: int, max_digits: int, font_paths: list[str]):
-    """One image (H, W, 3 uint8) and its boxes (N, 4) xyxy pixels and classes (N,)."""
+def _colour(rng: np.random.Generator, background: float) -> tuple[int, int, int]:
+    """A digit's colour against a background of mean luminance ``background``: half the time a dark or light grey-ish
+    ink, half the time any colour (painted numbers, coloured displays) at least 40 levels of luminance apart."""
+    if rng.random() < 0.5:
+        for _ in range(20):
+            c = rng.uniform(0, 255, 3)
+            if abs(float(c @ (0.299, 0.587, 0.114)) - background) >= 40:
+                return tuple(int(v) for v in c)
+    base = rng.uniform(0, 70) if background > 127 else rng.uniform(185, 255)
+    return tuple(int(np.clip(base + rng.normal(0, 25), 0, 255)) for _ in range(3))
+
+
+def render(rng: np.random.Generator, size: int, max_digits: int, pick: FontPicker, letters: FontPicker | None = None):
+    """One image (H, W, 3 uint8) and its boxes (N, 4) xyxy pixels and classes (N,); ``letters``: the faces of the
+    clutter's letters (default: ``pick``'s)."""
     from PIL import ImageDraw, ImageFilter
 
     img = _background(rng, size)
-    _clutter(ImageDraw.Draw(img), rng, size, font_paths)
+    _clutter(ImageDraw.Draw(img), rng, size, letters or pick)
     boxes, classes = [], []
     for _ in range(rng.integers(1, max_digits + 1)):
         digit = int(rng.integers(10))
         height = int(size * rng.uniform(0.10, 0.40))
         x, y = rng.integers(0, size - height // 2, 2)
         patch = np.asarray(img.crop((int(x), int(y), int(x) + height, int(y) + height)).convert("L"), dtype=float)
-        dark = patch.mean() > 127 if patch.size else True
-        base = rng.uniform(0, 70) if dark else rng.uniform(185, 255)
-        colour = tuple(int(np.clip(base + rng.normal(0, 25), 0, 255)) for _ in range(3))
-        layer = _digit_layer(str(digit), font_paths[rng.integers(len(font_paths))], height, colour, rng)
+        colour = _colour(rng, patch.mean() if patch.size else 255.0)
+        layer = _digit_layer(str(digit), pick(rng), height, colour, rng)
         alpha = np.asarray(layer)[:, :, 3] > 96
         ys, xs = np.nonzero(alpha)
         if not len(xs):
@@ -149,17 +153,20 @@ def generate_digits(out: str | os.PathLike, config: DetectDataConfig = DetectDat
 
     out = Path(out)
     rng = np.random.default_rng(config.seed)
-    font_paths = fonts()
+    training, unseen = font_families(FontSet.TRAINING), font_families(FontSet.UNSEEN)
+    unseen_images = config.holdout if config.unseen_fonts is None else config.unseen_fonts
+    plan = [(s, config.images if s == "train" else config.holdout, training) for s in SPLITS]
+    if unseen and unseen_images:
+        plan.append((UNSEEN_SPLIT, unseen_images, unseen))
     counts = {}
-    total = config.images + 2 * config.holdout
-    bar = tqdm(total=total, desc="drawing digits", disable=not progress, leave=False)
-    for split in SPLITS:
-        n = config.images if split == "train" else config.holdout
+    bar = tqdm(total=sum(n for _, n, _ in plan), desc="drawing digits", disable=not progress, leave=False)
+    for split, n, faces in plan:
+        pick, letters = FontPicker(faces), FontPicker(letter_faces(faces))
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
         (out / "labels" / split).mkdir(parents=True, exist_ok=True)
         objects = 0
         for i in range(n):
-            image, boxes, classes = render(rng, config.size, config.max_digits, font_paths)
+            image, boxes, classes = render(rng, config.size, config.max_digits, pick, letters)
             Image.fromarray(image).save(out / "images" / split / f"{i:05d}.jpg", quality=92)
             cxcywh = np.c_[(boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2]] / config.size
             lines = [f"{c} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}" for c, (cx, cy, w, h) in zip(classes, cxcywh)]
@@ -168,9 +175,13 @@ def generate_digits(out: str | os.PathLike, config: DetectDataConfig = DetectDat
             bar.update(1)
         counts[split] = {"images": n, "objects": objects}
     bar.close()
+    families = {"training": sorted(training), "unseen": sorted(unseen) if UNSEEN_SPLIT in counts else []}
     (out / "data.yaml").write_text(
-        "path: .\ntrain: images/train\nval: images/val\ntest: images/test\nnames: [" + ", ".join(f"'{n}'" for n in NAMES) + "]\n")
-    return {"path": str(out), "splits": counts, "fonts": len(font_paths)}
+        "path: .\ntrain: images/train\nval: images/val\ntest: images/test\n"
+        + (f"{UNSEEN_SPLIT}: images/{UNSEEN_SPLIT}\n" if UNSEEN_SPLIT in counts else "")
+        + "names: [" + ", ".join(f"'{n}'" for n in NAMES) + "]\n"
+        + "".join(f"# {k} font families: {', '.join(v) or 'none'}\n" for k, v in families.items()))
+    return {"path": str(out), "splits": counts, "families": families}
 
 
 def write_video(out_video: str | os.PathLike, out_csv: str | os.PathLike, seconds: float = 10.0, fps: int = 25,
@@ -182,14 +193,15 @@ def write_video(out_video: str | os.PathLike, out_csv: str | os.PathLike, second
     from PIL import ImageDraw
 
     rng = np.random.default_rng(seed)
-    font_paths = fonts()
+    faces = font_families(FontSet.TRAINING)
+    pick = FontPicker(faces)
     width, height = size
     scene = _background(rng, max(size)).crop((0, 0, width, height))
-    _clutter(ImageDraw.Draw(scene), rng, min(size), font_paths)
+    _clutter(ImageDraw.Draw(scene), rng, min(size), FontPicker(letter_faces(faces)))
     movers = []
     for _ in range(digits):
         digit = int(rng.integers(10))
-        layer = _digit_layer(str(digit), font_paths[rng.integers(len(font_paths))], int(height * rng.uniform(0.15, 0.35)),
+        layer = _digit_layer(str(digit), pick(rng), int(height * rng.uniform(0.15, 0.35)),
                              tuple(int(c) for c in rng.integers(0, 256, 3)), rng)
         ys, xs = np.nonzero(np.asarray(layer)[:, :, 3] > 96)
         movers.append({"digit": digit, "layer": layer, "bbox": (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1),

@@ -21,6 +21,7 @@ from edgeward.core.rundir import DataInfo, RunDir, TrainingRecord
 from edgeward.core.task import TaskData
 from edgeward.runtime.detect_post import PAD_VALUE, decode_centernet, letterbox_image, to_input
 from edgeward.train.detect.config import DetectPayload, DetectTrainConfig
+from edgeward.train.detect.data import UNSEEN_SPLIT
 from edgeward.train.detect.labels import DetectionSet, load_coco, load_yolo
 from edgeward.train.detect.metrics import Detections, average_precision, f1_at, f1_threshold
 from edgeward.train.detect.model import build_detector, detector_loss, encode_targets
@@ -61,14 +62,15 @@ def load_split(data: DetectionSet, indices, size: int, progress: bool = False, d
 
 def dataset_splits(data_path: str | os.PathLike, images_dir: str | os.PathLike | None, seed: int):
     """(names, {split: (DetectionSet, indices)}): a YOLO folder's train/val/test sub-folders (test falls
-    back to val), or one set (a COCO JSON or a flat YOLO folder) split 80/10/10 by a seeded shuffle."""
+    back to val; the generator's unseen-fonts folder comes too), or one set (a COCO JSON or a flat YOLO
+    folder) split 80/10/10 by a seeded shuffle."""
     path = Path(data_path)
     if path.suffix == ".json":
         if images_dir is None:
             raise InputError(f"{path}: a COCO JSON set needs --images, the folder its file_name entries are in")
         whole = load_coco(path, images_dir)
     elif (path / "images" / "train").is_dir():
-        parts = {s: load_yolo(path, s) for s in ("train", "val", "test") if (path / "images" / s).is_dir()}
+        parts = {s: load_yolo(path, s) for s in ("train", "val", "test", UNSEEN_SPLIT) if (path / "images" / s).is_dir()}
         if "val" not in parts:
             raise InputError(f"{path}: expected images/val next to images/train, got none")
         parts.setdefault("test", parts["val"])
@@ -204,8 +206,11 @@ class DetectTrainer(Trainer):
     def evaluate(self, fitted: Fitted) -> Evaluation:
         c, names, size = self.config, self.names, self.config.shape.size
         val, test = self.splits["val"], self.splits["test"]
-        found = {s: predict_detections(fitted.model, split.images, size) for s, split in (("val", val), ("test", test))}
-        scores = {s: average_precision(split.truth(), found[s]) for s, split in (("val", val), ("test", test))}
+        scored = {s: v for s, v in self.splits.items() if s != "train"}
+        found = {s: predict_detections(fitted.model, split.images, size) for s, split in scored.items()}
+        scores = {s: average_precision(split.truth(), found[s]) for s, split in scored.items()}
+        unseen = ({"unseen_fonts_map50": scores[UNSEEN_SPLIT]["map50"], "unseen_fonts_map50_95": scores[UNSEEN_SPLIT]["map50_95"]}
+                  if UNSEEN_SPLIT in scores else {})
         decision = f1_threshold(val.truth(), found["val"])
         keep = min(len(test.images), c.holdout_images)
         owner = np.concatenate([np.full(len(b), i) for i, b in enumerate(test.boxes[:keep])] + [np.zeros(0, int)])
@@ -214,7 +219,7 @@ class DetectTrainer(Trainer):
                           {s: len(v.images) for s, v in self.splits.items()}),
             labels=tuple(names), thresholds={"score": round(decision["threshold"], 4)},
             metrics={"model": {"map50": scores["test"]["map50"], "map50_95": scores["test"]["map50_95"],
-                               "val_map50": scores["val"]["map50"]}},
+                               "val_map50": scores["val"]["map50"], **unseen}},
             payload=DetectPayload(
                 shape=asdict(c.shape), images=str(c.images) if c.images else None,
                 per_class={names[k]: {"ap50": round(a, 4), "ap50_95": round(b, 4)}

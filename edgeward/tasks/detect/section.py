@@ -15,7 +15,8 @@ def section(run: RunDir, record: TrainingRecord) -> str:
              f"validation and {split['test']:,} test images. CenterNet-style detector on a depthwise-separable backbone, "
              f"{size}x{size} input, {record.params:,} parameters, {record.epochs_run} epochs in {record.train_seconds} s. "
              f"Held-out mAP@0.5 {m['map50']:.3f}, mAP@0.5:0.95 {m['map50_95']:.3f} (Keras, decoded by the runtime's "
-             "decoder).</p>",
+             "decoder)" + (f"; in font families training never drew, mAP@0.5 {m['unseen_fonts_map50']:.3f} "
+                           f"({split.get('unseen-fonts', 0):,} images)" if "unseen_fonts_map50" in m else "") + ".</p>",
              table(["class", "AP@0.5", "AP@0.5:0.95"],
                    [[name, f"{v['ap50']:.3f}", f"{v['ap50_95']:.3f}"] for name, v in record.payload.per_class.items()])]
     video = next((v for v in (run.read_json(run.bench_file) or {}).get("video", []) if "annotated" in v), None)

@@ -16,6 +16,7 @@ from edgeward.runtime.detect import DetectorOptions
 from edgeward.runtime.video import StreamOptions
 from edgeward.tasks.detect import bench as own_bench
 from edgeward.tasks.detect import demo as own_demo
+from edgeward.tasks.detect import release as own_release
 from edgeward.tasks.detect import section as own_section
 from edgeward.tasks.detect.demo import DetectDemo
 from edgeward.train.detect.config import DetectDataConfig, DetectPayload, DetectTrainConfig
@@ -43,13 +44,18 @@ class DetectTask(TaskSpec):
     # the task's own benchmark targets and tables, report section and demo steps
     targets, tables = staticmethod(own_bench.targets), staticmethod(own_bench.tables)
     section, demo = staticmethod(own_section.section), staticmethod(own_demo.steps)
+    measure_release = staticmethod(own_release.measure)
 
     def generate(self, out: Path, config: DetectDataConfig, progress: bool = False) -> Iterator[str]:
-        from edgeward.train.detect.data import generate_digits, write_video
+        from edgeward.train.detect.data import UNSEEN_SPLIT, generate_digits, write_video
+        from edgeward.train.detect.fonts import FONT_PACKAGES
 
         summary = generate_digits(out, config, progress=progress)
         parts = [f"{split} {n['images']} images / {n['objects']} digits" for split, n in summary["splits"].items()]
         yield f"wrote {', '.join(parts)} to {out} (YOLO layout, data.yaml)"
+        families = summary["families"]
+        yield (f"font families: {len(families['training'])} drawn in training, {len(families['unseen'])} only in "
+               f"{UNSEEN_SPLIT} ({', '.join(families['unseen']) or 'none: install ' + ' '.join(FONT_PACKAGES)})")
         if config.video_seconds > 0:
             v = write_video(Path(out) / "video.mp4", Path(out) / "video.csv", seconds=config.video_seconds, seed=config.seed + 1)
             yield f"wrote {v['video']} ({v['frames']} frames) and its ground truth {v['csv']}"
@@ -61,8 +67,10 @@ class DetectTask(TaskSpec):
 
     def describe(self, record: TrainingRecord) -> list[str]:
         split, m = record.data.split, record.metrics["model"]
+        unseen = (f"; in font families never drawn in training mAP@0.5 {m['unseen_fonts_map50']:.3f}"
+                  if "unseen_fonts_map50" in m else "")
         return [f"trained on {split['train']:,} images, {record.epochs_run} epochs, {record.train_seconds} s; held-out "
-                f"mAP@0.5 {m['map50']:.3f}, mAP@0.5:0.95 {m['map50_95']:.3f} ({split['test']:,} images)"]
+                f"mAP@0.5 {m['map50']:.3f}, mAP@0.5:0.95 {m['map50_95']:.3f} ({split['test']:,} images){unseen}"]
 
     def splits(self, run: RunDir, record: TrainingRecord, train_sample: int | None = None) -> TaskData:
         from edgeward.train.detect.training import detect_splits

@@ -12,6 +12,7 @@ from edgeward.core.rundir import RunDir, TrainingRecord, common_v0
 from edgeward.core.task import ModelContract, TaskData, TaskSpec
 from edgeward.tasks.fraud import bench as own_bench
 from edgeward.tasks.fraud import demo as own_demo
+from edgeward.tasks.fraud import release as own_release
 from edgeward.tasks.fraud import section as own_section
 from edgeward.tasks.fraud.demo import FraudDemo
 from edgeward.train.fraud.config import FraudPayload, FraudSimConfig, FraudTrainConfig
@@ -25,6 +26,7 @@ class FraudTask(TaskSpec):
     # the task's own benchmark targets and tables, report section and demo steps
     targets, tables = staticmethod(own_bench.targets), staticmethod(own_bench.tables)
     section, demo = staticmethod(own_section.section), staticmethod(own_demo.steps)
+    measure_release = staticmethod(own_release.measure)
 
     def generate(self, out: Path, config: FraudSimConfig, progress: bool = False) -> Iterator[str]:
         from edgeward.train.fraud.data import write_fraud_csv

@@ -1,0 +1,113 @@
+"""The ready-to-run models that ship with edgeward: ``models/`` in the source, ``edgeward.models`` once installed.
+
+Each model is a folder of exported files (``models/digits/model.onnx``, ...). Everything about a model is in
+its files' manifests: the task, the labels, and under ``release`` its name, the metrics measured when it was
+released (on data its training generator never drew) and the commands and seeds that made it. A catalogue
+name works wherever a model file is taken: ``Model("digits")``, ``edgeward run detect --model digits``.
+A file of that name in the working directory wins over the catalogue.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from edgeward.core.manifest import Manifest
+from edgeward.devices.profiles import Backend, Profile
+
+SUFFIXES = (".onnx", ".tflite")
+
+
+@dataclass(frozen=True)
+class ReleasedFile:
+    path: Path
+    manifest: Manifest
+
+    @property
+    def backend(self) -> Backend:
+        return Backend.TFLITE if self.path.suffix == ".tflite" else Backend.ONNXRUNTIME
+
+
+@dataclass(frozen=True)
+class CatalogueModel:
+    """One released model: its files, the default first (released as such), then ONNX (the base install runs it)."""
+
+    name: str
+    task: str
+    files: tuple[ReleasedFile, ...]
+
+    @property
+    def release(self) -> dict:
+        return self.files[0].manifest.release
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(f.path.stat().st_size for f in self.files)
+
+    def file(self, profile: Profile | None = None) -> Path:
+        """The file for a device: among those whose backend the profile runs and this install has, the one in
+        the profile's format and precision, else its format, else the first (ONNX)."""
+        if profile is None:
+            return self.files[0].path
+        usable = [f for f in self.files if f.backend in profile.backends and _installed(f.backend)] or list(self.files)
+        for wanted in ((profile.format, profile.precision), (profile.format, None)):
+            for f in usable:
+                if f.manifest.format == wanted[0] and wanted[1] in (None, f.manifest.precision):
+                    return f.path
+        return usable[0].path
+
+
+def _installed(backend: Backend) -> bool:
+    return backend is Backend.ONNXRUNTIME or importlib.util.find_spec("ai_edge_litert") is not None
+
+
+def catalogue_dir() -> Path:
+    spec = importlib.util.find_spec("edgeward.models")
+    if spec is None or not spec.submodule_search_locations:
+        return Path(__file__).resolve().parent.parent / "models"
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> dict[str, CatalogueModel]:
+    """Name -> released model, read from the files' manifests (no inference session is opened)."""
+    from edgeward.runtime.verify import manifest_of
+
+    found = {}
+    root = catalogue_dir()
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))) if root.is_dir() else []:
+        files = sorted((ReleasedFile(p, manifest_of(p.read_bytes(), str(p))) for p in folder.iterdir() if p.suffix in SUFFIXES),
+                       key=lambda f: (not f.manifest.release.get("default"), f.path.suffix != ".onnx", f.path.name))
+        if files:
+            found[folder.name] = CatalogueModel(folder.name, files[0].manifest.task, tuple(files))
+    return found
+
+
+def names() -> tuple[str, ...]:
+    return tuple(catalogue())
+
+
+def get(name: str) -> CatalogueModel:
+    from edgeward.core.errors import InputError
+
+    models = catalogue()
+    if name not in models:
+        raise InputError(f"unknown catalogue model {name!r}: expected one of {', '.join(models) or '(none installed)'}")
+    return models[name]
+
+
+def locate(source, profile: Profile | None = None):
+    """``source`` itself when it is bytes or an existing path; a catalogue name's file otherwise (for the
+    device ``profile``); unknown names come back unchanged, for the caller's file-not-found error."""
+    if isinstance(source, (bytes, bytearray, memoryview)) or Path(source).exists():
+        return source
+    model = catalogue().get(os.fspath(source))
+    return model.file(profile) if model else source
+
+
+def default_for(task: str) -> str | None:
+    """The task's default catalogue model: the one released as its default, if any."""
+    return next((m.name for m in catalogue().values() if m.task == task and m.release.get("default")), None)
