@@ -74,7 +74,6 @@ def onnx_cost(path: str | os.PathLike) -> Cost:
             trans_a = any(a.name == "transA" and a.i for a in node.attribute)
             k = ins[0][-2] if trans_a and len(ins[0]) >= 2 else ins[0][-1]
             macs += math.prod(out) * k
-    constants = [t for t in graph.initializer]
-    weights = sum(math.prod(t.dims) for t in constants)
-    weight_bytes = sum(len(t.raw_data) or math.prod(t.dims) * 4 for t in constants)
+    weights = sum(math.prod(t.dims) for t in graph.initializer)
+    weight_bytes = sum(len(t.raw_data) or math.prod(t.dims) * 4 for t in graph.initializer)
     return Cost(macs=macs, weights=weights, weight_bytes=weight_bytes, file_bytes=os.path.getsize(path))

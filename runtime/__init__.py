@@ -1,6 +1,7 @@
 """The TensorFlow-free runtime: numpy + onnxruntime (LiteRT with the tflite extra).
 
-Imports only edgeward.core and edgeward.devices, and never TensorFlow.
+Imports only edgeward.core and edgeward.devices (and finds the released models' files in edgeward.models), and
+never TensorFlow.
 """
 
 from edgeward.runtime.csv_scoring import ScoreSummary, score_csv

@@ -43,10 +43,6 @@ class CatalogueModel:
     def release(self) -> dict:
         return self.files[0].manifest.release
 
-    @property
-    def size_bytes(self) -> int:
-        return sum(f.path.stat().st_size for f in self.files)
-
     def file(self, profile: Profile | None = None) -> Path:
         """The file for a device: among those whose backend the profile runs and this install has, the one in
         the profile's format and precision, else its format, else the first (ONNX)."""
@@ -65,10 +61,9 @@ def _installed(backend: Backend) -> bool:
 
 
 def catalogue_dir() -> Path:
-    spec = importlib.util.find_spec("edgeward.models")
-    if spec is None or not spec.submodule_search_locations:
-        return Path(__file__).resolve().parent.parent / "models"
-    return Path(next(iter(spec.submodule_search_locations)))
+    import edgeward.models
+
+    return Path(edgeward.models.__file__).parent
 
 
 @lru_cache(maxsize=1)

@@ -143,8 +143,8 @@ def letterbox_image(image: np.ndarray, size: int, bgr: bool = True) -> tuple[np.
     nw, nh = round(w * lb.scale), round(h * lb.scale)
     canvas = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)
     x0, y0 = int(round(lb.pad_x - 0.1)), int(round(lb.pad_y - 0.1))
-    # bit-exact bilinear: OpenCV's INTER_LINEAR rounds differently on aarch64 (one level in 18% of the values of
-    # a frame), which moves a trained detector's scores by up to 0.02; the exact variant is the same everywhere
+    # bit-exact bilinear: OpenCV's INTER_LINEAR rounds differently on aarch64, and a trained detector's scores follow
+    # the pixels; the exact variant gives the same pixels everywhere (docs/decisions.md)
     resized = image if (nw, nh) == (w, h) else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR_EXACT)
     canvas[y0:y0 + nh, x0:x0 + nw] = resized[:, :, ::-1] if bgr else resized
     return canvas, Letterbox(lb.scale, float(x0), float(y0), w, h)

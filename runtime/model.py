@@ -182,8 +182,9 @@ class ModelTask:
         name = name or default_for(cls.task)
         if name is None:
             raise InputError(f"the catalogue has no default {cls.task} model; name one (edgeward models list)")
-        if get(name).task != cls.task:
-            raise InputError(f"catalogue model {name!r} is a {get(name).task} model; {cls.__name__} runs {cls.task} models")
+        task = get(name).task
+        if task != cls.task:
+            raise InputError(f"catalogue model {name!r} is a {task} model; {cls.__name__} runs {cls.task} models")
         return cls.from_file(name, **options)
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ LAYERS = {
     "edgeward/core": (),
     "models": (),  # package data: the released models' files
     "devices": ("edgeward.core",),
-    "runtime": ("edgeward.core", "edgeward.devices"),
+    "runtime": ("edgeward.core", "edgeward.devices", "edgeward.models"),
     "train": ("edgeward.core", "edgeward.runtime"),
     "export": ("edgeward.core", "edgeward.devices", "edgeward.runtime"),
     "edgeward/tasks": ("edgeward.core", "edgeward.devices", "edgeward.runtime", "edgeward.train", "edgeward.export"),

@@ -98,6 +98,26 @@ def test_models_command(small_catalogue, capsys, detect_data):
         assert [f["frame"] for f in frames] == list(range(len(frames))) and len(frames) == 25
     assert main(["run", "detect", "digits", "--model", "digits", "--source", "0"]) == 2
     assert "give the model once" in capsys.readouterr().err
+    assert main(["run", "commands", "--source", "x.wav"]) == 2  # a task with nothing released
+    assert "run commands: expected a model (a file, or a name from `edgeward models list`); the catalogue has no " \
+           "default commands model" in capsys.readouterr().err
+    assert main(["models", "path"]) == 2
+    assert "models path: expected a catalogue model's name" in capsys.readouterr().err
+
+
+def test_a_rebuild_is_compared_with_the_shipped_numbers(small_catalogue, capsys):
+    """``make models``' table: within the recipe's tolerance, outside it, and a file that was never shipped."""
+    from edgeward.app.release import compare, main
+
+    recipe = RECIPES["digits"]  # shipped above with map50 0.5; tolerance 0.03
+    rows = compare(recipe, {"model.onnx": [Metric("map50", 0.52, "x")], "model-int8.tflite": [Metric("map50", 0.45, "x")],
+                            "model-new.onnx": [Metric("map50", 0.5, "x")]}, small_catalogue)
+    assert rows == [["digits/model.onnx", "map50", "0.5000", "0.5200", "+0.0200", "yes"],
+                    ["digits/model-int8.tflite", "map50", "0.5000", "0.4500", "-0.0500", "NO"],
+                    ["digits/model-new.onnx", "map50", "-", "0.5000", "-", "NO"]]
+    with pytest.raises(SystemExit):
+        main(["poetry"])
+    assert "unknown model(s) ['poetry']: expected some of ['digits', 'fraud-sim']" in capsys.readouterr().err
 
 
 def test_the_wheel_ships_the_catalogue(tmp_path):

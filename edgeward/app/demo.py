@@ -56,9 +56,8 @@ def run_demo(options: DemoOptions = DemoOptions(), log: Callable[[str], None] = 
     from edgeward.export.bench import BenchOptions
 
     out = Path(options.out)
-    released: dict[str, dict] = {}
     tasks = options.tasks or tasks_that("demo")
-    plan = released_steps(out, tasks, options.seed + FRESH_SEED, released) if options.released else []
+    plan = released_steps(out, tasks, options.seed + FRESH_SEED) if options.released else []
     for name in tasks:
         spec = get_task(name)
         config = options.sizes.get(name) or spec.demo_config()
@@ -79,8 +78,6 @@ def run_demo(options: DemoOptions = DemoOptions(), log: Callable[[str], None] = 
     (out / RELEASED_FILE).unlink(missing_ok=True)
     for s in plan:
         step(s.name, s.run, s.describe)
-        if released:
-            (out / RELEASED_FILE).write_text(json.dumps(released, indent=2))
     (out / DEMO_FILE).write_text(json.dumps({"steps": steps}, indent=2))
     report = step("write report", lambda: write_report(out), str)
     (out / DEMO_FILE).write_text(json.dumps({"steps": steps}, indent=2))
@@ -88,17 +85,20 @@ def run_demo(options: DemoOptions = DemoOptions(), log: Callable[[str], None] = 
     return DemoResult(report, out, steps)
 
 
-def released_steps(out: Path, tasks, seed: int, results: dict) -> list[DemoStep]:
-    """Part one: each task's default catalogue model on a small sample drawn afresh; ``results`` gets, per model,
-    the file, the metrics now and the metrics measured at release."""
+def released_steps(out: Path, tasks, seed: int) -> list[DemoStep]:
+    """Part one: each task's default catalogue model on a small sample drawn afresh; ``OUT/released.json`` gets, per
+    model, the file, the metrics now and the metrics measured at release."""
     from dataclasses import asdict
 
     from edgeward.runtime.catalogue import catalogue
+
+    results: dict[str, dict] = {}
 
     def measure(model):
         metrics = get_task(model.task).measure_release(model.file(), out / RELEASED_DIR / model.name, seed=seed, small=True)
         results[model.name] = {"task": model.task, "file": model.file().name, "metrics": [asdict(m) for m in metrics],
                                "at_release": model.release.get("metrics", [])}
+        (out / RELEASED_FILE).write_text(json.dumps(results, indent=2))
         return metrics
 
     return [DemoStep(f"released model '{m.name}' on fresh {m.task} data", lambda m=m: measure(m),

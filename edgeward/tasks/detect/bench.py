@@ -27,6 +27,12 @@ def read_video_truth(path: Path) -> dict[int, Detections]:
     return {f: Detections(np.asarray(v)[:, 1:], np.asarray(v)[:, 0].astype(int)) for f, v in rows.items()}
 
 
+def as_detections(found) -> Detections:
+    """The runtime's detections of one image as the metric's ``Detections``."""
+    return Detections(np.asarray([d.box for d in found]).reshape(-1, 4), np.asarray([d.class_id for d in found], int),
+                      np.asarray([d.score for d in found]))
+
+
 def bench_video(artifact: Path, video: Path, truth_csv: Path, annotated_dir: Path | None = None) -> dict:
     """Time the ``Detector`` (1 thread) frame by frame with its default options; score mAP with a low
     threshold in a second pass; ``annotated_dir``: also write the annotated video, GIF and frames."""
@@ -46,8 +52,7 @@ def bench_video(artifact: Path, video: Path, truth_csv: Path, annotated_dir: Pat
     with Detector.from_file(artifact, threads=1, options=DetectorOptions(score_threshold=0.01)) as det:
         predicted = [det.detect(f) for f in frames]
     ap = average_precision([truth.get(i, Detections(np.zeros((0, 4)), np.zeros(0, int))) for i in range(len(frames))],
-                           [Detections(np.asarray([d.box for d in p]).reshape(-1, 4), np.asarray([d.class_id for d in p], int),
-                                       np.asarray([d.score for d in p])) for p in predicted])
+                           [as_detections(p) for p in predicted])
     medians = {k: statistics.median(v) for k, v in stages.items()}
     out = {"artifact": artifact.name, "frames": len(frames), "frame_size": [int(frames[0].shape[1]), int(frames[0].shape[0])],
            **{k: round(v, 3) for k, v in medians.items()},

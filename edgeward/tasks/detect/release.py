@@ -1,7 +1,7 @@
 """A released detector measured by the runtime on digits drawn afresh: mAP@0.5 on images in the training font
 families and in the families training never drew, and on videos of moving digits (the first written with its
-boxes). One video holds three digits, so its mAP swings with the faces and colours drawn (0.49 to 0.87 over four
-seeds for one model): the measurement pools several."""
+boxes). One video holds three digits, so its mAP swings with the faces and colours drawn: the measurement pools
+several (docs/decisions.md)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.manifest import Metric
+from edgeward.tasks.detect.bench import as_detections
 from edgeward.train.detect.metrics import Detections, average_precision
 
 RELEASE_IMAGES, CHECK_IMAGES = 500, 100  # per split: the release's measurement, the quick check's
 RELEASE_VIDEOS, CHECK_VIDEOS = 10, 8  # videos of 5 s (release) or 2 s (check), three digits each
 ANNOTATED = "annotated"  # the first video with its boxes, in the work folder (the demo's report shows it)
-
-
-def _found(hits) -> Detections:
-    return Detections(np.asarray([d.box for d in hits]).reshape(-1, 4), np.asarray([d.class_id for d in hits], int),
-                      np.asarray([d.score for d in hits]))
 
 
 def image_map(model: Path, folder: Path, split: str) -> dict:
@@ -36,7 +32,7 @@ def image_map(model: Path, folder: Path, split: str) -> dict:
             h, w = image.shape[:2]
             b = sample.boxes.astype(np.float64) * [w, h, w, h]
             truth.append(Detections(np.c_[b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2], sample.classes.astype(int)))
-            found.append(_found(detector.detect(image)))
+            found.append(as_detections(detector.detect(image)))
     return average_precision(truth, found)
 
 
@@ -52,12 +48,15 @@ def video_map(model: Path, videos: list[tuple[Path, Path]]) -> dict:
         for video, csv in videos:
             frames, gt = read_frames(video), read_video_truth(csv)
             truth += [gt.get(i, none) for i in range(len(frames))]
-            found += [_found(detector.detect(f)) for f in frames]
+            found += [as_detections(detector.detect(f)) for f in frames]
     return {**average_precision(truth, found), "frames": len(truth)}
 
 
 def measure(model: Path, work: Path, seed: int, small: bool = False) -> list[Metric]:
-    from edgeward.tasks.detect.bench import bench_video
+    from edgeward.runtime.detect import Detector
+    from edgeward.runtime.video import read_frames
+    from edgeward.runtime.video_loop import detect_frames
+    from edgeward.tasks.detect.bench import write_annotated
     from edgeward.train.detect.config import DetectDataConfig
     from edgeward.train.detect.data import UNSEEN_SPLIT, generate_digits, write_video
 
@@ -67,7 +66,8 @@ def measure(model: Path, work: Path, seed: int, small: bool = False) -> list[Met
     videos = [(work / f"video-{i}.mp4", work / f"video-{i}.csv") for i in range(CHECK_VIDEOS if small else RELEASE_VIDEOS)]
     for i, (video, csv) in enumerate(videos):
         write_video(video, csv, seconds=2.0 if small else 5.0, seed=seed + i)
-    bench_video(model, *videos[0], work / ANNOTATED)  # the video with its boxes
+    with Detector.from_file(model) as detector:  # the first video with its boxes, at the model's own threshold
+        write_annotated(list(detect_frames(detector, enumerate(read_frames(videos[0][0])))), work / ANNOTATED)
     pooled = video_map(model, videos)
     return [Metric("map50", round(image_map(model, work, "test")["map50"], 4),
                    f"{n} images drawn afresh (seed {seed}), training font families"),
