@@ -7,6 +7,8 @@ import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgeward.core.errors import DeviceError
+
 INTERESTING_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "f16c", "fma", "asimd", "asimddp", "fphp")
 
 
@@ -60,7 +62,7 @@ def detect() -> HostInfo:
         accelerators.append("coral-edgetpu")
     try:
         providers = tuple(available_providers())
-    except ImportError:
+    except DeviceError:
         providers = ()
     return HostInfo(
         arch=platform.machine().lower(), cores=os.cpu_count() or 1, cpu_model=model,
@@ -69,8 +71,24 @@ def detect() -> HostInfo:
     )
 
 
+# 32-bit ARM: PyPI has no onnxruntime wheels for it, so the install leaves onnxruntime out there (pyproject's marker)
+NO_ONNXRUNTIME = ("armv7l", "armv6l")
+
+
+def import_onnxruntime():
+    """onnxruntime, or a DeviceError that says what to do where it is missing (a 32-bit ARM OS above all)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        arch = platform.machine().lower()
+        if arch in NO_ONNXRUNTIME:
+            raise DeviceError(f"onnxruntime has no wheels for 32-bit ARM ({arch}), so edgeward installed without it and "
+                              "cannot run models here: install the 64-bit OS (Raspberry Pi OS 64-bit, aarch64), where `pip "
+                              "install edgeward` brings everything (docs/arm64.md)") from None
+        raise DeviceError("onnxruntime is not installed: pip install onnxruntime (or reinstall edgeward)") from None
+    return onnxruntime
+
+
 def available_providers() -> list[str]:
     """The execution providers this onnxruntime offers."""
-    import onnxruntime
-
-    return list(onnxruntime.get_available_providers())
+    return list(import_onnxruntime().get_available_providers())

@@ -54,6 +54,7 @@ class BenchOptions:
     load_repeats: int = 5
     cold_repeats: int = 5
     vs_keras: bool = True
+    heldout: tuple[str, ...] = ()  # folders of held-out data the task measures on as well (commands: --eval-only data)
 
 
 def machine() -> dict:

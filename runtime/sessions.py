@@ -39,8 +39,9 @@ class OnnxSession:
     name = "onnxruntime"
 
     def __init__(self, data: bytes, source: str, profile: Profile, threads: int | None):
-        import onnxruntime as ort
+        from edgeward.devices.host import import_onnxruntime
 
+        ort = import_onnxruntime()
         self.providers = profile.check_providers()
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or profile.num_threads

@@ -117,11 +117,11 @@ def test_a_rebuild_is_compared_with_the_shipped_numbers(small_catalogue, capsys)
                     ["digits/model-new.onnx", "map50", "-", "0.5000", "-", "NO"]]
     with pytest.raises(SystemExit):
         main(["poetry"])
-    assert "unknown model(s) ['poetry']: expected some of ['digits', 'fraud-sim']" in capsys.readouterr().err
+    assert "unknown model(s) ['poetry']: expected some of ['digits', 'fraud-sim', 'commands']" in capsys.readouterr().err
 
 
 def test_the_wheel_ships_the_catalogue(tmp_path):
-    """``pip install .`` alone gets the models: they are package data."""
+    """``pip install .`` alone gets the models: they are package data (as is the commands data's word list)."""
     out = tmp_path / "wheel"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(REPO)],
                    check=True, capture_output=True)
@@ -129,6 +129,7 @@ def test_the_wheel_ships_the_catalogue(tmp_path):
     shipped = {f"edgeward/models/{p.parent.name}/{p.name}" for p in (REPO / "models").glob("*/*")
                if p.suffix in (".onnx", ".tflite")}
     assert shipped and shipped <= set(names)
+    assert "edgeward/train/commands/english_words.txt" in names  # `data commands` draws `_unknown_` from it
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))

@@ -26,8 +26,10 @@ def test_the_demo_runs_every_step_and_reports_each_application(tmp_path):
     result = run_demo(DemoOptions(out=str(tmp_path), sizes=sizes, bench=quick), log=lines.append)
 
     released = json.loads((tmp_path / "released.json").read_text())  # part one: the catalogue's defaults on fresh data
-    assert {"digits", "fraud-sim"} <= set(released)
+    assert {"digits", "fraud-sim", "commands"} <= set(released)
     assert {m["name"] for m in released["digits"]["metrics"]} == {"map50", "unseen_fonts_map50", "video_map50"}
+    assert {m["name"] for m in released["commands"]["metrics"]} == {"accuracy", "stream_detected"}
+    assert (tmp_path / "released" / "commands" / "events.json").exists()  # the stream's events, for the report
     steps = json.loads((tmp_path / "demo.json").read_text())["steps"]
     total = 19 + len(released)
     assert len(steps) == len(result.steps) == total and all(s["seconds"] > 0 for s in steps)
@@ -46,6 +48,7 @@ def test_the_demo_runs_every_step_and_reports_each_application(tmp_path):
     html = result.report.read_text()
     assert html.index("Released models, on inputs drawn afresh") < html.index("<h2>Fraud scoring</h2>")
     assert 'alt="digits: detections"' in html  # the released detector's video, with its boxes
+    assert "<p>Stream: model-int8.onnx: " in html and "commands detected" in html  # the released commands model's events
     for heading in ("Fraud scoring", "Voice commands", "Object detection (digits)", "Image classification", "Steps"):
         assert f"<h2>{heading}</h2>" in html
 

@@ -70,3 +70,32 @@ def test_cli_devices(capsys):
     assert "closest" in out and "providers" in out
     assert main(["devices", "show", "toaster"]) == 2  # a name no profile has: bad input
     assert capsys.readouterr().err.startswith("error: unknown device profile 'toaster'")
+
+
+def test_a_32_bit_arm_install_goes_on_without_onnxruntime_and_says_what_to_do(monkeypatch, capsys):
+    """PyPI has no onnxruntime wheels for 32-bit ARM: the dependency's marker leaves it out there (so `pip install`
+    does not stop at a missing wheel), and the first use says to install the 64-bit OS. The 32-bit board is faked
+    (platform.machine, and onnxruntime made unimportable): there is none here."""
+    import sys
+    from pathlib import Path
+
+    import tomllib
+    from packaging.requirements import Requirement
+
+    from edgeward.app.cli import main
+    from edgeward.core.errors import DeviceError
+    from edgeward.runtime.model import Model
+
+    deps = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]["dependencies"]
+    ort = next(Requirement(d) for d in deps if Requirement(d).name == "onnxruntime")
+    assert [ort.marker.evaluate({"platform_machine": m}) for m in ("armv7l", "armv6l", "aarch64", "x86_64")] == \
+        [False, False, True, True]
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` raises ImportError
+    monkeypatch.setattr("platform.machine", lambda: "armv7l")
+    with pytest.raises(DeviceError, match=r"^onnxruntime has no wheels for 32-bit ARM \(armv7l\), .* install the 64-bit OS"):
+        Model("fraud-sim")
+    assert main(["devices", "detect"]) == 0
+    assert "onnxruntime   missing: onnxruntime has no wheels for 32-bit ARM (armv7l)" in capsys.readouterr().out
+    monkeypatch.setattr("platform.machine", lambda: "x86_64")
+    with pytest.raises(DeviceError, match=r"^onnxruntime is not installed: pip install onnxruntime"):
+        Model("fraud-sim")

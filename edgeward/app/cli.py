@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from edgeward.core.errors import EdgewardError, InputError, Interrupted, Terminated
+from edgeward.core.errors import DeviceError, EdgewardError, InputError, Interrupted, Terminated
 
 
 def _out(text: str) -> None:
@@ -178,7 +178,8 @@ def cmd_score(args) -> int:
 def cmd_bench(args) -> int:
     from edgeward.export.bench import BenchOptions, bench_run, markdown
 
-    result = bench_run(args.run, BenchOptions(device=args.device, vs_keras=not args.no_keras), progress=True)
+    result = bench_run(args.run, BenchOptions(device=args.device, vs_keras=not args.no_keras, heldout=tuple(args.heldout)),
+                       progress=True)
     _out(json.dumps(result, indent=2) if args.json else markdown(result))
     return 0
 
@@ -213,6 +214,13 @@ def cmd_devices(args) -> int:
             _out(f"{key:13s} {', '.join(value) if isinstance(value, tuple) else value}")
         _out(f"{'int8 fast':13s} {host.int8_fast}")
         _out(f"{'closest':13s} {closest_profile(host).name}")
+        if not host.providers:  # no onnxruntime: say why, and what to do
+            from edgeward.devices.host import import_onnxruntime
+
+            try:
+                import_onnxruntime()
+            except DeviceError as exc:
+                _out(f"{'onnxruntime':13s} missing: {exc}")
         from edgeward.runtime.audio_sources import input_devices
 
         mics = input_devices()
@@ -418,6 +426,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("run")
     b.add_argument("--device", default="auto", help="device profile (providers, threads)")
     b.add_argument("--no-keras", action="store_true", help="skip the runtime-vs-Keras comparison")
+    b.add_argument("--heldout", action="append", default=[], metavar="DIR",
+                   help="held-out data to measure on as well (commands: a `data commands --eval-only` folder); repeatable")
     b.add_argument("--json", action="store_true")
     b.set_defaults(fn=cmd_bench)
 

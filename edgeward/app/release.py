@@ -64,7 +64,21 @@ def _fraud() -> Recipe:
         ship=("model.onnx", "model-int8.onnx"), tolerance=0.02, check_tolerance=0.15)
 
 
-RECIPES = {r.name: r for r in (_digits(), _fraud())}
+def _commands() -> Recipe:
+    data, run = str(RUNS / "commands-data"), str(RUNS / "commands")
+    return Recipe(
+        "commands", "commands", "ten voice commands (yes, no, up, down, left, right, on, off, stop, go): DS-CNN on "
+        "log-mel features, 16 kHz, int8",
+        steps=(("data", "commands", data, "--per-class", "1000", "--stream-minutes", "0", "--val-stream-minutes", "180",
+                "--seed", "0"),
+               ("train", "commands", "--data", data, "--out", run, "--epochs", "60", "--filters", "80", "--seed", "0"),
+               ("tune", "commands", run),
+               ("compress", run, "--qat", "--qat-epochs", "6"),
+               ("export", run, "--all", "--max-drop", "1")),  # as make bench-commands
+        ship=("model-int8.onnx", "model-int8.tflite"), check_tolerance=0.15)
+
+
+RECIPES = {r.name: r for r in (_digits(), _fraud(), _commands())}
 
 
 def command_line(step: tuple[str, ...]) -> str:

@@ -6,6 +6,7 @@ compression, export and validation, the benchmark.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -71,12 +72,14 @@ def released_section(out: Path) -> list[str]:
         rows += [[name, r["file"], m["name"], f"{m['value']:.3f}", f"{before[m['name']]:.3f}" if m["name"] in before else "-",
                   m["data"]] for m in r["metrics"]]
     gifs = sorted((out / RELEASED_DIR).rglob("*.gif"))
+    streams = [json.loads(p.read_text()) for p in sorted((out / RELEASED_DIR).rglob("events.json"))]  # commands'
     return ["<h2>Released models, on inputs drawn afresh</h2>",
             "<p>The models that ship with edgeward (<code>edgeward models list</code>), run by the runtime on a small sample "
             "that neither their training nor their release measurement drew. The sections after this one train each "
             "task's model for a few minutes to show the flow: those models are far weaker than the released ones, "
             "which <code>make models</code> makes with the benchmark recipes.</p>",
             table(["model", "file", "metric", "this demo", "at release", "measured on"], rows),
+            *(f"<p>Stream: {escape(e['summary'])}</p>" for e in streams),
             *(image(g, f"{g.parent.parent.name}: {g.stem}") for g in gifs)]
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
-from edgeward.core.config import at_least, check, fraction, option
+from edgeward.core.config import at_least, check, fraction, option, refuse
+from edgeward.train.commands.vocabulary import check_words
 
 
 def _pair(config, name: str) -> None:
@@ -12,10 +14,25 @@ def _pair(config, name: str) -> None:
     check(config, name, len(value) == 2 and value[0] <= value[1], "two numbers, low then high")
 
 
+class Engine(str, Enum):
+    """Who speaks the data: espeak-ng (training and its test voices), or festival (a held-out engine, evaluation only)."""
+
+    ESPEAK = "espeak-ng"
+    FESTIVAL = "festival"
+
+
 @dataclass(frozen=True)
 class CommandsDataConfig:
-    per_class: int = option(400, "training clips per label; validation and test get a quarter each")
+    words: tuple[str, ...] = option((), "the commands: words or short phrases, comma-separated (default: Speech "
+                                        "Commands' yes,no,up,down,left,right,on,off,stop,go)")
+    per_class: int = option(400, "training clips per label; validation and test get a quarter each (with --eval-only: "
+                                 "clips per label in each half)")
+    engine: Engine = option(Engine.ESPEAK, "the speech engine; festival is held out for evaluation (needs --eval-only)")
+    eval_only: bool = option(False, "evaluation data only: no training clips; the validation half (choose thresholds "
+                                    "and augmentations on it) and the test half (only measure it)")
     seed: int = option(0, "random seed (also splits the voices)")
+    voice_seed: int | None = option(None, "the seed that splits the voices (default: --seed): fresh data in the voices "
+                                          "a model was trained on the split of")
     snr_db: tuple[float, float] = option((5.0, 30.0), "speech over noise in the clips, dB: low high")
     # extra training-only `_unknown_` clips: 15-50% of a random command cut at the clip's edge, as a sliding
     # window sees a word entering or leaving it, so that the tail of "stop" is not taken for "up"
@@ -29,10 +46,21 @@ class CommandsDataConfig:
                                                     "on (default: as --stream-minutes)")
     train_stream_minutes: float = option(0.0, "a stream of the training voices, which `bench` sets beside the "
                                               "test voices' (0: none)")
+    stress_stream_minutes: float = option(0.0, "a stream of test voices at -6 to 34 dB, wider than the clips' 5-30 "
+                                               "(the others' range): a stress test, reported by SNR band (0: none)")
 
     def __post_init__(self):
         at_least(self, 1, "per_class")
-        at_least(self, 0, "fragments", "backgrounds", "stream_minutes", "train_stream_minutes")
+        if self.words:
+            check_words(self.words)
+        if not isinstance(self.engine, Engine):
+            refuse("engine", f"one of {', '.join(e.value for e in Engine)}", self.engine)
+        if self.engine is not Engine.ESPEAK and not self.eval_only:
+            refuse("engine", "espeak-ng, or festival with --eval-only (festival is held out: never trained on)",
+                   self.engine.value)
+        at_least(self, 0, "fragments", "backgrounds", "stream_minutes", "train_stream_minutes", "stress_stream_minutes")
+        check(self, "train_stream_minutes", not (self.eval_only and self.train_stream_minutes), "0 with --eval-only "
+                                                                                                "(no training voices)")
         if self.val_stream_minutes is not None:
             at_least(self, 0, "val_stream_minutes")
         fraction(self, "val_fraction", "test_fraction", low_open=True)
@@ -41,13 +69,16 @@ class CommandsDataConfig:
         _pair(self, "snr_db")
 
     def stream_lengths(self) -> dict[str, float]:
-        """Minutes of stream per split of voices (``write_streams``)."""
+        """Minutes of each stream (``write_streams``)."""
         val = self.stream_minutes if self.val_stream_minutes is None else self.val_stream_minutes
-        return {"test": self.stream_minutes, "val": val, "train": self.train_stream_minutes}
+        return {"test": self.stream_minutes, "val": val, "train": self.train_stream_minutes,
+                "stress": self.stress_stream_minutes}
 
 
 @dataclass(frozen=True)
 class CommandsTrainConfig:
+    words: tuple[str, ...] = option((), "the commands to learn, comma-separated: folders of the data (default: its "
+                                        "commands.txt, else Speech Commands' ten); other word folders are _unknown_")
     epochs: int = option(30, "passes over the training clips")
     batch_size: int = option(64, "clips per batch")
     filters: int = option(64, "DS-CNN width (80 still fits int8 in 64 KB)")
@@ -69,6 +100,8 @@ class CommandsTrainConfig:
     seed: int = option(0, "random seed")
 
     def __post_init__(self):
+        if self.words:
+            check_words(self.words)
         at_least(self, 1, "epochs", "batch_size", "filters", "blocks")
         at_least(self, 0, "time_mask", "freq_mask", "shift")
         check(self, "learning_rate", self.learning_rate > 0, "a number > 0")

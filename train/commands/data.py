@@ -1,23 +1,22 @@
 """Keyword-spotting data: generated speech in the Speech Commands layout, and the loader for it.
 
-``generate_commands`` speaks each word with espeak-ng across many voices (dialect x variant) with
-pitch, speed and amplitude variation and a random time shift, mixes it with generated background
+``generate_commands`` speaks each command (``vocabulary.py``: Speech Commands' ten, or words the user
+chose) and general English words for ``_unknown_`` in many voices (``voices.py``: espeak-ng's, split by
+variant so the validation and test voices never appear in training; or festival's, for evaluation only)
+with pitch, speed and amplitude variation and a random time shift, mixes it with generated background
 noise (white, pink, brown, mains hum, babble of other words) at a random SNR, and writes 1 s 16 kHz
-mono WAVs, one folder per label, named ``{voice}_nohash_{n}.wav``. Voices are split by variant, so
-the validation and test voices never appear in training (``validation_list.txt``, ``testing_list.txt``,
-as Speech Commands has them). Training also gets `_unknown_` clips cut from commands at the clip's edge,
-as a sliding window sees a word entering or leaving it. On request (``backgrounds``) it also writes
-minute-long recordings of each noise to ``_background_noise_``, as Speech Commands ships its own, for
-training to mix into the clips afresh every epoch. ``write_stream`` makes a long recording with commands
-at known times.
+mono WAVs, one folder per label, named ``{voice}_nohash_{n}.wav``, with ``validation_list.txt`` and
+``testing_list.txt`` as Speech Commands has them, and ``commands.txt``. Training also gets `_unknown_`
+clips cut from commands at the clip's edge, as a sliding window sees a word entering or leaving it. On
+request (``backgrounds``) it also writes minute-long recordings of each noise to ``_background_noise_``,
+as Speech Commands ships its own, for training to mix into the clips afresh every epoch. ``write_stream``
+makes a long recording with commands at known times and SNRs.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-import shutil
-import subprocess
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,56 +24,25 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.errors import InputError
-from edgeward.runtime.audio_io import parse_wav, read_wav, resample, to_mono, write_wav
+from edgeward.runtime.audio_io import read_wav, resample, to_mono, write_wav
 from edgeward.train.commands.config import CommandsDataConfig
+from edgeward.train.commands.vocabulary import (
+    SILENCE,
+    SPEECH_COMMANDS,
+    SPEEDS,
+    UNKNOWN,
+    Vocabulary,
+    folder_name,
+    read_commands,
+    slowest_speeds,
+    vocabulary,
+    write_commands,
+)
+from edgeward.train.commands.voices import RATE, Engine, engine_voices, espeak_available, speak, split_voices  # noqa: F401
 
-COMMANDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
-UNKNOWN, SILENCE = "_unknown_", "_silence_"
 BACKGROUND = "_background_noise_"
-LABELS = COMMANDS + (UNKNOWN, SILENCE)
-OTHER_WORDS = ("bed", "bird", "cat", "dog", "house", "tree", "happy", "wow", "marvin", "sheila", "one", "two",
-               "three", "four", "five", "six", "seven", "eight", "nine", "zero", "learn", "follow", "visual", "wait")
-# espeak-ng's English dialects, each named so that it takes a variant: "en-gb+VARIANT" is one voice whatever
-# the variant (espeak-ng 1.51 resolves it to a voice that drops the variant), so British English is "en";
-# "en-us-nyc" is not a voice of its own there (it speaks as "en-us"), so it is not here
-DIALECTS = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029")
-RATE = 16_000
+LABELS = SPEECH_COMMANDS + (UNKNOWN, SILENCE)  # Speech Commands' own: a folder with no commands.txt
 NOISES = ("white", "pink", "brown", "hum", "babble")
-
-
-def espeak_available() -> bool:
-    return shutil.which("espeak-ng") is not None
-
-
-def variants() -> list[str]:
-    """espeak-ng's voice variants (the !v folder of its data)."""
-    if not espeak_available():
-        raise InputError("espeak-ng is not installed: run `make install` (or apt-get install espeak-ng)")
-    out = subprocess.run(["espeak-ng", "--voices=variant"], capture_output=True, text=True, check=True).stdout
-    names = [line.split()[3] for line in out.splitlines()[1:] if len(line.split()) >= 4]
-    files = [line.split()[4].split("/")[-1] for line in out.splitlines()[1:] if len(line.split()) >= 5]
-    return sorted(set(files or names))
-
-
-def split_voices(seed: int, val: float, test: float) -> dict[str, list[str]]:
-    """Voices (dialect+variant) by split; a variant belongs to one split only."""
-    names = variants()
-    rng = np.random.default_rng(seed)
-    order = list(rng.permutation(names))
-    n_test, n_val = max(1, int(len(order) * test)), max(1, int(len(order) * val))
-    groups = {"test": order[:n_test], "val": order[n_test:n_test + n_val], "train": order[n_test + n_val:]}
-    return {k: [f"{d}+{v}" for v in vs for d in DIALECTS] for k, vs in groups.items()}
-
-
-def speak(word: str, voice: str, pitch: int, speed: int, amplitude: int) -> np.ndarray:
-    """The word at 16 kHz, silence trimmed, peak 1."""
-    out = subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(speed), "-a", str(amplitude),
-                          "--stdout", word], capture_output=True, check=True).stdout
-    x, rate = parse_wav(out, f"espeak-ng {voice} {word!r}")
-    x = resample(to_mono(x), rate, RATE)
-    loud = np.flatnonzero(np.abs(x) > 0.02 * (np.abs(x).max() + 1e-9))
-    x = x[loud[0]: loud[-1] + 1] if len(loud) else x
-    return (x / (np.abs(x).max() + 1e-9)).astype(np.float32)
 
 
 def noise(kind: str, n: int, rng: np.random.Generator, babble: list[np.ndarray]) -> np.ndarray:
@@ -116,15 +84,17 @@ def mix(speech: np.ndarray | None, kind: str, snr_db: float, rng: np.random.Gene
     return np.clip(clip, -1, 1)
 
 
-def _word_jobs(split: str, voices: list[str], n: int, rng: np.random.Generator) -> list[tuple]:
+def _word_jobs(split: str, voices: list[str], n: int, rng: np.random.Generator, vocab: Vocabulary,
+               speeds: dict[str, int]) -> list[tuple]:
     """(split, label, word, voice, pitch, speed, amplitude, index) for n clips of every label but silence;
-    twice as many for the unknown class, which holds many words (as Speech Commands' does)."""
+    twice as many for the unknown class, which holds many words (as Speech Commands' does). A long phrase
+    is spoken no slower than fits the window (``speeds``)."""
     jobs = []
-    for label in COMMANDS + (UNKNOWN,):
+    for label in vocab.commands + (UNKNOWN,):
         for i in range(2 * n if label == UNKNOWN else n):
-            word = OTHER_WORDS[rng.integers(len(OTHER_WORDS))] if label == UNKNOWN else label
+            word = vocab.unknown[rng.integers(len(vocab.unknown))] if label == UNKNOWN else label
             jobs.append((split, label, word, voices[rng.integers(len(voices))], int(rng.integers(20, 81)),
-                         int(rng.integers(120, 211)), int(rng.integers(70, 181)), i))
+                         int(rng.integers(speeds.get(word, SPEEDS[0]), SPEEDS[1] + 1)), int(rng.integers(70, 181)), i))
     return jobs
 
 
@@ -145,31 +115,42 @@ def fragment(speech: np.ndarray, rng: np.random.Generator, n: int = RATE) -> tup
     return speech[-k:], 0
 
 
+def _speaker(voice: str) -> str:
+    """A voice as the speaker part of a clip's file name (Speech Commands' ``{speaker}_nohash_{n}``)."""
+    return voice.replace("+", "-").replace(":", "-")
+
+
 def generate_commands(out: str | os.PathLike, config: CommandsDataConfig = CommandsDataConfig(), progress: bool = False) -> dict:
     out = Path(out)
+    vocab = vocabulary(config.words or SPEECH_COMMANDS)
+    speeds = slowest_speeds(vocab.commands, window_seconds=1.0)  # the clips are 1 s: the front end's window
     rng = np.random.default_rng(config.seed)
-    voices = split_voices(config.seed, config.val_fraction, config.test_fraction)
+    voice_seed = config.seed if config.voice_seed is None else config.voice_seed
+    voices = engine_voices(config.engine, voice_seed, config.val_fraction, config.test_fraction)
     sizes = {"train": config.per_class, "val": max(4, config.per_class // 4), "test": max(4, config.per_class // 4)}
-    jobs = [j for split, n in sizes.items() for j in _word_jobs(split, voices[split], n, rng)]
+    if config.eval_only:
+        sizes = {"train": 0, "val": config.per_class, "test": config.per_class}
+    jobs = [j for split, n in sizes.items() for j in _word_jobs(split, voices[split], n, rng, vocab, speeds)]
     spoken = _speak_all(jobs, "speaking", progress)
     babble = [s for j, s in zip(jobs, spoken) if j[1] == UNKNOWN][:200]
     lists: dict[str, list[str]] = {"val": [], "test": []}
-    counts = {label: 0 for label in LABELS}
+    counts = {label: 0 for label in vocab.labels}
+    write_commands(out, vocab.commands)
     for (split, label, _, voice, *_rest, i), speech in zip(jobs, spoken):
-        name = f"{label}/{voice.replace('+', '-')}_nohash_{split}{i}.wav"
+        name = f"{folder_name(label)}/{_speaker(voice)}_nohash_{split}{i}.wav"
         kind = NOISES[rng.integers(len(NOISES))]
         write_wav(out / name, mix(speech, kind, rng.uniform(*config.snr_db), rng, babble), RATE)
         counts[label] += 1
         if split != "train":
             lists[split].append(name)
     frag_rng = np.random.default_rng([config.seed, 1])  # its own stream: the other clips stay as they were
-    n_frag = round(config.fragments * config.per_class)
-    frag_jobs = _word_jobs("train", voices["train"], n_frag, frag_rng)  # the command words come first
-    frag_jobs = [frag_jobs[k] for k in frag_rng.choice(len(COMMANDS) * n_frag, n_frag, replace=False)]
+    n_frag = 0 if config.eval_only else round(config.fragments * config.per_class)
+    frag_jobs = _word_jobs("train", voices["train"], n_frag, frag_rng, vocab, speeds)  # the command words come first
+    frag_jobs = [frag_jobs[k] for k in frag_rng.choice(len(vocab.commands) * n_frag, n_frag, replace=False)]
     for i, (job, speech) in enumerate(zip(frag_jobs, _speak_all(frag_jobs, "speaking fragments", progress))):
         piece, at = fragment(speech, frag_rng)
         kind = NOISES[frag_rng.integers(len(NOISES))]
-        write_wav(out / f"{UNKNOWN}/{job[3].replace('+', '-')}_nohash_fragment{i}.wav",
+        write_wav(out / f"{UNKNOWN}/{_speaker(job[3])}_nohash_fragment{i}.wav",
                   mix(piece, kind, frag_rng.uniform(*config.snr_db), frag_rng, babble, at=at), RATE)
         counts[UNKNOWN] += 1
     for split, n in sizes.items():
@@ -185,50 +166,67 @@ def generate_commands(out: str | os.PathLike, config: CommandsDataConfig = Comma
             write_wav(out / BACKGROUND / f"{kind}_{i}.wav", 0.1 * noise(kind, 60 * RATE, bg_rng, babble), RATE)
     (out / "validation_list.txt").write_text("\n".join(lists["val"]) + "\n")
     (out / "testing_list.txt").write_text("\n".join(lists["test"]) + "\n")
-    return {"path": str(out), "clips": sum(counts.values()), "per_label": counts,
-            "voices": {k: len(v) for k, v in voices.items()}}
+    return {"path": str(out), "clips": sum(counts.values()), "per_label": counts, "engine": Engine(config.engine).value,
+            "voices": {k: len(v) for k, v in voices.items()}, "commands": vocab.commands, "unknown_words": len(vocab.unknown),
+            "left_out": vocab.excluded}
 
 
 def write_stream(out_wav: str | os.PathLike, out_csv: str | os.PathLike, minutes: float = 10.0, seed: int = 1,
-                 split: str = "test", voice_seed: int = 0, progress: bool = False) -> dict:
+                 split: str = "test", voice_seed: int = 0, progress: bool = False,
+                 commands: tuple[str, ...] = SPEECH_COMMANDS, snr_db: tuple[float, float] = (5.0, 30.0),
+                 engine: Engine = Engine.ESPEAK) -> dict:
     """A long recording over changing background noise, with commands and other words at known times.
 
-    Ground truth CSV: ``start,end,label,background,snr_db`` for each spoken word (other words as ``_unknown_``;
-    the background is the noise of the 30 s segment the word begins in, and ``snr_db`` the word's level over
-    that segment's, both as root mean square, as ``mix`` sets the clips' SNR). The voices are those of
-    ``split`` as ``generate_commands`` splits them with ``voice_seed`` (its config's ``seed``): the test voices
-    (never heard in training) for measuring, the validation voices for choosing stream thresholds
-    (``edgeward tune``), the training voices for telling how much of a shortfall is voices never heard.
+    Each word is said at an SNR drawn from ``snr_db``: the background's level follows the words (it steadies
+    0.8 s before each word and glides to the next word's level in the pause after it), and its kind changes
+    every 30 s. Ground truth CSV: ``start,end,label,background,snr_db`` for each spoken word (other words as
+    ``_unknown_``; the background is the noise of the 30 s segment the word begins in, and ``snr_db`` the
+    word's level over the background's under it, both as root mean square, as ``mix`` sets the clips' SNR).
+    The voices are ``engine``'s of ``split`` as ``generate_commands`` splits them with ``voice_seed`` (its config's
+    ``seed``): the test voices (never heard in training) for measuring, the validation voices for choosing
+    stream thresholds (``edgeward tune``), the training voices for telling how much of a shortfall is voices
+    never heard.
     """
     if split not in ("train", "val", "test"):
         raise InputError(f"write_stream split: expected train, val or test, got {split!r}")
     rng = np.random.default_rng(seed)
-    voices = split_voices(voice_seed, CommandsDataConfig.val_fraction, CommandsDataConfig.test_fraction)[split]
+    voices = engine_voices(engine, voice_seed, CommandsDataConfig.val_fraction, CommandsDataConfig.test_fraction)[split]
+    if not voices:
+        raise InputError(f"write_stream: {Engine(engine).value} has no {split} voices (festival is held out: val and test only)")
+    vocab = vocabulary(tuple(commands))
+    speeds = slowest_speeds(vocab.commands, window_seconds=1.0)
     n = int(minutes * 60 * RATE)
-    babble = [speak(w, voices[i % len(voices)], 50, 160, 100) for i, w in enumerate(OTHER_WORDS[:12])]
-    audio = np.zeros(n, dtype=np.float32)
-    segment, kinds, levels = 30 * RATE, [], []
-    for at in range(0, n, segment):  # the background changes every 30 s
-        kinds.append(NOISES[rng.integers(len(NOISES))])
-        piece = noise(kinds[-1], min(segment, n - at), rng, babble) * rng.uniform(0.003, 0.03)
-        audio[at: at + len(piece)] = piece
-        levels.append(np.sqrt((piece.astype(np.float64) ** 2).mean()))
     from tqdm import tqdm
 
-    rows, t = [], 2.0
+    said, rows, t = [], [], 2.0  # first the words: what, when, and how loud the background is under each
     bar = tqdm(total=round(minutes * 60), unit="s", desc=f"speaking the {split} stream", disable=not progress, leave=False)
     while t < minutes * 60 - 3:
-        label = COMMANDS[rng.integers(len(COMMANDS))] if rng.random() < 0.75 else UNKNOWN
-        word = OTHER_WORDS[rng.integers(len(OTHER_WORDS))] if label == UNKNOWN else label
-        s = speak(word, voices[rng.integers(len(voices))], int(rng.integers(20, 81)), int(rng.integers(120, 211)),
-                  int(rng.integers(70, 181)))[:RATE] * rng.uniform(0.1, 0.5)
-        start = int(t * RATE)
-        audio[start: start + len(s)] += s
-        snr = 20 * np.log10(np.sqrt((s.astype(np.float64) ** 2).mean()) / levels[start // segment])
-        rows.append((round(t, 3), round(t + len(s) / RATE, 3), label, kinds[start // segment], round(float(snr), 1)))
+        label = vocab.commands[rng.integers(len(vocab.commands))] if rng.random() < 0.75 else UNKNOWN
+        word = vocab.unknown[rng.integers(len(vocab.unknown))] if label == UNKNOWN else label
+        s = speak(word, voices[rng.integers(len(voices))], int(rng.integers(20, 81)),
+                  int(rng.integers(speeds.get(word, SPEEDS[0]), SPEEDS[1] + 1)), int(rng.integers(70, 181)))[:RATE]
+        s = s * rng.uniform(0.1, 0.5)
+        snr = rng.uniform(*snr_db)
+        said.append((int(t * RATE), s, np.sqrt((s.astype(np.float64) ** 2).mean()) / 10 ** (snr / 20)))
+        rows.append([round(t, 3), round(t + len(s) / RATE, 3), label, "", round(float(snr), 1)])
         t += len(s) / RATE + rng.uniform(2.0, 5.0)
         bar.update(min(round(t), round(minutes * 60)) - bar.n)
     bar.close()
+    crowd = vocab.unknown[::len(vocab.unknown) // 12 or 1][:12]  # twelve words from across the list
+    babble = [speak(w, voices[i % len(voices)], 50, 160, 100) for i, w in enumerate(crowd)]
+    steady = 0.8 * RATE
+    knots = np.array([k for start, s, _ in said for k in (start - steady, start + len(s) + steady)], dtype=np.float64)
+    log_levels = np.log(np.repeat([level for *_, level in said], 2)) if said else np.zeros(2)
+    knots = knots if said else np.array([0.0, 1.0])
+    audio, segment, kinds = np.zeros(n, dtype=np.float32), 30 * RATE, []
+    for at in range(0, n, segment):  # the background's kind changes every 30 s; its level follows the words
+        kinds.append(NOISES[rng.integers(len(NOISES))])
+        length = min(segment, n - at)
+        envelope = np.exp(np.interp(np.arange(at, at + length, dtype=np.float64), knots, log_levels))
+        audio[at: at + length] = noise(kinds[-1], length, rng, babble) * envelope
+    for (start, s, _), row in zip(said, rows):
+        audio[start: start + len(s)] += s
+        row[3] = kinds[start // segment]
     write_wav(out_wav, np.clip(audio, -1, 1), RATE)
     with open(out_csv, "w", newline="") as f:
         w = csv.writer(f)
@@ -238,22 +236,31 @@ def write_stream(out_wav: str | os.PathLike, out_csv: str | os.PathLike, minutes
             "commands": sum(r[2] != UNKNOWN for r in rows)}
 
 
-# the long streams of a dataset folder, which `tune` and `bench` read: file stem, whose voices, seed offset
-STREAMS = (("stream", "test", 1), ("val_stream", "val", 2), ("train_stream", "train", 3))
+TARGET_SNR = (5.0, 30.0)  # the clips' own range: what the stream targets are set on
+STRESS_SNR = (-6.0, 34.0)  # wider on both sides: a stress test, reported by SNR band, no target below 5 dB
+# the long streams of a dataset folder, which `tune` and `bench` read: which (the key), file stem, whose voices,
+# seed offset, SNR range
+STREAMS = (("test", "stream", "test", 1, TARGET_SNR), ("val", "val_stream", "val", 2, TARGET_SNR),
+           ("train", "train_stream", "train", 3, TARGET_SNR), ("stress", "stress_stream", "test", 4, STRESS_SNR))
 
 
-def stream_files(folder: str | os.PathLike, split: str) -> tuple[Path, Path]:
-    """The WAV and ground-truth CSV of the stream of ``split``'s voices in a dataset folder."""
-    stem = next(stem for stem, of, _ in STREAMS if of == split)
+def stream_files(folder: str | os.PathLike, which: str) -> tuple[Path, Path]:
+    """The WAV and ground-truth CSV of a dataset folder's stream ``which`` (test, val, train or stress)."""
+    stem = next(stem for key, stem, *_ in STREAMS if key == which)
     return Path(folder) / f"{stem}.wav", Path(folder) / f"{stem}.csv"
 
 
-def write_streams(folder: str | os.PathLike, seed: int, minutes: dict[str, float], progress: bool = False) -> list[dict]:
-    """The dataset's streams (``STREAMS``), ``minutes[split]`` long each (none where 0 or absent), in the
-    voices ``generate_commands`` split with the same ``seed``; each summary also names its ``split``."""
-    return [{"split": split, **write_stream(*stream_files(folder, split), minutes=minutes[split], seed=seed + offset,
-                                            split=split, voice_seed=seed, progress=progress)}
-            for _, split, offset in STREAMS if minutes.get(split, 0) > 0]
+def write_streams(folder: str | os.PathLike, seed: int, minutes: dict[str, float], progress: bool = False,
+                  engine: Engine = Engine.ESPEAK, voice_seed: int | None = None) -> list[dict]:
+    """The dataset's streams (``STREAMS``), ``minutes[which]`` long each (none where 0 or absent), in the
+    voices ``generate_commands`` split with the same ``seed`` (or ``voice_seed``) and the folder's commands;
+    each summary also names its ``split`` and SNR range."""
+    commands = read_commands(folder)
+    return [{"split": split, "which": key, "snr_db": snr,
+             **write_stream(*stream_files(folder, key), minutes=minutes[key], seed=seed + offset, split=split,
+                            voice_seed=seed if voice_seed is None else voice_seed, progress=progress, commands=commands,
+                            snr_db=snr, engine=engine)}
+            for key, _, split, offset, snr in STREAMS if minutes.get(key, 0) > 0]
 
 
 def _split_of(name: str, lists: dict[str, set[str]]) -> str:
@@ -274,9 +281,9 @@ def load_clips(folder: str | os.PathLike, front_end, labels: tuple[str, ...] = L
     """Audio clips (N, clip_samples) at the front end's rate and label indices per split, from a Speech
     Commands layout.
 
-    Folders named like a label are that label; other word folders are ``_unknown_``; ``_silence_``
-    clips come from that folder, or are cut from the ``_background_noise_`` recordings (``backgrounds``,
-    if the caller has read them already).
+    Folders named like a label (underscores for a phrase's spaces) are that label; other word folders are
+    ``_unknown_``; ``_silence_`` clips come from that folder, or are cut from the ``_background_noise_``
+    recordings (``backgrounds``, if the caller has read them already).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -284,15 +291,16 @@ def load_clips(folder: str | os.PathLike, front_end, labels: tuple[str, ...] = L
     lists = {k: set((folder / f).read_text().split()) if (folder / f).exists() else set()
              for k, f in (("val", "validation_list.txt"), ("test", "testing_list.txt"))}
     clips: dict[str, list] = {"train": [], "val": [], "test": []}
+    of_folder = {folder_name(label): label for label in labels}
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
         if sub.name == BACKGROUND:
             continue
-        label = sub.name if sub.name in labels else UNKNOWN
+        label = of_folder.get(sub.name, UNKNOWN)
         for wav in sorted(sub.glob("*.wav")):
             clips[_split_of(f"{sub.name}/{wav.name}", lists)].append((wav, label))
     if not any(clips.values()):
         raise InputError(f"{folder}: expected label folders of .wav files, found none")
-    words = [label for label in labels if label not in (UNKNOWN, SILENCE)]
+    words = [folder_name(label) for label in labels if label not in (UNKNOWN, SILENCE)]
     folders = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != BACKGROUND)
     if words and not set(words) & set(folders):  # every clip would be _unknown_: nothing to learn
         raise InputError(f"{folder}: expected folders named like the labels ({', '.join(words)}), got "

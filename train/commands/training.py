@@ -21,7 +21,8 @@ from edgeward.core.rundir import DataInfo, RunDir, TrainingRecord
 from edgeward.core.task import TaskData
 from edgeward.runtime.audio_features import FrontEnd
 from edgeward.train.commands.config import CommandsPayload, CommandsTrainConfig
-from edgeward.train.commands.data import LABELS, SILENCE, UNKNOWN, features, load_backgrounds, load_clips, load_commands
+from edgeward.train.commands.data import SILENCE, UNKNOWN, features, load_backgrounds, load_clips, load_commands
+from edgeward.train.commands.vocabulary import folder_name, read_commands
 from edgeward.train.loop import Evaluation, Fitted, Trainer, batches, fit, train_run
 
 # Keras' default 0.99 needs thousands of steps to forget the initial moving variance of 1; a few thousand
@@ -88,10 +89,10 @@ def add_background(audio: np.ndarray, backgrounds: list[np.ndarray], rng: np.ran
     return np.clip(out, -1.0, 1.0)
 
 
-def thresholds(probs: np.ndarray, y: np.ndarray, false_accept: float) -> dict[str, float]:
+def thresholds(probs: np.ndarray, y: np.ndarray, false_accept: float, labels: tuple[str, ...]) -> dict[str, float]:
     """Per command label: the score that at most ``false_accept`` of the other validation clips reach."""
     out = {}
-    for k, label in enumerate(LABELS):
+    for k, label in enumerate(labels):
         if label in (UNKNOWN, SILENCE):
             continue
         others = probs[y != k, k]
@@ -120,11 +121,16 @@ class CommandsTrainer(Trainer):
 
     def load(self) -> None:
         front_end = FrontEnd()
+        self.labels = (self.config.words or read_commands(self.data_dir)) + (UNKNOWN, SILENCE)
         self.backgrounds = load_backgrounds(self.data_dir, front_end)
-        clips = load_clips(self.data_dir, front_end, backgrounds=self.backgrounds)
+        clips = load_clips(self.data_dir, front_end, self.labels, backgrounds=self.backgrounds)
         for name in ("train", "val", "test"):
             if len(clips[name][1]) == 0:
                 raise InputError(f"{self.data_dir}: the {name} split is empty; expected clips for training, validation and test")
+        missing = [label for k, label in enumerate(self.labels[:-2]) if not (clips["train"][1] == k).any()]
+        if missing:
+            raise InputError(f"{self.data_dir}: expected training clips of every command, got none of {missing[0]!r} "
+                             f"(its folder: {folder_name(missing[0])}/)")
         (a_tr, y_tr), (a_va, y_va), (a_te, y_te) = (clips[k] for k in ("train", "val", "test"))
         self.front_end, (x_tr, x_va, x_te) = normalise(front_end, *(features(a, front_end) for a in (a_tr, a_va, a_te)))
         self.train, self.val, self.test = (x_tr, y_tr), (x_va, y_va), (x_te, y_te)
@@ -134,7 +140,7 @@ class CommandsTrainer(Trainer):
 
     def build(self, keras):
         c = self.config
-        model = build_ds_cnn(keras, self.front_end.shape, len(LABELS), c)
+        model = build_ds_cnn(keras, self.front_end.shape, len(self.labels), c)
         steps = int(np.ceil(len(self.train[0]) / c.batch_size)) * c.epochs
         schedule = keras.optimizers.schedules.CosineDecay(c.learning_rate, steps)
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -165,9 +171,9 @@ class CommandsTrainer(Trainer):
         return Evaluation(
             data=DataInfo(str(self.data_dir), folder_sha256(self.data_dir),
                           {"train": len(self.train[1]), "val": len(y_va), "test": len(y_te)}),
-            labels=LABELS, thresholds=thresholds(p_va, y_va, self.config.false_accept),
+            labels=self.labels, thresholds=thresholds(p_va, y_va, self.config.false_accept, self.labels),
             metrics={"model": {"accuracy": float((pred == y_te).mean()), "val_accuracy": float((p_va.argmax(1) == y_va).mean())}},
-            payload=CommandsPayload(front_end=self.front_end.to_dict(), confusion=confusion(y_te, pred, len(LABELS)),
+            payload=CommandsPayload(front_end=self.front_end.to_dict(), confusion=confusion(y_te, pred, len(self.labels)),
                                     backgrounds=len(self.backgrounds)),
             holdout={"x_val": x_va, "y_val": y_va, "x_test": x_te, "y_test": y_te})
 

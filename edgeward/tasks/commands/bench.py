@@ -38,6 +38,16 @@ def bench_stream(artifact: Path, wav: Path, truth_csv: Path, events_out: Path | 
             "real_time_factor": busy / seconds, "ms_per_window": busy / max(windows, 1) * 1000}
 
 
+# the two size budgets (int8 bytes) and the share of the target stream's commands each must detect at <= 2
+# false alarms an hour: small as microcontrollers with little flash run, large as DS-CNN-M/L class models
+BUDGETS = (("small", 64 * 1024, 0.92), ("large", 256 * 1024, 0.95))
+
+
+def budget(size_bytes: int) -> tuple[str, int, float]:
+    """The smallest budget an int8 model of ``size_bytes`` fits (the large one where it fits none)."""
+    return next((b for b in BUDGETS if size_bytes <= b[1]), BUDGETS[-1])
+
+
 def targets(r: dict, validation: dict) -> list[tuple]:
     rows = []
     checks = {c["artifact"]: c for c in validation["artifacts"] if "metric" in c}
@@ -45,10 +55,13 @@ def targets(r: dict, validation: dict) -> list[tuple]:
         acc = checks["model.onnx"]["metric"]
         rows.append(("accuracy on held-out voices (fp32)", f"{acc:.2%}", ">= 95%", acc >= 0.95))
     int8 = [c for c in checks.values() if c["precision"] == "int8" and c["passed"]]
+    size_budget, limit, detect = BUDGETS[-1]
     if int8:
         best = min(int8, key=lambda c: c["size_bytes"])
-        rows.append(("int8 model size (smallest)", f"{best['size_bytes'] / 1024:.1f} KB ({best['artifact']})", "<= 64 KB",
-                     best["size_bytes"] <= 64 * 1024))
+        size_budget, limit, detect = budget(best["size_bytes"])
+        rows.append((f"int8 model size (smallest; budget {size_budget})",
+                     f"{best['size_bytes'] / 1024:.1f} KB ({best['artifact']})",
+                     f"<= {limit // 1024} KB", best["size_bytes"] <= limit))
         worst = max(int8, key=lambda c: c["drop_points"])
         rows.append(("int8 accuracy drop (worst)", f"{worst['drop_points']:+.2f} points ({worst['artifact']})", "<= 1 point",
                      worst["drop_points"] <= 1.0))
@@ -60,10 +73,15 @@ def targets(r: dict, validation: dict) -> list[tuple]:
     for s in r.get("streams", []):
         rows.append((f"real-time factor, features + inference ({s['artifact']})", f"{s['real_time_factor']:.4f}", "<= 0.02",
                      s["real_time_factor"] <= 0.02))
-        rows.append((f"stream: commands detected ({s['artifact']})", f"{s['detection_rate']:.1%} of {s['commands']}", ">= 95%",
-                     s["detection_rate"] >= 0.95))
+        rows.append((f"stream: commands detected ({s['artifact']}; budget {size_budget})",
+                     f"{s['detection_rate']:.1%} of {s['commands']}",
+                     f">= {detect:.0%}", s["detection_rate"] >= detect))
         rows.append((f"stream: false alarms per hour ({s['artifact']})", f"{s['false_alarms_per_hour']:.1f}", "<= 2",
                      s["false_alarms_per_hour"] <= 2))
+    for h in r.get("heldout", []) if size_budget == "large" else []:  # the held-out target is the large budget's
+        for c in h["clips"][:1]:
+            rows.append((f"held-out clip accuracy ({Path(h['folder']).name}, {c['artifact']})", f"{c['accuracy']:.1%}",
+                         ">= 75%", c["accuracy"] >= 0.75))
     return rows
 
 
@@ -88,4 +106,25 @@ def tables(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                     ["voices", "minutes", "commands", "detected", "false alarms per hour", "detected by SNR"],
                     [[name, f"{s['audio_seconds'] / 60:g}", str(s["commands"]), f"{s['detection_rate']:.1%}",
                       f"{s['false_alarms_per_hour']:.1f}", snr_text(s.get("by_snr", {}))] for name, s in voices]))
+    if r.get("heldout"):
+        espeak = r["streams"][0]
+        rows = []
+        for h in r["heldout"]:
+            stream = h.get("stream")
+            for c in h["clips"]:
+                s = stream if stream and stream["artifact"] == c["artifact"] else None
+                rows.append([h["folder"], c["artifact"], f"{c['accuracy']:.1%} of {c['clips']}",
+                             f"{s['detection_rate']:.1%} of {s['commands']}" if s else "",
+                             f"{s['false_alarms_per_hour']:.1f}" if s else "", snr_text(s.get("by_snr", {})) if s else ""])
+        out.append(("Held-out data (its measured half; no model trains on it), beside the espeak-ng test voices' stream "
+                    f"({espeak['artifact']}: {espeak['detection_rate']:.1%} detected, {espeak['false_alarms_per_hour']:.1f} "
+                    "false alarms per hour)",
+                    ["folder", "artifact", "clip accuracy", "stream: detected", "false alarms per hour", "detected by SNR"],
+                    rows))
+    if r.get("stress_stream"):
+        s = r["stress_stream"]
+        out.append((f"Stress stream: test voices at -6 to 34 dB, beyond the clips' 5-30 (no target below 5 dB; {s['artifact']})",
+                    ["SNR band", "commands", "detected"],
+                    [[band, str(n), f"{d / n:.1%}"] for band, (d, n) in s.get("by_snr", {}).items()]
+                    + [["false alarms per hour", "", f"{s['false_alarms_per_hour']:.1f}"]]))
     return out

@@ -13,6 +13,7 @@ from edgeward.core.task import ModelContract, TaskData, TaskSpec
 from edgeward.runtime.commands import RecognizerOptions
 from edgeward.tasks.commands import bench as own_bench
 from edgeward.tasks.commands import demo as own_demo
+from edgeward.tasks.commands import release as own_release
 from edgeward.tasks.commands import section as own_section
 from edgeward.tasks.commands.demo import CommandsDemo
 from edgeward.tasks.commands.tune import TuneOptions
@@ -31,16 +32,20 @@ class CommandsTask(TaskSpec):
     # the task's own benchmark targets and tables, report section and demo steps
     targets, tables = staticmethod(own_bench.targets), staticmethod(own_bench.tables)
     section, demo = staticmethod(own_section.section), staticmethod(own_demo.steps)
+    measure_release = staticmethod(own_release.measure)
 
     def generate(self, out: Path, config: CommandsDataConfig, progress: bool = False) -> Iterator[str]:
         from edgeward.train.commands.data import generate_commands, write_streams
 
         s = generate_commands(out, config, progress=progress)
         yield (f"wrote {s['clips']:,} clips ({', '.join(f'{k} {v}' for k, v in s['per_label'].items())}) to {out}; "
-               f"voices train/val/test: {s['voices']['train']}/{s['voices']['val']}/{s['voices']['test']}")
-        for w in write_streams(out, config.seed, config.stream_lengths(), progress=progress):
+               f"{s['engine']} voices train/val/test: {s['voices']['train']}/{s['voices']['val']}/{s['voices']['test']}")
+        yield (f"_unknown_ draws {s['unknown_words']} general English words; left out as too close to a command: "
+               f"{', '.join(s['left_out']) or 'none'}")
+        for w in write_streams(out, config.seed, config.stream_lengths(), progress=progress, engine=config.engine,
+                               voice_seed=config.voice_seed):
             yield (f"wrote {w['wav']} ({w['seconds'] / 60:.1f} min, {w['split']} voices, {w['commands']} commands, "
-                   f"{w['words']} words) and {w['csv']}")
+                   f"{w['words']} words at {w['snr_db'][0]:g} to {w['snr_db'][1]:g} dB) and {w['csv']}")
 
     def train(self, data: Path, out: Path, config: CommandsTrainConfig, progress: bool = False) -> TrainingRecord:
         from edgeward.train.commands.training import train_commands
@@ -112,8 +117,8 @@ class CommandsTask(TaskSpec):
             f"detected by background: {background_text(chosen['by_background'])}; by SNR: {snr_text(chosen['by_snr'])}"]
 
     def bench(self, run: RunDir, record: TrainingRecord, result: dict, options, runnable: set[str], tick) -> None:
-        """The recognizer over the test voices' stream (fp32 and int8 ONNX), and over the training voices' where
-        the data has one."""
+        """The recognizer over the test voices' stream (fp32 and int8 ONNX), over the training voices' and the
+        stress stream where the data has them, and on each held-out folder of ``options.heldout``."""
         from edgeward.train.commands.data import stream_files
 
         fp32 = run.artifact("model.onnx")
@@ -125,3 +130,11 @@ class CommandsTask(TaskSpec):
         train_wav, train_csv = stream_files(record.data.path, "train")
         if train_wav.exists() and fp32.exists():  # the same model on voices it trained on
             result["train_stream"] = own_bench.bench_stream(fp32, train_wav, train_csv)
+        if options.heldout:  # data no model trains on: the test half of each folder
+            from edgeward.tasks.commands.heldout import measure
+
+            files = [run.artifact(name) for name in ("model.onnx", "model-int8.onnx") if run.artifact(name).exists()]
+            result["heldout"] = [measure(files, Path(folder)) for folder in options.heldout]
+        stress_wav, stress_csv = stream_files(record.data.path, "stress")
+        if stress_wav.exists() and fp32.exists():  # test voices beyond the clips' SNR range
+            result["stress_stream"] = own_bench.bench_stream(fp32, stress_wav, stress_csv)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -27,6 +28,8 @@ FLOORS = tuple(np.round(np.arange(0.5, 0.96, 0.05), 2))
 @dataclass(frozen=True)
 class TuneOptions:
     max_false_alarms: float = option(2.0, "false alarms per hour allowed on the validation stream")
+    data: str | None = option(None, "the folder whose validation stream to tune on (default: the training data; a "
+                                    "festival --eval-only folder's is its choosing half)")
 
     def __post_init__(self):
         check(self, "max_false_alarms", self.max_false_alarms >= 0, "a number >= 0")
@@ -43,7 +46,11 @@ def tune_thresholds(run_dir: str | os.PathLike, options: TuneOptions = TuneOptio
     record = run.record
     if record.task != "commands":
         raise InputError(f"{run.dir}: expected a commands run, got task {record.task!r}")
-    wav, csv = stream_files(record.data.path, "val")
+    if options.data:
+        from edgeward.tasks.commands.heldout import check_commands
+
+        check_commands(Path(options.data), tuple(record.labels))
+    wav, csv = stream_files(options.data or record.data.path, "val")
     if not wav.exists():
         raise InputError(f"{wav}: not found; `edgeward data commands` writes it (--stream-minutes above 0)")
     max_false_alarms_per_hour = options.max_false_alarms
