@@ -178,3 +178,11 @@ def test_bench_measures_the_held_out_half_and_tune_chooses_on_the_other(phrases,
         from edgeward.train.commands.data import write_stream
 
         write_stream(tmp_path / "x.wav", tmp_path / "x.csv", minutes=0.2, split="train", engine="festival")
+
+
+def test_held_out_measurement_of_a_missing_folder_is_a_one_line_error(tmp_path):
+    from edgeward.tasks.commands.heldout import measure
+
+    expected = r"missing: expected a folder written by `edgeward data commands --eval-only`, got none$"
+    with pytest.raises(InputError, match=expected):
+        measure([], tmp_path / "missing")

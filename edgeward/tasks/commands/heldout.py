@@ -27,9 +27,10 @@ def clip_accuracy(artifact: Path, folder: Path) -> dict:
 
 def check_commands(folder: Path, labels: tuple[str, ...]) -> None:
     """The folder says the model's commands, or a one-line error naming both."""
+    from edgeward.runtime.commands import NOT_COMMANDS
     from edgeward.train.commands.vocabulary import read_commands
 
-    said, known = read_commands(folder), tuple(label for label in labels if not label.startswith("_"))
+    said, known = read_commands(folder), tuple(label for label in labels if label not in NOT_COMMANDS)
     if said != known:
         raise InputError(f"{folder}: expected the model's commands ({', '.join(known)}), got {', '.join(said)}")
 

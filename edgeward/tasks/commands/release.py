@@ -38,11 +38,12 @@ def _engine_metrics(model: Path, folder: Path, commands: tuple[str, ...], engine
 
 
 def measure(model: Path, work: Path, seed: int, small: bool = False) -> list[Metric]:
+    from edgeward.runtime.commands import NOT_COMMANDS
     from edgeward.runtime.verify import manifest_of
     from edgeward.train.commands.config import Engine
 
     manifest = manifest_of(model.read_bytes(), str(model))
-    commands = tuple(label for label in manifest.labels if not label.startswith("_"))
+    commands = tuple(label for label in manifest.labels if label not in NOT_COMMANDS)
     voice_seed = int((manifest.release or {}).get("seeds", {}).get("data_and_training", 0))
     metrics = _engine_metrics(model, work / "espeak-ng", commands, Engine.ESPEAK, seed, voice_seed,
                               CHECK_CLIPS if small else RELEASE_CLIPS, CHECK_MINUTES if small else RELEASE_MINUTES, "",
