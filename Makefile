@@ -11,7 +11,7 @@ FONT_PACKAGES := fonts-dejavu-core fonts-urw-base35 fonts-freefont-ttf fonts-rob
 FESTIVAL_PACKAGES := festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
 APT_PACKAGES := espeak-ng libportaudio2 chromium chromium-driver $(FONT_PACKAGES) $(FESTIVAL_PACKAGES)
 
-.PHONY: demo test install system-deps models bench bench-commands bench-detect bench-classify bench-serve bench-batch fuzz soak audit arm64-check clean
+.PHONY: demo test install system-deps models bench bench-commands ablate-commands zoo bench-detect bench-classify bench-serve bench-batch fuzz soak audit arm64-check clean
 
 demo: install
 	$(VENV)/bin/edgeward demo --out runs/demo
@@ -41,6 +41,20 @@ bench-commands: install
 	$(VENV)/bin/edgeward compress runs/commands --qat --qat-epochs 6
 	-$(VENV)/bin/edgeward export runs/commands --all --max-drop 1  # an artifact outside budget fails it; bench the rest
 	$(VENV)/bin/edgeward bench runs/commands
+
+# The founding article's models at its sizes (ResNet50 at 224x224): trained, exported, checked; README's table.
+zoo: install
+	$(VENV)/bin/edgeward zoo check --full --readme README.md
+
+# Which waveform augmentations and accents the commands model keeps (about 45 minutes on 2 cores): each alone
+# against none at a proxy scale, chosen on festival's choosing half (docs/benchmarks.md, issue 26 round 2).
+ablate-commands: install
+	$(VENV)/bin/edgeward data commands runs/ablation-data/plain --per-class 300 --stream-minutes 0
+	$(VENV)/bin/edgeward data commands runs/ablation-data/accents --per-class 300 --stream-minutes 0 --accents 0.3
+	$(VENV)/bin/edgeward data commands runs/ablation-data/festival --engine festival --eval-only --per-class 100 \
+		--stream-minutes 0
+	$(PY) -m edgeward.tasks.commands.ablation --plain runs/ablation-data/plain --accented runs/ablation-data/accents \
+		--festival runs/ablation-data/festival --out runs/ablation
 
 # The full-size detection benchmark (about an hour on 2 cores): docs/benchmarks.md's detection tables.
 bench-detect: install

@@ -122,10 +122,10 @@ def excluded(spec: ArtifactSpec, float_input_prefix: bool, calibrated: bool = Tr
 
 def all_specs(sources: list[Source], float_input_prefix: bool = False, calibrated: bool = True) -> list[ArtifactSpec]:
     """Every artifact the engine makes from the given source models (the excluded ones left out)."""
-    return [s for s in _every(sources) if excluded(s, float_input_prefix, calibrated) is None]
+    return [s for s in every_spec(sources) if excluded(s, float_input_prefix, calibrated) is None]
 
 
-def _every(sources: list[Source]) -> list[ArtifactSpec]:
+def every_spec(sources: list[Source]) -> list[ArtifactSpec]:
     specs = []
     for source in sources:
         if source.is_qat:

@@ -42,10 +42,22 @@ def keras_to_tflite(model, spec: ArtifactSpec, representative: dict[str, np.ndar
     elif spec.precision is Precision.INT8:
         if not representative:
             raise ExportError("full-integer int8 TFLite needs representative samples, got none")
-        samples = [np.asarray(v) for v in representative.values()]  # in the model's input order
+        samples = {k: np.asarray(v) for k, v in representative.items()}
+        rows = len(next(iter(samples.values())))
+
+        def row(v, i):
+            return v[i: i + 1].astype(np.float32) if v.dtype.kind == "f" else v[i: i + 1]
+
+        # several inputs of a Keras model go by name, not by position: its converter orders them by name, which is
+        # not always the model's order (the zoo GNN's "features", "adjacency"); a traced function keeps its order
+        by_name = len(samples) > 1 and not (traced or _dilated(model))
+
+        def dataset():
+            for i in range(rows):
+                yield {k: row(v, i) for k, v in samples.items()} if by_name else [row(v, i) for v in samples.values()]
+
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([v[i : i + 1].astype(np.float32) if v.dtype.kind == "f" else v[i : i + 1]
-                                                     for v in samples] for i in range(len(samples[0])))
+        converter.representative_dataset = dataset
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if spec.int8_io:
             converter.inference_input_type = tf.int8

@@ -211,7 +211,7 @@ def test_configuration_errors_are_one_line(objects_data, tmp_path, capsys):
     assert capsys.readouterr().err.strip() == "error: size (--size): expected a whole number >= 32, got 16"
     with pytest.raises(SystemExit):
         main(["train", "classify", "--data", str(objects_data), "--out", str(tmp_path / "r"), "--arch", "vgg"])
-    assert "invalid choice: 'vgg' (choose from 'small-cnn', 'mobilenet', 'resnet50')" in capsys.readouterr().err
+    assert "invalid choice: 'vgg' (choose from 'small-cnn', 'mobilenet', 'resnet50', 'article-cnn', 'nodule-cnn')" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
 

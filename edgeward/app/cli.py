@@ -258,6 +258,22 @@ def cmd_models(args) -> int:
     return 0
 
 
+def cmd_zoo(args) -> int:
+    from edgeward.train.zoo.rows import ROWS, find_rows
+
+    if args.action == "list":
+        for row in find_rows(args.names):
+            _out(f"{row.number:2d}. {row.name:13s} {row.article}")
+            _out(f"    runs as: {row.face}; " + ("checked by `edgeward zoo check`" if row.checked else f"next: {row.waits}"))
+        _out(f"{sum(r.checked for r in ROWS)} of {len(ROWS)} in the zoo")
+        return 0
+    from edgeward.app.zoo import ZooOptions, check, table
+
+    results = check(args.names, Path(args.out), ZooOptions(full=args.full, readme=args.readme), progress=True)
+    _out(table(results))
+    return 0
+
+
 def model_for_run(args) -> str:
     """``edgeward run TASK [MODEL] [--model MODEL]``: the model given once, or the task's catalogue default."""
     from edgeward.runtime.catalogue import default_for
@@ -326,11 +342,11 @@ def _task_parsers(sub, verb: str, help: str, capability: str | None, build) -> N
 
 
 def parser() -> argparse.ArgumentParser:
+    from edgeward.app.batch_bench import BatchBenchOptions
     from edgeward.app.demo import DemoOptions
     from edgeward.app.flags import add_flags
-    from edgeward.core.registry import get_task, tasks_that
-    from edgeward.app.batch_bench import BatchBenchOptions
     from edgeward.app.serve_bench import ServeBenchOptions
+    from edgeward.core.registry import get_task, tasks_that
     from edgeward.export.triton import TritonOptions
     from edgeward.runtime.batch import BatchOptions
     from edgeward.runtime.serve.options import ServeOptions
@@ -464,6 +480,14 @@ def parser() -> argparse.ArgumentParser:
     ms.add_argument("name", nargs="?")
     ms.add_argument("--file", help="path: which of the model's files (default: the one a device gets by default)")
     ms.set_defaults(fn=cmd_models)
+
+    z = sub.add_parser("zoo", help="the founding article's twelve models: list them, or train, export and check them")
+    z.add_argument("action", choices=["list", "check"])
+    z.add_argument("names", nargs="*", metavar="NAME", help="which models (default: all)")
+    z.add_argument("--full", action="store_true", help="check: the article's sizes (make zoo), not the tests' small ones")
+    z.add_argument("--out", default="runs/zoo", help="check: where the runs go (default: runs/zoo)")
+    z.add_argument("--readme", help="check: write the conformance table between the zoo markers of this file")
+    z.set_defaults(fn=cmd_zoo)
 
     r = sub.add_parser("report", help="(re)write the HTML report of a run or demo directory")
     r.add_argument("run")

@@ -17,6 +17,8 @@ class Arch(str, Enum):
     SMALL_CNN = "small-cnn"  # three conv blocks and global pooling: about 200k parameters at the default width
     MOBILENET = "mobilenet"  # MobileNetV2 (width 0.35), from scratch
     RESNET50 = "resnet50"  # ResNet50, from scratch (no downloaded weights)
+    ARTICLE_CNN = "article-cnn"  # the founding article's CIFAR-10 CNN (train/zoo/images.py)
+    NODULE_CNN = "nodule-cnn"  # the founding article's lung-nodule CNN (train/zoo/images.py)
 
 
 @dataclass(frozen=True)

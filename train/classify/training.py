@@ -22,12 +22,13 @@ from edgeward.train.classify.config import Arch, ClassifyPayload, ClassifyTrainC
 from edgeward.train.classify.data import load_class_folders
 from edgeward.train.loop import Evaluation, Fitted, Trainer, batches, fit, train_run
 from edgeward.train.metrics import auprc, best_f1_threshold, top1, top5
+from edgeward.train.zoo.images import build_article_cnn, build_nodule_cnn
 
 INPUT_NAME = "image"  # the model's input, in Keras and in every exported file
 BN_MOMENTUM = 0.9  # as for the DS-CNN and the detector (docs/decisions.md)
 # how each network takes its pixels: its own convention for the two Keras applications
 PREPROCESS = {Arch.SMALL_CNN: {"mode": "scale"}, Arch.MOBILENET: {"mode": "meanstd", "mean": (0.5,) * 3, "std": (0.5,) * 3},
-              Arch.RESNET50: {"mode": "caffe"}}
+              Arch.RESNET50: {"mode": "caffe"}, Arch.ARTICLE_CNN: {"mode": "scale"}, Arch.NODULE_CNN: {"mode": "scale"}}
 
 
 def build_small_cnn(keras, size: int, n_classes: int, config: ClassifyTrainConfig):
@@ -52,6 +53,10 @@ def build_small_cnn(keras, size: int, n_classes: int, config: ClassifyTrainConfi
 def build_classifier(keras, arch: Arch, size: int, n_classes: int, config: ClassifyTrainConfig):
     if arch is Arch.SMALL_CNN:
         return build_small_cnn(keras, size, n_classes, config)
+    if arch is Arch.ARTICLE_CNN:
+        return build_article_cnn(keras, size, n_classes, input_name=INPUT_NAME)
+    if arch is Arch.NODULE_CNN:
+        return build_nodule_cnn(keras, size, n_classes, seed=config.seed, input_name=INPUT_NAME)
     apps = keras.applications
     inputs = keras.Input(shape=(size, size, 3), name=INPUT_NAME)
     if arch is Arch.MOBILENET:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from edgeward.core.config import at_least, check, fraction, option, refuse
+from edgeward.train.commands.augment import Augmentation
 from edgeward.train.commands.vocabulary import check_words
 
 
@@ -37,6 +38,8 @@ class CommandsDataConfig:
     # extra training-only `_unknown_` clips: 15-50% of a random command cut at the clip's edge, as a sliding
     # window sees a word entering or leaving it, so that the tail of "stop" is not taken for "up"
     fragments: float = option(1.0, "command fragments added to _unknown_, times per-class")
+    accents: float = option(0.0, "share of the training clips spoken by espeak-ng's other languages' voices (English "
+                                  "words in a German, Spanish, Polish ... accent; the test voices stay English)")
     backgrounds: int = option(0, "minute-long recordings of each noise written to _background_noise_, which "
                                  "training then mixes into the clips")
     val_fraction: float = option(0.15, "share of the voice variants for validation")
@@ -58,6 +61,8 @@ class CommandsDataConfig:
         if self.engine is not Engine.ESPEAK and not self.eval_only:
             refuse("engine", "espeak-ng, or festival with --eval-only (festival is held out: never trained on)",
                    self.engine.value)
+        fraction(self, "accents", high_open=False)
+        check(self, "accents", not (self.eval_only and self.accents), "0 with --eval-only (accents are for training)")
         at_least(self, 0, "fragments", "backgrounds", "stream_minutes", "train_stream_minutes", "stress_stream_minutes")
         check(self, "train_stream_minutes", not (self.eval_only and self.train_stream_minutes), "0 with --eval-only "
                                                                                                 "(no training voices)")
@@ -96,6 +101,10 @@ class CommandsTrainConfig:
     # each batch, that get a random slice of one at a random SNR to the clip, so a word meets many backgrounds
     background: float = option(0.8, "share of training clips mixed with a _background_noise_ slice each batch")
     background_snr: tuple[float, float] = option((0.0, 20.0), "SNR of those mixes, dB: low high")
+    # which ones a model keeps is chosen on the held-out engine's choosing half (docs/benchmarks.md, issue 26)
+    augment: tuple[str, ...] = option((), "waveform augmentations of the training clips, comma-separated: "
+                                          + ",".join(a.value for a in Augmentation) + " (train/commands/augment.py)")
+    augment_share: float = option(0.5, "share of each batch's clips that each augmentation is applied to")
     false_accept: float = option(0.002, "per-label threshold: at most this share of other validation clips reach it")
     seed: int = option(0, "random seed")
 
@@ -108,6 +117,11 @@ class CommandsTrainConfig:
         fraction(self, "dropout")
         fraction(self, "background", high_open=False)
         fraction(self, "false_accept", low_open=True)
+        fraction(self, "augment_share", high_open=False)
+        known = [a.value for a in Augmentation]
+        for name in self.augment:
+            if name not in known:
+                refuse("augment", f"augmentations among {', '.join(known)}", ",".join(self.augment))
         _pair(self, "background_snr")
 
 

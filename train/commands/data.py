@@ -3,7 +3,8 @@
 ``generate_commands`` speaks each command (``vocabulary.py``: Speech Commands' ten, or words the user
 chose) and general English words for ``_unknown_`` in many voices (``voices.py``: espeak-ng's, split by
 variant so the validation and test voices never appear in training; or festival's, for evaluation only)
-with pitch, speed and amplitude variation and a random time shift, mixes it with generated background
+with pitch, speed and amplitude variation and a random time shift (on request, a share of the training clips in
+other languages' voices: English in their accents), mixes it with generated background
 noise (white, pink, brown, mains hum, babble of other words) at a random SNR, and writes 1 s 16 kHz
 mono WAVs, one folder per label, named ``{voice}_nohash_{n}.wav``, with ``validation_list.txt`` and
 ``testing_list.txt`` as Speech Commands has them, and ``commands.txt``. Training also gets `_unknown_`
@@ -38,7 +39,15 @@ from edgeward.train.commands.vocabulary import (
     vocabulary,
     write_commands,
 )
-from edgeward.train.commands.voices import RATE, Engine, engine_voices, espeak_available, speak, split_voices  # noqa: F401
+from edgeward.train.commands.voices import (  # noqa: F401
+    RATE,
+    Engine,
+    accented,
+    engine_voices,
+    espeak_available,
+    speak,
+    split_voices,
+)
 
 BACKGROUND = "_background_noise_"
 LABELS = SPEECH_COMMANDS + (UNKNOWN, SILENCE)  # Speech Commands' own: a folder with no commands.txt
@@ -131,6 +140,10 @@ def generate_commands(out: str | os.PathLike, config: CommandsDataConfig = Comma
     if config.eval_only:
         sizes = {"train": 0, "val": config.per_class, "test": config.per_class}
     jobs = [j for split, n in sizes.items() for j in _word_jobs(split, voices[split], n, rng, vocab, speeds)]
+    if config.accents:  # its own stream: without accents the data stays as it was
+        accent_rng = np.random.default_rng([config.seed, 3])
+        jobs = [(*j[:3], accented(j[3], accent_rng), *j[4:]) if j[0] == "train" and accent_rng.random() < config.accents
+                else j for j in jobs]
     spoken = _speak_all(jobs, "speaking", progress)
     babble = [s for j, s in zip(jobs, spoken) if j[1] == UNKNOWN][:200]
     lists: dict[str, list[str]] = {"val": [], "test": []}

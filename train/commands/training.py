@@ -3,9 +3,9 @@
 ``train_commands`` reads a Speech Commands layout, computes features with the runtime's front end
 (so training and serving cannot drift), normalises them with constants measured on the training set
 (they travel in the manifest), trains with the data's ``_background_noise_`` recordings (if any) mixed
-into the clips afresh every epoch, SpecAugment-style masking and time shifts, and writes the
-run directory: ``model.keras``, ``train.json`` (accuracy, confusion matrix, per-label thresholds,
-front end) and ``holdout.npz``.
+into the clips afresh every epoch, the chosen waveform augmentations (``augment.py``), SpecAugment-style
+masking and time shifts, and writes the run directory: ``model.keras``, ``train.json`` (accuracy,
+confusion matrix, per-label thresholds, front end) and ``holdout.npz``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from edgeward.core.hashing import folder_sha256
 from edgeward.core.rundir import DataInfo, RunDir, TrainingRecord
 from edgeward.core.task import TaskData
 from edgeward.runtime.audio_features import FrontEnd
+from edgeward.train.commands.augment import Augmenter
 from edgeward.train.commands.config import CommandsPayload, CommandsTrainConfig
 from edgeward.train.commands.data import SILENCE, UNKNOWN, features, load_backgrounds, load_clips, load_commands
 from edgeward.train.commands.vocabulary import folder_name, read_commands
@@ -135,8 +136,10 @@ class CommandsTrainer(Trainer):
         self.front_end, (x_tr, x_va, x_te) = normalise(front_end, *(features(a, front_end) for a in (a_tr, a_va, a_te)))
         self.train, self.val, self.test = (x_tr, y_tr), (x_va, y_va), (x_te, y_te)
         self.mixing = bool(self.backgrounds) and self.config.background > 0
-        # only the training audio is needed again, and only to mix backgrounds into it
-        self.audio = a_tr if self.mixing else None
+        self.augmenter = Augmenter(self.config.augment, self.config.augment_share, self.config.seed) \
+            if self.config.augment else None
+        # only the training audio is needed again, and only to mix backgrounds into it or augment it
+        self.audio = a_tr if self.mixing or self.augmenter else None
 
     def build(self, keras):
         c = self.config
@@ -152,10 +155,14 @@ class CommandsTrainer(Trainer):
         c, (x_tr, y_tr), rng = self.config, self.train, np.random.default_rng(self.config.seed)
 
         def batch(idx):
-            if not self.mixing:
+            if self.audio is None:
                 return augment(x_tr[idx], rng, c), y_tr[idx]
-            mixed = add_background(self.audio[idx], self.backgrounds, rng, c.background, c.background_snr)
-            return augment(self.front_end.logmel(mixed), rng, c), y_tr[idx]
+            audio = self.audio[idx]
+            if self.mixing:
+                audio = add_background(audio, self.backgrounds, rng, c.background, c.background_snr)
+            if self.augmenter:
+                audio = self.augmenter(audio, rng)
+            return augment(self.front_end.logmel(audio), rng, c), y_tr[idx]
 
         # batches get their features beside TensorFlow's own threads; numpy's BLAS threads on top of those
         # would spin for the same cores

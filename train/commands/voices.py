@@ -25,6 +25,9 @@ RATE = 16_000
 # the variant (espeak-ng 1.51 resolves it to a voice that drops the variant), so British English is "en";
 # "en-us-nyc" is not a voice of its own there (it speaks as "en-us"), so it is not here
 DIALECTS = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029")
+# other languages' voices that read English words by their own rules: English in those accents, for training
+# only (``CommandsDataConfig.accents``); Latin-script languages, so that a word is read, not spelt out
+ACCENTS = ("de", "fr", "es", "it", "nl", "pt", "pl", "sv", "cs", "hu", "ro", "tr", "id", "fi", "sw")
 FESTIVAL = "festival:"
 # Debian's festival English voices (the Makefile installs FESTIVAL_PACKAGES), by half: choose on one speaker,
 # measure on two others (another man, and a woman of another synthesis method)
@@ -61,6 +64,11 @@ def split_voices(seed: int, val: float, test: float) -> dict[str, list[str]]:
     n_test, n_val = max(1, int(len(order) * test)), max(1, int(len(order) * val))
     groups = {"test": order[:n_test], "val": order[n_test:n_test + n_val], "train": order[n_test + n_val:]}
     return {k: [f"{d}+{v}" for v in vs for d in DIALECTS] for k, vs in groups.items()}
+
+
+def accented(voice: str, rng: np.random.Generator) -> str:
+    """An espeak-ng voice's variant in a random other language's voice (``en-us+m3`` -> ``de+m3``)."""
+    return f"{ACCENTS[rng.integers(len(ACCENTS))]}+{voice.split('+', 1)[1]}"
 
 
 def engine_voices(engine: Engine, seed: int, val: float, test: float) -> dict[str, list[str]]:

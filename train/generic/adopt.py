@@ -1,10 +1,11 @@
 """A model with any inputs and outputs, adopted for export: its calibration inputs, its held-out rows and the
 Keras outputs on them, and how an artifact's outputs are judged against those.
 
-Each output is judged by its kind: a class-probability output (rows of non-negative values that sum to one)
-agrees when its top class is the Keras model's; any other output when every value is within
-``value_tolerance`` of the Keras output's standard deviation. A row agrees when all its outputs do; the
-metric is the share of rows that agree (the Keras model itself scores 1).
+Each output is judged by its kind: a class-probability output (non-negative values that sum to one over the last
+axis: a row's classes, or each node's of a graph) by the share of its positions whose top class is the Keras
+model's; any other output agrees when every value is within ``value_tolerance`` of the Keras output's standard
+deviation. A row's agreement is its least agreeing output's; the metric is the mean over rows (the Keras model
+itself scores 1).
 """
 
 from __future__ import annotations
@@ -81,8 +82,8 @@ def random_inputs(specs, seed: int) -> dict[str, np.ndarray]:
 
 
 def output_kind(ref: np.ndarray) -> str:
-    rows = ref.reshape(len(ref), -1)
-    probabilities = ref.ndim == 2 and ref.shape[1] >= 2 and (ref >= 0).all() and np.allclose(rows.sum(1), 1.0, atol=1e-3)
+    """``classes`` where the last axis holds probabilities (a row's, or each node's or step's), else ``values``."""
+    probabilities = ref.ndim >= 2 and ref.shape[-1] >= 2 and (ref >= 0).all() and np.allclose(ref.sum(-1), 1.0, atol=1e-3)
     return "classes" if probabilities else "values"
 
 
@@ -96,15 +97,16 @@ def agreement_metric(outputs: list[dict], tolerance: float):
         got = np.asarray(out, np.float64).reshape(len(out), -1)
         if ref.shape != got.shape:
             return 0.0
-        agree = np.ones(len(ref), bool)
+        agree = np.ones(len(ref))
         start = 0
         for o, size in zip(outputs, sizes):
             r, g = ref[:, start:start + size], got[:, start:start + size]
             start += size
-            if o["kind"] == "classes":
-                agree &= r.argmax(1) == g.argmax(1)
+            if o["kind"] == "classes":  # the share of positions (one per row, or each node of a graph) whose top class agrees
+                k = o["shape"][-1]
+                agree = np.minimum(agree, (r.reshape(len(r), -1, k).argmax(-1) == g.reshape(len(g), -1, k).argmax(-1)).mean(1))
             else:
-                agree &= (np.abs(r - g) <= tolerance * o["scale"]).all(1)
+                agree = np.minimum(agree, (np.abs(r - g) <= tolerance * o["scale"]).all(1))
         return float(agree.mean())
 
     return agreement

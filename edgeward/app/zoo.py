@@ -1,0 +1,150 @@
+"""``edgeward zoo``: the founding article's twelve models, each trained on generated data, exported to every
+format and precision the engine makes, each artifact checked against its Keras model and timed, and the
+conformance table written between markers in the README.
+
+A cell is ``ok`` with the check's number (max abs diff for float artifacts; the metric's drop for int8 ones),
+the file's size and its median single-row latency; or why it failed its check, or why the engine cannot make it
+for this model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from edgeward.core.errors import InputError
+
+START, END = "<!-- zoo:start -->", "<!-- zoo:end -->"
+# the table's columns: (header, artifact file)
+COLUMNS = (("ONNX fp32", "model.onnx"), ("ONNX fp16", "model-fp16.onnx"), ("ONNX int8", "model-int8.onnx"),
+           ("TFLite fp32", "model.tflite"), ("TFLite fp16", "model-fp16.tflite"),
+           ("TFLite int8 dyn.", "model-int8-dynamic.tflite"), ("TFLite int8", "model-int8.tflite"))
+LATENCY_CALLS = 200
+
+
+@dataclass(frozen=True)
+class ZooOptions:
+    full: bool = False  # the article's sizes (make zoo), not the test suite's
+    readme: str | None = None  # write the table between the markers of this file
+
+
+def _latency_us(path: Path, feeds) -> float:
+    from edgeward.export.timing import single_row
+    from edgeward.runtime.model import Model
+
+    with Model(path, threads=1) as model:
+        return single_row(lambda rows: model.run(rows, validate=False), feeds, LATENCY_CALLS)["p50_us"]
+
+
+def check_row(row, out: Path, options: ZooOptions, progress: bool = False) -> dict:
+    """Make the row's run, export every artifact, time the ones that pass."""
+    import numpy as np
+
+    from edgeward.core.registry import get_task
+    from edgeward.core.rundir import RunDir, holdout_inputs
+    from edgeward.export.artifacts import Source, every_spec, excluded
+    from edgeward.export.engine import ExportOptions, RunData, available_specs, export_run
+    from edgeward.export.validate import Budget, ValidationError
+    from edgeward.train.zoo import make
+
+    shutil.rmtree(out / row.name / "run", ignore_errors=True)  # a row checked again is trained afresh (its data kept)
+    made = getattr(make, row.make)(out / row.name, full=options.full, progress=progress)
+    specs = tuple(s for s in available_specs(made.run) if s.int8_io is False)
+    try:
+        export_run(made.run, ExportOptions(specs=specs, budget=Budget(max_drop=1.0), recommend=False), progress=progress)
+    except ValidationError:
+        pass  # every artifact's check is in validation.json, failed ones with their numbers
+    run = RunDir(made.run)
+    record = run.record()
+    names = get_task(record.task).contract(run, record).input_names
+    feeds = holdout_inputs(np.load(run.holdout), names)
+    feeds = feeds if len(feeds) > 1 else feeds[names[0]]
+    cells = {}
+    for entry in run.read_json(run.validation_file)["artifacts"]:
+        cell = {"passed": bool(entry.get("passed")), "reason": entry.get("reason", "")}
+        if cell["passed"]:
+            cell.update(size=run.artifact(entry["artifact"]).stat().st_size, check=entry["check"],
+                        diff=entry["max_abs_diff"], drop=entry["drop_points"],
+                        p50_us=_latency_us(run.artifact(entry["artifact"]), feeds))
+        cells[entry["artifact"]] = cell
+    data = RunData(made.run)  # the files the engine will not make for this model, and why
+    prefix, calibrated = data.float_prefix(Source.BASE), data.contract.max_calibration != 0
+    for spec in every_spec([Source.BASE]):
+        why = excluded(spec, prefix, calibrated)
+        if why and not spec.int8_io and spec.name not in cells:
+            cells[spec.name] = {"passed": False, "cannot": True, "reason": why}
+    return {"number": row.number, "name": row.name, "metric": made.metric, "value": made.value, "chance": made.chance,
+            "note": made.note, "run": str(made.run), "cells": cells}
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024:.0f} KB" if n < 1024 ** 2 else f"{n / 1024 ** 2:.1f} MB"
+
+
+def cell_text(cell: dict | None) -> str:
+    from edgeward.export.timing import us_text
+
+    if cell is None:
+        return "not made"
+    if not cell["passed"]:
+        if cell.get("cannot"):  # the engine's reason, to its first clause (the rest says what to use instead)
+            return "cannot: " + cell["reason"].split("; ")[0]
+        return "fails: " + cell["reason"].replace("|", "/").splitlines()[0][:120]
+    check = f"diff {cell['diff']:.0e}" if cell["check"].startswith("max abs diff") else f"drop {cell['drop']:+.1f}"
+    return f"ok, {check}, {_size(cell['size'])}, {us_text(cell['p50_us'])}"
+
+
+def table(results: list[dict]) -> str:
+    from edgeward.train.zoo.rows import ROWS
+
+    done = {r["name"]: r for r in results}
+    lines = ["| # | model | metric (chance) | " + " | ".join(h for h, _ in COLUMNS) + " |",
+             "|---|---|---|" + "---|" * len(COLUMNS)]
+    for row in ROWS:
+        r = done.get(row.name)
+        if r is None:
+            why = f"not in the zoo yet: {row.waits}" if not row.checked else "not checked yet"
+            lines.append(f"| {row.number} | {row.name} | {why} |" + " |" * len(COLUMNS))
+            continue
+        metric = f"{r['metric']} {r['value']:.3f} ({r['chance']:.3f})"
+        cells = " | ".join(cell_text(r["cells"].get(f)) for _, f in COLUMNS)
+        lines.append(f"| {row.number} | {row.name} | {metric} | {cells} |")
+    return "\n".join(lines)
+
+
+def write_readme(path: Path, text: str, machine: str) -> None:
+    """The table between the README's markers (nothing else touched), or a one-line error naming what is missing."""
+    body = path.read_text()
+    if START not in body or END not in body:
+        raise InputError(f"{path}: expected the zoo's markers {START} and {END}, got none")
+    block = f"{START}\n{machine}\n\n{text}\n{END}"
+    path.write_text(re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: block, body, flags=re.S))
+
+
+def check(names: list[str], out: Path, options: ZooOptions = ZooOptions(), progress: bool = False) -> list[dict]:
+    from edgeward.export.bench import machine
+    from edgeward.train.zoo.rows import find_rows
+
+    rows = find_rows(names)
+    unchecked = [r.name for r in rows if not r.checked]
+    if names and unchecked:
+        raise InputError(f"zoo check: {unchecked[0]} is not in the zoo yet ({find_rows([unchecked[0]])[0].waits})")
+    out.mkdir(parents=True, exist_ok=True)
+    results = [check_row(r, out, options, progress) for r in rows if r.checked]
+    # rows checked before at the same sizes, and not now, keep their results: `zoo check NAME` updates one row
+    saved = json.loads((out / "zoo.json").read_text()) if (out / "zoo.json").exists() else {}
+    if saved.get("options", {}).get("full") == options.full:
+        now = {r["name"] for r in results}
+        results += [r for r in saved["rows"] if r["name"] not in now]
+    results.sort(key=lambda r: r["number"])
+    (out / "zoo.json").write_text(json.dumps({"options": asdict(options), "rows": results}, indent=2) + "\n")
+    if options.readme:
+        m = machine()
+        size = "the article's sizes (`make zoo`)" if options.full else "the test suite's small sizes"
+        where = (f"Measured by `edgeward zoo check{' --full' if options.full else ''}` at {size} on {m['cpu']} ({m['arch']}, "
+                 f"{m['cores']} cores), onnxruntime {m['onnxruntime']}: median of {LATENCY_CALLS} single-row calls on 1 thread.")
+        write_readme(Path(options.readme), table(results), where)
+    return results
