@@ -87,7 +87,7 @@ def test_a_cell_says_ok_with_its_numbers_or_why_not():
     assert cell_text(None) == "not made"
 
 
-def test_the_graph_model_reloads_in_a_fresh_process_from_its_run(zoo, tmp_path):
+def test_the_graph_model_reloads_in_a_fresh_process_from_its_run(zoo):
     # the adopted run carries the GraphConv layer file: a new process (no layer registered) exports it again
     run = zoo / "runs" / "gnn" / "run"
     code = ("import sys; from edgeward.core.model_files import load_run_model; from edgeward.core.rundir import RunDir; "

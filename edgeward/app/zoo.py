@@ -40,29 +40,25 @@ def _latency_us(path: Path, feeds) -> float:
 
 
 def check_row(row, out: Path, options: ZooOptions, progress: bool = False) -> dict:
-    """Make the row's run, export every artifact, time the ones that pass."""
-    import numpy as np
-
-    from edgeward.core.registry import get_task
-    from edgeward.core.rundir import RunDir, holdout_inputs
+    """Make the row's run, export every artifact the engine can make for it, time the ones that pass."""
     from edgeward.export.artifacts import Source, every_spec, excluded
-    from edgeward.export.engine import ExportOptions, RunData, available_specs, export_run
+    from edgeward.export.engine import ExportOptions, RunData, export_run
     from edgeward.export.validate import Budget, ValidationError
     from edgeward.train.zoo import make
 
     shutil.rmtree(out / row.name / "run", ignore_errors=True)  # a row checked again is trained afresh (its data kept)
     made = getattr(make, row.make)(out / row.name, full=options.full, progress=progress)
-    specs = tuple(s for s in available_specs(made.run) if s.int8_io is False)
+    data = RunData(made.run)
+    prefix, calibrated = data.float_prefix(Source.BASE), data.contract.max_calibration != 0
+    why = {s: excluded(s, prefix, calibrated) for s in every_spec([Source.BASE]) if not s.int8_io}
     try:
-        export_run(made.run, ExportOptions(specs=specs, budget=Budget(max_drop=1.0), recommend=False), progress=progress)
+        export_run(made.run, ExportOptions(specs=tuple(s for s, w in why.items() if not w), budget=Budget(max_drop=1.0),
+                                           recommend=False), progress=progress)
     except ValidationError:
         pass  # every artifact's check is in validation.json, failed ones with their numbers
-    run = RunDir(made.run)
-    record = run.record()
-    names = get_task(record.task).contract(run, record).input_names
-    feeds = holdout_inputs(np.load(run.holdout), names)
-    feeds = feeds if len(feeds) > 1 else feeds[names[0]]
-    cells = {}
+    run = data.rundir
+    feeds = data.feeds if len(data.feeds) > 1 else data.x
+    cells = {s.name: {"passed": False, "cannot": True, "reason": w} for s, w in why.items() if w}
     for entry in run.read_json(run.validation_file)["artifacts"]:
         cell = {"passed": bool(entry.get("passed")), "reason": entry.get("reason", "")}
         if cell["passed"]:
@@ -70,12 +66,6 @@ def check_row(row, out: Path, options: ZooOptions, progress: bool = False) -> di
                         diff=entry["max_abs_diff"], drop=entry["drop_points"],
                         p50_us=_latency_us(run.artifact(entry["artifact"]), feeds))
         cells[entry["artifact"]] = cell
-    data = RunData(made.run)  # the files the engine will not make for this model, and why
-    prefix, calibrated = data.float_prefix(Source.BASE), data.contract.max_calibration != 0
-    for spec in every_spec([Source.BASE]):
-        why = excluded(spec, prefix, calibrated)
-        if why and not spec.int8_io and spec.name not in cells:
-            cells[spec.name] = {"passed": False, "cannot": True, "reason": why}
     return {"number": row.number, "name": row.name, "metric": made.metric, "value": made.value, "chance": made.chance,
             "note": made.note, "run": str(made.run), "cells": cells}
 
@@ -129,9 +119,9 @@ def check(names: list[str], out: Path, options: ZooOptions = ZooOptions(), progr
     from edgeward.train.zoo.rows import find_rows
 
     rows = find_rows(names)
-    unchecked = [r.name for r in rows if not r.checked]
-    if names and unchecked:
-        raise InputError(f"zoo check: {unchecked[0]} is not in the zoo yet ({find_rows([unchecked[0]])[0].waits})")
+    unready = [r for r in rows if not r.checked]
+    if names and unready:
+        raise InputError(f"zoo check: {unready[0].name} is not in the zoo yet ({unready[0].waits})")
     out.mkdir(parents=True, exist_ok=True)
     results = [check_row(r, out, options, progress) for r in rows if r.checked]
     # rows checked before at the same sizes, and not now, keep their results: `zoo check NAME` updates one row

@@ -43,7 +43,8 @@ def room_impulses(n: int, rng: np.random.Generator, rate: int = RATE) -> list[np
     for _ in range(n):
         size = rng.uniform([3.0, 3.0, 2.4], [10.0, 8.0, 4.0])
         absorption, order = pra.inverse_sabine(rng.uniform(0.15, 0.8), size)
-        # order 40 keeps the tail of the reverberant rooms at 20 ms an impulse (the full order costs seconds)
+        # the image-source order capped: enough for the reverberant rooms' tail at a fraction of the full order's cost
+        # (docs/decisions.md)
         room = pra.ShoeBox(size, fs=rate, materials=pra.Material(absorption), max_order=min(order, 40))
         room.add_source(rng.uniform(0.5, size - 0.5))
         room.add_microphone(rng.uniform(0.5, size - 0.5))

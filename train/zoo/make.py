@@ -106,15 +106,15 @@ def make_cifar_cnn(out: Path, full: bool = False, progress: bool = False) -> Mad
 
 
 def make_nodule_cnn(out: Path, full: bool = False, progress: bool = False) -> Made:
-    # no batch norm and a wide Flatten: at the task's 3e-3 it stayed at chance (loss 0.693 after 12 epochs)
+    # a lower rate than the task's: no batch norm and a wide Flatten (docs/decisions.md)
     run, metrics = _classify(out, "nodules", "nodule-cnn", 600 if full else 300, 100 if full else 50, 30 if full else 15,
                              progress, learning_rate=5e-4)
     return Made(run, "top-1 accuracy", metrics["top1"], 0.5, note="the classification task's nodules, 128x128x3")
 
 
 def make_resnet50(out: Path, full: bool = False, progress: bool = False) -> Made:
-    # what the row shows is what compression buys on a big network (size, latency, agreement), not accuracy: a few
-    # images and epochs (ResNet50 at 224x224 trains at about 2 images a second on 2 cores)
+    # the row shows what compression buys on a big network (size, latency, agreement), not accuracy: few images and
+    # epochs (docs/decisions.md)
     run, metrics = _classify(out, "objects", "resnet50", 50 if full else 20, 20 if full else 10, 2 if full else 1,
                              progress, size=224 if full else 32)
     return Made(run, "top-1 accuracy", metrics["top1"], 0.1, note=f"random weights, {224 if full else 32}x{224 if full else 32}")
