@@ -102,27 +102,41 @@ class ArtifactSpec:
         return replace(self, **changes)
 
 
-def excluded(spec: ArtifactSpec, float_input_prefix: bool, calibrated: bool = True) -> str | None:
+@dataclass(frozen=True)
+class ModelTraits:
+    """What about a model rules artifacts out (``excluded``)."""
+
+    float_prefix: bool = False  # it starts with preprocessing layers (Normalization, Rescaling) taking raw values
+    calibrated: bool = True  # the run has real inputs to calibrate post-training int8 on
+    recurrent: bool = False  # it has a recurrent layer (LSTM, GRU, SimpleRNN)
+
+
+def excluded(spec: ArtifactSpec, traits: ModelTraits = ModelTraits()) -> str | None:
     """Why a model family cannot have this artifact, or None if it can.
 
     A model whose graph starts with a Normalization layer takes raw values of very different ranges
     (fraud: amounts, seconds, rates). TFLite full-integer int8 quantizes the model input and that
     layer with one int8 scale, which erases most features (docs/decisions.md). ONNX int8 keeps such
     leading layers in float; TFLite dynamic-range int8 and the QAT TFLite keep float activations there.
-    ``calibrated``: the run has real inputs to calibrate post-training int8 on (an adopted model given none has not).
+    A recurrent layer becomes a WHILE loop in TFLite, and TensorFlow's calibrator crashes the process on it
+    (a segmentation fault, tensorflow#75140): no full-integer TFLite for those.
     """
-    if not calibrated and spec.precision is Precision.INT8 and not spec.source.is_qat:
+    if not traits.calibrated and spec.precision is Precision.INT8 and not spec.source.is_qat:
         return ("post-training int8 needs real inputs to calibrate on, and this run has none: adopt the model again "
                 "with --calibration DATA; TFLite int8-dynamic needs none")
-    if float_input_prefix and spec.format is Format.TFLITE and spec.precision is Precision.INT8 and not spec.source.is_qat:
+    full_integer_tflite = spec.format is Format.TFLITE and spec.precision is Precision.INT8
+    if traits.float_prefix and full_integer_tflite and not spec.source.is_qat:
         return ("TFLite full-integer int8 would quantize the raw input features and the in-model normalisation "
                 "with one int8 scale; use TFLite int8-dynamic, the QAT TFLite (compress --qat) or ONNX int8")
+    if traits.recurrent and full_integer_tflite:
+        return ("TFLite full-integer int8 of a recurrent layer: TensorFlow's calibrator crashes on its WHILE loop "
+                "(tensorflow#75140); use TFLite int8-dynamic or ONNX int8")
     return None
 
 
-def all_specs(sources: list[Source], float_input_prefix: bool = False, calibrated: bool = True) -> list[ArtifactSpec]:
+def all_specs(sources: list[Source], traits: ModelTraits = ModelTraits()) -> list[ArtifactSpec]:
     """Every artifact the engine makes from the given source models (the excluded ones left out)."""
-    return [s for s in every_spec(sources) if excluded(s, float_input_prefix, calibrated) is None]
+    return [s for s in every_spec(sources) if excluded(s, traits) is None]
 
 
 def every_spec(sources: list[Source]) -> list[ArtifactSpec]:

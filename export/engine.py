@@ -20,7 +20,17 @@ from edgeward.core.manifest import Manifest, Metric
 from edgeward.core.registry import get_task
 from edgeward.core.rundir import RunDir, holdout_inputs
 from edgeward.core.seal import UNSEALED, seal
-from edgeward.export.artifacts import Activations, ArtifactSpec, Calibration, Format, Precision, Source, all_specs, excluded
+from edgeward.export.artifacts import (
+    Activations,
+    ArtifactSpec,
+    Calibration,
+    Format,
+    ModelTraits,
+    Precision,
+    Source,
+    all_specs,
+    excluded,
+)
 from edgeward.export.provenance import provenance
 from edgeward.export.validate import ArtifactCheck, Budget, check_outputs, raise_failures
 from edgeward.runtime.model import Model
@@ -116,6 +126,14 @@ class RunData:
         rows = min(rows, cap or rows)
         keep = np.linspace(0, n - 1, min(rows, n)).astype(int)
         return {k: v[keep] for k, v in self._train_x.items()}
+
+    def traits(self, source: Source) -> ModelTraits:
+        """What about this model rules artifacts out (``artifacts.excluded``)."""
+        from edgeward.export.tflite_export import recurrent
+
+        model, _ = self.model(source)
+        return ModelTraits(float_prefix=self.float_prefix(source), calibrated=self.contract.max_calibration != 0,
+                           recurrent=recurrent(model))
 
     def float_prefix(self, source: Source) -> bool:
         """Whether the model starts with preprocessing layers (Normalization, Rescaling) that take raw
@@ -308,7 +326,7 @@ def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOption
     result = ExportResult(run.dir, [])
     options = replace(options, specs=for_target(options.specs, options.device))
     for spec in options.specs:
-        why = excluded(spec, run.float_prefix(spec.source), run.contract.max_calibration != 0)
+        why = excluded(spec, run.traits(spec.source))
         if why:
             raise InputError(f"{spec.name}: not supported for this model: {why}")
     for spec in tqdm(options.specs, desc="exporting", unit="artifact", disable=not progress, leave=False):
@@ -349,7 +367,7 @@ def available_specs(run_dir: str | os.PathLike) -> tuple[ArtifactSpec, ...]:
     """Every artifact this run supports, from the models it has (base, and compressed ones if made)."""
     run = RunData(run_dir)
     sources = [s for s in Source if run.source_path(s).exists()]
-    return tuple(all_specs(sources, run.float_prefix(Source.BASE), run.contract.max_calibration != 0))
+    return tuple(all_specs(sources, run.traits(Source.BASE)))
 
 
 def _merged_entries(old: dict, result: ExportResult) -> list[dict]:

@@ -50,7 +50,7 @@ def keras_to_tflite(model, spec: ArtifactSpec, representative: dict[str, np.ndar
 
         # several inputs of a Keras model go by name, not by position: its converter orders them by name, which is
         # not always the model's order (the zoo GNN's "features", "adjacency"); a traced function keeps its order
-        by_name = len(samples) > 1 and not (traced or _dilated(model))
+        by_name = len(samples) > 1 and not (traced or _dilated(model) or recurrent(model))
 
         def dataset():
             for i in range(rows):
@@ -77,7 +77,7 @@ def _converter(tf, model, traced: bool, input_names):
 
     if traced:  # trace, freeze the variables into constants, convert the frozen function
         return tf.lite.TFLiteConverter.from_concrete_functions([frozen_function(tf, model, _specs(tf, model, None, input_names))])
-    if _dilated(model):  # fixed at one window: with an open batch the converter cannot fuse a dilated conv
+    if _dilated(model) or recurrent(model):  # fixed at one row: _dilated's and _recurrent's reasons
         return tf.lite.TFLiteConverter.from_concrete_functions([_traced(tf, model, 1, input_names)], model)
     return tf.lite.TFLiteConverter.from_keras_model(model)
 
@@ -119,6 +119,27 @@ def _dilated(model) -> bool:
     With an open batch the converter writes each as space-to-batch, conv, batch-to-space, leaving the batch
     norm after it unfolded; with the batch fixed it fuses them into one conv (the runtime resizes the batch)."""
     return any(max(getattr(layer, "dilation_rate", None) or (1,)) > 1 for layer in model.submodules)
+
+
+def recurrent(model) -> bool:
+    """Whether a model has a recurrent layer (LSTM, GRU, SimpleRNN, any ``RNN``): with an open batch the converter
+    cannot size the loop's tensor list ("TensorListReserve requires element_shape to be static"); with the batch
+    fixed at one it writes a builtin UNIDIRECTIONAL_SEQUENCE_LSTM (or an unrolled loop). LiteRT cannot resize such a
+    file's batch, so the runtime runs it a row at a time (``runtime.sessions.TfliteSession``)."""
+    return any(hasattr(layer, "cell") and hasattr(layer, "return_sequences") for layer in _layers(model))
+
+
+def _layers(model):
+    """Every layer at any depth (nested models, wrappers' inner layers) of a tf_keras or Keras 3 model; none of a
+    SavedModel signature."""
+    stack, seen = list(getattr(model, "layers", ())), set()
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        yield layer
+        stack += list(getattr(layer, "layers", ())) + [x for x in (getattr(layer, "layer", None),) if x is not None]
 
 
 def with_manifest(data: bytes, manifest: Manifest) -> bytes:

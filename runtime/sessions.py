@@ -98,6 +98,7 @@ class TfliteSession:
         self._inputs: dict[str, dict] = {}  # manifest input name -> interpreter input detail
         self._outputs = self._interp.get_output_details()
         self._shapes: dict[str, tuple[int, ...]] = {}
+        self._row_at_a_time = False  # set when a fixed-batch file cannot be resized (``run``)
         self._interp.allocate_tensors()
 
     def manifest_text(self) -> str | None:
@@ -116,6 +117,9 @@ class TfliteSession:
         return self._inputs[name]
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        rows = len(next(iter(feeds.values()))) if feeds else 1
+        if self._row_at_a_time and rows != 1:
+            return self._rows(feeds, rows)
         resized = False
         for name, value in feeds.items():
             detail = self._detail(name)
@@ -124,7 +128,15 @@ class TfliteSession:
                 self._shapes[name] = value.shape
                 resized = True
         if resized:
-            self._interp.allocate_tensors()
+            try:
+                self._interp.allocate_tensors()
+            except RuntimeError:
+                if rows == 1 or not self._fixed_batch():
+                    raise
+                # a file fixed at one row whose graph cannot be resized (an LSTM's: XNNPACK "failed to reshape
+                # runtime"): back to one row, run the rows one by one from now on
+                self._row_at_a_time = True
+                return self._rows(feeds, rows)
         for name, value in feeds.items():
             detail = self._inputs[name]
             scale, zero = detail["quantization"]
@@ -141,6 +153,15 @@ class TfliteSession:
                 value = (value.astype(np.float32) - zero) * scale
             outs.append(value)
         return outs
+
+    def _fixed_batch(self) -> bool:
+        """Whether the file was converted with its batch fixed at one (every input's signature starts with 1)."""
+        return all(len(d.get("shape_signature", ())) and d["shape_signature"][0] == 1 for d in self._details)
+
+    def _rows(self, feeds: dict[str, np.ndarray], rows: int) -> list[np.ndarray]:
+        """Run a batch one row at a time (each output a copy) and stack the outputs."""
+        outs = [[o.copy() for o in self.run({k: v[i:i + 1] for k, v in feeds.items()})] for i in range(rows)]
+        return [np.concatenate(parts) for parts in zip(*outs)]
 
     def close(self) -> None:
         self._interp = None

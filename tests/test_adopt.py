@@ -258,3 +258,31 @@ def test_calibration_data_that_does_not_fit_the_model_is_one_line_naming_the_fie
     assert (tmp_path / "used" / "train.json").read_text() == "{}"  # loses nothing
     assert main(["export", str(tmp_path / "used"), "--model", str(root / "two.keras"), "--out", "x"]) == 2
     assert "expected a run directory (edgeward export RUN) or a model of yours" in capsys.readouterr().err
+
+
+def test_labels_features_and_runtime_params_that_do_not_fit_are_one_line_errors(two_input, tmp_path, capsys):
+    root = two_input
+    base = ["export", "--model", str(root / "two.keras"), "--custom-objects", str(root / "layers.py"),
+            "--calibration", str(root / "two.npz")]
+    (tmp_path / "bad.json").write_text('{"graph": {"features": "amount",\n  }')
+    (tmp_path / "list.json").write_text('["a"]')
+    (tmp_path / "clash.json").write_text('{"flavor": "mine"}')
+    cases = {
+        "labels": (["--labels", "a,b"], "--labels: expected 3 class names for output 'cls' (classes, shape [3]; two "
+                                        "for one sigmoid), got 2"),
+        "same": (["--labels", "a,a,b"], "--labels: expected distinct class names, got a, a, b"),
+        "features": (["--features", "x,y"], "--features: expected a model with one table input (N, F), got inputs "
+                                            "amount (None, 4), kind (None, 3)"),
+        "json": (["--params", str(tmp_path / "bad.json")], f"{tmp_path / 'bad.json'} line 2, field 'params': expected a "
+                                                           "JSON object, got 'invalid JSON (Expecting property name"),
+        "list": (["--params", str(tmp_path / "list.json")], f"{tmp_path / 'list.json'} line 1, field 'params': expected "
+                                                            "a JSON object, got 'list'"),
+        "clash": (["--params", str(tmp_path / "clash.json")], f"{tmp_path / 'clash.json'}, field 'flavor': expected "
+                                                              "keys other than source_model, flavor"),
+        "missing": (["--params", str(tmp_path / "none.json")], f"--params: cannot read {tmp_path / 'none.json'}"),
+    }
+    for name, (flags, message) in cases.items():
+        assert main(base + flags + ["--out", str(tmp_path / name)]) == 2, name
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and message in err and "\n" not in err, (name, err)
+        assert not (tmp_path / name).exists()  # no half-made run

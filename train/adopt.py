@@ -32,6 +32,12 @@ class AdoptOptions:
     custom_objects: str | None = option(None, "a Python file that defines the model's custom layers")
     unsafe: bool = option(False, "load Lambda layers: they run Python code stored in the model file")
     holdout: float = option(0.25, "generic: the share of the calibration rows kept apart for the checks")
+    labels: tuple[str, ...] = option((), "generic: the class names of a class-probability output, in its order (the "
+                                         "runtime answers with them)")
+    features: tuple[str, ...] = option((), "generic: the column names of a table input (N, F), in order (the runtime "
+                                           "matches named rows by them)")
+    params: str | None = option(None, "generic: a JSON file of settings the runtime reads, written into every "
+                                      "artifact's manifest params (a tokenizer, a series' scaling, a graph's adjacency)")
     value_tolerance: float = option(0.1, "generic int8: a value output agrees within this share of its standard "
                                          "deviation (class-probability outputs agree by their top class)")
     preprocess: str = option("scale", "classify: how the model takes pixels: scale (0-1), meanstd, caffe")

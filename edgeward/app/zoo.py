@@ -49,8 +49,8 @@ def check_row(row, out: Path, options: ZooOptions, progress: bool = False) -> di
     shutil.rmtree(out / row.name / "run", ignore_errors=True)  # a row checked again is trained afresh (its data kept)
     made = getattr(make, row.make)(out / row.name, full=options.full, progress=progress)
     data = RunData(made.run)
-    prefix, calibrated = data.float_prefix(Source.BASE), data.contract.max_calibration != 0
-    why = {s: excluded(s, prefix, calibrated) for s in every_spec([Source.BASE]) if not s.int8_io}
+    traits = data.traits(Source.BASE)
+    why = {s: excluded(s, traits) for s in every_spec([Source.BASE]) if not s.int8_io}
     try:
         export_run(made.run, ExportOptions(specs=tuple(s for s, w in why.items() if not w), budget=Budget(max_drop=1.0),
                                            recommend=False), progress=progress)

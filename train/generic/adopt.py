@@ -10,7 +10,8 @@ itself scores 1).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,11 @@ class GenericPayload:
     outputs: list[dict]  # name, shape (one row), kind ("classes" or "values"), scale (a value output's std)
     value_tolerance: float
     random_inputs: bool = False  # no calibration data was given: checked on random inputs, no static int8
+    features: list[str] = field(default_factory=list)  # a table input's column names (--features)
+    runtime: dict = field(default_factory=dict)  # the user's settings for the runtime (--params), into the manifest
+
+
+RESERVED_PARAMS = ("source_model", "flavor", "value_tolerance", "output_kinds")  # the manifest params adoption writes
 
 
 def read_inputs(path: Path, specs) -> dict[str, np.ndarray]:
@@ -131,15 +137,59 @@ def adopt_generic(model, run: RunDir, options, progress: bool = False) -> Traini
     names = output_names(model)
     outputs = [{"name": name, "shape": list(r.shape[1:]), "kind": output_kind(r),
                 "scale": float(r.std()) or float(np.abs(r).max()) or 1.0} for name, r in zip(names, refs)]
+    _check_labels(options.labels, outputs)
+    _check_features(options.features, specs)
+    runtime = read_params(Path(options.params)) if options.params else {}
     joined = refs[0] if len(refs) == 1 else np.concatenate([r.reshape(len(r), -1) for r in refs], axis=1)
     np.savez(run.calibration, **x_train)
     names_in = [s.name for s in specs]
     np.savez(run.holdout, y_test=joined, **{holdout_key(names_in, k): v for k, v in x_test.items()})
     payload = GenericPayload(model=str(options.model), flavor=keras_flavor(options.model).value,
                              inputs=[{"name": s.name, "shape": list(s.shape), "dtype": s.dtype} for s in specs],
-                             outputs=outputs, value_tolerance=float(options.value_tolerance), random_inputs=not given)
+                             outputs=outputs, value_tolerance=float(options.value_tolerance), random_inputs=not given,
+                             features=list(options.features), runtime=runtime)
     data = DataInfo(str(options.calibration) if given else "random", data_sha256(options.calibration) if given else "",
                     {"train": len(train), "val": 0, "test": held})
-    return TrainingRecord(task="generic", data=data, config=asdict(options), labels=(),
+    return TrainingRecord(task="generic", data=data, config=asdict(options), labels=tuple(options.labels),
                           thresholds={}, metrics={"model": {"agreement": 1.0}}, params=int(model.count_params()),
                           epochs_run=0, train_seconds=0.0, history={}, payload=payload)
+
+
+def _check_labels(labels, outputs: list[dict]) -> None:
+    if not labels:
+        return
+    classes = outputs[0]["shape"][-1] if outputs[0]["shape"] else 1
+    binary = outputs[0]["kind"] == "values" and classes == 1 and len(labels) == 2  # one sigmoid: negative, positive
+    if not (binary or (outputs[0]["kind"] == "classes" and len(labels) == classes)):
+        raise InputError(f"--labels: expected {classes} class names for output {outputs[0]['name']!r} "
+                         f"({outputs[0]['kind']}, shape {outputs[0]['shape']}; two for one sigmoid), got {len(labels)}")
+    if len(set(labels)) != len(labels):
+        raise InputError(f"--labels: expected distinct class names, got {', '.join(labels)}")
+
+
+def _check_features(features, specs) -> None:
+    if not features:
+        return
+    if len(specs) != 1 or len(specs[0].shape) != 2 or specs[0].shape[1] is None:
+        raise InputError(f"--features: expected a model with one table input (N, F), got inputs "
+                         f"{', '.join(f'{s.name} {tuple(s.shape)}' for s in specs)}")
+    if len(features) != specs[0].shape[1] or len(set(features)) != len(features):
+        raise InputError(f"--features: expected {specs[0].shape[1]} distinct column names for input {specs[0].name!r}, "
+                         f"got {len(features)}")
+
+
+def read_params(path: Path) -> dict:
+    """The user's runtime settings: a JSON object whose keys do not clash with the ones adoption writes."""
+    try:
+        params = json.loads(path.read_text())
+    except OSError as exc:
+        raise InputError(f"--params: cannot read {path} ({exc.strerror})") from None
+    except ValueError as exc:
+        raise DataError(path, getattr(exc, "lineno", None), "params", "a JSON object", f"invalid JSON ({exc.msg})") from None
+    if not isinstance(params, dict):
+        raise DataError(path, 1, "params", "a JSON object", type(params).__name__)
+    clash = sorted(set(params) & set(RESERVED_PARAMS))
+    if clash:
+        raise DataError(path, None, clash[0], f"keys other than {', '.join(RESERVED_PARAMS)} (adoption writes them)",
+                        clash[0])
+    return params

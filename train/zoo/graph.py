@@ -17,6 +17,8 @@ import numpy as np
 from edgeward.runtime.graph import normalise_adjacency
 
 FEATURES_NAME, ADJACENCY_NAME = "features", "adjacency"
+# what the runtime's GraphModel reads from the manifest: which input is which, and how training normalised
+RUNTIME_PARAMS = {"graph": {"features": FEATURES_NAME, "adjacency": ADJACENCY_NAME, "normalise": "symmetric"}}
 # the custom-objects file written beside a saved GNN: it defines GraphConv for whoever loads the model
 LAYER_FILE = '''"""GraphConv, the zoo GNN's custom layer, for loading its saved model."""
 from edgeward.core.keras_env import tf_keras
@@ -83,6 +85,10 @@ def block_graphs(graphs: int, nodes: int, classes: int, features: int, seed: int
     adjacency = (upper | upper.transpose(0, 2, 1)).astype(np.float32)
     x = (centres[y] + rng.normal(scale=2.5, size=(graphs, nodes, features))).astype(np.float32)
     return {FEATURES_NAME: x, ADJACENCY_NAME: adjacency, "labels": y, "centres": centres}
+
+
+def community_labels(classes: int) -> tuple[str, ...]:
+    return tuple(f"community-{i}" for i in range(classes))
 
 
 def model_inputs(graphs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -30,11 +30,17 @@ def _fit(keras, model, x, y, epochs: int, loss: str, progress: bool, desc: str) 
     model.fit(x, y, epochs=epochs, batch_size=32, verbose=0, callbacks=[epoch_bar(keras, epochs, desc, progress)])
 
 
-def _adopt(model, out: Path, inputs: dict[str, np.ndarray], custom_objects: str | None = None) -> Path:
-    """The Keras model saved and adopted as a generic run, its held-out inputs the calibration rows."""
+def _adopt(model, out: Path, inputs: dict[str, np.ndarray], custom_objects: str | None = None,
+           labels: tuple[str, ...] = (), features: tuple[str, ...] = (), params: dict | None = None) -> Path:
+    """The Keras model saved and adopted as a generic run, its held-out inputs the calibration rows; ``labels``,
+    ``features`` and ``params`` go into its manifests for the runtime's face."""
+    import json
+
     from edgeward.train.adopt import AdoptOptions, adopt_model
 
     out.mkdir(parents=True, exist_ok=True)
+    if params:
+        (out / "params.json").write_text(json.dumps(params))
     model.save(out / "model.keras")
     np.savez(out / "calibration.npz", **inputs)
     layers = None
@@ -42,13 +48,14 @@ def _adopt(model, out: Path, inputs: dict[str, np.ndarray], custom_objects: str 
         layers = out / "layers.py"
         layers.write_text(custom_objects)
     adopt_model(AdoptOptions(model=str(out / "model.keras"), calibration=str(out / "calibration.npz"),
-                             custom_objects=str(layers) if layers else None), out / "run")
+                             custom_objects=str(layers) if layers else None, labels=labels, features=features,
+                             params=str(out / "params.json") if params else None), out / "run")
     return out / "run"
 
 
 def make_fnn(out: Path, full: bool = False, progress: bool = False) -> Made:
     from edgeward.core.keras_env import tf_keras
-    from edgeward.train.zoo.tabular import INPUT_NAME, binary_rows, build_fnn
+    from edgeward.train.zoo.tabular import FEATURE_NAMES, INPUT_NAME, LABELS, binary_rows, build_fnn
 
     keras = tf_keras()
     keras.utils.set_random_seed(0)
@@ -58,12 +65,59 @@ def make_fnn(out: Path, full: bool = False, progress: bool = False) -> Made:
     _fit(keras, model, x, y, 20 if full else 8, "binary_crossentropy", progress, "training fnn")
     accuracy = float(((model.predict(x_test, verbose=0)[:, 0] > 0.5) == y_test).mean())
     majority = float(max(y_test.mean(), 1 - y_test.mean()))
-    return Made(_adopt(model, out, {INPUT_NAME: x_test[:400]}), "accuracy", accuracy, majority)
+    return Made(_adopt(model, out, {INPUT_NAME: x_test[:400]}, labels=LABELS, features=FEATURE_NAMES), "accuracy",
+                accuracy, majority)
+
+
+def make_lstm(out: Path, full: bool = False, progress: bool = False) -> Made:
+    from edgeward.core.keras_env import tf_keras
+    from edgeward.runtime.forecast import SeriesScaling
+    from edgeward.train.zoo.series import INPUT_NAME, build_lstm, hourly_series, windows
+
+    keras = tf_keras()
+    keras.utils.set_random_seed(0)
+    x, y = windows(hourly_series(200 if full else 40, 24 * 14, seed=0))
+    x_test, y_test = windows(hourly_series(50 if full else 20, 24 * 7, seed=1))
+    scaling = SeriesScaling.fit(x)
+    model = build_lstm(keras)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="mse")
+    from edgeward.train.loop import epoch_bar
+
+    epochs = 20 if full else 6
+    model.fit(scaling.apply(x)[..., None], scaling.apply(y), epochs=epochs, batch_size=64, verbose=0,
+              callbacks=[epoch_bar(keras, epochs, "training lstm", progress)])
+    predicted = scaling.invert(model.predict(scaling.apply(x_test)[..., None], verbose=0)[:, 0])
+    mae, naive = float(np.abs(predicted - y_test).mean()), float(np.abs(x_test[:, -1] - y_test).mean())
+    keep = np.random.default_rng(0).choice(len(x_test), 400, replace=False)
+    run = _adopt(model, out, {INPUT_NAME: scaling.apply(x_test[keep])[..., None]},
+                 params={"series": scaling.to_dict()})
+    return Made(run, "MAE", mae, naive, note="hourly series of a daily and a weekly cycle; the chance column: the "
+                                             "last value repeated")
+
+
+def make_text_encoder(out: Path, full: bool = False, progress: bool = False) -> Made:
+    from edgeward.core.keras_env import tf_keras
+    from edgeward.runtime.text import WordTokenizer
+    from edgeward.train.zoo.sentences import INPUT_NAME, LABELS, LENGTH, build_text_encoder, requests
+
+    keras = tf_keras()
+    keras.utils.set_random_seed(0)
+    texts, y = requests(8_000 if full else 2_000, seed=0)
+    test_texts, y_test = requests(1_000 if full else 500, seed=1, unseen=True)
+    tokenizer = WordTokenizer.fit(texts, 5000, LENGTH)
+    model = build_text_encoder(keras, len(LABELS))
+    _fit(keras, model, tokenizer.encode(texts), y, 10 if full else 4, "sparse_categorical_crossentropy", progress,
+         "training text encoder")
+    x_test = tokenizer.encode(test_texts)
+    accuracy = float((model.predict(x_test, verbose=0).argmax(1) == y_test).mean())
+    return Made(_adopt(model, out, {INPUT_NAME: x_test}, labels=LABELS, params={"tokenizer": tokenizer.to_dict()}),
+                "accuracy", accuracy, 1.0 / len(LABELS),
+                note=f"{len(LABELS)} intents; test requests name rooms, times, cities and people training never drew")
 
 
 def make_gnn(out: Path, full: bool = False, progress: bool = False) -> Made:
     from edgeward.core.keras_env import tf_keras
-    from edgeward.train.zoo.graph import LAYER_FILE, block_graphs, build_gnn, model_inputs
+    from edgeward.train.zoo.graph import LAYER_FILE, RUNTIME_PARAMS, block_graphs, build_gnn, community_labels, model_inputs
 
     keras = tf_keras()
     keras.utils.set_random_seed(0)
@@ -80,7 +134,8 @@ def make_gnn(out: Path, full: bool = False, progress: bool = False) -> Made:
     # the features alone: each node given its nearest community centre, what a model blind to the graph gets at best
     nearest = ((test["features"][..., None, :] - test["centres"]) ** 2).sum(-1).argmin(-1)
     alone = float((nearest == test["labels"]).mean())
-    return Made(_adopt(model, out, x_test, custom_objects=LAYER_FILE), "node accuracy", accuracy, 1.0 / classes,
+    return Made(_adopt(model, out, x_test, custom_objects=LAYER_FILE, labels=community_labels(classes),
+                       params=RUNTIME_PARAMS), "node accuracy", accuracy, 1.0 / classes,
                 note=f"{nodes} nodes a graph, {classes} communities; the features alone: {alone:.2f}")
 
 

@@ -7,6 +7,8 @@ import numpy as np
 
 FEATURES = 20
 INPUT_NAME = "features"
+FEATURE_NAMES = tuple(f"x{i:02d}" for i in range(1, FEATURES + 1))  # the columns' names in the manifest
+LABELS = ("negative", "positive")
 
 
 def build_fnn(keras, features: int = FEATURES):

@@ -57,9 +57,9 @@ class GenericTask(TaskSpec):
 
         return ModelContract(
             inputs=tuple(TensorInfo(t["name"], (None, *t["shape"][1:]), t["dtype"]) for t in p.inputs),
-            output=outputs[0], extra_outputs=outputs[1:], labels=(), thresholds={},
-            params={"source_model": p.model, "flavor": p.flavor, "value_tolerance": p.value_tolerance,
-                    "output_kinds": {o["name"]: o["kind"] for o in p.outputs}},
+            output=outputs[0], extra_outputs=outputs[1:], labels=tuple(record.labels), thresholds={},
+            params={**p.runtime, "source_model": p.model, "flavor": p.flavor, "value_tolerance": p.value_tolerance,
+                    "output_kinds": {o["name"]: o["kind"] for o in p.outputs}}, features=tuple(p.features),
             metric=agreement, decide=decide, agreement=agreement,
             max_calibration=0 if p.random_inputs else min(record.data.split["train"], 1000))
 
