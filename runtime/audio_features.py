@@ -14,6 +14,9 @@ import numpy as np
 from edgeward.core.errors import ManifestError
 
 
+ADDED_LATER = ("channel",)  # fields a manifest written before them lacks: their defaults hold
+
+
 @dataclass(frozen=True)
 class FrontEnd:
     sample_rate: int = 16_000
@@ -26,6 +29,9 @@ class FrontEnd:
     fmax: float = 7_600.0
     mean: float = 0.0  # normalisation of the log-mel values, measured on the training set
     std: float = 1.0
+    # the model's input layout: (frames, mel bands, 1) for a 2-D convolution (NHWC); False: (frames, mel bands) for
+    # a 1-D one over time (the article's speech CNN). Absent from manifests written before it: True
+    channel: bool = True
 
     @property
     def win(self) -> int:
@@ -44,9 +50,13 @@ class FrontEnd:
         return 1 + (self.clip_samples - self.win) // self.hop
 
     @property
-    def shape(self) -> tuple[int, int, int]:
-        """One clip's features: (frames, mel bands, 1)."""
-        return self.frames, self.n_mels, 1
+    def shape(self) -> tuple[int, ...]:
+        """One clip's features: (frames, mel bands, 1), or (frames, mel bands) without ``channel``."""
+        return (self.frames, self.n_mels, 1) if self.channel else (self.frames, self.n_mels)
+
+    @property
+    def layout(self) -> str:
+        return "NHWC" if self.channel else "NTF"
 
     @cached_property
     def _window(self) -> np.ndarray:
@@ -81,7 +91,7 @@ class FrontEnd:
         return np.pad(x, (pad // 2, pad - pad // 2))
 
     def logmel(self, audio: np.ndarray, normalise: bool = True) -> np.ndarray:
-        """(frames, n_mels, 1) for one clip of ``clip_samples``, or (B, frames, n_mels, 1) for a batch."""
+        """``shape`` for one clip of ``clip_samples``, or (B, *shape) for a batch."""
         x = np.asarray(audio, dtype=np.float32)
         single = x.ndim == 1
         x = x.reshape(1, -1) if single else x
@@ -93,7 +103,7 @@ class FrontEnd:
         feats = np.log(power @ self._filters + 1e-6)
         if normalise:
             feats = (feats - self.mean) / self.std
-        feats = feats[..., None].astype(np.float32)
+        feats = (feats[..., None] if self.channel else feats).astype(np.float32)
         return feats[0] if single else feats
 
     def to_dict(self) -> dict:
@@ -102,7 +112,7 @@ class FrontEnd:
     @classmethod
     def from_dict(cls, data: dict, source: str = "manifest") -> "FrontEnd":
         names = {f.name for f in fields(cls)}
-        missing = [n for n in names if n not in data]
+        missing = [n for n in names if n not in data and n not in ADDED_LATER]
         if missing:
             raise ManifestError(f"{source}: manifest field 'params.front_end.{missing[0]}' is missing")
-        return cls(**{k: data[k] for k in names})
+        return cls(**{k: data[k] for k in names if k in data})

@@ -23,7 +23,7 @@ README = "# a project\n\nbefore\n\n" + START + "\nold table\n" + END + "\n\nafte
 def zoo(tmp_path_factory):
     root = tmp_path_factory.mktemp("zoo")
     (root / "README.md").write_text(README)
-    args = ["zoo", "check", "fnn", "gnn", "cifar-cnn", "lstm", "text-encoder", "--out", str(root / "runs"),
+    args = ["zoo", "check", "fnn", "gnn", "cifar-cnn", "lstm", "text-encoder", "speech-cnn", "--out", str(root / "runs"),
             "--readme", str(root / "README.md")]
     assert main(args) == 0
     return root
@@ -41,7 +41,7 @@ def test_list_names_all_twelve_and_what_each_waits_for(capsys):
 
 def test_check_trains_each_model_beyond_chance_and_checks_every_artifact(zoo):
     rows = {r["name"]: r for r in json.loads((zoo / "runs" / "zoo.json").read_text())["rows"]}
-    assert set(rows) == {"fnn", "gnn", "cifar-cnn", "lstm", "text-encoder"}
+    assert set(rows) == {"fnn", "gnn", "cifar-cnn", "lstm", "text-encoder", "speech-cnn"}
     for r in rows.values():
         if r["metric"] == "MAE":  # the forecast's error well under the last value repeated
             assert r["value"] < 0.8 * r["chance"], r
@@ -155,6 +155,29 @@ def test_the_text_encoder_takes_strings_through_the_tokenizer_its_manifest_carri
     assert tokenizer.encode(["it's too loud"])[0, 0] != tokenizer.encode(["it too loud"])[0, 0]  # both in training
 
 
+def test_the_speech_cnn_takes_frames_by_bands_and_the_recognizer_reads_that_from_the_manifest(zoo):
+    """Row 12: the article's Conv1D over (frames, mel bands), trained through the commands task's front end; its
+    files say the layout (NTF, no channel axis) and ``CommandRecognizer`` feeds them so, on the test voices' clips."""
+    from edgeward.runtime.audio_features import FrontEnd
+    from edgeward.runtime.audio_io import read_wav
+    from edgeward.runtime.commands import CommandRecognizer
+
+    row = next(r for r in json.loads((zoo / "runs" / "zoo.json").read_text())["rows"] if r["name"] == "speech-cnn")
+    data = zoo / "runs" / "speech-cnn" / "data"
+    listed = (data / "testing_list.txt").read_text().split()
+    clips = [(data / name, name.split("/")[0]) for name in listed][::4]
+    for name in ("model.onnx", "model-int8.tflite"):
+        with CommandRecognizer.from_file(zoo / "runs" / "speech-cnn" / "run" / "artifacts" / name) as rec:
+            spec = rec.model.manifest.inputs[0]
+            assert spec.shape == (None, 98, 40) and spec.layout == "NTF" and not rec.front_end.channel
+            labels = [rec.classify(*read_wav(path))[0] for path, _ in clips]
+            accuracy = np.mean([got == want for got, (_, want) in zip(labels, clips)])
+            assert accuracy > row["value"] - 0.15, (name, accuracy)
+    # a manifest written before the layout field still reads as the DS-CNN's (frames, bands, 1)
+    old = {k: v for k, v in FrontEnd().to_dict().items() if k != "channel"}
+    assert FrontEnd.from_dict(old).shape == (98, 40, 1)
+
+
 def test_the_faces_refuse_what_does_not_fit_in_one_line(zoo):
     from edgeward.core.errors import ManifestError
     from edgeward.runtime import GraphModel, Model, TabularClassifier
@@ -189,7 +212,7 @@ def test_checking_one_model_again_keeps_the_others_rows(zoo):
     before = json.loads((zoo / "runs" / "zoo.json").read_text())["rows"]
     assert main(["zoo", "check", "fnn", "--out", str(zoo / "runs"), "--readme", str(zoo / "README.md")]) == 0
     after = json.loads((zoo / "runs" / "zoo.json").read_text())["rows"]
-    assert [r["name"] for r in after] == ["fnn", "cifar-cnn", "lstm", "text-encoder", "gnn"]  # the article's order
+    assert [r["name"] for r in after] == ["fnn", "cifar-cnn", "lstm", "text-encoder", "gnn", "speech-cnn"]  # its order
     assert [r for r in after if r["name"] != "fnn"] == [r for r in before if r["name"] != "fnn"]
     assert "| 6 | gnn | node accuracy " in (zoo / "README.md").read_text()
 

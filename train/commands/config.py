@@ -22,6 +22,14 @@ class Engine(str, Enum):
     FESTIVAL = "festival"
 
 
+class CommandsArch(str, Enum):
+    """The network: edgeward's DS-CNN over (frames, mel bands, 1), or the founding article's speech CNN, 1-D
+    convolutions over time on (frames, mel bands)."""
+
+    DS_CNN = "ds-cnn"
+    SPEECH_CNN = "speech-cnn"
+
+
 @dataclass(frozen=True)
 class CommandsDataConfig:
     words: tuple[str, ...] = option((), "the commands: words or short phrases, comma-separated (default: Speech "
@@ -84,6 +92,8 @@ class CommandsDataConfig:
 class CommandsTrainConfig:
     words: tuple[str, ...] = option((), "the commands to learn, comma-separated: folders of the data (default: its "
                                         "commands.txt, else Speech Commands' ten); other word folders are _unknown_")
+    arch: CommandsArch = option(CommandsArch.DS_CNN, "the network: ds-cnn (depthwise-separable 2-D convolutions) or "
+                                                     "speech-cnn (the article's Conv1D over time, input (frames, bands))")
     epochs: int = option(30, "passes over the training clips")
     batch_size: int = option(64, "clips per batch")
     filters: int = option(64, "DS-CNN width (80 still fits int8 in 64 KB)")

@@ -21,7 +21,7 @@ from edgeward.core.rundir import DataInfo, RunDir, TrainingRecord
 from edgeward.core.task import TaskData
 from edgeward.runtime.audio_features import FrontEnd
 from edgeward.train.commands.augment import Augmenter
-from edgeward.train.commands.config import CommandsPayload, CommandsTrainConfig
+from edgeward.train.commands.config import CommandsArch, CommandsPayload, CommandsTrainConfig
 from edgeward.train.commands.data import SILENCE, UNKNOWN, features, load_backgrounds, load_clips, load_commands
 from edgeward.train.commands.vocabulary import folder_name, read_commands
 from edgeward.train.loop import Evaluation, Fitted, Trainer, batches, fit, train_run
@@ -55,10 +55,26 @@ def build_ds_cnn(keras, input_shape: tuple, n_classes: int, config: CommandsTrai
     return keras.Model(inputs, outputs, name="ds_cnn")
 
 
+def build_speech_cnn(keras, input_shape: tuple, n_classes: int, config: CommandsTrainConfig):
+    """The founding article's speech CNN: 1-D convolutions over time on (frames, mel bands), each frame's bands its
+    channels; two Conv1D + max-pooling blocks, then dense. ``config.filters`` is the first block's width."""
+    L = keras.layers
+    inputs = keras.Input(shape=input_shape, name=INPUT_NAME)
+    x = L.Conv1D(config.filters, 3, activation="relu", padding="same", name="conv1")(inputs)
+    x = L.MaxPooling1D(2, name="pool1")(x)
+    x = L.Conv1D(2 * config.filters, 3, activation="relu", padding="same", name="conv2")(x)
+    x = L.MaxPooling1D(2, name="pool2")(x)
+    x = L.Flatten(name="flatten")(x)
+    x = L.Dense(128, activation="relu", name="dense")(x)
+    x = L.Dropout(config.dropout, seed=config.seed)(x)
+    outputs = L.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="speech_cnn")
+
+
 def augment(x: np.ndarray, rng: np.random.Generator, config: CommandsTrainConfig) -> np.ndarray:
     """Random time shift, one time mask and one frequency mask per clip (on normalised features)."""
     out = x.copy()
-    n, frames, bands, _ = x.shape
+    n, frames, bands = x.shape[:3]
     shifts = rng.integers(-config.shift, config.shift + 1, n)
     for i in range(n):
         out[i] = np.roll(out[i], shifts[i], axis=0)
@@ -119,9 +135,11 @@ class CommandsTrainer(Trainer):
 
     def __init__(self, data_dir: str | os.PathLike, config: CommandsTrainConfig):
         self.data_dir, self.config = data_dir, config
+        if config.arch is CommandsArch.SPEECH_CNN:
+            self.desc = "training speech CNN"
 
     def load(self) -> None:
-        front_end = FrontEnd()
+        front_end = FrontEnd(channel=self.config.arch is CommandsArch.DS_CNN)  # speech-cnn: (frames, bands)
         self.labels = (self.config.words or read_commands(self.data_dir)) + (UNKNOWN, SILENCE)
         self.backgrounds = load_backgrounds(self.data_dir, front_end)
         clips = load_clips(self.data_dir, front_end, self.labels, backgrounds=self.backgrounds)
@@ -143,7 +161,8 @@ class CommandsTrainer(Trainer):
 
     def build(self, keras):
         c = self.config
-        model = build_ds_cnn(keras, self.front_end.shape, len(self.labels), c)
+        build = build_speech_cnn if c.arch is CommandsArch.SPEECH_CNN else build_ds_cnn
+        model = build(keras, self.front_end.shape, len(self.labels), c)
         steps = int(np.ceil(len(self.train[0]) / c.batch_size)) * c.epochs
         schedule = keras.optimizers.schedules.CosineDecay(c.learning_rate, steps)
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy", metrics=["accuracy"])

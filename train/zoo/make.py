@@ -187,3 +187,18 @@ def make_fraud(out: Path, full: bool = False, progress: bool = False) -> Made:
     p = record.payload  # a random score's AUPRC is the base rate
     return Made(out / "run", "AUPRC", record.metrics["model"]["auprc"], p.test_frauds / record.data.split["test"],
                 note="the fraud task (`edgeward train fraud`)")
+
+
+def make_speech_cnn(out: Path, full: bool = False, progress: bool = False) -> Made:
+    from edgeward.train.commands.config import CommandsArch, CommandsDataConfig, CommandsTrainConfig
+    from edgeward.train.commands.data import generate_commands
+    from edgeward.train.commands.training import train_commands
+
+    data = out / "data"
+    if not data.exists():
+        generate_commands(data, CommandsDataConfig(per_class=400 if full else 150, stream_minutes=0), progress=progress)
+    config = CommandsTrainConfig(arch=CommandsArch.SPEECH_CNN, epochs=30 if full else 20, filters=64 if full else 32)
+    record = train_commands(data, out / "run", config, progress=progress)
+    classes = len(record.labels)
+    return Made(out / "run", "accuracy", record.metrics["model"]["accuracy"], 1.0 / classes,
+                note=f"the commands task's clips (espeak-ng, held-out voices), {classes} labels, log-mel (98, 40)")

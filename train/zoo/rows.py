@@ -42,8 +42,7 @@ ROWS = (
     ZooRow(10, "nodule-cnn", "lung-nodule CNN: 128x128x3, binary, class folders with augmentation", "Classifier",
            "make_nodule_cnn"),
     ZooRow(11, "fraud", "fraud DNN on tabular transactions", "FraudScorer", "make_fraud"),
-    ZooRow(12, "speech-cnn", "Conv1D over (100, 40) feature frames, 10 classes", "CommandRecognizer", None,
-           "the Conv1D builder on the log-mel front end, and the recognizer reading the input layout"),
+    ZooRow(12, "speech-cnn", "Conv1D over (100, 40) feature frames, 10 classes", "CommandRecognizer", "make_speech_cnn"),
 )
 
 

@@ -72,7 +72,7 @@ class CommandsTask(TaskSpec):
         tuning = run.read_json(run.tuning_file)
         rule = CLIP_RULE + (f"; floor {tuning['floor']} chosen on the validation stream" if tuning else "")
         return ModelContract(
-            inputs=(TensorInfo(INPUT_NAME, (None, *fe.shape), "float32", "NHWC",
+            inputs=(TensorInfo(INPUT_NAME, (None, *fe.shape), "float32", fe.layout,
                                "log-mel by params.front_end, normalised with its mean and std"),),
             output=TensorInfo("", (None, len(record.labels)), "float32", "NC", "class probabilities"),
             labels=tuple(record.labels), thresholds=dict(tuning["thresholds"] if tuning else record.thresholds),
