@@ -7,10 +7,11 @@ never TensorFlow.
 from edgeward.runtime.csv_scoring import ScoreSummary, score_csv
 from edgeward.runtime.forecast import Forecaster, SeriesScaling
 from edgeward.runtime.fraud import FraudScorer
+from edgeward.runtime.generate import Generator
 from edgeward.runtime.graph import GraphModel
 from edgeward.runtime.model import Model
 from edgeward.runtime.tabular import TabularClassifier
 from edgeward.runtime.text import TextClassifier, WordTokenizer
 
-__all__ = ["Forecaster", "FraudScorer", "GraphModel", "Model", "ScoreSummary", "SeriesScaling", "TabularClassifier",
+__all__ = ["Forecaster", "FraudScorer", "Generator", "GraphModel", "Model", "ScoreSummary", "SeriesScaling", "TabularClassifier",
            "TextClassifier", "WordTokenizer", "score_csv"]

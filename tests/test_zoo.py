@@ -203,7 +203,7 @@ def test_the_readme_gets_the_table_between_its_markers_and_nothing_else_changes(
     assert text.startswith("# a project\n\nbefore\n\n" + START) and text.endswith(END + "\n\nafter\n")
     assert "old table" not in text
     assert "| 1 | fnn | accuracy " in text and "| 6 | gnn | node accuracy " in text
-    assert "| 5 | gan | not in the zoo yet: adversarial training" in text
+    assert "| 8 | translator | not in the zoo yet: the builder" in text
     assert "| 7 | resnet50 | not checked yet |" in text
     assert "Measured by `edgeward zoo check` at the test suite's small sizes" in text
 
@@ -239,8 +239,8 @@ def test_the_graph_model_reloads_in_a_fresh_process_from_its_run(zoo):
 
 
 def test_unknown_and_unready_models_are_one_line_errors(tmp_path, capsys):
-    assert main(["zoo", "check", "gan", "--out", str(tmp_path)]) == 2
-    assert "zoo check: gan is not in the zoo yet (adversarial training" in capsys.readouterr().err
+    assert main(["zoo", "check", "translator", "--out", str(tmp_path)]) == 2
+    assert "zoo check: translator is not in the zoo yet (the builder" in capsys.readouterr().err
     assert main(["zoo", "list", "alexnet"]) == 2
     assert "zoo: expected a model among fnn, cifar-cnn" in capsys.readouterr().err
     readme = tmp_path / "README.md"
@@ -287,3 +287,41 @@ def test_adjacency_normalisation_is_symmetric_and_scaled_by_degree():
     assert np.allclose(batch[1], np.eye(5))  # a node alone keeps its own features
     with pytest.raises(ValueError, match=r"adjacency: expected a square \(N, N\) matrix"):
         normalise_adjacency(np.zeros((3, 4)))
+
+
+def test_the_gan_trains_adversarially_and_its_generator_samples_uint8_digits_through_the_runtime(tmp_path, capsys):
+    """Row 5 at a tiny size (the full row takes minutes): a few steps of adversarial training change the
+    generator; the generator adopted with its output range (`--params`) and exported runs in ``Generator``:
+    uint8 images, the same seed the same images, its noise from the manifest's input."""
+    from edgeward.core.keras_env import tf_keras
+    from edgeward.runtime.generate import Generator, grid
+    from edgeward.train.classify.digits import draw_digit
+    from edgeward.train.zoo.gan import NOISE, build_generator, to_gan, train_gan
+
+    keras = tf_keras()
+    rng = np.random.default_rng(0)
+    digits = np.stack([draw_digit(k % 10, rng) for k in range(128)])
+    assert digits.shape == (128, 28, 28, 3) and digits[:, 0, 0].mean() < 40 and digits.max() > 180  # light on dark
+    z = rng.standard_normal((8, NOISE)).astype(np.float32)
+    keras.utils.set_random_seed(0)
+    before = build_generator(keras).predict(z, verbose=0)
+    generator = train_gan(keras, to_gan(digits), epochs=2, batch=32, seed=0)
+    after = generator.predict(z, verbose=0)
+    assert after.shape == (8, 28, 28, 1) and np.abs(after).max() <= 1.0 and np.abs(after - before).mean() > 1e-3
+    generator.save(tmp_path / "generator.keras")
+    np.savez(tmp_path / "noise.npz", noise=rng.standard_normal((64, NOISE)).astype(np.float32))
+    (tmp_path / "params.json").write_text(json.dumps({"generator": {"range": [-1, 1]}}))
+    assert main(["export", "--model", str(tmp_path / "generator.keras"), "--calibration", str(tmp_path / "noise.npz"),
+                 "--params", str(tmp_path / "params.json"), "--out", str(tmp_path / "run"), "--format", "onnx",
+                 "--precision", "fp32"]) == 0
+    with Generator.from_file(tmp_path / "run" / "artifacts" / "model.onnx") as gen:
+        assert gen.noise == NOISE
+        images = gen.sample(6, seed=3)
+        assert images.shape == (6, 28, 28) and images.dtype == np.uint8
+        np.testing.assert_array_equal(images, gen.sample(6, seed=3))
+        assert not np.array_equal(images, gen.sample(6, seed=4))
+        expected = np.clip(np.round((after[..., 0] + 1) * 127.5), 0, 255)
+        assert np.abs(gen.from_noise(z).astype(int) - expected).max() <= 1
+        with pytest.raises(InputError, match=r"^n: expected a whole number >= 1, got 0$"):
+            gen.sample(0)
+    assert grid(images, columns=4).shape == (2 * 30 + 2, 4 * 30 + 2)

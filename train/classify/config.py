@@ -11,6 +11,7 @@ from edgeward.core.config import at_least, check, fraction, option
 class ImageKind(str, Enum):
     OBJECTS = "objects"  # 10 shapes at 32x32 RGB, the shape of CIFAR-10; colour says nothing of the class
     NODULES = "nodules"  # 2 classes at 128x128 RGB: lung-like texture with or without a small blob
+    DIGITS = "digits"  # 10 digits at 28x28, light on dark as MNIST has them, in many font families (digits.py)
 
 
 class Arch(str, Enum):
@@ -23,7 +24,8 @@ class Arch(str, Enum):
 
 @dataclass(frozen=True)
 class ClassifyDataConfig:
-    kind: ImageKind = option(ImageKind.OBJECTS, "what to draw: objects (10 shapes, 32x32) or nodules (2 classes, 128x128)")
+    kind: ImageKind = option(ImageKind.OBJECTS, "what to draw: objects (10 shapes, 32x32), nodules (2 classes, "
+                                                "128x128) or digits (10, 28x28)")
     per_class: int = option(600, "training images per class")
     holdout: int = option(100, "validation and test images per class, each")
     seed: int = option(0, "random seed (the video takes seed + 1)")

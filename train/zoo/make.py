@@ -202,3 +202,48 @@ def make_speech_cnn(out: Path, full: bool = False, progress: bool = False) -> Ma
     classes = len(record.labels)
     return Made(out / "run", "accuracy", record.metrics["model"]["accuracy"], 1.0 / classes,
                 note=f"the commands task's clips (espeak-ng, held-out voices), {classes} labels, log-mel (98, 40)")
+
+
+def make_gan(out: Path, full: bool = False, progress: bool = False) -> Made:
+    import shutil
+
+    from PIL import Image
+
+    from edgeward.core.keras_env import tf_keras
+    from edgeward.runtime.classify import ImagePreprocess
+    from edgeward.runtime.generate import grid
+    from edgeward.train.classify.config import ClassifyDataConfig, ClassifyTrainConfig, ImageKind
+    from edgeward.train.classify.data import generate_images, load_class_folders
+    from edgeward.train.classify.training import PREPROCESS, train_classify
+    from edgeward.train.zoo.gan import INPUT_NAME, NOISE, build_generator, to_gan, train_gan
+
+    keras = tf_keras()
+    data = out / "digits"
+    if not data.exists():
+        generate_images(data, ClassifyDataConfig(kind=ImageKind.DIGITS, per_class=600 if full else 300,
+                                                 holdout=50 if full else 20, video_seconds=0), progress=progress)
+    # the judge: the toolkit's digit classifier (the classification task on the same digits)
+    shutil.rmtree(out / "classifier", ignore_errors=True)
+    judge_config = ClassifyTrainConfig(epochs=12 if full else 6)
+    judge_record = train_classify(data, out / "classifier", judge_config, progress=progress)
+    judge = keras.models.load_model(out / "classifier" / "model.keras")
+    scale = ImagePreprocess(28, **PREPROCESS[judge_config.arch]).scale
+    images = load_class_folders(data, 28).splits["train"][0]
+    generator = train_gan(keras, to_gan(images), epochs=60 if full else 40, progress=progress)
+
+    def recognised(gen) -> tuple[float, int, np.ndarray]:
+        pixels = gen.predict(np.random.default_rng(7).standard_normal((1000, NOISE)).astype(np.float32), verbose=0)
+        grey = np.clip(np.round((pixels + 1.0) * 127.5), 0, 255).astype(np.uint8)
+        p = judge.predict(scale(np.repeat(grey, 3, axis=-1)), verbose=0)
+        sure = p.max(1) >= 0.9
+        return float(sure.mean()), len(set(p.argmax(1)[sure])), grey[..., 0]
+
+    share, kinds, samples = recognised(generator)
+    untrained, _, _ = recognised(build_generator(keras))
+    Image.fromarray(grid(samples[:64])).save(out / "samples.png")
+    z = np.random.default_rng(1).standard_normal((400, NOISE)).astype(np.float32)
+    run = _adopt(generator, out, {INPUT_NAME: z}, params={"generator": {"range": [-1.0, 1.0]}})
+    return Made(run, "recognised", share, untrained,
+                note=f"samples the digit classifier (top-1 {judge_record.metrics['model']['top1']:.2f} on real digits) "
+                     f"names with >= 0.9; {kinds} of 10 digits among them; the chance column: the untrained "
+                     f"generator's; samples: {out / 'samples.png'}")

@@ -31,7 +31,7 @@ ROWS = (
     ZooRow(4, "text-encoder", "Transformer encoder: Embedding 5000x64, 4-head attention, LayerNorm, feed-forward",
            "TextClassifier", "make_text_encoder"),
     ZooRow(5, "gan", "GAN on 28x28 digits: generator from 100-d noise (LeakyReLU, tanh), discriminator",
-           "Generator", None, "adversarial training, the generator's export, Generator.sample"),
+           "Generator", "make_gan"),
     ZooRow(6, "gnn", "GNN: a custom GraphConv layer over node features and an adjacency matrix, node classes",
            "GraphModel", "make_gnn"),
     ZooRow(7, "resnet50", "ResNet50, random weights (no download), caffe preprocessing", "Classifier", "make_resnet50"),
