@@ -12,6 +12,7 @@ from edgeward.runtime.graph import GraphModel
 from edgeward.runtime.model import Model
 from edgeward.runtime.tabular import TabularClassifier
 from edgeward.runtime.text import TextClassifier, WordTokenizer
+from edgeward.runtime.translate import Translator
 
 __all__ = ["Forecaster", "FraudScorer", "Generator", "GraphModel", "Model", "ScoreSummary", "SeriesScaling", "TabularClassifier",
-           "TextClassifier", "WordTokenizer", "score_csv"]
+           "TextClassifier", "Translator", "WordTokenizer", "score_csv"]

@@ -3,8 +3,10 @@
 Model contract: one input, float32 (1, 3, S, S) NCHW or (1, S, S, 3) NHWC (``manifest.inputs[0].layout``),
 RGB scaled to 0-1, letterboxed (scale to fit, centred, padded with grey 114); one output, read by the
 head that ``manifest.params["head"]`` names: ``centernet`` (edgeward's own, (1, G, G, C + 4) heatmaps and
-edge distances) or ``yolo`` (the YOLOv8 layout (1, 4 + C, N) or the YOLOv5 layout (1, N, 5 + C), boxes as
-cx, cy, w, h in input pixels). ``manifest.labels`` names the C classes. Detections come back in
+edge distances), ``yolo`` (the YOLOv8 layout (1, 4 + C, N) or the YOLOv5 layout (1, N, 5 + C), boxes as
+cx, cy, w, h in input pixels; YOLOv3 exported to ONNX by Ultralytics has the latter) or ``darknet`` (a Darknet
+cfg and weights converted by ``Detector.from_darknet``: one raw map per yolo layer, ``params["yolo"]`` their
+anchors). ``manifest.labels`` names the C classes. Detections come back in
 source-image pixels.
 """
 
@@ -21,11 +23,12 @@ from edgeward.core.config import at_least, fraction, option
 from edgeward.core.errors import InputError, ManifestError, require
 from edgeward.core.manifest import Manifest, Provenance, TensorInfo
 from edgeward.devices import Profile
+from edgeward.runtime.darknet import YoloHead, decode_darknet
 from edgeward.runtime.detect_post import Letterbox, decode_centernet, decode_yolo, letterbox_image, to_input
 from edgeward.runtime.model import Model, ModelSource, ModelTask, read_model_bytes
 
 TASK = "detect"  # the manifest task this runtime reads
-HEADS = ("centernet", "yolo")
+HEADS = ("centernet", "yolo", "darknet")
 DEFAULT_SCORE = 0.25
 
 
@@ -74,6 +77,8 @@ class Detector(ModelTask):
         if options.score_threshold is None:
             options = replace(options, score_threshold=float(manifest.thresholds.get("score", DEFAULT_SCORE)))
         self.model, self.options, self._input = model, options, model.input_names[0]
+        self._yolo = [YoloHead(tuple(map(tuple, h["anchors"])), int(h["classes"]), float(h.get("scale_xy", 1.0)))
+                      for h in manifest.params.get("yolo", ())] if self.head == "darknet" else []
         self.timings: dict[str, float] = {}
 
     @classmethod
@@ -104,6 +109,32 @@ class Detector(ModelTask):
         )
         return cls(Model(data, device=device, threads=threads, manifest=manifest), options)
 
+    @classmethod
+    def from_darknet(cls, cfg: str | os.PathLike, weights: str | os.PathLike, labels: str | os.PathLike | list[str],
+                     device: str | Profile | None = "auto", threads: int | None = None,
+                     options: DetectorOptions = DetectorOptions()) -> "Detector":
+        """A Darknet YOLO (``yolov3.cfg``, ``yolov3.weights`` and its class names: a list, a ``coco.names`` file or a
+        YOLO data.yaml), converted to ONNX in memory (``runtime.darknet``) and run by ONNX Runtime."""
+        from edgeward.runtime.darknet import darknet_to_onnx
+
+        names = _read_labels(labels)
+        data, size, heads = darknet_to_onnx(cfg, weights)
+        if any(h.classes != len(names) for h in heads):
+            raise InputError(f"{labels}: expected {heads[0].classes} class names (the cfg's classes), got {len(names)}")
+        manifest = Manifest(
+            task=TASK, format="onnx", precision="fp32",
+            inputs=(TensorInfo("image", (1, 3, size, size), "float32", "NCHW", "RGB / 255, letterbox 114"),),
+            outputs=tuple(TensorInfo(f"yolo{i}", (), "float32", "darknet") for i in range(len(heads))),
+            labels=tuple(names), features=(), thresholds={}, metrics=(),
+            provenance=Provenance("", {}, "", "", "", ""),
+            params={"head": "darknet", "source": str(cfg), "yolo": [{"anchors": [list(a) for a in h.anchors],
+                                                                     "classes": h.classes, "scale_xy": h.scale_xy}
+                                                                    for h in heads]},
+        )
+        model = Model(data, device=device, threads=threads, manifest=manifest)
+        model.source = str(cfg)
+        return cls(model, options)
+
     def preprocess(self, image: np.ndarray, bgr: bool = True) -> tuple[np.ndarray, Letterbox]:
         require("cv2", "camera")
         if not isinstance(image, np.ndarray):
@@ -115,8 +146,10 @@ class Detector(ModelTask):
         x = x.transpose(2, 0, 1)[None] if self.nchw else x[None]
         return np.ascontiguousarray(x), lb
 
-    def _decode(self, out: np.ndarray, max_detections: int):
+    def _decode(self, out: np.ndarray | list[np.ndarray], max_detections: int):
         o = self.options
+        if self.head == "darknet":
+            return decode_darknet(out, self._yolo, self.size, o.score_threshold, o.iou_threshold, max_detections)
         if self.head == "centernet":
             return decode_centernet(out, self.size, o.score_threshold, o.iou_threshold, max_detections)
         return decode_yolo(out, o.score_threshold, o.iou_threshold, max_detections)
@@ -126,7 +159,8 @@ class Detector(ModelTask):
         t0 = time.perf_counter()
         x, lb = self.preprocess(image, bgr)
         t1 = time.perf_counter()
-        out = self.model.run({self._input: x}, validate=False)[self.model.output_names[0]]
+        outs = self.model.run({self._input: x}, validate=False)
+        out = [outs[n] for n in self.model.output_names] if self._yolo else outs[self.model.output_names[0]]
         t2 = time.perf_counter()
         boxes, scores, classes = self._decode(out, self.options.max_detections if self._allow is None else 10 ** 9)
         if self._allow is not None:

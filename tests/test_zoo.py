@@ -23,7 +23,8 @@ README = "# a project\n\nbefore\n\n" + START + "\nold table\n" + END + "\n\nafte
 def zoo(tmp_path_factory):
     root = tmp_path_factory.mktemp("zoo")
     (root / "README.md").write_text(README)
-    args = ["zoo", "check", "fnn", "gnn", "cifar-cnn", "lstm", "text-encoder", "speech-cnn", "--out", str(root / "runs"),
+    args = ["zoo", "check", "fnn", "gnn", "cifar-cnn", "lstm", "text-encoder", "speech-cnn", "translator",
+            "--out", str(root / "runs"),
             "--readme", str(root / "README.md")]
     assert main(args) == 0
     return root
@@ -41,7 +42,7 @@ def test_list_names_all_twelve_and_what_each_waits_for(capsys):
 
 def test_check_trains_each_model_beyond_chance_and_checks_every_artifact(zoo):
     rows = {r["name"]: r for r in json.loads((zoo / "runs" / "zoo.json").read_text())["rows"]}
-    assert set(rows) == {"fnn", "gnn", "cifar-cnn", "lstm", "text-encoder", "speech-cnn"}
+    assert set(rows) == {"fnn", "gnn", "cifar-cnn", "lstm", "text-encoder", "speech-cnn", "translator"}
     for r in rows.values():
         if r["metric"] == "MAE":  # the forecast's error well under the last value repeated
             assert r["value"] < 0.8 * r["chance"], r
@@ -178,6 +179,27 @@ def test_the_speech_cnn_takes_frames_by_bands_and_the_recognizer_reads_that_from
     assert FrontEnd.from_dict(old).shape == (98, 40, 1)
 
 
+def test_the_translator_decodes_numbers_it_never_saw_greedily_from_strings(zoo):
+    """Row 8: ``Translator`` carries both tokenizers in the manifest, runs the encoder-decoder a step at a time
+    for a whole batch, and stops each sentence at its end word; held-out numbers come out in German word order."""
+    from edgeward.core.errors import ManifestError
+    from edgeward.runtime import Translator
+    from edgeward.train.zoo.translation import german, number_pairs
+
+    row = next(r for r in json.loads((zoo / "runs" / "zoo.json").read_text())["rows"] if r["name"] == "translator")
+    en, de = number_pairs(60, seed=5, held_out=True)
+    arts = zoo / "runs" / "translator" / "run" / "artifacts"
+    for name in ("model.onnx", "model.tflite"):
+        with Translator.from_file(arts / name) as tr:
+            got = tr.translate(en)
+            assert np.mean([g == w for g, w in zip(got, de)]) > row["value"] - 0.1, (name, got[:5], de[:5])
+            assert tr.translate("forty two") == german(42) == "zwei und vierzig"
+            with pytest.raises(InputError, match=r"^texts: expected at least one text, got none$"):
+                tr.translate([])
+    with pytest.raises(ManifestError, match=r"manifest field 'params.translator' is missing"):
+        Translator.from_file(zoo / "runs" / "lstm" / "run" / "artifacts" / "model.onnx")
+
+
 def test_the_faces_refuse_what_does_not_fit_in_one_line(zoo):
     from edgeward.core.errors import ManifestError
     from edgeward.runtime import GraphModel, Model, TabularClassifier
@@ -203,7 +225,7 @@ def test_the_readme_gets_the_table_between_its_markers_and_nothing_else_changes(
     assert text.startswith("# a project\n\nbefore\n\n" + START) and text.endswith(END + "\n\nafter\n")
     assert "old table" not in text
     assert "| 1 | fnn | accuracy " in text and "| 6 | gnn | node accuracy " in text
-    assert "| 8 | translator | not in the zoo yet: the builder" in text
+    assert "| 9 | yolov3 | not checked yet |" in text
     assert "| 7 | resnet50 | not checked yet |" in text
     assert "Measured by `edgeward zoo check` at the test suite's small sizes" in text
 
@@ -212,7 +234,8 @@ def test_checking_one_model_again_keeps_the_others_rows(zoo):
     before = json.loads((zoo / "runs" / "zoo.json").read_text())["rows"]
     assert main(["zoo", "check", "fnn", "--out", str(zoo / "runs"), "--readme", str(zoo / "README.md")]) == 0
     after = json.loads((zoo / "runs" / "zoo.json").read_text())["rows"]
-    assert [r["name"] for r in after] == ["fnn", "cifar-cnn", "lstm", "text-encoder", "gnn", "speech-cnn"]  # its order
+    order = ["fnn", "cifar-cnn", "lstm", "text-encoder", "gnn", "translator", "speech-cnn"]  # the article's
+    assert [r["name"] for r in after] == order
     assert [r for r in after if r["name"] != "fnn"] == [r for r in before if r["name"] != "fnn"]
     assert "| 6 | gnn | node accuracy " in (zoo / "README.md").read_text()
 
@@ -238,9 +261,13 @@ def test_the_graph_model_reloads_in_a_fresh_process_from_its_run(zoo):
     assert out.stdout.strip().endswith("GraphConv")
 
 
-def test_unknown_and_unready_models_are_one_line_errors(tmp_path, capsys):
-    assert main(["zoo", "check", "translator", "--out", str(tmp_path)]) == 2
-    assert "zoo check: translator is not in the zoo yet (the builder" in capsys.readouterr().err
+def test_unknown_and_unready_models_are_one_line_errors(tmp_path, capsys, monkeypatch):
+    from edgeward.train.zoo import rows
+
+    waiting = rows.ZooRow(13, "later", "a model", "Model", None, "its builder")
+    monkeypatch.setattr(rows, "ROWS", (*rows.ROWS, waiting))
+    assert main(["zoo", "check", "later", "--out", str(tmp_path)]) == 2
+    assert "zoo check: later is not in the zoo yet (its builder)" in capsys.readouterr().err
     assert main(["zoo", "list", "alexnet"]) == 2
     assert "zoo: expected a model among fnn, cifar-cnn" in capsys.readouterr().err
     readme = tmp_path / "README.md"

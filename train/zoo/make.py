@@ -115,6 +115,53 @@ def make_text_encoder(out: Path, full: bool = False, progress: bool = False) -> 
                 note=f"{len(LABELS)} intents; test requests name rooms, times, cities and people training never drew")
 
 
+def make_translator(out: Path, full: bool = False, progress: bool = False) -> Made:
+    from edgeward.core.keras_env import tf_keras
+    from edgeward.runtime.text import PAD, WordTokenizer
+    from edgeward.runtime.translate import END, START, greedy, words_of
+    from edgeward.train.loop import epoch_bar
+    from edgeward.train.zoo.translation import LENGTH, SOURCE_NAME, TARGET_NAME, build_translator, number_pairs
+
+    keras = tf_keras()
+    keras.utils.set_random_seed(0)
+    en, de = number_pairs(20_000 if full else 6_000, seed=0)
+    en_test, de_test = number_pairs(500 if full else 200, seed=1, held_out=True)
+    source = WordTokenizer.fit(en, 10_000, LENGTH)
+    target = WordTokenizer((START, END) + WordTokenizer.fit(de, 10_000, LENGTH).vocabulary, LENGTH)
+    start, end = target.vocabulary.index(START) + 2, target.vocabulary.index(END) + 2
+
+    def teacher(texts):
+        """(decoder input: <start> then the words; labels: the words then <end>), both padded."""
+        words = target.encode(texts)
+        labels = words.copy()
+        rows = np.flatnonzero((words != PAD).sum(1) < LENGTH)
+        labels[rows, (words[rows] != PAD).sum(1)] = end
+        decoder = np.full_like(labels, PAD)
+        decoder[:, 0], decoder[:, 1:] = start, labels[:, :-1]
+        return decoder, labels
+
+    vocab_in, vocab_out = (10_000, 10_000) if full else (source.size, target.size)
+    model = build_translator(keras, vocab_in, vocab_out)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    decoder, labels = teacher(de)
+    epochs = 30 if full else 12
+    model.fit([source.encode(en), decoder], labels, sample_weight=(labels != PAD).astype("float32"), epochs=epochs,
+              batch_size=64, verbose=0, callbacks=[epoch_bar(keras, epochs, "training translator", progress)])
+    x_test = source.encode(en_test)
+    ids = greedy(lambda s, t: model([s, t], training=False).numpy(), x_test, start, end)
+    got = words_of(ids, target, end)
+    exact = float(np.mean([g == w for g, w in zip(got, de_test)]))
+    want = teacher(de_test)[1][:, : ids.shape[1]]  # labels[t] is the word after t words: greedy's ids[t]
+    real = want != PAD
+    token = float((ids[real] == want[real]).mean())
+    decoder_test, _ = teacher(de_test)
+    params = {"translator": {"source": source.to_dict(), "target": target.to_dict(), "inputs": [SOURCE_NAME, TARGET_NAME]}}
+    run = _adopt(model, out, {SOURCE_NAME: x_test, TARGET_NAME: decoder_test}, params=params)
+    return Made(run, "exact match", exact, 0.0,
+                note=f"numbers in English to German word order, {len(en_test)} never drawn in training; token accuracy "
+                     f"{token:.3f}")
+
+
 def make_gnn(out: Path, full: bool = False, progress: bool = False) -> Made:
     from edgeward.core.keras_env import tf_keras
     from edgeward.train.zoo.graph import LAYER_FILE, RUNTIME_PARAMS, block_graphs, build_gnn, community_labels, model_inputs
@@ -247,3 +294,23 @@ def make_gan(out: Path, full: bool = False, progress: bool = False) -> Made:
                 note=f"samples the digit classifier (top-1 {judge_record.metrics['model']['top1']:.2f} on real digits) "
                      f"names with >= 0.9; {kinds} of 10 digits among them; the chance column: the untrained "
                      f"generator's; samples: {out / 'samples.png'}")
+
+
+def make_yolov3(out: Path, full: bool = False, progress: bool = False) -> Made:
+    """The article loads a Darknet YOLOv3 with OpenCV; edgeward runs such files with ``Detector.from_darknet`` and
+    trains its own detector (CenterNet-style, on generated digit scenes): the row checks that one's exports."""
+    from edgeward.train.detect.config import DetectDataConfig, DetectorShape, DetectTrainConfig
+    from edgeward.train.detect.data import generate_digits
+    from edgeward.train.detect.training import train_detect
+
+    data = out / "data"
+    if not data.exists():
+        generate_digits(data, DetectDataConfig(images=2000 if full else 1000, holdout=200 if full else 100, video_seconds=0),
+                        progress=progress)
+    size = 320 if full else 160
+    config = DetectTrainConfig(epochs=30, eval_every=100, holdout_images=100 if full else 50,
+                               shape=DetectorShape(size=size))
+    record = train_detect(data, out / "run", config, progress=progress)
+    return Made(out / "run", "mAP@0.5", record.metrics["model"]["map50"], 0.0,
+                note=f"edgeward's detector on digit scenes at {size}x{size}; Darknet files run through "
+                     "Detector.from_darknet")

@@ -35,10 +35,10 @@ ROWS = (
     ZooRow(6, "gnn", "GNN: a custom GraphConv layer over node features and an adjacency matrix, node classes",
            "GraphModel", "make_gnn"),
     ZooRow(7, "resnet50", "ResNet50, random weights (no download), caffe preprocessing", "Classifier", "make_resnet50"),
-    ZooRow(8, "translator", "encoder-decoder Transformer: two int inputs of 50, vocabulary 10000", "Translator", None,
-           "the builder, a generated parallel corpus, greedy decoding in the Translator"),
-    ZooRow(9, "yolov3", "YOLOv3 through OpenCV DNN (yolov3.cfg, yolov3.weights)", "Detector (edgeward's own detector "
-           "trains: `edgeward train detect`)", None, "Detector.from_darknet with three-scale decoding"),
+    ZooRow(8, "translator", "encoder-decoder Transformer: two int inputs of 50, vocabulary 10000", "Translator",
+           "make_translator"),
+    ZooRow(9, "yolov3", "YOLOv3 through OpenCV DNN (yolov3.cfg, yolov3.weights)", "Detector.from_darknet (the cfg and "
+           "weights as they are); the row trains edgeward's own detector (`edgeward train detect`)", "make_yolov3"),
     ZooRow(10, "nodule-cnn", "lung-nodule CNN: 128x128x3, binary, class folders with augmentation", "Classifier",
            "make_nodule_cnn"),
     ZooRow(11, "fraud", "fraud DNN on tabular transactions", "FraudScorer", "make_fraud"),

@@ -1,0 +1,125 @@
+"""Row 8 of the zoo, the article's encoder-decoder Transformer for translation: two int inputs of length 50 (the
+source, and the target so far), a vocabulary of 10000 (``--full``; the corpus's own at test sizes), softmax over
+the target vocabulary at every position; and a parallel corpus with real structure: numbers from 0 to 999,999
+written out in English and in German word order, where the units come before the tens ("two and forty") and the
+thousands' group is said whole first.
+
+The test numbers are never drawn in training (a held-out set), so the model must learn the reordering, not the
+pairs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LENGTH, WIDTH, HEADS = 50, 64, 4
+SOURCE_NAME, TARGET_NAME = "source", "target"
+START, END = "<start>", "<end>"
+
+_EN_UNITS = "zero one two three four five six seven eight nine".split()
+_EN_TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_EN_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_DE_UNITS = "null eins zwei drei vier fuenf sechs sieben acht neun".split()
+_DE_TEENS = "zehn elf zwoelf dreizehn vierzehn fuenfzehn sechzehn siebzehn achtzehn neunzehn".split()
+_DE_TENS = "_ _ zwanzig dreissig vierzig fuenfzig sechzig siebzig achtzig neunzig".split()
+
+
+def english(n: int) -> str:
+    def below_thousand(k: int) -> list[str]:
+        words = []
+        if k >= 100:
+            words += [_EN_UNITS[k // 100], "hundred"]
+            k %= 100
+            if k:
+                words.append("and")
+        if k >= 20:
+            words.append(_EN_TENS[k // 10])
+            if k % 10:
+                words.append(_EN_UNITS[k % 10])
+        elif k >= 10:
+            words.append(_EN_TEENS[k - 10])
+        elif k or not words:
+            words.append(_EN_UNITS[k])
+        return words
+
+    if n < 1000:
+        return " ".join(below_thousand(n))
+    rest = n % 1000
+    words = below_thousand(n // 1000) + ["thousand"]
+    if rest:
+        words += (["and"] if rest < 100 else []) + below_thousand(rest)
+    return " ".join(words)
+
+
+def german(n: int) -> str:
+    """German word order, one token per word part: 42 is "zwei und vierzig", 1,042 "ein tausend zwei und vierzig"."""
+
+    def below_thousand(k: int, one: str = "eins") -> list[str]:
+        words = []
+        if k >= 100:
+            words += [("ein" if k // 100 == 1 else _DE_UNITS[k // 100]), "hundert"]
+            k %= 100
+        if k >= 20:
+            if k % 10:
+                words += ["ein" if k % 10 == 1 else _DE_UNITS[k % 10], "und"]
+            words.append(_DE_TENS[k // 10])
+        elif k >= 10:
+            words.append(_DE_TEENS[k - 10])
+        elif k == 1:
+            words.append(one)
+        elif k or not words:
+            words.append(_DE_UNITS[k])
+        return words
+
+    if n < 1000:
+        return " ".join(below_thousand(n))
+    rest = n % 1000
+    return " ".join(below_thousand(n // 1000, one="ein") + ["tausend"] + (below_thousand(rest) if rest else []))
+
+
+def number_pairs(n: int, seed: int, held_out: bool = False) -> tuple[list[str], list[str]]:
+    """``n`` (English, German) pairs. Numbers whose value is 7 modulo 11 are held out: ``held_out`` draws only
+    them, training never does. Half the draws are below 1,000, where most of the word-order rules live."""
+    rng = np.random.default_rng(seed)
+    out: list[int] = []
+    while len(out) < n:
+        k = int(rng.integers(0, 1000)) if rng.random() < 0.5 else int(rng.integers(1000, 1_000_000))
+        if (k % 11 == 7) == held_out:
+            out.append(k)
+    return [english(k) for k in out], [german(k) for k in out]
+
+
+def build_translator(keras, source_vocabulary: int, target_vocabulary: int, length: int = LENGTH, width: int = WIDTH,
+                     heads: int = HEADS):
+    """One encoder block (self-attention, feed-forward) and one decoder block (causal self-attention,
+    cross-attention to the encoder, feed-forward), each sublayer with a residual and LayerNormalization; learned
+    positions; the decoder's softmax over the target vocabulary at every position."""
+    from edgeward.core.keras_env import tensorflow
+
+    tf = tensorflow()
+    L = keras.layers
+    src = keras.Input(shape=(length,), dtype="int32", name=SOURCE_NAME)
+    tgt = keras.Input(shape=(length,), dtype="int32", name=TARGET_NAME)
+    # positions and the causal mask from the ids themselves (ops on the inputs, not constants: a constant in a
+    # functional model is saved as a list and breaks loading)
+    positions = tf.math.cumsum(tf.ones_like(tgt), axis=1) - 1
+    causal = tf.cast(positions[:, None, :] <= positions[:, :, None], "float32")  # [b, q, k]: k at or before q
+
+    def embed(ids, vocabulary, name):
+        where = tf.math.cumsum(tf.ones_like(ids), axis=1) - 1
+        return L.Embedding(vocabulary, width, name=f"{name}_tokens")(ids) + \
+            L.Embedding(length, width, name=f"{name}_positions")(where)
+
+    def block(x, name, memory=None, mask=None):
+        attended = L.MultiHeadAttention(heads, width // heads, name=f"{name}_self")(x, x, attention_mask=mask)
+        x = L.LayerNormalization(epsilon=1e-6, name=f"{name}_norm1")(x + attended)
+        if memory is not None:
+            crossed = L.MultiHeadAttention(heads, width // heads, name=f"{name}_cross")(x, memory)
+            x = L.LayerNormalization(epsilon=1e-6, name=f"{name}_norm2")(x + crossed)
+        ff = L.Dense(width, name=f"{name}_ff2")(L.Dense(2 * width, activation="relu", name=f"{name}_ff1")(x))
+        return L.LayerNormalization(epsilon=1e-6, name=f"{name}_norm3")(x + ff)
+
+    memory = block(embed(src, source_vocabulary, "encoder"), "encoder")
+    decoded = block(embed(tgt, target_vocabulary, "decoder"), "decoder", memory=memory, mask=causal)
+    probabilities = L.Dense(target_vocabulary, activation="softmax", name="next_token")(decoded)
+    return keras.Model([src, tgt], probabilities, name="translator")
