@@ -293,6 +293,33 @@ def test_the_image_builders_follow_the_article_at_small_size():
         assert out.shape == (2, classes) and np.allclose(out.sum(1), 1, atol=1e-5)
 
 
+def test_resnet50_takes_a_local_weights_file_and_refuses_one_that_does_not_fit(tmp_path):
+    """Row 7's `--weights FILE`: the backbone starts from a local file (nothing is downloaded); a file of other
+    weights, a missing file or weights for an architecture without a backbone are one-line errors."""
+    from edgeward.core.errors import ConfigError
+    from edgeward.core.keras_env import tf_keras
+    from edgeward.train.classify.config import Arch, ClassifyTrainConfig
+    from edgeward.train.classify.training import build_classifier
+
+    keras = tf_keras()
+    keras.utils.set_random_seed(1)
+    donor = keras.applications.ResNet50(input_shape=(32, 32, 3), weights=None, include_top=False, pooling="avg")
+    donor.save_weights(tmp_path / "resnet50_notop.h5")
+    config = ClassifyTrainConfig(arch=Arch.RESNET50, weights=str(tmp_path / "resnet50_notop.h5"))
+    model = build_classifier(keras, Arch.RESNET50, 32, 10, config)
+    for name in ("conv1_conv", "conv5_block3_3_conv"):
+        np.testing.assert_array_equal(model.get_layer(name).get_weights()[0], donor.get_layer(name).get_weights()[0])
+    keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, weights=None, include_top=False,
+                                   pooling="avg").save_weights(tmp_path / "mobilenet.h5")
+    with pytest.raises(InputError, match=r"mobilenet.h5: not weights for resnet50 without its top \("):
+        build_classifier(keras, Arch.RESNET50, 32, 10,
+                         ClassifyTrainConfig(arch=Arch.RESNET50, weights=str(tmp_path / "mobilenet.h5")))
+    with pytest.raises(ConfigError, match=r"^weights \(--weights\): expected an existing weights file, got '.*nope.h5'$"):
+        ClassifyTrainConfig(arch=Arch.RESNET50, weights=str(tmp_path / "nope.h5"))
+    with pytest.raises(ConfigError, match=r"expected none for --arch small-cnn \(only resnet50 and mobilenet take"):
+        ClassifyTrainConfig(weights=str(tmp_path / "resnet50_notop.h5"))
+
+
 def test_a_per_node_class_output_agrees_node_by_node():
     from edgeward.train.generic.adopt import agreement_metric, output_kind
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 
 from edgeward.core.config import at_least, check, fraction, option
 
@@ -42,6 +43,8 @@ class ClassifyDataConfig:
 class ClassifyTrainConfig:
     arch: Arch = option(Arch.SMALL_CNN, "the network")
     size: int | None = option(None, "input side, pixels (default: the training images' own)")
+    weights: str | None = option(None, "resnet50, mobilenet: a local weights file for the backbone (Keras' ImageNet "
+                                       "weights without the top, .h5); default: random (nothing is downloaded)")
     filters: int = option(32, "small-cnn: the first block's width (the others 2x and 3x)")
     epochs: int = option(30, "passes over the training images")
     batch_size: int = option(64, "images per batch")
@@ -59,6 +62,10 @@ class ClassifyTrainConfig:
     def __post_init__(self):
         if not isinstance(self.arch, Arch):
             object.__setattr__(self, "arch", Arch(self.arch))
+        if self.weights is not None:
+            check(self, "weights", self.arch in (Arch.RESNET50, Arch.MOBILENET),
+                  f"none for --arch {self.arch.value} (only resnet50 and mobilenet take a weights file)")
+            check(self, "weights", Path(self.weights).is_file(), "an existing weights file")
         if self.size is not None:
             check(self, "size", isinstance(self.size, int) and self.size >= 32, "a whole number >= 32")
         at_least(self, 1, "filters", "epochs", "batch_size", "holdout_images")

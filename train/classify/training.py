@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeward.core.errors import InputError
 from edgeward.core.hashing import data_sha256
 from edgeward.core.rundir import DataInfo, RunDir, TrainingRecord
 from edgeward.core.task import TaskData
@@ -59,10 +60,14 @@ def build_classifier(keras, arch: Arch, size: int, n_classes: int, config: Class
         return build_nodule_cnn(keras, size, n_classes, seed=config.seed, input_name=INPUT_NAME)
     apps = keras.applications
     inputs = keras.Input(shape=(size, size, 3), name=INPUT_NAME)
-    if arch is Arch.MOBILENET:
-        base = apps.MobileNetV2(input_tensor=inputs, alpha=0.35, weights=None, include_top=False, pooling="avg")
-    else:
-        base = apps.ResNet50(input_tensor=inputs, weights=None, include_top=False, pooling="avg")
+    make = (lambda w: apps.MobileNetV2(input_tensor=inputs, alpha=0.35, weights=w, include_top=False, pooling="avg")) \
+        if arch is Arch.MOBILENET else (lambda w: apps.ResNet50(input_tensor=inputs, weights=w, include_top=False,
+                                                                pooling="avg"))
+    try:
+        base = make(config.weights)
+    except (ValueError, OSError) as exc:  # a file of other weights, or not an HDF5 file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{config.weights}: not weights for {arch.value} without its top ({first[:160]})") from None
     x = keras.layers.Dropout(config.dropout, seed=config.seed)(base.output)
     outputs = keras.layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name=arch.value.replace("-", "_"))

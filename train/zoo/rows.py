@@ -34,7 +34,8 @@ ROWS = (
            "Generator", "make_gan"),
     ZooRow(6, "gnn", "GNN: a custom GraphConv layer over node features and an adjacency matrix, node classes",
            "GraphModel", "make_gnn"),
-    ZooRow(7, "resnet50", "ResNet50, random weights (no download), caffe preprocessing", "Classifier", "make_resnet50"),
+    ZooRow(7, "resnet50", "ResNet50, random weights (no download; `train classify --weights FILE`: a local file), caffe "
+           "preprocessing", "Classifier", "make_resnet50"),
     ZooRow(8, "translator", "encoder-decoder Transformer: two int inputs of 50, vocabulary 10000", "Translator",
            "make_translator"),
     ZooRow(9, "yolov3", "YOLOv3 through OpenCV DNN (yolov3.cfg, yolov3.weights)", "Detector.from_darknet (the cfg and "
