@@ -124,8 +124,8 @@ def _dilated(model) -> bool:
 def recurrent(model) -> bool:
     """Whether a model has a recurrent layer (LSTM, GRU, SimpleRNN, any ``RNN``): with an open batch the converter
     cannot size the loop's tensor list ("TensorListReserve requires element_shape to be static"); with the batch
-    fixed at one it writes a builtin UNIDIRECTIONAL_SEQUENCE_LSTM (or an unrolled loop). LiteRT cannot resize such a
-    file's batch, so the runtime runs it a row at a time (``runtime.sessions.TfliteSession``)."""
+    fixed at one it writes the loop as a WHILE of builtin ops. LiteRT cannot resize such a file's batch, so the
+    runtime runs it a row at a time (``runtime.sessions.TfliteSession``)."""
     return any(hasattr(layer, "cell") and hasattr(layer, "return_sequences") for layer in _layers(model))
 
 
