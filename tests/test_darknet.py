@@ -199,3 +199,28 @@ def test_what_the_converter_does_not_take_is_a_one_line_error_naming_the_place(t
     with pytest.raises(InputError, match=r"tiny.names: expected 2 class names \(the cfg's classes\), got 3"):
         names.write_text("a\nb\nc\n")
         Detector.from_darknet(cfg, weights, names)
+
+
+def test_the_article_flow_from_the_command_line_on_a_video(tiny, capsys):
+    """`edgeward run detect --model yolov3.cfg --weights yolov3.weights --labels coco.names --source video.mp4`: the
+    article's files on a real OpenCV capture of an MP4 (no camera here), every frame's boxes as JSON lines."""
+    import json
+
+    from edgeward.app.cli import main
+    from edgeward.runtime.video_loop import VideoSink
+
+    frame = np.zeros((128, 128, 3), np.uint8)
+    frame[8:28, 8:28] = 255
+    with VideoSink(tiny / "square.mp4", fps=10) as sink:
+        for _ in range(5):
+            sink.write(frame)
+    args = ["run", "detect", "--model", str(tiny / "tiny.cfg"), "--weights", str(tiny / "tiny.weights"),
+            "--source", str(tiny / "square.mp4"), "--json"]
+    assert main(args + ["--labels", str(tiny / "tiny.names")]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 5
+    for line in lines:
+        assert {(d["label"], tuple(round(v) for v in d["box"])) for d in line["detections"]} == _expected()
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip() == ("error: --weights: a Darknet model needs its class names too: --labels "
+                                               "FILE (coco.names), got none")

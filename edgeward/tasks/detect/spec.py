@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.config import option
+from edgeward.core.errors import InputError
 from edgeward.core.manifest import TensorInfo
 from edgeward.core.rundir import RunDir, TrainingRecord, common_v0
 from edgeward.core.task import ModelContract, TaskData, TaskSpec
@@ -28,7 +29,10 @@ class DetectRun:
 
     detector: DetectorOptions = option(factory=DetectorOptions)
     stream: StreamOptions = option(factory=StreamOptions)
-    labels: str | None = option(None, "class names of a YOLOv5/YOLOv8 ONNX model made elsewhere (txt or data.yaml)")
+    labels: str | None = option(None, "class names of a YOLOv5/YOLOv8 ONNX model made elsewhere, or of a Darknet model "
+                                      "(txt, .names or data.yaml)")
+    weights: str | None = option(None, "Darknet weights: the model is then a Darknet .cfg (the article's yolov3.cfg and "
+                                       "yolov3.weights), its class names --labels")
     save: str | None = option(None, "write the annotated video here (.mp4)")
     show: bool = option(False, "show the annotated video (needs a GUI OpenCV)")
 
@@ -113,8 +117,15 @@ class DetectTask(TaskSpec):
         from edgeward.runtime.video import LatestFrames
         from edgeward.runtime.video_loop import VideoSink, detect_frames, show
 
-        detector = (Detector.from_yolo(model, options.labels, device=device, threads=threads, options=options.detector)
-                    if options.labels else Detector.from_file(model, device=device, threads=threads, options=options.detector))
+        if options.weights and not options.labels:
+            raise InputError("--weights: a Darknet model needs its class names too: --labels FILE (coco.names), got none")
+        if options.weights:
+            detector = Detector.from_darknet(model, options.weights, options.labels, device=device, threads=threads,
+                                             options=options.detector)
+        elif options.labels:
+            detector = Detector.from_yolo(model, options.labels, device=device, threads=threads, options=options.detector)
+        else:
+            detector = Detector.from_file(model, device=device, threads=threads, options=options.detector)
         with detector, LatestFrames(int(source) if source.isdigit() else source, options=options.stream) as frames, \
                 (VideoSink(options.save) if options.save else nullcontext()) as sink:
             for f in detect_frames(detector, frames.frames()):
