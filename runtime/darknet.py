@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeward.core.errors import DataError, InputError, ModelFileError, require
+from edgeward.core.errors import DataError, ModelFileError, require
 from edgeward.runtime.detect_post import nms
 
 BN_EPSILON = 1e-5  # darknet's
@@ -250,8 +250,6 @@ def decode_darknet(maps: list[np.ndarray], heads: list[YoloHead], size: int, sco
         bh = np.exp(np.minimum(t[..., 3], 20)) * anchors[:, 1, None, None]
         boxes.append(np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], -1).reshape(-1, 4))
         scores.append((sig[..., 5:] * sig[..., 4:5]).reshape(-1, head.classes))
-    if len({s.shape[1] for s in scores}) != 1:
-        raise InputError("darknet: the yolo layers disagree on the number of classes")
     boxes_all, score_all = np.concatenate(boxes), np.concatenate(scores)
     classes = score_all.argmax(1)
     best = score_all[np.arange(len(classes)), classes]

@@ -47,8 +47,14 @@ class Generator(ModelTask):
     def from_noise(self, z: np.ndarray) -> np.ndarray:
         """The images of given noise vectors (N, D)."""
         out = self.model.run({self._input: np.asarray(z, np.float32)})[self.model.output_names[0]]
-        pixels = np.clip(np.round((out - self.low) / (self.high - self.low) * 255.0), 0, 255).astype(np.uint8)
-        return pixels[..., 0] if pixels.shape[-1] == 1 else pixels
+        return to_pixels(out, self.low, self.high)
+
+
+def to_pixels(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """A generator's outputs in [low, high] as uint8 pixels, one channel dropped to (N, H, W). Training judges its
+    samples through this same mapping."""
+    pixels = np.clip(np.round((np.asarray(values) - low) / (high - low) * 255.0), 0, 255).astype(np.uint8)
+    return pixels[..., 0] if pixels.shape[-1] == 1 else pixels
 
 
 def grid(images: np.ndarray, columns: int = 8, gap: int = 2) -> np.ndarray:

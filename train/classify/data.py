@@ -25,18 +25,18 @@ from edgeward.core.errors import InputError, require
 from edgeward.runtime.classify import ImagePreprocess
 from edgeward.runtime.video_loop import VideoSink
 from edgeward.train.classify.config import ClassifyDataConfig, ImageKind
+from edgeward.train.classify.digits import DIGITS, draw_digit
 
 OBJECTS = ("circle", "ring", "square", "frame", "triangle", "star", "plus", "crescent", "arrow", "bars")
 NODULES = ("clear", "nodule")
 SIZES = {ImageKind.OBJECTS: 32, ImageKind.NODULES: 128, ImageKind.DIGITS: 28}
+VIDEO_SCALE = {ImageKind.OBJECTS: 4, ImageKind.NODULES: 2, ImageKind.DIGITS: 8}  # how much larger the video shows each
 SPLITS = ("train", "val", "test")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 DRAW_SCALE = 4  # objects are drawn at 4x and averaged down: smooth edges at 32x32
 
 
 def class_names(kind: ImageKind) -> tuple[str, ...]:
-    from edgeward.train.classify.digits import DIGITS
-
     return {ImageKind.OBJECTS: OBJECTS, ImageKind.NODULES: NODULES, ImageKind.DIGITS: DIGITS}[kind]
 
 
@@ -240,8 +240,6 @@ def generate_images(out: str | os.PathLike, config: ClassifyDataConfig = Classif
 
 def _draw(kind: ImageKind, k: int, rng: np.random.Generator) -> np.ndarray:
     if kind is ImageKind.DIGITS:
-        from edgeward.train.classify.digits import draw_digit
-
         return draw_digit(k, rng)
     return draw_object(OBJECTS[k], rng) if kind is ImageKind.OBJECTS else draw_scan(k == 1, rng)
 
@@ -251,7 +249,7 @@ def write_video(out_video: Path, out_csv: Path, kind: ImageKind, seconds: float,
     shifted by a pixel or two and noised afresh; ``out_csv`` says each frame's class."""
     cv2 = require("cv2", "camera")
     rng = np.random.default_rng(seed)
-    names, side = class_names(kind), SIZES[kind] * {ImageKind.OBJECTS: 4, ImageKind.NODULES: 2, ImageKind.DIGITS: 8}[kind]
+    names, side = class_names(kind), SIZES[kind] * VIDEO_SCALE[kind]
     rows = []
     with VideoSink(out_video, float(fps)) as sink:
         for second in range(int(seconds)):

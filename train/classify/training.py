@@ -10,6 +10,7 @@ matrix, and for two classes AUPRC, ROC-AUC and a decision threshold chosen on va
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -60,11 +61,9 @@ def build_classifier(keras, arch: Arch, size: int, n_classes: int, config: Class
         return build_nodule_cnn(keras, size, n_classes, seed=config.seed, input_name=INPUT_NAME)
     apps = keras.applications
     inputs = keras.Input(shape=(size, size, 3), name=INPUT_NAME)
-    make = (lambda w: apps.MobileNetV2(input_tensor=inputs, alpha=0.35, weights=w, include_top=False, pooling="avg")) \
-        if arch is Arch.MOBILENET else (lambda w: apps.ResNet50(input_tensor=inputs, weights=w, include_top=False,
-                                                                pooling="avg"))
+    application = partial(apps.MobileNetV2, alpha=0.35) if arch is Arch.MOBILENET else apps.ResNet50
     try:
-        base = make(config.weights)
+        base = application(input_tensor=inputs, weights=config.weights, include_top=False, pooling="avg")
     except (ValueError, OSError) as exc:  # a file of other weights, or not an HDF5 file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{config.weights}: not weights for {arch.value} without its top ({first[:160]})") from None

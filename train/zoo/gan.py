@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 NOISE, INPUT_NAME = 100, "noise"
+RANGE = (-1.0, 1.0)  # the generator's pixel values (tanh), written into the manifest for the runtime
 
 
 def build_generator(keras, noise: int = NOISE):

@@ -23,11 +23,13 @@ class Made:
     note: str = ""
 
 
-def _fit(keras, model, x, y, epochs: int, loss: str, progress: bool, desc: str) -> None:
+def _fit(keras, model, x, y, epochs: int, loss: str, progress: bool, desc: str, learning_rate: float = 2e-3,
+         batch_size: int = 32, sample_weight: np.ndarray | None = None) -> None:
     from edgeward.train.loop import epoch_bar
 
-    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss=loss)
-    model.fit(x, y, epochs=epochs, batch_size=32, verbose=0, callbacks=[epoch_bar(keras, epochs, desc, progress)])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
+    model.fit(x, y, sample_weight=sample_weight, epochs=epochs, batch_size=batch_size, verbose=0,
+              callbacks=[epoch_bar(keras, epochs, desc, progress)])
 
 
 def _adopt(model, out: Path, inputs: dict[str, np.ndarray], custom_objects: str | None = None,
@@ -80,12 +82,8 @@ def make_lstm(out: Path, full: bool = False, progress: bool = False) -> Made:
     x_test, y_test = windows(hourly_series(50 if full else 20, 24 * 7, seed=1))
     scaling = SeriesScaling.fit(x)
     model = build_lstm(keras)
-    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="mse")
-    from edgeward.train.loop import epoch_bar
-
-    epochs = 20 if full else 6
-    model.fit(scaling.apply(x)[..., None], scaling.apply(y), epochs=epochs, batch_size=64, verbose=0,
-              callbacks=[epoch_bar(keras, epochs, "training lstm", progress)])
+    _fit(keras, model, scaling.apply(x)[..., None], scaling.apply(y), 20 if full else 6, "mse", progress,
+         "training lstm", batch_size=64)
     predicted = scaling.invert(model.predict(scaling.apply(x_test)[..., None], verbose=0)[:, 0])
     mae, naive = float(np.abs(predicted - y_test).mean()), float(np.abs(x_test[:, -1] - y_test).mean())
     keep = np.random.default_rng(0).choice(len(x_test), 400, replace=False)
@@ -119,7 +117,6 @@ def make_translator(out: Path, full: bool = False, progress: bool = False) -> Ma
     from edgeward.core.keras_env import tf_keras
     from edgeward.runtime.text import PAD, WordTokenizer
     from edgeward.runtime.translate import END, START, greedy, words_of
-    from edgeward.train.loop import epoch_bar
     from edgeward.train.zoo.translation import LENGTH, SOURCE_NAME, TARGET_NAME, build_translator, number_pairs
 
     keras = tf_keras()
@@ -142,19 +139,18 @@ def make_translator(out: Path, full: bool = False, progress: bool = False) -> Ma
 
     vocab_in, vocab_out = (10_000, 10_000) if full else (source.size, target.size)
     model = build_translator(keras, vocab_in, vocab_out)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     decoder, labels = teacher(de)
-    epochs = 30 if full else 12
-    model.fit([source.encode(en), decoder], labels, sample_weight=(labels != PAD).astype("float32"), epochs=epochs,
-              batch_size=64, verbose=0, callbacks=[epoch_bar(keras, epochs, "training translator", progress)])
+    _fit(keras, model, [source.encode(en), decoder], labels, 30 if full else 12, "sparse_categorical_crossentropy",
+         progress, "training translator", learning_rate=1e-3, batch_size=64,
+         sample_weight=(labels != PAD).astype("float32"))
     x_test = source.encode(en_test)
     ids = greedy(lambda s, t: model([s, t], training=False).numpy(), x_test, start, end)
     got = words_of(ids, target, end)
     exact = float(np.mean([g == w for g, w in zip(got, de_test)]))
-    want = teacher(de_test)[1][:, : ids.shape[1]]  # labels[t] is the word after t words: greedy's ids[t]
+    decoder_test, labels_test = teacher(de_test)
+    want = labels_test[:, : ids.shape[1]]  # labels[t] is the word after t words: greedy's ids[t]
     real = want != PAD
     token = float((ids[real] == want[real]).mean())
-    decoder_test, _ = teacher(de_test)
     params = {"translator": {"source": source.to_dict(), "target": target.to_dict(), "inputs": [SOURCE_NAME, TARGET_NAME]}}
     run = _adopt(model, out, {SOURCE_NAME: x_test, TARGET_NAME: decoder_test}, params=params)
     return Made(run, "exact match", exact, 0.0,
@@ -258,11 +254,11 @@ def make_gan(out: Path, full: bool = False, progress: bool = False) -> Made:
 
     from edgeward.core.keras_env import tf_keras
     from edgeward.runtime.classify import ImagePreprocess
-    from edgeward.runtime.generate import grid
+    from edgeward.runtime.generate import grid, to_pixels
     from edgeward.train.classify.config import ClassifyDataConfig, ClassifyTrainConfig, ImageKind
     from edgeward.train.classify.data import generate_images, load_class_folders
     from edgeward.train.classify.training import PREPROCESS, train_classify
-    from edgeward.train.zoo.gan import INPUT_NAME, NOISE, build_generator, to_gan, train_gan
+    from edgeward.train.zoo.gan import INPUT_NAME, NOISE, RANGE, build_generator, to_gan, train_gan
 
     keras = tf_keras()
     data = out / "digits"
@@ -280,16 +276,16 @@ def make_gan(out: Path, full: bool = False, progress: bool = False) -> Made:
 
     def recognised(gen) -> tuple[float, int, np.ndarray]:
         pixels = gen.predict(np.random.default_rng(7).standard_normal((1000, NOISE)).astype(np.float32), verbose=0)
-        grey = np.clip(np.round((pixels + 1.0) * 127.5), 0, 255).astype(np.uint8)
-        p = judge.predict(scale(np.repeat(grey, 3, axis=-1)), verbose=0)
+        grey = to_pixels(pixels, *RANGE)  # (N, 28, 28), as the runtime's Generator gives them
+        p = judge.predict(scale(np.repeat(grey[..., None], 3, axis=-1)), verbose=0)
         sure = p.max(1) >= 0.9
-        return float(sure.mean()), len(set(p.argmax(1)[sure])), grey[..., 0]
+        return float(sure.mean()), len(set(p.argmax(1)[sure])), grey
 
     share, kinds, samples = recognised(generator)
     untrained, _, _ = recognised(build_generator(keras))
     Image.fromarray(grid(samples[:64])).save(out / "samples.png")
     z = np.random.default_rng(1).standard_normal((400, NOISE)).astype(np.float32)
-    run = _adopt(generator, out, {INPUT_NAME: z}, params={"generator": {"range": [-1.0, 1.0]}})
+    run = _adopt(generator, out, {INPUT_NAME: z}, params={"generator": {"range": list(RANGE)}})
     return Made(run, "recognised", share, untrained,
                 note=f"samples the digit classifier (top-1 {judge_record.metrics['model']['top1']:.2f} on real digits) "
                      f"names with >= 0.9; {kinds} of 10 digits among them; the chance column: the untrained "
