@@ -210,3 +210,16 @@ def test_int8_onnx_uses_uint8_activations_on_cpu(fraud_run, tmp_path):
     zero_points = [consts[n.input[2]] for n in graph.node if n.op_type == "QuantizeLinear" and len(n.input) > 2]
     assert zero_points and all(z.dtype == np.uint8 for z in zero_points)
     assert all(len(n.name) <= 24 for n in graph.node)  # converter names compacted
+
+
+def test_onnx_calibration_batches_shrink_for_big_inputs():
+    # onnxruntime keeps a whole batch's activations while it calibrates: ResNet50 at 224x224 in batches of 50 grew
+    # past this machine's 24 GB; equal batches of at most BATCH_VALUES input values keep it small
+    from edgeward.export.onnx_quantize import BATCH_VALUES, _Reader
+
+    def sizes(feeds):
+        return [len(next(iter(b.values()))) for b in iter(_Reader(feeds).get_next, None)]
+
+    assert sizes({"image": np.zeros((100, 224, 224, 3), np.float32)}) == [BATCH_VALUES // (224 * 224 * 3)] * 16 == [6] * 16
+    assert sizes({"x": np.zeros((120, 20), np.float32)}) == [50, 50]  # small rows: batches of 50, as before
+    assert sizes({"a": np.zeros((30, 4), np.float32), "b": np.zeros((30, 4), np.int32)}) == [30]
