@@ -1,15 +1,20 @@
 """``Translator``: text in one language to text in another, from an encoder-decoder model decoded greedily.
 
-Model contract: two int32 inputs of (N, L): the source's word ids and the target's so far (``<start>`` first,
-padding after); one output (N, L, V): at each position, the probabilities of the next target word.
-``manifest.params["translator"]`` holds the two ``WordTokenizer``s (the target's vocabulary has ``<start>`` and
-``<end>``) and the input names. The whole model runs once a step, the encoder with it: fine for sentences of a
-few words; a model split into encoder and decoder would run the encoder once.
+Two ways to ship the model, each file carrying ``manifest.params["translator"]``: the two ``WordTokenizer``s (the
+target's vocabulary has ``<start>`` and ``<end>``), the input names and which ``part`` the file is.
+
+- ``whole`` (the article's model, one file): two int32 inputs of (N, L), the source's word ids and the target's so
+  far (``<start>`` first, padding after); one output (N, L, V), the next word's probabilities at every position.
+  It runs whole at every step, the encoder with it.
+- ``encoder`` and ``decoder`` (two files, ``Translator.from_file(encoder, decoder=...)``): the encoder takes the
+  source's ids and gives the memory (N, L, W), once a sentence; the decoder takes the memory and the target so far
+  and gives (N, V), the next word after the target's last word. A step runs the decoder alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from enum import Enum
 
 import numpy as np
 
@@ -21,18 +26,17 @@ from edgeward.runtime.text import PAD, WordTokenizer
 START, END = "<start>", "<end>"
 
 
-def greedy(step: Callable[[np.ndarray, np.ndarray], np.ndarray], source_ids: np.ndarray, start: int, end: int) -> np.ndarray:
-    """(N, L) target ids, decoded greedily: ``step(source, target so far)`` gives (N, L, V) next-word
-    probabilities; each sentence stops at its ``end`` id (kept), the rest is padding. Training measures its model
-    with this same loop."""
-    n, length = source_ids.shape
+def greedy(next_word: Callable[[np.ndarray, int], np.ndarray], n: int, length: int, start: int, end: int) -> np.ndarray:
+    """(n, length - 1) target ids, decoded greedily: ``next_word(target so far, t)`` gives (n, V) probabilities of
+    the word after position ``t``; each sentence stops at its ``end`` id (kept) or at padding, the rest is padding.
+    Training measures its model with this same loop."""
     target = np.full((n, length), PAD, np.int32)
     target[:, 0] = start
     done = np.zeros(n, bool)
     for t in range(length - 1):
-        nxt = np.asarray(step(source_ids, target))[:, t].argmax(-1).astype(np.int32)
+        nxt = np.asarray(next_word(target, t)).argmax(-1).astype(np.int32)
         target[:, t + 1] = np.where(done, PAD, nxt)
-        done |= nxt == end
+        done |= (nxt == end) | (nxt == PAD)
         if done.all():
             break
     return target[:, 1:]
@@ -52,29 +56,74 @@ def words_of(ids: np.ndarray, tokenizer: WordTokenizer, end: int) -> list[str]:
     return out
 
 
+class Part(str, Enum):
+    WHOLE = "whole"
+    ENCODER = "encoder"
+    DECODER = "decoder"
+
+    @property
+    def described(self) -> str:
+        return "the whole translator" if self is Part.WHOLE else f"the translator's {self.value}"
+
+
+def _params(model: Model) -> tuple[dict, Part]:
+    params = model.manifest.params.get("translator")
+    if not isinstance(params, dict) or not {"source", "target", "inputs"} <= set(params):
+        raise ManifestError(f"{model.source}: manifest field 'params.translator' is missing or lacks source, target, "
+                            "inputs: not a translation model")
+    try:
+        part = Part(params.get("part", Part.WHOLE.value))
+    except ValueError:
+        raise ManifestError(f"{model.source}: manifest field 'params.translator.part': expected one of "
+                            f"{', '.join(p.value for p in Part)}, got {params['part']!r}") from None
+    if sorted(model.input_names) != sorted(params["inputs"]):
+        raise ManifestError(f"{model.source}: manifest field 'params.translator.inputs': expected the model's "
+                            f"inputs {sorted(model.input_names)}, got {params['inputs']}")
+    return params, part
+
+
 class Translator(ModelTask):
     task = "generic"
 
-    def __init__(self, model: Model):
-        params = model.manifest.params.get("translator")
-        if not isinstance(params, dict) or not {"source", "target", "inputs"} <= set(params):
-            raise ManifestError(f"{model.source}: manifest field 'params.translator' is missing or lacks source, target, "
-                                "inputs: not a translation model")
+    def __init__(self, model: Model, decoder: Model | None = None):
+        """``model``: the whole translator, or its encoder with ``decoder`` its decoder."""
+        params, part = _params(model)
+        if decoder is None and part is not Part.WHOLE:
+            raise ManifestError(f"{model.source}: {part.described} alone; expected the whole translator, or the "
+                                "encoder with decoder= the decoder")
+        if decoder is not None:
+            if part is not Part.ENCODER:
+                raise ManifestError(f"{model.source}: {part.described}; expected the encoder when decoder= is given")
+            decoder_params, decoder_part = _params(decoder)
+            if decoder_part is not Part.DECODER:
+                raise ManifestError(f"decoder: {decoder.source}: {decoder_part.described}; expected the decoder")
+            if any(decoder_params[k] != params[k] for k in ("source", "target")):
+                raise ManifestError(f"decoder: {decoder.source}: its tokenizers differ from {model.source}'s: the "
+                                    "halves of two different translators")
         self.source = WordTokenizer.from_dict(params["source"], model.source)
         self.target = WordTokenizer.from_dict(params["target"], model.source)
-        self._src, self._tgt = params["inputs"]
-        if sorted(model.input_names) != sorted((self._src, self._tgt)):
-            raise ManifestError(f"{model.source}: manifest field 'params.translator.inputs': expected the model's "
-                                f"inputs {sorted(model.input_names)}, got {params['inputs']}")
         vocabulary = self.target.vocabulary
         if START not in vocabulary or END not in vocabulary:
             raise ManifestError(f"{model.source}: the target vocabulary lacks {START} or {END}")
         self.start, self.end = vocabulary.index(START) + 2, vocabulary.index(END) + 2
-        self.model = model
+        self.model, self.decoder = model, decoder
+        self._inputs = params["inputs"] if decoder is None else decoder_params["inputs"]
 
     @classmethod
-    def from_file(cls, source: ModelSource, device: str | Profile | None = "auto", threads: int | None = None):
-        return cls(Model(source, device=device, threads=threads))
+    def from_file(cls, source: ModelSource, decoder: ModelSource | None = None, device: str | Profile | None = "auto",
+                  threads: int | None = None):
+        """One file (the whole translator), or the encoder's file with ``decoder`` the decoder's."""
+        model = Model(source, device=device, threads=threads)
+        try:
+            return cls(model, None if decoder is None else Model(decoder, device=device, threads=threads))
+        except Exception:
+            model.close()
+            raise
+
+    def close(self) -> None:
+        super().close()
+        if self.decoder is not None:
+            self.decoder.close()
 
     def translate(self, texts: str | Iterable[str]) -> str | list[str]:
         """The translation of one text, or of each of several (decoded together, a step for all at once)."""
@@ -82,11 +131,20 @@ class Translator(ModelTask):
         batch = [texts] if one else list(texts)
         if not batch:
             raise InputError("texts: expected at least one text, got none")
-        out_name = self.model.output_names[0]
+        source = self.source.encode(batch)
+        first, second = self._inputs  # (source or memory, target so far)
+        if self.decoder is None:
+            out = self.model.output_names[0]
 
-        def step(src, tgt):
-            return self.model.run({self._src: src, self._tgt: tgt}, validate=False)[out_name]
+            def next_word(target, t):
+                return self.model.run({first: source, second: target}, validate=False)[out][:, t]
+        else:
+            memory = self.model.run({self.model.input_names[0]: source}, validate=False)[self.model.output_names[0]]
+            out = self.decoder.output_names[0]
 
-        ids = greedy(step, self.source.encode(batch), self.start, self.end)
+            def next_word(target, t):
+                return self.decoder.run({first: memory, second: target}, validate=False)[out]
+
+        ids = greedy(next_word, len(batch), self.target.length, self.start, self.end)
         words = words_of(ids, self.target, self.end)
         return words[0] if one else words

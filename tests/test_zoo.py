@@ -181,23 +181,59 @@ def test_the_speech_cnn_takes_frames_by_bands_and_the_recognizer_reads_that_from
 
 def test_the_translator_decodes_numbers_it_never_saw_greedily_from_strings(zoo):
     """Row 8: ``Translator`` carries both tokenizers in the manifest, runs the encoder-decoder a step at a time
-    for a whole batch, and stops each sentence at its end word; held-out numbers come out in German word order."""
-    from edgeward.core.errors import ManifestError
+    for a whole batch, and stops each sentence at its end word; held-out numbers come out in German word order,
+    from the whole file and from the encoder and decoder files alike."""
     from edgeward.runtime import Translator
     from edgeward.train.zoo.translation import german, number_pairs
 
     row = next(r for r in json.loads((zoo / "runs" / "zoo.json").read_text())["rows"] if r["name"] == "translator")
     en, de = number_pairs(60, seed=5, held_out=True)
-    arts = zoo / "runs" / "translator" / "run" / "artifacts"
+    runs = zoo / "runs" / "translator"
     for name in ("model.onnx", "model.tflite"):
-        with Translator.from_file(arts / name) as tr:
-            got = tr.translate(en)
+        encoder, decoder = (runs / part / "run" / "artifacts" / name for part in ("encoder", "decoder"))
+        with Translator.from_file(runs / "run" / "artifacts" / name) as whole, \
+                Translator.from_file(encoder, decoder=decoder) as split:
+            got = whole.translate(en)
             assert np.mean([g == w for g, w in zip(got, de)]) > row["value"] - 0.1, (name, got[:5], de[:5])
-            assert tr.translate("forty two") == german(42) == "zwei und vierzig"
-            with pytest.raises(InputError, match=r"^texts: expected at least one text, got none$"):
-                tr.translate([])
+            assert np.mean([g == s for g, s in zip(got, split.translate(en))]) >= 0.95, name
+            for tr in (whole, split):
+                assert tr.translate("forty two") == german(42) == "zwei und vierzig"
+                with pytest.raises(InputError, match=r"^texts: expected at least one text, got none$"):
+                    tr.translate([])
+        # the measurement beside the table: the two ways over the same sentences, timed and compared
+        bench = row["bench"][name]
+        assert bench["sentences"] == 40 and bench["same"] >= 0.95 and bench["whole_ms"] > 0 and bench["split_ms"] > 0
+    for part in ("encoder", "decoder"):
+        cells = row["parts"][part]["cells"]
+        assert all(cells[n]["passed"] and cells[n]["diff"] <= 1e-5 for n in ("model.onnx", "model.tflite")), cells
+    assert "| 8 | translator: decoder | a step a word: a sentence " in (zoo / "README.md").read_text()
+
+
+def test_the_translator_halves_refuse_what_does_not_pair_in_one_line(zoo):
+    from edgeward.core.errors import ManifestError
+    from edgeward.runtime import Model, Translator
+
+    arts = {p: zoo / "runs" / "translator" / p / "run" / "artifacts" / "model.onnx" for p in ("encoder", "decoder")}
+    arts["whole"] = zoo / "runs" / "translator" / "run" / "artifacts" / "model.onnx"
     with pytest.raises(ManifestError, match=r"manifest field 'params.translator' is missing"):
         Translator.from_file(zoo / "runs" / "lstm" / "run" / "artifacts" / "model.onnx")
+    with pytest.raises(ManifestError, match=r"encoder.*model.onnx: the translator's encoder alone; expected the whole "
+                                            r"translator, or the encoder with decoder= the decoder$"):
+        Translator.from_file(arts["encoder"])
+    with pytest.raises(ManifestError, match=r"model.onnx: the whole translator; expected the encoder when decoder= is "):
+        Translator.from_file(arts["whole"], decoder=arts["decoder"])
+    with pytest.raises(ManifestError, match=r"^decoder: .*encoder.*: the translator's encoder; expected the decoder$"):
+        Translator.from_file(arts["encoder"], decoder=arts["encoder"])
+    encoder, decoder = Model(arts["encoder"]), Model(arts["decoder"])
+    decoder.manifest.params["translator"]["target"]["vocabulary"].append("elf")  # as another translator's would
+    with pytest.raises(ManifestError, match=r"^decoder: .*: its tokenizers differ from .*'s: the halves of two "):
+        Translator(encoder, decoder)
+    decoder.manifest.params["translator"]["part"] = "middle"
+    with pytest.raises(ManifestError, match=r"'params.translator.part': expected one of whole, encoder, decoder, got "
+                                            r"'middle'$"):
+        Translator(encoder, decoder)
+    encoder.close()
+    decoder.close()
 
 
 def test_the_faces_refuse_what_does_not_fit_in_one_line(zoo):
@@ -379,3 +415,25 @@ def test_the_gan_trains_adversarially_and_its_generator_samples_uint8_digits_thr
         with pytest.raises(InputError, match=r"^n: expected a whole number >= 1, got 0$"):
             gen.sample(0)
     assert grid(images, columns=4).shape == (2 * 30 + 2, 4 * 30 + 2)
+
+
+def test_the_translator_halves_compute_what_the_whole_does():
+    """The encoder and decoder share the whole model's layers: for any target so far, the decoder's next-word
+    probabilities are the whole model's at the last word given (the position read from the padding)."""
+    from edgeward.core.keras_env import tf_keras
+    from edgeward.train.zoo.translation import LENGTH, build_translator
+
+    keras = tf_keras()
+    keras.utils.set_random_seed(0)
+    models = build_translator(keras, 30, 40)
+    rng = np.random.default_rng(0)
+    source = rng.integers(2, 30, (4, LENGTH)).astype(np.int32)
+    target = np.zeros((4, LENGTH), np.int32)
+    given = [1, 3, 7, LENGTH]
+    for i, n in enumerate(given):
+        target[i, :n] = rng.integers(2, 40, n)
+    whole = models.whole([source, target]).numpy()
+    step = models.decoder([models.encoder(source), target]).numpy()
+    assert step.shape == (4, 40)
+    np.testing.assert_allclose(step, whole[np.arange(4), np.array(given) - 1], atol=1e-6)
+    assert not np.allclose(step[0], whole[0, 1])  # a position other than the last would differ

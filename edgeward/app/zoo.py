@@ -23,6 +23,7 @@ COLUMNS = (("ONNX fp32", "model.onnx"), ("ONNX fp16", "model-fp16.onnx"), ("ONNX
            ("TFLite fp32", "model.tflite"), ("TFLite fp16", "model-fp16.tflite"),
            ("TFLite int8 dyn.", "model-int8-dynamic.tflite"), ("TFLite int8", "model-int8.tflite"))
 LATENCY_CALLS = 200
+DECODING_SENTENCES = 40
 
 
 @dataclass(frozen=True)
@@ -39,20 +40,18 @@ def _latency_us(path: Path, feeds) -> float:
         return single_row(lambda rows: model.run(rows, validate=False), feeds, LATENCY_CALLS)["p50_us"]
 
 
-def check_row(row, out: Path, options: ZooOptions, progress: bool = False) -> dict:
-    """Make the row's run, export every artifact the engine can make for it, time the ones that pass."""
+def _artifacts(run_path: Path, progress: bool) -> dict:
+    """Export every artifact the engine can make for the run; each cell ok with its check, size and latency, or why
+    it failed its check, or why the engine cannot make it."""
     from edgeward.export.artifacts import Source, every_spec, excluded
     from edgeward.export.engine import ExportOptions, RunData, export_run
     from edgeward.export.validate import Budget, ValidationError
-    from edgeward.train.zoo import make
 
-    shutil.rmtree(out / row.name / "run", ignore_errors=True)  # a row checked again is trained afresh (its data kept)
-    made = getattr(make, row.make)(out / row.name, full=options.full, progress=progress)
-    data = RunData(made.run)
+    data = RunData(run_path)
     traits = data.traits(Source.BASE)
     why = {s: excluded(s, traits) for s in every_spec([Source.BASE]) if not s.int8_io}
     try:
-        export_run(made.run, ExportOptions(specs=tuple(s for s, w in why.items() if not w), budget=Budget(max_drop=1.0),
+        export_run(run_path, ExportOptions(specs=tuple(s for s, w in why.items() if not w), budget=Budget(max_drop=1.0),
                                            recommend=False), progress=progress)
     except ValidationError:
         pass  # every artifact's check is in validation.json, failed ones with their numbers
@@ -66,8 +65,56 @@ def check_row(row, out: Path, options: ZooOptions, progress: bool = False) -> di
                         diff=entry["max_abs_diff"], drop=entry["drop_points"],
                         p50_us=_latency_us(run.artifact(entry["artifact"]), feeds))
         cells[entry["artifact"]] = cell
-    return {"number": row.number, "name": row.name, "metric": made.metric, "value": made.value, "chance": made.chance,
-            "note": made.note, "run": str(made.run), "cells": cells}
+    return cells
+
+
+def check_row(row, out: Path, options: ZooOptions, progress: bool = False) -> dict:
+    """Make the row's run (and its parts' runs), export and check every artifact, time the ones that pass."""
+    from edgeward.train.zoo import make
+
+    for old in [out / row.name / "run", *(out / row.name).glob("*/run")]:  # a row checked again is trained afresh
+        shutil.rmtree(old, ignore_errors=True)                               # (its data kept)
+    made = getattr(make, row.make)(out / row.name, full=options.full, progress=progress)
+    result = {"number": row.number, "name": row.name, "metric": made.metric, "value": made.value, "chance": made.chance,
+              "note": made.note, "run": str(made.run), "cells": _artifacts(made.run, progress)}
+    if made.parts:
+        result["parts"] = {name: {"run": str(run), "cells": _artifacts(run, progress)} for name, run in made.parts.items()}
+    if row.bench:
+        result["bench"] = globals()[row.bench](made)
+    return result
+
+
+def decoding(made) -> dict:
+    """The translator whole against its encoder and decoder files, sentence by sentence as a device translates:
+    per format, the median time a sentence of each (interleaved over the same held-out sentences, one thread) and
+    the share they translate alike."""
+    import statistics
+    import time
+
+    from edgeward.runtime.translate import Translator
+    from edgeward.train.zoo.translation import number_pairs
+
+    english, _ = number_pairs(DECODING_SENTENCES, seed=7, held_out=True)
+    out = {}
+    for name in ("model.onnx", "model.tflite"):
+        files = [made.run / "artifacts" / name, *(made.parts[p] / "artifacts" / name for p in ("encoder", "decoder"))]
+        if not all(f.exists() for f in files):
+            continue  # a file that failed its check is not timed
+        with Translator.from_file(files[0], threads=1) as whole, \
+                Translator.from_file(files[1], decoder=files[2], threads=1) as split:
+            times: dict[str, list[float]] = {"whole": [], "split": []}
+            same = 0
+            for i, text in enumerate(english):
+                got = {}
+                for key, tr in sorted((("whole", whole), ("split", split)), reverse=i % 2 == 1):
+                    t0 = time.perf_counter()
+                    got[key] = tr.translate(text)
+                    times[key].append(time.perf_counter() - t0)
+                same += got["whole"] == got["split"]
+        whole_ms, split_ms = (statistics.median(times[k]) * 1e3 for k in ("whole", "split"))
+        out[name] = {"whole_ms": whole_ms, "split_ms": split_ms, "speedup": whole_ms / split_ms,
+                     "same": same / len(english), "sentences": len(english)}
+    return out
 
 
 def _size(n: int) -> str:
@@ -87,6 +134,27 @@ def cell_text(cell: dict | None) -> str:
     return f"ok, {check}, {_size(cell['size'])}, {us_text(cell['p50_us'])}"
 
 
+def _cells(cells: dict) -> str:
+    return " | ".join(cell_text(cells.get(f)) for _, f in COLUMNS)
+
+
+def _part_texts(result: dict) -> dict[str, str]:
+    """What each part's row says in the metric column: the encoder runs once a sentence; the decoder a step a word,
+    with the sentence's time against the whole model's (TFLite fp32 where it passed, else ONNX fp32)."""
+    texts = {part: "" for part in result.get("parts", {})}
+    if "encoder" in texts:
+        texts["encoder"] = "runs once a sentence"
+    if "decoder" in texts:
+        speed = result.get("bench", {})
+        name = next((n for n in ("model.tflite", "model.onnx") if n in speed), None)
+        texts["decoder"] = "a step a word"
+        if name is not None:
+            kind = "TFLite" if name.endswith(".tflite") else "ONNX"
+            texts["decoder"] += (f": a sentence {speed[name]['split_ms']:.1f} ms, whole file {speed[name]['whole_ms']:.1f} ms "
+                                 f"({kind} fp32)")
+    return texts
+
+
 def table(results: list[dict]) -> str:
     from edgeward.train.zoo.rows import ROWS
 
@@ -100,8 +168,9 @@ def table(results: list[dict]) -> str:
             lines.append(f"| {row.number} | {row.name} | {why} |" + " |" * len(COLUMNS))
             continue
         metric = f"{r['metric']} {r['value']:.3f} ({r['chance']:.3f})"
-        cells = " | ".join(cell_text(r["cells"].get(f)) for _, f in COLUMNS)
-        lines.append(f"| {row.number} | {row.name} | {metric} | {cells} |")
+        lines.append(f"| {row.number} | {row.name} | {metric} | {_cells(r['cells'])} |")
+        for part, about in _part_texts(r).items():
+            lines.append(f"| {row.number} | {row.name}: {part} | {about} | {_cells(r['parts'][part]['cells'])} |")
     return "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ class ZooRow:
     face: str  # the runtime object that runs it
     make: str | None  # the function in make.py that trains it into a run directory; None: not in the zoo yet
     waits: str = ""  # what a row without ``make`` waits for
+    bench: str | None = None  # a measurement in app/zoo.py run after the row's files are checked
 
     @property
     def checked(self) -> bool:
@@ -37,7 +38,7 @@ ROWS = (
     ZooRow(7, "resnet50", "ResNet50, random weights (no download; `train classify --weights FILE`: a local file), caffe "
            "preprocessing", "Classifier", "make_resnet50"),
     ZooRow(8, "translator", "encoder-decoder Transformer: two int inputs of 50, vocabulary 10000", "Translator",
-           "make_translator"),
+           "make_translator", bench="decoding"),
     ZooRow(9, "yolov3", "YOLOv3 through OpenCV DNN (yolov3.cfg, yolov3.weights)", "Detector.from_darknet (the cfg and "
            "weights as they are); the row trains edgeward's own detector (`edgeward train detect`)", "make_yolov3"),
     ZooRow(10, "nodule-cnn", "lung-nodule CNN: 128x128x3, binary, class folders with augmentation", "Classifier",

@@ -10,11 +10,15 @@ pairs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
+from edgeward.runtime.text import PAD
+
 LENGTH, WIDTH, HEADS = 50, 64, 4
-SOURCE_NAME, TARGET_NAME = "source", "target"
-START, END = "<start>", "<end>"
+SOURCE_NAME, TARGET_NAME, MEMORY_NAME = "source", "target", "memory"
 
 _EN_UNITS = "zero one two three four five six seven eight nine".split()
 _EN_TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
@@ -89,37 +93,77 @@ def number_pairs(n: int, seed: int, held_out: bool = False) -> tuple[list[str], 
     return [english(k) for k in out], [german(k) for k in out]
 
 
+@dataclass(frozen=True)
+class TranslatorModels:
+    """Three Keras models over one set of layers: ``whole`` is the article's (trained), ``encoder`` and
+    ``decoder`` its halves for the device, so a sentence runs the encoder once and the decoder a step a word."""
+
+    whole: Any  # [source, target so far] -> (N, L, V): the next word's probabilities at every position
+    encoder: Any  # source -> memory (N, L, width)
+    decoder: Any  # [memory, target so far] -> (N, V): the next word's probabilities after the last word given
+
+
 def build_translator(keras, source_vocabulary: int, target_vocabulary: int, length: int = LENGTH, width: int = WIDTH,
-                     heads: int = HEADS):
+                     heads: int = HEADS) -> TranslatorModels:
     """One encoder block (self-attention, feed-forward) and one decoder block (causal self-attention,
     cross-attention to the encoder, feed-forward), each sublayer with a residual and LayerNormalization; learned
-    positions; the decoder's softmax over the target vocabulary at every position."""
+    positions; the decoder's softmax over the target vocabulary. The decoder half reads its position from the
+    target itself (the last id that is not padding), so it needs no third input."""
     from edgeward.core.keras_env import tensorflow
 
     tf = tensorflow()
     L = keras.layers
-    src = keras.Input(shape=(length,), dtype="int32", name=SOURCE_NAME)
-    tgt = keras.Input(shape=(length,), dtype="int32", name=TARGET_NAME)
-    # positions and the causal mask from the ids themselves (ops on the inputs, not constants: a constant in a
-    # functional model is saved as a list and breaks loading)
-    positions = tf.math.cumsum(tf.ones_like(tgt), axis=1) - 1
-    causal = tf.cast(positions[:, None, :] <= positions[:, :, None], "float32")  # [b, q, k]: k at or before q
 
-    def embed(ids, vocabulary, name):
-        where = tf.math.cumsum(tf.ones_like(ids), axis=1) - 1
-        return L.Embedding(vocabulary, width, name=f"{name}_tokens")(ids) + \
-            L.Embedding(length, width, name=f"{name}_positions")(where)
+    def positions(ids):
+        # from the ids themselves (ops on the inputs, not constants: a constant in a functional model is saved as a
+        # list and breaks loading)
+        return tf.math.cumsum(tf.ones_like(ids), axis=1) - 1
 
-    def block(x, name, memory=None, mask=None):
-        attended = L.MultiHeadAttention(heads, width // heads, name=f"{name}_self")(x, x, attention_mask=mask)
-        x = L.LayerNormalization(epsilon=1e-6, name=f"{name}_norm1")(x + attended)
-        if memory is not None:
-            crossed = L.MultiHeadAttention(heads, width // heads, name=f"{name}_cross")(x, memory)
-            x = L.LayerNormalization(epsilon=1e-6, name=f"{name}_norm2")(x + crossed)
-        ff = L.Dense(width, name=f"{name}_ff2")(L.Dense(2 * width, activation="relu", name=f"{name}_ff1")(x))
-        return L.LayerNormalization(epsilon=1e-6, name=f"{name}_norm3")(x + ff)
+    def embedder(vocabulary, name):
+        tokens = L.Embedding(vocabulary, width, name=f"{name}_tokens")
+        where = L.Embedding(length, width, name=f"{name}_positions")
+        return lambda ids: tokens(ids) + where(positions(ids))
 
-    memory = block(embed(src, source_vocabulary, "encoder"), "encoder")
-    decoded = block(embed(tgt, target_vocabulary, "decoder"), "decoder", memory=memory, mask=causal)
-    probabilities = L.Dense(target_vocabulary, activation="softmax", name="next_token")(decoded)
-    return keras.Model([src, tgt], probabilities, name="translator")
+    def block(name, cross: bool):
+        attend = L.MultiHeadAttention(heads, width // heads, name=f"{name}_self")
+        norms = [L.LayerNormalization(epsilon=1e-6, name=f"{name}_norm{i}") for i in (1, 2, 3)]
+        crossing = L.MultiHeadAttention(heads, width // heads, name=f"{name}_cross") if cross else None
+        ff1, ff2 = L.Dense(2 * width, activation="relu", name=f"{name}_ff1"), L.Dense(width, name=f"{name}_ff2")
+
+        def apply(x, memory=None, mask=None):
+            x = norms[0](x + attend(x, x, attention_mask=mask))
+            if crossing is not None:
+                x = norms[1](x + crossing(x, memory))
+            return norms[2](x + ff2(ff1(x)))
+
+        return apply
+
+    source_embed, source_block = embedder(source_vocabulary, "encoder"), block("encoder", cross=False)
+    target_embed, target_block = embedder(target_vocabulary, "decoder"), block("decoder", cross=True)
+    head = L.Dense(target_vocabulary, activation="softmax", name="next_token")
+
+    def encode(src):
+        return source_block(source_embed(src))
+
+    def decode(memory, tgt):
+        where = positions(tgt)
+        causal = tf.cast(where[:, None, :] <= where[:, :, None], "float32")  # [b, q, k]: k at or before q
+        return target_block(target_embed(tgt), memory=memory, mask=causal)
+
+    def source_input():
+        return keras.Input(shape=(length,), dtype="int32", name=SOURCE_NAME)
+
+    def target_input():
+        return keras.Input(shape=(length,), dtype="int32", name=TARGET_NAME)
+
+    src, tgt = source_input(), target_input()
+    whole = keras.Model([src, tgt], head(decode(encode(src), tgt)), name="translator")
+    src = source_input()
+    encoder = keras.Model(src, encode(src), name="translator_encoder")
+    memory, tgt = keras.Input(shape=(length, width), name=MEMORY_NAME), target_input()
+    # tf.math calls, not == or != on the tensors: the operators do not load back from a .keras file
+    last = tf.reduce_sum(tf.cast(tf.math.not_equal(tgt, PAD), "int32"), axis=1, keepdims=True) - 1
+    at_last = tf.cast(tf.math.equal(positions(tgt), last), "float32")  # (N, L): one at the last word given
+    step = tf.reduce_sum(decode(memory, tgt) * at_last[:, :, None], axis=1)
+    decoder = keras.Model([memory, tgt], head(step), name="translator_decoder")
+    return TranslatorModels(whole, encoder, decoder)
