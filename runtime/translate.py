@@ -1,7 +1,8 @@
 """``Translator``: text in one language to text in another, from an encoder-decoder model decoded greedily.
 
 Two ways to ship the model, each file carrying ``manifest.params["translator"]``: the two ``WordTokenizer``s (the
-target's vocabulary has ``<start>`` and ``<end>``), the input names and which ``part`` the file is.
+target's vocabulary has ``<start>`` and ``<end>``), the input names (in the order below) and which ``part`` the
+file is.
 
 - ``whole`` (the article's model, one file): two int32 inputs of (N, L), the source's word ids and the target's so
   far (``<start>`` first, padding after); one output (N, L, V), the next word's probabilities at every position.

@@ -200,9 +200,15 @@ def test_the_translator_decodes_numbers_it_never_saw_greedily_from_strings(zoo):
                 assert tr.translate("forty two") == german(42) == "zwei und vierzig"
                 with pytest.raises(InputError, match=r"^texts: expected at least one text, got none$"):
                     tr.translate([])
-        # the measurement beside the table: the two ways over the same sentences, timed and compared
-        bench = row["bench"][name]
-        assert bench["sentences"] == 40 and bench["same"] >= 0.95 and bench["whole_ms"] > 0 and bench["split_ms"] > 0
+    # the measurement beside the table: the two ways over the same sentences, for every format made, timed and judged
+    # by their translations (an int8 encoder's memory has no classes for the generic check to agree on)
+    bench = row["bench"]
+    assert set(bench) == {"model.onnx", "model-fp16.onnx", "model-int8.onnx", "model.tflite", "model-fp16.tflite",
+                          "model-int8-dynamic.tflite", "model-int8.tflite"}
+    for name in ("model.onnx", "model.tflite"):
+        b = bench[name]
+        assert b["sentences"] == 40 and b["same"] >= 0.95 and b["whole_ms"] > 0 and b["split_ms"] > 0, b
+        assert min(b["whole_exact"], b["split_exact"]) > row["value"] - 0.1, b
     for part in ("encoder", "decoder"):
         cells = row["parts"][part]["cells"]
         assert all(cells[n]["passed"] and cells[n]["diff"] <= 1e-5 for n in ("model.onnx", "model.tflite")), cells
