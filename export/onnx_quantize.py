@@ -14,8 +14,8 @@ import numpy as np
 from edgeward.export.artifacts import ArtifactSpec, Calibration
 
 
-# values a calibration batch holds at most: onnxruntime keeps every activation of a batch alive while it
-# calibrates, so ResNet50 at 224x224 in batches of 50 grew past 24 GB; this makes its batches 6 rows
+# input values a calibration batch holds at most: onnxruntime keeps a batch's activations alive while it
+# calibrates, so big inputs go in fewer rows a batch (docs/decisions.md)
 BATCH_VALUES = 1 << 20
 
 

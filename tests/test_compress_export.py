@@ -213,8 +213,8 @@ def test_int8_onnx_uses_uint8_activations_on_cpu(fraud_run, tmp_path):
 
 
 def test_onnx_calibration_batches_shrink_for_big_inputs():
-    # onnxruntime keeps a whole batch's activations while it calibrates: ResNet50 at 224x224 in batches of 50 grew
-    # past this machine's 24 GB; equal batches of at most BATCH_VALUES input values keep it small
+    # onnxruntime keeps a whole batch's activations while it calibrates: equal batches of at most BATCH_VALUES
+    # input values keep big inputs (ResNet50 at 224x224) within memory
     from edgeward.export.onnx_quantize import BATCH_VALUES, _Reader
 
     def sizes(feeds):
