@@ -10,8 +10,11 @@ FONT_PACKAGES := fonts-dejavu-core fonts-urw-base35 fonts-freefont-ttf fonts-rob
 # festival speaks held-out evaluation data only (train/commands/voices.py: FESTIVAL_VOICES); never trained on
 FESTIVAL_PACKAGES := festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
 APT_PACKAGES := espeak-ng libportaudio2 chromium chromium-driver $(FONT_PACKAGES) $(FESTIVAL_PACKAGES)
+# user-mode QEMU: int8 files are checked on an AVX2 CPU without VNNI under `qemu-x86_64 -cpu Haswell`
+# (devices/emulators.py); without its recommends, which would register binfmt handlers on the host
+APT_NO_RECOMMENDS := qemu-user
 
-.PHONY: demo test install system-deps models bench bench-commands ablate-commands zoo bench-detect bench-classify bench-serve bench-batch fuzz soak audit arm64-check clean
+.PHONY: demo test install system-deps emulators models bench bench-commands ablate-commands zoo bench-detect bench-classify bench-serve bench-batch fuzz soak audit arm64-check clean
 
 demo: install
 	$(VENV)/bin/edgeward demo --out runs/demo
@@ -117,6 +120,12 @@ soak: install
 arm64-check: install
 	$(PY) -m edgeward.app.arm64_check --root .arm64 --out runs/arm64
 
+# The emulated CPUs int8 files are checked on (devices/emulators.py): qemu-x86_64 for AVX2 without VNNI comes with
+# `install`; this adds the aarch64 Python in .arm64 (built once, a few minutes: Debian arm64 packages and aarch64
+# wheels), so that `make test`, `edgeward export --targets arm64` and `edgeward zoo check` check arm64 too.
+emulators: install
+	@test -x .arm64/bin/python3 -a -d .arm64/site/onnxruntime || ROOT=.arm64 HOST_PY=$(PY) sh devices/emulation/arm64-env.sh
+
 # Known vulnerabilities in the installed dependencies (pip-audit against PyPI's advisory data): reported, not
 # silenced; a finding does not fail the build, it is printed and kept in runs/audit.json for the team to act on.
 audit: install
@@ -134,9 +143,12 @@ $(STAMP): pyproject.toml Makefile
 # Debian packages the project needs; installed only when missing, and only when root.
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	  else echo "please install:$$missing (sudo apt-get install$$missing)"; exit 1; fi; \
+	bare=""; for p in $(APT_NO_RECOMMENDS); do dpkg -s $$p >/dev/null 2>&1 || bare="$$bare $$p"; done; \
+	if [ -n "$$missing$$bare" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq \
+	    && { [ -z "$$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; } \
+	    && { [ -z "$$bare" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$bare; }; \
+	  else echo "please install:$$missing$$bare (sudo apt-get install$$missing; sudo apt-get install --no-install-recommends$$bare)"; exit 1; fi; \
 	fi
 
 clean:

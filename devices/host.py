@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeward.core.errors import DeviceError
+from edgeward.devices.cpu import CpuClass, classify
 
 INTERESTING_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "f16c", "fma", "asimd", "asimddp", "fphp")
 
@@ -26,6 +27,11 @@ class HostInfo:
     def int8_fast(self) -> bool:
         """True where int8 kernels have hardware dot products (VNNI, AMX, ARM dot product)."""
         return any(f in self.cpu_flags for f in ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp"))
+
+    @property
+    def cpu_class(self) -> CpuClass | None:
+        """Which integer kernels this CPU runs (``devices.cpu``); None where edgeward has no class for it."""
+        return classify(self.arch, self.cpu_flags)
 
 
 def _cpuinfo() -> tuple[str, set[str]]:

@@ -9,6 +9,7 @@ from enum import Enum
 from pathlib import Path
 
 from edgeward.core.errors import DeviceError, InputError, UnknownProfileError
+from edgeward.devices.cpu import ARM64, X86, CpuClass, parse_classes
 from edgeward.devices.host import available_providers
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
@@ -18,6 +19,13 @@ CPU_PROVIDER = "CPUExecutionProvider"
 class Backend(str, Enum):
     ONNXRUNTIME = "onnxruntime"
     TFLITE = "tflite"
+
+
+class Prefer(str, Enum):
+    """What the export recommends among the artifacts that pass on the target: the fastest, or the smallest."""
+
+    LATENCY = "latency"
+    SIZE = "size"
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,8 @@ class Profile:
     format: str  # preferred artifact format: "onnx" or "tflite"
     precision: str  # preferred precision: "fp32", "fp16", "int8"
     delegate: str = ""  # TFLite delegate library (Coral: libedgetpu.so.1)
+    cpu: tuple[CpuClass, ...] = ()  # the CPU classes whose integer kernels the target runs (int8 is checked on each)
+    prefer: Prefer = Prefer.LATENCY
 
     @property
     def num_threads(self) -> int:
@@ -76,8 +86,26 @@ def load_profile(name_or_path: str | os.PathLike) -> Profile:
         raise InputError(
             f"{path}: field 'backends': expected items of {[b.value for b in Backend]}, got {data['backends']!r}"
         ) from None
+    try:
+        cpu = parse_classes(data["cpu"], f"{path}: field 'cpu'") if "cpu" in data else default_classes(data["arch"])
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise InputError(str(exc) if isinstance(exc, ValueError) else
+                         f"{path}: field 'cpu': expected a list of CPU classes, got {data['cpu']!r}") from None
+    try:
+        prefer = Prefer(data.get("prefer", Prefer.LATENCY.value))
+    except ValueError:
+        raise InputError(f"{path}: field 'prefer': expected one of {[p.value for p in Prefer]}, "
+                         f"got {data.get('prefer')!r}") from None
     return Profile(
         name=data["name"], description=data["description"], arch=tuple(data["arch"]), backends=backends,
         providers=tuple(data["providers"]), threads=int(data["threads"]), format=data["format"],
-        precision=data["precision"], delegate=data.get("delegate", ""),
+        precision=data["precision"], delegate=data.get("delegate", ""), cpu=cpu, prefer=prefer,
     )
+
+
+def default_classes(arch) -> tuple[CpuClass, ...]:
+    """A profile without a ``cpu`` field targets every class of its architectures: an x86-64 target may or may not
+    have VNNI."""
+    arch = [a.lower() for a in arch] if isinstance(arch, list) else []
+    return ((CpuClass.AVX2, CpuClass.VNNI) if any(a in X86 for a in arch) else ()) + \
+        ((CpuClass.ARM64,) if any(a in ARM64 for a in arch) else ())

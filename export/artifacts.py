@@ -58,6 +58,9 @@ class ArtifactSpec:
     calibration: Calibration = Calibration.MINMAX  # ONNX post-training int8
     exclude_nodes: tuple[str, ...] = ()  # ONNX post-training int8: nodes kept in float
     activations: Activations = Activations.U8  # ONNX post-training int8
+    # ONNX post-training int8: 7-bit weights, so that u8 x s8 pairs added in 16 bits cannot saturate (AVX2 without
+    # VNNI: devices.cpu); chosen when the targets include such a CPU
+    reduce_range: bool = False
     int8_io: bool = False  # TFLite full-integer: int8 input and output tensors
 
     @property
@@ -89,6 +92,7 @@ class ArtifactSpec:
             (Format.ONNX, Precision.INT8): ("tf2onnx of the QAT graph (QDQ)" if self.source.is_qat else
                                             f"quantize_static QDQ, {self.activations.value} activations, "
                                             f"{self.calibration.value}, {'per-channel' if self.per_channel else 'per-tensor'}"
+                                            + (", 7-bit weights" if self.reduce_range else "")
                                             + (f", {len(self.exclude_nodes)} node(s) in float" if self.exclude_nodes else "")),
             (Format.TFLITE, Precision.FP32): "TFLite converter",
             (Format.TFLITE, Precision.FP16): "TFLite fp16 weights",
@@ -100,6 +104,21 @@ class ArtifactSpec:
 
     def but(self, **changes) -> "ArtifactSpec":
         return replace(self, **changes)
+
+    @property
+    def int8(self) -> bool:
+        """Whether the file computes in integers (its accuracy then depends on the CPU's kernels)."""
+        return self.precision in (Precision.INT8, Precision.INT8_DYNAMIC)
+
+    def quantization(self) -> dict:
+        """The settings an int8 file was made with, for its manifest ({} for float files)."""
+        if not self.int8:
+            return {}
+        if self.format is Format.TFLITE or self.source.is_qat:
+            return {"method": self.describe()}
+        return {"method": self.describe(), "activations": self.activations.value, "weights": "s8",
+                "weight_bits": 7 if self.reduce_range else 8, "per_channel": self.per_channel,
+                "calibration": self.calibration.value, "float_nodes": len(self.exclude_nodes)}
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ held-out rows at export), single-row p50/p95/p99 latency on 1 thread and on all 
 throughput, load time and peak RSS (fresh process). The same code times ONNX Runtime and LiteRT
 through the runtime's ``Model`` with the device profile's providers. Also the runtime's overhead
 over a bare ``InferenceSession.run``, and the task's own measurements (its ``TaskSpec.bench``: the
-runtime against Keras, a long audio stream, a video). JSON, CSV and Markdown.
+runtime against Keras, a long audio stream, a video); what the export's rule recommends from these numbers; with
+``targets``, each int8 file measured again on those CPU classes. JSON, CSV and Markdown.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class BenchOptions:
     cold_repeats: int = 5
     vs_keras: bool = True
     heldout: tuple[str, ...] = ()  # folders of held-out data the task measures on as well (commands: --eval-only data)
+    targets: tuple | None = None  # CPU classes (devices.cpu) to measure the int8 files on again, beside this host
 
 
 def machine() -> dict:
@@ -71,29 +73,26 @@ def machine() -> dict:
 def bench_artifact(path: Path, x: Rows, profile, options: BenchOptions) -> dict:
     """Size, load time, single-row latency (one thread and all), batched throughput and peak RSS. ``x``: held-out
     rows of the model's one input, or of each input by name."""
-    from edgeward.runtime.model import Model
+    from edgeward.export.recommend import single_row_latency, timed_model
 
     data = path.read_bytes()
     row = {"size_bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9))}
     loads = []
     for _ in range(options.load_repeats):
         t = time.perf_counter()
-        Model(data, device=profile, threads=1).close()
+        timed_model(data, profile, 1).close()
         loads.append(time.perf_counter() - t)
     row["load_ms"] = statistics.median(loads) * 1000
     for threads in (1, profile.num_threads):
-        with Model(data, device=profile, threads=threads) as m:
+        with timed_model(data, profile, threads) as m:
             name = m.input_names[0]
-
-            def call(batch):
-                return m.run(batch if isinstance(batch, dict) else {name: batch}, validate=False)
-
-            row[f"single_{threads}t"] = single_row(call, x, options.single_rows)
+            row[f"single_{threads}t"] = single_row_latency(m, x, options.single_rows)
             if threads == 1:
-                row["batched_1t"] = batched(call, x, options.batch_repeats)
+                row["batched_1t"] = batched(lambda b: m.run(b if isinstance(b, dict) else {name: b}, validate=False), x,
+                                            options.batch_repeats)
     with tempfile.TemporaryDirectory() as tmp:
         rows = Path(tmp) / "rows.npz"
-        feeds = x if isinstance(x, dict) else {Model(data, device=profile).input_names[0]: x}
+        feeds = x if isinstance(x, dict) else {name: x}
         per_row = sum(v[0].nbytes for v in feeds.values())
         np.savez(rows, **take(feeds, 0, int(np.clip((8 << 20) // max(per_row, 1), 1, 200))))
         rss = in_subprocess(_ARTIFACT_RSS, str(path), str(rows), profile.name, repeats=1)
@@ -138,7 +137,9 @@ def bench_run(run_dir: str | os.PathLike, options: BenchOptions = BenchOptions()
     validation = run.read_json(run.validation_file)
     if validation is None:
         raise InputError(f"{run}: no exported artifacts (validation.json); run `edgeward export {run}` first")
-    checks = [a for a in validation["artifacts"] if a.get("passed") and run.artifact(a["artifact"]).exists()]
+    # artifacts that passed, and those whose check was degenerate (an untrained model's speed is still its speed)
+    checks = [a for a in validation["artifacts"] if (a.get("passed") or a.get("degenerate"))
+              and run.artifact(a["artifact"]).exists()]
     if not checks:
         raise InputError(f"{run}: no artifact passed validation; nothing to benchmark")
     record = run.record()
@@ -156,6 +157,7 @@ def bench_run(run_dir: str | os.PathLike, options: BenchOptions = BenchOptions()
             bar.update(1)
             continue
         row = {k: check[k] for k in ("artifact", "format", "precision", "source", "method", "metric", "drop_points")}
+        row["status"] = "degenerate" if check.get("degenerate") else "passed"
         row.update(bench_artifact(run.artifact(check["artifact"]), x, profile, options))
         result["artifacts"].append(row)
         bar.update(1)
@@ -164,6 +166,9 @@ def bench_run(run_dir: str | os.PathLike, options: BenchOptions = BenchOptions()
     if fp32.exists() and not isinstance(x, dict):  # the overhead against a bare session: one-input models
         result["overhead"] = overhead(fp32, x, options.single_rows)
     bar.update(1)
+    result["recommendation"] = recommendation(result, checks, profile)
+    if options.targets is not None:
+        result["cpu_classes"] = cpu_classes(run_dir, checks, options.targets)
     spec.bench(run, record, result, options, runnable, lambda: bar.update(1))
     result["targets"] = [{"target": t, "measured": m, "goal": g, "met": ok}
                          for t, m, g, ok in spec.targets(result, validation) + targets(result, validation)]
@@ -172,6 +177,24 @@ def bench_run(run_dir: str | os.PathLike, options: BenchOptions = BenchOptions()
     run.write_json(run.bench_file, result)
     _write_csv(run.bench_csv, result["artifacts"], profile.num_threads)
     return result
+
+
+def recommendation(result: dict, checks: list[dict], profile) -> dict:
+    """What the export's rule recommends from this benchmark's own numbers (single-row p50 on the profile's threads)."""
+    from edgeward.export.recommend import choose
+    from edgeward.export.validate import ArtifactCheck
+
+    timed = {a["artifact"]: a[f"single_{result['threads_all']}t"]["p50_us"] for a in result["artifacts"]}
+    return choose([ArtifactCheck(**c) for c in checks], timed, profile)
+
+
+def cpu_classes(run_dir, checks: list[dict], classes: tuple) -> dict:
+    """Each int8 file measured again on this host and on ``classes`` (emulated where this host is not one): by
+    artifact, by class, its metric, drop and agreement. Emulated timings are no board's, so none are taken."""
+    from edgeward.export.engine import RunData, recheck
+
+    run = RunData(run_dir)
+    return {c["artifact"]: recheck(run, c, tuple(classes)) for c in checks if c["precision"].startswith("int8")}
 
 
 def _write_csv(path: Path, rows: list[dict], threads_all: int) -> None:
@@ -235,10 +258,33 @@ def tables(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
              f"{a['batched_1t']['rows_per_s']:,.0f}", f"{a['load_ms']:.1f} ms", f"{a['peak_rss_mb']:.0f} MB"]
             for a in r["artifacts"]]
     out.append((f"Artifacts on {r['device']}", header, rows))
+    degenerate = [a["artifact"] for a in r["artifacts"] if a.get("status") == "degenerate"]
+    if degenerate:
+        out.append(("Degenerate checks: not validated (the reference's outputs do not vary over the held-out rows)",
+                    ["artifact"], [[a] for a in degenerate]))
+    rec = r.get("recommendation")
+    if rec:
+        out.append((f"Recommended for {rec['device']} by this benchmark's numbers", ["artifact", "why"],
+                    [[rec["artifact"] or "none", rec["reason"]]]))
+    if r.get("cpu_classes"):
+        classes = list(dict.fromkeys(cpu for per in r["cpu_classes"].values() for cpu in per))
+        rows = [[name, *(_class_cell(per.get(cpu)) for cpu in classes)] for name, per in r["cpu_classes"].items()]
+        hows = {cpu: e["how"] for per in r["cpu_classes"].values() for cpu, e in per.items() if e.get("how")}
+        out.append(("int8 files by CPU class (metric, drop in points, decision agreement; " +
+                    ", ".join(f"{cpu}: {how}" for cpu, how in hows.items()) + ")", ["artifact", *classes], rows))
     out += get_task(r["task"]).tables(r)
     goals = [[t["target"], t["measured"], t["goal"], {True: "yes", False: "NO", None: "n/a"}[t["met"]]] for t in r["targets"]]
     out.append(("Targets", ["target", "measured", "goal", "met"], goals))
     return out
+
+
+def _class_cell(entry: dict | None) -> str:
+    if entry is None:
+        return ""
+    if "metric" not in entry:
+        return "not run: " + entry["reason"]
+    return (f"{'' if entry['passed'] else 'FAILS '}{entry['metric']:.4f} ({entry['drop_points']:+.2f}, "
+            f"{entry['agreement']:.1%})")
 
 
 def machine_line(r: dict) -> str:

@@ -10,13 +10,14 @@ gives, and how it is judged, comes from the task's ``ModelContract``.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from edgeward.core.errors import ExportError, InputError
-from edgeward.core.manifest import Manifest, Metric
+from edgeward.core.errors import DeviceError, ExportError, InputError
+from edgeward.core.manifest import CpuCheck, Manifest, Metric
 from edgeward.core.registry import get_task
 from edgeward.core.rundir import RunDir, holdout_inputs
 from edgeward.core.seal import UNSEALED, seal
@@ -31,9 +32,12 @@ from edgeward.export.artifacts import (
     all_specs,
     excluded,
 )
+from edgeward.devices import Profile
+from edgeward.devices.cpu import CpuClass
+from edgeward.export.cpu_checks import Targets
 from edgeward.export.provenance import provenance
-from edgeward.export.validate import ArtifactCheck, Budget, check_outputs, raise_failures
-from edgeward.runtime.model import Model
+from edgeward.export.validate import ArtifactCheck, Budget, check_outputs, degenerate, raise_failures
+from edgeward.runtime.model import Model, UncheckedCpuWarning
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class ExportOptions:
     budget: Budget = Budget()
     search: bool = False  # try int8 candidates until the metric drop is within budget.max_drop
     device: str = "auto"  # the target: where artifacts are checked and timed for the recommendation
+    # the CPU classes int8 files are made for and checked on; None: the device profile's, those this host can check
+    targets: tuple[CpuClass, ...] | None = None
     calibration_rows: int = 5000  # training rows (docs/decisions.md: why 5,000)
     recommend: bool = True
 
@@ -53,6 +59,7 @@ class ExportResult:
     errors: dict[str, str] = field(default_factory=dict)
     search: list[dict] = field(default_factory=list)
     recommendation: dict | None = None
+    targets: dict = field(default_factory=dict)  # the CPU classes made for, checked and skipped (with why)
 
 
 class RunData:
@@ -73,6 +80,7 @@ class RunData:
         self._refs: dict[Source, list[np.ndarray]] = {}
         self._onnx_fp32: dict[Source, bytes] = {}
         self._train_x: dict[str, np.ndarray] | None = None
+        self._degenerate: dict[bool, str] = {}
 
     def source_path(self, source: Source) -> Path:
         return self.rundir.source_model(source.value)
@@ -105,6 +113,16 @@ class RunData:
             out = model.predict(x, batch_size=batch, verbose=0)
             self._refs[source] = [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
         return self._refs[source]
+
+    def degenerate(self, by_diff: bool) -> str:
+        """Why no check against the fp32 Keras model can fail here ("" when one can): its outputs do not vary over
+        the held-out rows; for checks by the metric and decisions (``by_diff`` False), also where every row gets one
+        class (class probabilities)."""
+        if by_diff not in self._degenerate:
+            refs = self.reference(Source.BASE)
+            classes = not by_diff and self.contract.output.normalisation == "class probabilities"
+            self._degenerate[by_diff] = degenerate(joined(refs), self.contract.decide(refs[0]) if classes else None)
+        return self._degenerate[by_diff]
 
     def onnx_fp32(self, source: Source) -> bytes:
         from edgeward.export.onnx_export import keras_to_onnx
@@ -168,7 +186,8 @@ class RunData:
             features=c.features,
             thresholds=dict(c.thresholds), metrics=metrics,
             provenance=provenance(self.source_path(spec.source), record.data.sha256),
-            params={**c.params, "source": spec.source.value, "method": spec.describe()})
+            params={**c.params, "source": spec.source.value, "method": spec.describe(),
+                    **({"quantization": spec.quantization()} if spec.int8 else {})})
 
 
 def build(run: RunData, spec: ArtifactSpec, calibration_rows: int) -> bytes:
@@ -219,8 +238,26 @@ def file_outputs(spec: ArtifactSpec, data: bytes, count: int) -> list[str]:
     return ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
 
 
-def make_artifact(run: RunData, spec: ArtifactSpec, options: ExportOptions) -> ArtifactCheck:
-    """Build, embed a provisional manifest, run it with the runtime, check it, embed the measured metrics."""
+@dataclass
+class Pending:
+    """An artifact built and checked on this host, before the checks on other CPU classes and its final manifest."""
+
+    spec: ArtifactSpec
+    raw: bytes  # before the manifest
+    names: list[str]  # its outputs' names for the manifest (the Keras outputs' where there are several)
+    file_outputs: tuple[str, ...]  # its outputs' names in the file
+    order: list[int]  # for each of the file's outputs, the Keras output it reproduces
+    data: bytes  # with a provisional manifest: what the other CPU classes run
+    outs: list[np.ndarray]  # its outputs on this host, in the Keras model's order
+    check: ArtifactCheck | None = None  # on this host
+
+    def in_keras_order(self, got: dict[str, np.ndarray]) -> list[np.ndarray]:
+        outs = [got[n] for n in self.file_outputs]
+        return [outs[self.order.index(k)] for k in range(len(self.order))]
+
+
+def prepare(run: RunData, spec: ArtifactSpec, options: ExportOptions) -> Pending:
+    """Build, embed a provisional manifest, run it with the runtime on this host, check it."""
     raw = build(run, spec, options.calibration_rows)
     if spec.format is Format.ONNX:  # short names once the graph is final (int8 search matches nodes by name before)
         from edgeward.export.onnx_export import compact_names
@@ -229,33 +266,128 @@ def make_artifact(run: RunData, spec: ArtifactSpec, options: ExportOptions) -> A
     refs, keras_names = run.reference(spec.source), run.output_names(spec.source)
     names = file_outputs(spec, raw, len(refs))
     data = embed(spec, raw, run.manifest(spec, names, ()))
-    with Model(data, device=options.device) as artifact:
-        got = artifact.run(run.feeds)
-        outs = [got[n] for n in artifact.output_names]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UncheckedCpuWarning)  # this is the check
+        with Model(data, device=options.device) as artifact:
+            got = artifact.run(run.feeds)
+            file_names = artifact.output_names
+    order = match_outputs([got[n] for n in file_names], refs, spec.name) if len(refs) > 1 else [0]
     if len(refs) > 1:  # several outputs: each named after the Keras output it reproduces
-        order = match_outputs(outs, refs, spec.name)
         names = [keras_names[k] for k in order]
-        outs = [outs[order.index(k)] for k in range(len(refs))]
+    pending = Pending(spec, raw, names, file_names, order, data, [])
+    pending.outs = pending.in_keras_order(got)
+    pending.check = judge(run, spec, options, pending.outs, size_bytes=len(data))
+    return pending
+
+
+def judge(run: RunData, spec: ArtifactSpec, options: ExportOptions, outs: list[np.ndarray], size_bytes: int) -> ArtifactCheck:
+    """An artifact's outputs (in the Keras model's order) on the held-out rows, against its budget."""
+    refs = run.reference(spec.source)
     out = joined(outs)
     by_diff = spec.precision in (Precision.FP32, Precision.FP16) and spec.source is Source.BASE
     tolerance = options.budget.fp16_tolerance if spec.precision is Precision.FP16 else options.budget.fp32_tolerance
     check = check_outputs(
         out, joined(refs), joined(run.reference(Source.BASE)), run.y, run.contract.metric, run.contract.decide, by_diff,
-        tolerance, options.budget.max_drop, run.contract.agreement, artifact=spec.name, format=spec.format.value,
-        precision=spec.precision.value, source=spec.source.value, method=spec.describe(), size_bytes=len(data),
+        tolerance, options.budget.max_drop, run.contract.agreement, degenerate=run.degenerate(by_diff), artifact=spec.name,
+        format=spec.format.value, precision=spec.precision.value, source=spec.source.value, method=spec.describe(),
+        size_bytes=size_bytes,
     )
     if not by_diff and spec.precision in (Precision.FP32, Precision.FP16) and check.max_abs_diff > tolerance:
         # a pruned fp32/fp16 artifact must still match its own Keras model
         check = _fail(check, f"max abs diff {check.max_abs_diff:.2e} > {tolerance:g} vs its Keras model; " + check.reason)
+    return check
+
+
+def check_elsewhere(run: RunData, pendings: list[Pending], options: ExportOptions, classes: tuple[CpuClass, ...],
+                    progress: bool = False) -> dict[str, dict[CpuClass, tuple[str, ArtifactCheck | str]]]:
+    """The int8 artifacts' checks on each of ``classes`` (one worker process a class for all of them): by artifact,
+    by class, how it ran and its check (or why it could not run)."""
+    from tqdm import tqdm
+
+    from edgeward.export.cpu_checks import run_on
+
+    todo = [p for p in pendings if p.spec.int8]
+    found: dict[str, dict] = {p.spec.name: {} for p in todo}
+    for cpu in tqdm(classes if todo else (), desc="int8 on other CPU classes (emulated)", unit="class",
+                    disable=not progress, leave=False):
+        try:
+            how, outputs = run_on(cpu, [p.data for p in todo], run.feeds)
+        except DeviceError as exc:
+            for p in todo:
+                found[p.spec.name][cpu] = ("", str(exc))
+            continue
+        for p, got in zip(todo, outputs):
+            found[p.spec.name][cpu] = (how, judge(run, p.spec, options, p.in_keras_order(got), len(p.data)))
+    return found
+
+
+def finish(run: RunData, pending: Pending, elsewhere: dict[CpuClass, tuple[str, ArtifactCheck | str]],
+           host: CpuClass | None) -> ArtifactCheck:
+    """The artifact's check on every class, its final manifest (measured metrics, the checks), written to the run."""
+    spec, check = pending.spec, pending.check
+    cpu: dict[str, dict] = {}
+    if spec.int8:
+        judged = ({host: ("this host", check)} if host else {}) | elsewhere
+        cpu = {cls.value: cpu_entry(how, c) for cls, (how, c) in judged.items()}
+    check = replace(check, cpu=cpu)
+    failed = [f"on {k} ({v['how'] or 'not run'}): {v['reason']}" for k, v in cpu.items()
+              if not v["passed"] and (host is None or k != host.value)]
+    if failed and not check.degenerate:
+        check = _fail(check, "; ".join(([] if not check.passed else [f"on {host.value if host else 'this host'}: ok"])
+                                       + ([check.reason] if not check.passed else []) + failed))
     on = f"this artifact, held-out tail ({len(run.y)} rows)"
     metrics = (Metric(check.metric_name, round(check.metric, 6), on),
-               *(Metric(name, round(value, 6), on) for name, value in run.contract.extra_metrics(run.y, out)),
+               *(Metric(name, round(value, 6), on) for name, value in run.contract.extra_metrics(run.y, joined(pending.outs))),
                Metric("decision_agreement", round(check.agreement, 6), on))
-    final = embed(spec, raw, run.manifest(spec, names, metrics))
+    cpu_checks = tuple(CpuCheck(k, v["passed"], round(v["metric"], 6), round(v["drop_points"], 3), round(v["agreement"], 6),
+                                v["how"]) for k, v in cpu.items() if "metric" in v)
+    manifest = replace(run.manifest(spec, pending.names, metrics), checks=check.status, cpu_checks=cpu_checks)
+    final = embed(spec, pending.raw, manifest)
     path = run.rundir.artifact(spec.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(final)
-    return check.__class__(**{**check.as_dict(), "size_bytes": len(final)})
+    return replace(check, size_bytes=len(final))
+
+
+def cpu_entry(how: str, check: ArtifactCheck | str) -> dict:
+    """One CPU class's check of an int8 file, as ``ArtifactCheck.cpu`` keeps it (``check``: why it could not run)."""
+    if isinstance(check, str):
+        return {"passed": False, "how": how, "reason": check}
+    return {"passed": check.passed, "metric": check.metric, "drop_points": check.drop_points, "agreement": check.agreement,
+            "how": how, "reason": check.reason}
+
+
+def recheck(run: RunData, entry: dict, classes: tuple[CpuClass, ...]) -> dict[str, dict]:
+    """An exported int8 file (its ``validation.json`` entry) measured again on this host and on ``classes``, each in a
+    worker process: by class, its check (``cpu_entry``)."""
+    from edgeward.devices.cpu import running_class
+    from edgeward.export.cpu_checks import run_on
+
+    spec = ArtifactSpec(Format(entry["format"]), Precision(entry["precision"]), Source(entry["source"]))
+    data = run.rundir.artifact(entry["artifact"]).read_bytes()
+    options = ExportOptions(budget=Budget(max_drop=entry["budget"]))
+    refs, host = run.reference(spec.source), running_class()
+    found = {}
+    for cpu in dict.fromkeys([c for c in (host, *classes) if c is not None]):
+        try:
+            how, [got] = run_on(cpu, [data], run.feeds)
+        except DeviceError as exc:
+            found[cpu.value] = cpu_entry("", str(exc))
+            continue
+        outs = list(got.values())
+        order = match_outputs(outs, refs, entry["artifact"]) if len(refs) > 1 else [0]
+        check = judge(run, spec, options, [outs[order.index(k)] for k in range(len(refs))], len(data))
+        found[cpu.value] = cpu_entry("this host" if cpu is host else how, check)
+    return found
+
+
+def make_artifact(run: RunData, spec: ArtifactSpec, options: ExportOptions, classes: tuple[CpuClass, ...] = (),
+                  host: CpuClass | None = None) -> ArtifactCheck:
+    """One artifact made, checked on this host and, where it passes here, on ``classes`` (int8 files), and written
+    (the int8 search tries many candidates: one that fails here needs no emulated run to fail)."""
+    pending = prepare(run, spec, options)
+    elsewhere = check_elsewhere(run, [pending], options, classes)[spec.name] if spec.int8 and pending.check.passed else {}
+    return finish(run, pending, elsewhere, host)
 
 
 def joined(outputs: list[np.ndarray]) -> np.ndarray:
@@ -285,11 +417,18 @@ def _fail(check: ArtifactCheck, reason: str) -> ArtifactCheck:
     return check.__class__(**{**check.as_dict(), "passed": False, "reason": reason})
 
 
-def search_int8(run: RunData, spec: ArtifactSpec, options: ExportOptions, tried: list[dict]) -> ArtifactCheck:
-    """ONNX post-training int8 candidates until the metric drop is within budget; the best one if none is.
+def worst_drop(check: ArtifactCheck) -> float:
+    """The metric's largest drop over the CPU classes the artifact was checked on (this host's where none)."""
+    return max([check.drop_points, *(v["drop_points"] for v in check.cpu.values() if "drop_points" in v)])
 
-    First per-channel on and off with each calibration method; then the best of those with the most
-    sensitive compute nodes (largest fp32-vs-int8 activation error) kept in float, one more at a time.
+
+def search_int8(run: RunData, spec: ArtifactSpec, options: ExportOptions, tried: list[dict], targets: Targets) -> ArtifactCheck:
+    """ONNX post-training int8 candidates until the metric drop is within budget on every target class; the best
+    one (the smallest worst drop over the classes) if none is.
+
+    First per-channel on and off with each calibration method (with 7-bit weights, then 8-bit ones, where the targets
+    include AVX2); then the best of those with the most sensitive compute nodes (largest fp32-vs-int8 activation
+    error) kept in float, one more at a time.
     """
     from edgeward.export.onnx_quantize import sensitive_nodes
 
@@ -297,47 +436,65 @@ def search_int8(run: RunData, spec: ArtifactSpec, options: ExportOptions, tried:
 
     def attempt(candidate: ArtifactSpec) -> ArtifactCheck:
         nonlocal best
-        check = make_artifact(run, candidate, options)
-        entry = {"method": candidate.describe(), "drop_points": round(check.drop_points, 3), "passed": check.passed}
+        check = make_artifact(run, candidate, options, targets.elsewhere, targets.host)
+        entry = {"method": candidate.describe(), "drop_points": round(worst_drop(check), 3), "passed": check.passed}
         if candidate.exclude_nodes:
             entry["excluded"] = list(candidate.exclude_nodes)
         tried.append(entry)
-        if best is None or check.drop_points < best[0].drop_points:
+        if best is None or worst_drop(check) < worst_drop(best[0]):
             best = (check, candidate)
         return check
 
-    for per_channel in (True, False):
-        for method in Calibration:
-            if attempt(spec.but(per_channel=per_channel, calibration=method)).passed:
-                return best[0]
+    # 7-bit weights first where the targets need them (devices.cpu); 8-bit ones as well, which can only win where they
+    # hold on every target class
+    for reduce_range in dict.fromkeys((spec.reduce_range, False)):
+        for per_channel in (True, False):
+            for method in Calibration:
+                if attempt(spec.but(per_channel=per_channel, calibration=method, reduce_range=reduce_range)).passed:
+                    return best[0]
     base = best[1]
     int8 = build(run, base, options.calibration_rows)
     ranked = sensitive_nodes(run.onnx_fp32(spec.source), int8, run.calibration(options.calibration_rows))
     for k in range(1, len(ranked)):
         if attempt(base.but(exclude_nodes=tuple(name for name, _ in ranked[:k]))).passed:
             return best[0]
-    return make_artifact(run, best[1], options)  # none within budget: keep the best, which fails with its numbers
+    # none within budget: keep the best, which fails with its numbers
+    return make_artifact(run, best[1], options, targets.elsewhere, targets.host)
 
 
 def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOptions(), progress: bool = False) -> ExportResult:
+    """Every artifact of ``options.specs`` built, checked on this host and its int8 files on each target CPU class
+    (``options.targets``, else the device profile's), and written with its manifest; ``validation.json``; the
+    recommendation. A ``ValidationError`` at the end names every artifact outside its budget."""
     from tqdm import tqdm
+
+    from edgeward.devices import resolve
+    from edgeward.export.cpu_checks import targets as resolve_targets
 
     run = RunData(run_dir)
     result = ExportResult(run.dir, [])
-    options = replace(options, specs=for_target(options.specs, options.device))
+    profile = resolve(options.device)
+    classes = options.targets if options.targets is not None else profile.cpu
+    targets = resolve_targets(classes, explicit=options.targets is not None)
+    options = replace(options, specs=for_target(options.specs, profile, classes))
     for spec in options.specs:
         why = excluded(spec, run.traits(spec.source))
         if why:
             raise InputError(f"{spec.name}: not supported for this model: {why}")
+    searched = [s for s in options.specs if options.search and s.format is Format.ONNX and s.precision is Precision.INT8
+                and not s.source.is_qat]
+    pendings = []
     for spec in tqdm(options.specs, desc="exporting", unit="artifact", disable=not progress, leave=False):
         try:
-            if options.search and spec.format is Format.ONNX and spec.precision is Precision.INT8 and not spec.source.is_qat:
-                check = search_int8(run, spec, options, result.search)
+            if spec in searched:
+                result.checks.append(search_int8(run, spec, options, result.search, targets))
             else:
-                check = make_artifact(run, spec, options)
-            result.checks.append(check)
+                pendings.append(prepare(run, spec, options))
         except ExportError as exc:
             result.errors[spec.name] = str(exc)
+    elsewhere = check_elsewhere(run, pendings, options, targets.elsewhere, progress)
+    result.checks += [finish(run, p, elsewhere.get(p.spec.name, {}), targets.host) for p in pendings]
+    result.checks.sort(key=lambda c: [s.name for s in options.specs].index(c.artifact))
     old = run.rundir.read_json(run.rundir.validation_file) or {}
     entries = _merged_entries(old, result)
     if options.recommend and result.checks:
@@ -346,21 +503,24 @@ def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOption
         # over every artifact of the run within budget, exported now or before
         known = [ArtifactCheck(**e) for e in entries if "metric" in e and run.rundir.artifact(e["artifact"]).exists()]
         result.recommendation = recommend(run.rundir.artifacts, known, run.feeds, options.device)
-    run.rundir.write_json(run.rundir.validation_file, {"artifacts": entries, "search": result.search or old.get("search", []),
-                                                 "recommendation": result.recommendation or old.get("recommendation")})
+    result.targets = {"cpu": [c.value for c in targets.classes], "host": targets.host.value if targets.host else None,
+                      "checked": [c.value for c in targets.checkable],
+                      "skipped": {c.value: why for c, why in targets.skipped.items()}}
+    run.rundir.write_json(run.rundir.validation_file, {
+        "artifacts": entries, "search": result.search or old.get("search", []),
+        "recommendation": result.recommendation or old.get("recommendation"), "targets": result.targets})
     raise_failures(result.checks, result.errors)
     return result
 
 
-def for_target(specs: tuple[ArtifactSpec, ...], device: str) -> tuple[ArtifactSpec, ...]:
-    """ONNX post-training int8 with symmetric int8 activations where the target runs TensorRT (it
-    accepts nothing else); uint8 activations, onnxruntime's fast CPU path, everywhere else."""
-    from edgeward.devices import resolve
-
-    if "TensorrtExecutionProvider" not in resolve(device).providers:
-        return tuple(specs)
-    return tuple(s.but(activations=Activations.S8) if s.format is Format.ONNX and s.precision is Precision.INT8
-                 and not s.source.is_qat else s for s in specs)
+def for_target(specs: tuple[ArtifactSpec, ...], profile: Profile, classes: tuple[CpuClass, ...]) -> tuple[ArtifactSpec, ...]:
+    """ONNX post-training int8 settings that hold on the target: symmetric int8 activations where it runs TensorRT
+    (it accepts nothing else), uint8 activations (onnxruntime's fast CPU path) everywhere else; 7-bit weights where
+    a target CPU adds u8 x s8 pairs in 16 bits (AVX2 without VNNI, ``devices.cpu``), so that they cannot saturate."""
+    s8 = "TensorrtExecutionProvider" in profile.providers
+    reduce_range = any(c.saturates_u8s8 for c in classes)
+    return tuple(s.but(activations=Activations.S8 if s8 else s.activations, reduce_range=reduce_range or s.reduce_range)
+                 if s.format is Format.ONNX and s.precision is Precision.INT8 and not s.source.is_qat else s for s in specs)
 
 
 def available_specs(run_dir: str | os.PathLike) -> tuple[ArtifactSpec, ...]:

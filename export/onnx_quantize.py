@@ -75,7 +75,7 @@ def quantize_static_int8(fp32: bytes, calibration: dict[str, np.ndarray], spec: 
             quantize_static(
                 str(pre), str(out), _Reader(calibration), quant_format=QuantFormat.QDQ,
                 activation_type=QuantType.QUInt8 if spec.activations is Activations.U8 else QuantType.QInt8,
-                weight_type=QuantType.QInt8, per_channel=spec.per_channel,
+                weight_type=QuantType.QInt8, per_channel=spec.per_channel, reduce_range=spec.reduce_range,
                 calibrate_method=method, nodes_to_exclude=excluded + list(spec.exclude_nodes),
                 extra_options={"ActivationSymmetric": spec.activations is Activations.S8, "WeightSymmetric": True,
                                "CalibPercentile": 99.99, "CalibTensorRangeSymmetric": False},

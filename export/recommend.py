@@ -1,55 +1,85 @@
-"""Which artifact to ship on the target: the fastest one within budget, measured there, not assumed.
-
-int8 is not always faster (on CPUs without VNNI/dot-product instructions, or for tiny models, QDQ
-overhead can dominate): an int8 artifact slower than fp32 is reported as such, and an artifact must be
-at least ``MARGIN`` faster than the fp32 reference to replace it.
+"""Which artifact to ship on the target: among those that pass their checks (int8 ones on every target CPU class),
+the fastest, measured as ``edgeward bench`` measures (``single_row_latency``: single-row p50 through ``Model.run``
+on the profile's threads), or the smallest where the profile prefers size. Never one that the same measurement
+shows slower than another passing artifact: int8 is not always faster (on CPUs without VNNI or dot products, and
+for tiny models, QDQ overhead can dominate), so whatever is quickest here is named, int8 or not.
 """
 
 from __future__ import annotations
 
+import statistics
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from edgeward.devices import resolve
-from edgeward.export.timing import single_row
-from edgeward.runtime.model import Model
+from edgeward.devices import Profile, resolve
+from edgeward.devices.profiles import Prefer
+from edgeward.export.timing import Rows, single_row
 
-MARGIN = 0.05  # 5%: below that, timing noise on a shared machine decides
+ROUNDS = 5  # the candidates take turns, so that a busy moment of a shared machine falls on all of them alike
+
+
+def runnable_formats(profile: Profile) -> set[str]:
+    return {"onnx" if b.value == "onnxruntime" else b.value for b in profile.backends}
+
+
+def timed_model(data: bytes | Path, profile: Profile, threads: int):
+    """The artifact loaded as the benchmark and the recommendation time it (speed, not accuracy: no CPU warning)."""
+    from edgeward.runtime.model import Model, UncheckedCpuWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UncheckedCpuWarning)
+        return Model(data, device=profile, threads=threads)
+
+
+def single_row_latency(model, rows: Rows, calls: int) -> dict:
+    """Single-row latency percentiles of ``model.run`` (inputs already checked): the benchmark's measure, and the
+    recommendation's."""
+    name = model.input_names[0]
+    return single_row(lambda r: model.run(r if isinstance(r, dict) else {name: r}, validate=False), rows, calls)
+
+
+def choose(checks: list, latency_us: dict[str, float], profile: Profile) -> dict:
+    """The recommendation among the checks that passed, from their measured latencies (artifact -> p50 us)."""
+    threads = profile.num_threads
+    candidates = [c for c in checks if c.passed and c.artifact in latency_us]
+    if not candidates:
+        return {"device": profile.name, "artifact": None,
+                "reason": "no artifact passed its checks (int8 files: on every target CPU class)"}
+    ranked = sorted(candidates, key=lambda c: (latency_us[c.artifact], c.size_bytes))
+    if profile.prefer is Prefer.SIZE:
+        choice = min(candidates, key=lambda c: (c.size_bytes, latency_us[c.artifact]))
+        reason = (f"the smallest of the {len(candidates)} artifacts that pass ({choice.size_bytes:,} bytes; the profile "
+                  f"prefers size), {latency_us[choice.artifact]:.1f} us single-row p50 on {threads} thread(s)")
+    else:
+        choice = ranked[0]
+        reason = f"the fastest of the {len(candidates)} artifacts that pass: {latency_us[choice.artifact]:.1f} us single-row p50 on {threads} thread(s)"
+        if len(ranked) > 1:
+            reason += f"; next {ranked[1].artifact} at {latency_us[ranked[1].artifact]:.1f} us"
+    fp32 = {c.format: latency_us[c.artifact] for c in candidates if c.precision == "fp32" and c.source == "base"}
+    slower = [c.artifact for c in candidates if c.precision.startswith("int8") and c.format in fp32
+              and latency_us[c.artifact] > fp32[c.format]]
+    if slower:
+        reason += f"; int8 slower than fp32 of the same format on this target: {', '.join(slower)}"
+    return {"device": profile.name, "threads": threads, "prefer": profile.prefer.value, "artifact": choice.artifact,
+            "reason": reason, "latency_p50_us": {c.artifact: round(latency_us[c.artifact], 2) for c in ranked},
+            "int8_slower_than_fp32": slower}
 
 
 def recommend(artifact_dir: Path, checks: list, feeds: dict[str, np.ndarray], device: str = "auto", calls: int = 400) -> dict:
-    """``feeds``: held-out rows by input name, timed one row at a time."""
+    """``feeds``: held-out rows by input name, timed one row at a time; the candidates take turns in ``ROUNDS``
+    rounds, and each one's latency is the median of its rounds' p50s."""
     profile = resolve(device)
-    runnable = {"onnx" if b.value == "onnxruntime" else b.value for b in profile.backends}
-    candidates = [c for c in checks if c.passed and c.format in runnable]
-    if not candidates:
-        return {"device": profile.name, "artifact": None, "reason": "no artifact is within its budget"}
-    latency = {}
-    for c in candidates:
-        with Model(artifact_dir / c.artifact, device=profile) as m:
-            latency[c.artifact] = single_row(lambda r: m.run(r, validate=False), feeds, calls)["p50_us"]
-    fp32 = next((c for c in candidates if c.precision == "fp32" and c.source == "base" and c.format == profile.format),
-                next((c for c in candidates if c.precision == "fp32" and c.source == "base"), None))
-    quickest = min(latency.values())
-    # among the artifacts within MARGIN of the quickest (a tie, on a shared machine): the most accurate, then the smallest
-    near = [c for c in candidates if latency[c.artifact] <= quickest * (1 + MARGIN)]
-    fastest = max(near, key=lambda c: (round(c.metric, 4), -c.size_bytes))
-    if fp32 is None or fastest is fp32:
-        choice, reason = fastest, "fastest single-row latency on this target among artifacts within budget"
-    elif latency[fastest.artifact] <= (1 - MARGIN) * latency[fp32.artifact]:
-        choice = fastest
-        reason = (f"{latency[fastest.artifact]:.1f} us vs {latency[fp32.artifact]:.1f} us for {fp32.artifact} "
-                  f"({latency[fp32.artifact] / latency[fastest.artifact]:.2f}x faster); the most accurate of the "
-                  f"artifacts within {MARGIN:.0%} of the quickest, all within budget")
-    else:
-        choice = fp32
-        reason = (f"no artifact is at least {MARGIN:.0%} faster than {fp32.artifact} here (best: {fastest.artifact} "
-                  f"{latency[fastest.artifact]:.1f} us vs {latency[fp32.artifact]:.1f} us): fp32 stays")
-    reference = {c.format: latency[c.artifact] for c in candidates if c.precision == "fp32" and c.source == "base"}
-    slower = [c.artifact for c in candidates
-              if c.precision.startswith("int8") and c.format in reference and latency[c.artifact] > reference[c.format]]
-    if slower:
-        reason += f"; int8 slower than fp32 of the same format on this target: {', '.join(slower)}"
-    return {"device": profile.name, "threads": profile.num_threads, "artifact": choice.artifact, "reason": reason,
-            "latency_p50_us": {k: round(v, 2) for k, v in latency.items()}, "int8_slower_than_fp32": slower}
+    candidates = [c for c in checks if c.passed and c.format in runnable_formats(profile)]
+    rows = feeds if len(feeds) > 1 else next(iter(feeds.values()))
+    models = {c.artifact: timed_model(artifact_dir / c.artifact, profile, profile.num_threads) for c in candidates}
+    samples: dict[str, list[float]] = {name: [] for name in models}
+    try:
+        for _ in range(ROUNDS if models else 0):
+            for name, model in models.items():
+                samples[name].append(single_row_latency(model, rows, max(calls // ROUNDS, 1))["p50_us"])
+    finally:
+        for model in models.values():
+            model.close()
+    return choose(candidates, {k: statistics.median(v) for k, v in samples.items()}, profile)

@@ -2,13 +2,18 @@
 
 fp32 and fp16: max abs diff against the Keras model they came from, with a tolerance per precision.
 int8 (and pruned models): the task metric's drop against the original fp32 Keras model, in points,
-and the decision agreement with it. Every artifact is checked; then one ``ValidationError`` lists all
-that fell outside their budget, with their numbers.
+and the decision agreement with it. int8 files are judged so on each CPU class they are made for as well
+(``export.cpu_checks``). Every artifact is checked; then one ``ValidationError`` lists all that fell outside their
+budget, with their numbers.
+
+A check must be able to fail: where the reference model's outputs do not vary over the held-out rows (constant
+outputs, or every row one class), any artifact that repeats them agrees, so such a check is ``degenerate``, never a
+pass.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -45,15 +50,42 @@ class ArtifactCheck:
     budget: float
     passed: bool
     reason: str
+    degenerate: str = ""  # why no comparison with the reference could fail ("" when one could)
+    # int8 files: CPU class -> {"passed", "metric", "drop_points", "agreement", "how", "reason"}
+    cpu: dict = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """passed, failed or degenerate (``core.manifest.CHECKS``)."""
+        return "degenerate" if self.degenerate else "passed" if self.passed else "failed"
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
+SPREAD = 1e-6  # outputs that vary less than this (relative to their size, at least 1) over the rows do not vary
+
+
+def degenerate(reference: np.ndarray, decisions: np.ndarray | None = None) -> str:
+    """Why the reference's outputs on the held-out rows cannot tell a good artifact from a broken one, or "".
+    ``decisions``: the reference's class for each row, where its outputs are class probabilities."""
+    ref = np.asarray(reference, np.float64).reshape(len(reference), -1)
+    if len(ref) < 2:
+        return f"{len(ref)} held-out row: nothing to vary over"
+    spread = float((ref.max(axis=0) - ref.min(axis=0)).max(initial=0.0))
+    if spread <= SPREAD * max(float(np.abs(ref).max(initial=0.0)), 1.0):
+        return f"the reference model's outputs do not vary over the {len(ref)} held-out rows (spread {spread:.1e})"
+    if decisions is not None and len(np.unique(np.asarray(decisions))) == 1:
+        return f"the reference model gives every one of the {len(ref)} held-out rows the same class ({decisions[0]})"
+    return ""
+
+
 def check_outputs(out: np.ndarray, source_ref: np.ndarray, base_ref: np.ndarray, y: np.ndarray, metric, decide,
-                  by_diff: bool, tolerance: float, max_drop: float, agreement=None, **fields) -> ArtifactCheck:
+                  by_diff: bool, tolerance: float, max_drop: float, agreement=None, degenerate: str = "",
+                  **fields) -> ArtifactCheck:
     """Judge one artifact's outputs on the held-out rows. ``agreement(reference, out)``: the share of rows that
-    agree with the original Keras model's (default: equal ``decide``)."""
+    agree with the original Keras model's (default: equal ``decide``). ``degenerate``: why the reference cannot
+    tell (the check is then not passed, whatever its numbers)."""
     out64, src64 = out.astype(np.float64).reshape(len(y), -1), source_ref.astype(np.float64).reshape(len(y), -1)
     diff = float(np.abs(out64 - src64).max(initial=0.0)) if out64.shape == src64.shape else float("inf")
     value, reference = metric(y, out), metric(y, base_ref)
@@ -68,13 +100,17 @@ def check_outputs(out: np.ndarray, source_ref: np.ndarray, base_ref: np.ndarray,
         passed = drop <= max_drop
         reason = f"{metric.__name__} drop {drop:+.2f} points {'<=' if passed else '>'} {max_drop:g}; agreement {agreed:.2%}"
         check, budget = "metric drop vs fp32 keras", max_drop
+    if degenerate:
+        passed, reason = False, f"degenerate: {degenerate} (the check's numbers: {reason})"
     return ArtifactCheck(rows=len(y), max_abs_diff=diff, metric_name=metric.__name__, metric=value,
                          reference_metric=reference, drop_points=drop, agreement=agreed, check=check,
-                         budget=budget, passed=passed, reason=reason, **fields)
+                         budget=budget, passed=passed, reason=reason, degenerate=degenerate, **fields)
 
 
 def raise_failures(checks: list[ArtifactCheck], errors: dict[str, str]) -> None:
-    failed = [f"{c.artifact}: {c.reason}" for c in checks if not c.passed]
+    """One ValidationError for every artifact outside its budget (a degenerate check is reported, not raised: the
+    artifact may be fine, and no check here can say)."""
+    failed = [f"{c.artifact}: {c.reason}" for c in checks if not c.passed and not c.degenerate]
     failed += [f"{name}: {message}" for name, message in errors.items()]
     if failed:
         raise ValidationError(f"{len(failed)} artifact(s) outside their budget or not exported: " + "; ".join(failed))

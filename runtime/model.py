@@ -7,6 +7,7 @@ task specifics; the device profile says the backend, execution providers and thr
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -19,6 +20,15 @@ from edgeward.runtime.sessions import OnnxSession, TfliteSession, is_tflite
 
 ModelSource = str | os.PathLike | bytes
 MAX_THREADS = 256  # more threads than any board has cores: a typo, not a request
+INT8 = ("int8", "int8-dynamic")
+
+
+class UncheckedCpuWarning(RuntimeWarning):
+    """An int8 file runs on a CPU class its export did not check it on (``Manifest.cpu_checks``): integer kernels
+    differ by instruction set, so its accuracy here is unmeasured. Said once per file and process."""
+
+
+_warned: set[str] = set()  # the files (by the hash their manifest records, else their name) warned about
 
 
 def read_model_bytes(source: ModelSource, profile: Profile | None = None) -> tuple[bytes, str]:
@@ -84,6 +94,9 @@ class Model:
         self.output_names = tuple(t.name for t in self.manifest.outputs)
         self._single, self._out0 = len(self.output_names) == 1, self.output_names[0]
         self.size_bytes = len(data)
+        on_cpu = self.providers[:1] in (("CPUExecutionProvider",), ("XNNPACK",))  # not a GPU, TensorRT or Edge TPU
+        if self.manifest.precision in INT8 and on_cpu:
+            _warn_if_unchecked(self.manifest, self.source)
 
     @classmethod
     def from_file(cls, source: ModelSource, device: str | Profile | None = "auto", threads: int | None = None) -> "Model":
@@ -149,6 +162,30 @@ class Model:
 
     def __repr__(self) -> str:
         return f"Model({self.source!r}, task={self.manifest.task}, backend={self.backend.value}, providers={self.providers})"
+
+
+def _warn_if_unchecked(manifest: Manifest, source: str) -> None:
+    from edgeward.devices.cpu import running_class
+
+    here = running_class()
+    ran = {c.cpu: c for c in manifest.cpu_checks}
+    if here is None or (here.value in ran and (ran[here.value].passed or manifest.checks == "degenerate")):
+        return  # passed here; or no check could tell, which its export said
+    key = manifest.provenance.artifact_sha256 or source
+    if key in _warned:
+        return
+    _warned.add(key)
+    if here.value in ran:
+        warnings.warn(f"{source}: this int8 file failed its check on this CPU's class ({here.value}: {here.kernels}): "
+                      f"metric drop {ran[here.value].drop_points:+.2f} points", UncheckedCpuWarning, stacklevel=4)
+        return
+    checked = manifest.checked_on()
+    where = (f"checked on {', '.join(checked)}" if checked else
+             "not checked on any CPU class (exported before edgeward checked int8 files on each)" if not manifest.checks
+             else "checked on no CPU class")
+    warnings.warn(f"{source}: this int8 file was {where}, not on this CPU ({here.value}: {here.kernels}), so its accuracy "
+                  f"here is unmeasured; export it with --targets {here.value} on a machine that can check that class",
+                  UncheckedCpuWarning, stacklevel=4)
 
 
 def _check(spec: TensorInfo, value) -> np.ndarray:

@@ -18,6 +18,7 @@ import json
 import platform
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -104,37 +105,38 @@ def profiles_here(artifact: str) -> dict:
     return result
 
 
-def compare_fraud(a: dict, b: dict) -> tuple[float, list, str]:
+def compare_fraud(a: dict, b: dict, names: tuple[str, str]) -> tuple[float, list, str]:
     differ = [i for i, (x, y) in enumerate(zip(a["flags"], b["flags"])) if x != y]
     values = float(np.abs(np.subtract(a["scores"], b["scores"])).max())
     return values, differ, f"{len(a['flags'])} rows, {len(differ)} flags differ"
 
 
-def compare_commands(a: dict, b: dict) -> tuple[float, list, str]:
+def compare_commands(a: dict, b: dict, names: tuple[str, str]) -> tuple[float, list, str]:
     ea, eb = [e[:2] for e in a["events"]], [e[:2] for e in b["events"]]
     values = float(max((abs(x[2] - y[2]) for x, y in zip(a["events"], b["events"])), default=0.0)) if ea == eb else float("nan")
     differ = [e for e in ea if e not in eb] + [e for e in eb if e not in ea]
-    return values, differ, f"{len(ea)} events on x86, {len(eb)} on arm64, {len(differ)} differ"
+    return values, differ, f"{len(ea)} events on {names[0]}, {len(eb)} on {names[1]}, {len(differ)} differ"
 
 
-def compare_detect(a: dict, b: dict) -> tuple[float, list, str]:
-    matched, differ = match_detections(a["detections"], b["detections"])
+def compare_detect(a: dict, b: dict, names: tuple[str, str]) -> tuple[float, list, str]:
+    matched, differ = match_detections(a["detections"], b["detections"], names=names)
     return (max(matched, default=0.0), differ,
-            f"{len(a['detections'])} detections on x86, {len(b['detections'])} on arm64, {len(differ)} differ")
+            f"{len(a['detections'])} detections on {names[0]}, {len(b['detections'])} on {names[1]}, {len(differ)} differ")
 
 
 COMPARE = {"fraud": compare_fraud, "commands": compare_commands, "detect": compare_detect}
 
 
-def compare(x86: dict, arm: dict, x86_raw, arm_raw) -> list[dict]:
+def compare(x86: dict, arm: dict, x86_raw, arm_raw, names: tuple[str, str] = ("x86", "arm64")) -> list[dict]:
     """One row per artifact: the raw outputs' difference, and the task's own results compared (fp32: values within
-    ``FP32_TOLERANCE`` and no decision differs; fp16 and int8: no decision differs, else each one is listed)."""
+    ``FP32_TOLERANCE`` and no decision differs; fp16 and int8: no decision differs, else each one is listed).
+    ``names``: the two machines, for the text."""
     rows = []
     for i, (a, b) in enumerate(zip(x86["artifacts"], arm["artifacts"])):
         keys = [k for k in x86_raw.files if k.startswith(f"{i}:")]
         raw = max(float(np.abs(x86_raw[k].astype(np.float64) - arm_raw[k].astype(np.float64)).max()) for k in keys)
         row = {"task": a["task"], "artifact": a["name"], "int8": a["int8"], "raw_max_abs_diff": raw}
-        row["values"], differ, row["decisions"] = COMPARE[a["task"]](a, b)
+        row["values"], differ, row["decisions"] = COMPARE[a["task"]](a, b, names)
         row["differences"] = differ[:20]
         same_values = raw <= FP32_TOLERANCE and row["values"] <= FP32_TOLERANCE * 100  # scores as written: 6 decimals
         row["ok"] = not differ and (row["int8"] or same_values)
@@ -142,7 +144,8 @@ def compare(x86: dict, arm: dict, x86_raw, arm_raw) -> list[dict]:
     return rows
 
 
-def match_detections(a: list, b: list, tolerance: float = FP32_TOLERANCE) -> tuple[list[float], list]:
+def match_detections(a: list, b: list, tolerance: float = FP32_TOLERANCE,
+                     names: tuple[str, str] = ("x86", "arm64")) -> tuple[list[float], list]:
     """Compares detections (frame, label, score, x1, y1, x2, y2) frame by frame: the same number, the same scores in
     order (their differences are returned), and for each detection whose score no other in its frame shares (within
     ``tolerance``) the same label and a box within 1 pixel. Among equal scores which box wins is arbitrary on any
@@ -153,18 +156,21 @@ def match_detections(a: list, b: list, tolerance: float = FP32_TOLERANCE) -> tup
         fa = sorted((d for d in a if d[0] == frame), key=lambda d: -d[2])
         fb = sorted((d for d in b if d[0] == frame), key=lambda d: -d[2])
         if len(fa) != len(fb):
-            differ.append([frame, f"{len(fa)} detections on x86, {len(fb)} on arm64"])
+            differ.append([frame, f"{len(fa)} detections on {names[0]}, {len(fb)} on {names[1]}"])
             continue
         for x, y in zip(fa, fb):
             diffs.append(abs(x[2] - y[2]))
             unique = sum(abs(z[2] - x[2]) <= tolerance for z in fa) == 1
             if unique and (x[1] != y[1] or max(abs(p - q) for p, q in zip(x[3:], y[3:])) > 1.0):
-                differ.append([frame, f"x86 {x[1]} {x[2]:.4f} at {[round(v) for v in x[3:]]}, "
-                                      f"arm64 {y[1]} {y[2]:.4f} at {[round(v) for v in y[3:]]}"])
+                differ.append([frame, f"{names[0]} {x[1]} {x[2]:.4f} at {[round(v) for v in x[3:]]}, "
+                                      f"{names[1]} {y[1]} {y[2]:.4f} at {[round(v) for v in y[3:]]}"])
     return diffs, differ
 
 
 def run(spec: dict, out: Path) -> None:
+    from edgeward.runtime.model import UncheckedCpuWarning
+
+    warnings.simplefilter("ignore", UncheckedCpuWarning)  # comparing machines is the point here
     results, arrays = {"host": profiles_here(spec["profile_model"]), "artifacts": []}, {}
     if spec.get("video"):
         arrays["decoded"] = decoded(spec["video"])

@@ -110,11 +110,12 @@ def test_a_keras3_model_with_a_custom_layer_and_two_named_inputs_and_outputs(two
     assert "two.keras: the model uses 'Scale', which Keras cannot find: pass --custom-objects FILE.py" in capsys.readouterr().err
     assert not run.exists()  # nothing half-made
     args += ["--custom-objects", str(root / "layers.py")]
-    # int8 at the default tolerance: the value output of 4 of the 100 held-out rows strays more than 0.1 of its
-    # standard deviation (one beyond the calibration range, clipped); the check says so and the export fails
+    # int8 at the default tolerance: the value output of 3 of the 100 held-out rows strays more than 0.1 of its
+    # standard deviation (one beyond the calibration range, clipped); the check says so, on this host and on each
+    # target CPU class, and the export fails
     assert main(args + ["--out", str(root / "strict")]) == 1
     err = capsys.readouterr().err
-    assert "model-int8.onnx: agreement drop +4.00 points > 1; agreement 96.00%" in err
+    assert "model-int8.onnx: agreement drop +3.00 points > 1; agreement 97.00%" in err
     assert main(args + ["--out", str(run), "--value-tolerance", "0.5"]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "adopted" in out and "inputs amount (N, 4) float32, kind (N, 3) float32" in out

@@ -187,16 +187,27 @@ def test_compress_cli_needs_something_to_do(fraud_run, capsys):
     assert "sparsity (--sparsity): expected a share between 0 and 1, got 1.5" in capsys.readouterr().err
 
 
-def test_onnx_int8_activations_follow_the_target():
+def test_onnx_int8_settings_follow_the_target():
+    from edgeward.devices import load_profile
+    from edgeward.devices.cpu import CpuClass
     from edgeward.export.artifacts import Activations, ArtifactSpec, Format, Precision, Source
     from edgeward.export.engine import for_target
 
     specs = (ArtifactSpec(Format.ONNX, Precision.INT8), ArtifactSpec(Format.ONNX, Precision.INT8, Source.QAT),
              ArtifactSpec(Format.TFLITE, Precision.INT8), ArtifactSpec(Format.ONNX, Precision.FP32))
-    assert [s.activations for s in for_target(specs, "x86-64-cpu")] == [Activations.U8] * 4
-    tensorrt = for_target(specs, "jetson-orin")  # TensorRT takes symmetric int8 only
+    x86 = load_profile("x86-64-cpu")
+    assert x86.cpu == (CpuClass.AVX2, CpuClass.VNNI)
+    assert [s.activations for s in for_target(specs, x86, x86.cpu)] == [Activations.U8] * 4
+    jetson = load_profile("jetson-orin")
+    tensorrt = for_target(specs, jetson, jetson.cpu)  # TensorRT takes symmetric int8 only
     assert tensorrt[0].activations is Activations.S8 and tensorrt[1:] == specs[1:]
     assert "u8 activations" in specs[0].describe() and "s8 activations" in tensorrt[0].describe()
+    # 7-bit weights exactly where a target CPU adds u8 x s8 pairs in 16 bits (AVX2 without VNNI), and only for the
+    # post-training ONNX int8 file
+    assert [s.reduce_range for s in for_target(specs, x86, x86.cpu)] == [True, False, False, False]
+    assert not any(s.reduce_range for s in for_target(specs, x86, (CpuClass.VNNI, CpuClass.ARM64)))
+    assert not tensorrt[0].reduce_range  # the Jetson's CPU is arm64
+    assert "7-bit weights" in for_target(specs, x86, x86.cpu)[0].describe()
 
 
 def test_int8_onnx_uses_uint8_activations_on_cpu(fraud_run, tmp_path):

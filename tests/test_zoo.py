@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from edgeward.app.cli import main
-from edgeward.app.zoo import END, START, cell_text
+from edgeward.app.zoo import CPU_HEADERS, END, START, cell_text, cpu_text
 from edgeward.core.errors import InputError, TensorError
+from edgeward.devices.cpu import CpuClass, running_class
+from edgeward.devices.emulators import unavailable
 from edgeward.runtime.graph import normalise_adjacency
 from edgeward.train.zoo.rows import ROWS
 
@@ -23,9 +25,11 @@ README = "# a project\n\nbefore\n\n" + START + "\nold table\n" + END + "\n\nafte
 def zoo(tmp_path_factory):
     root = tmp_path_factory.mktemp("zoo")
     (root / "README.md").write_text(README)
+    # int8 on this host's class and on AVX2 without VNNI (emulated where this host has VNNI); arm64 is the export's
+    # and `make arm64-check`'s (tests/test_cpu_classes.py), at an emulated cost this fixture need not pay again
+    x86 = ",".join(c.value for c in (CpuClass.AVX2, CpuClass.VNNI) if unavailable(c, running_class()) is None)
     args = ["zoo", "check", "fnn", "gnn", "cifar-cnn", "lstm", "text-encoder", "speech-cnn", "translator",
-            "--out", str(root / "runs"),
-            "--readme", str(root / "README.md")]
+            "--out", str(root / "runs"), "--readme", str(root / "README.md"), "--targets", x86]
     assert main(args) == 0
     return root
 
@@ -55,6 +59,14 @@ def test_check_trains_each_model_beyond_chance_and_checks_every_artifact(zoo):
             assert cells[name]["passed"] and cells[name]["diff"] <= 1e-5 and cells[name]["p50_us"] > 0
         for name, cell in cells.items():  # every artifact: ok with its numbers, or the reason
             assert cell["passed"] or cell["reason"], (name, cell)
+    # int8 files with the target-aware settings hold on every CPU class checked (at least AVX2 without VNNI, emulated
+    # where this host has VNNI): the same drop there as on this host, within a row of the held-out set
+    for name in ("fnn", "gnn", "cifar-cnn", "speech-cnn"):
+        for file in ("model-int8.onnx", "model-int8-dynamic.tflite", "model-int8.tflite"):
+            cpu = rows[name]["cells"][file]["cpu"]
+            assert "avx2" in cpu and all(c["passed"] for c in cpu.values()), (name, file, cpu)
+    table = (zoo / "README.md").read_text()
+    assert all(f"| {header} |" in table or f"| {header}" in table for header in CPU_HEADERS.values())
     # every GNN file, full-integer TFLite included: its inputs ("features", "adjacency") are not in name order, and
     # the converter's calibration takes them by name
     assert all(c["passed"] for c in rows["gnn"]["cells"].values()), rows["gnn"]["cells"]
@@ -291,6 +303,15 @@ def test_a_cell_says_ok_with_its_numbers_or_why_not():
     assert cell_text({"passed": False, "cannot": True, "reason": "TFLite full-integer int8 would quantize X; use Y"}) == \
         "cannot: TFLite full-integer int8 would quantize X"
     assert cell_text(None) == "not made"
+    cpu = {"vnni": {"passed": True, "drop_points": 0.5, "reason": "top1 drop +0.50 points <= 1; agreement 99%"},
+           "avx2": {"passed": False, "drop_points": 7.0, "reason": "top1 drop +7.00 points > 1; agreement 93.00%"}}
+    int8 = {"passed": False, "reason": "on vnni: ok; on avx2 (qemu): top1 drop +7.00 points > 1", "cpu": cpu}
+    assert cell_text(int8) == "fails on avx2: top1 drop +7.00 points > 1"
+    assert cpu_text({"model-int8.onnx": int8}, "avx2") == "ONNX FAILS +7.0"
+    assert cpu_text({"model-int8.onnx": int8}, "vnni") == "ONNX +0.5"
+    assert cpu_text({"model-int8.onnx": int8}, "arm64") == "ONNX not checked"
+    degenerate = {"passed": False, "degenerate": "the reference model's outputs do not vary (spread 0.0e+00)"}
+    assert cell_text(degenerate) == "degenerate: the reference model's outputs do not vary"
 
 
 def test_the_graph_model_reloads_in_a_fresh_process_from_its_run(zoo):

@@ -131,6 +131,16 @@ def markdown(result: dict) -> str:
     lines += ["", f"The same video decoded by OpenCV on each machine: {d['values_that_differ']:.0%} of the pixel values of "
                   f"its first {d['frames']} frames differ, by up to {d['max_level_diff']} levels (the detections above "
                   "are on frames decoded once, on x86)."]
+    avx2 = result.get("avx2") or {}
+    if avx2.get("parity"):
+        lines += ["", f"The same files on an x86-64 CPU with AVX2 and no VNNI ({avx2['how']}), against this host "
+                      f"({avx2['host']}):", "",
+                  "| task | artifact | raw outputs: max abs diff | scores: max abs diff | decisions | same decisions |",
+                  "|---|---|---:|---:|---|---|"]
+        lines += [f"| {r['task']} | {r['artifact']} | {r['raw_max_abs_diff']:.2g} | {r['values']:.2g} | {r['decisions']} | "
+                  f"{'yes' if not r['differences'] else 'NO'} |" for r in avx2["parity"]]
+    elif avx2.get("skipped"):
+        lines += ["", f"Not run on AVX2 without VNNI: {avx2['skipped']}."]
     lines += ["", "| board model in the device tree | arch | profile picked | expected |", "|---|---|---|---|"]
     lines += [f"| {b['board']} | {b['arch']} | {b['picked']} | {b['expected']} |" for b in result["boards"]]
     lines += ["", "| profile | a session under emulation |", "|---|---|"]
@@ -143,6 +153,27 @@ def markdown(result: dict) -> str:
     lines += [f"| anchor | {a.model}: {a.ms:g} ms on a {a.board}, {a.how} ({a.source}) | {a.macs:,} | {a.weights:,} | | 1 |"
               for a in ANCHORS]
     return "\n".join(lines)
+
+
+def avx2_parity(out: Path, host: dict, host_raw, log) -> dict:
+    """The same parity run on an x86-64 CPU with AVX2 and no VNNI (``qemu-x86_64 -cpu Haswell`` where this host has
+    VNNI), compared with this host's: onnxruntime's integer kernels differ there (``devices/cpu.py``)."""
+    from edgeward.devices.cpu import CpuClass, running_class
+    from edgeward.devices.emulators import runner, unavailable
+    from edgeward.runtime.parity import compare
+
+    here = running_class()
+    why = unavailable(CpuClass.AVX2, here)
+    if why:
+        return {"how": "", "skipped": why, "parity": []}
+    log(f"parity: the same artifacts on avx2, beside this host ({here.value})")
+    with runner(CpuClass.AVX2, here) as r:
+        done = r.run(["-m", "edgeward.runtime.parity", str(out / "spec.json"), str(out / "avx2.json")], timeout=3600)
+    if done.returncode:
+        raise SystemExit(f"the avx2 parity run failed:\n{done.stderr[-3000:]}")
+    other = json.loads((out / "avx2.json").read_text())
+    return {"how": r.how, "host": here.value,
+            "parity": compare(host, other, host_raw, np.load(out / "avx2.npz"), names=(here.value, "avx2"))}
 
 
 def check(root: Path, out: Path, log=print) -> dict:
@@ -173,6 +204,7 @@ def check(root: Path, out: Path, log=print) -> dict:
         raise SystemExit(f"the emulated parity run failed:\n{arm.stderr[-3000:]}")
     x86, arm64 = (json.loads((out / f"{n}.json").read_text()) for n in ("x86", "arm64"))
     x86_raw, arm_raw = np.load(out / "x86.npz"), np.load(out / "arm64.npz")
+    avx2 = avx2_parity(out, x86, x86_raw, log)
     pixels = np.abs(x86_raw["decoded"].astype(np.int16) - arm_raw["decoded"].astype(np.int16))
     result = {
         "tests": {"files": TESTS, "summary": summary, "ok": tests.returncode == 0, "output": tests.stdout[-3000:]},
@@ -180,7 +212,8 @@ def check(root: Path, out: Path, log=print) -> dict:
         "parity": compare(x86, arm64, x86_raw, arm_raw),
         "decoding": {"frames": int(len(pixels)), "max_level_diff": int(pixels.max()),
                      "values_that_differ": round(float((pixels > 0).mean()), 4)},
-        "cost": costs(spec["artifacts"]), "wheels": wheels(root), "seconds": round(time.perf_counter() - started, 1),
+        "cost": costs(spec["artifacts"]), "wheels": wheels(root), "avx2": avx2,
+        "seconds": round(time.perf_counter() - started, 1),
     }
     result["ok"] = (result["tests"]["ok"] and all(r["ok"] or r["int8"] for r in result["parity"])
                     and all(b["ok"] for b in result["boards"]) and all(v.startswith("ok") for v in result["profiles"].values()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -58,6 +59,18 @@ def cmd_compress(args) -> int:
     return 0
 
 
+def _targets(text: str | None, flag: str = "--targets"):
+    """CPU classes from a comma-separated flag (None when not given), or an InputError naming the choices."""
+    from edgeward.devices.cpu import parse_classes
+
+    if text is None:
+        return None
+    try:
+        return parse_classes(text, flag)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
 def _specs(args, run: str):
     from edgeward.export.artifacts import ArtifactSpec, Calibration, Format, Precision, Source
     from edgeward.export.engine import available_specs
@@ -104,7 +117,7 @@ def cmd_export(args) -> int:
     max_drop = args.max_drop if args.max_drop is not None else 1.0
     budget = Budget(max_drop=max_drop, fp32_tolerance=args.tolerance)
     options = ExportOptions(specs=_specs(args, run), budget=budget, search=args.max_drop is not None or bool(args.model),
-                            device=args.device)
+                            device=args.device, targets=_targets(args.targets))
     try:
         export_run(run, options, progress=True)
     except ValidationError:
@@ -178,8 +191,8 @@ def cmd_score(args) -> int:
 def cmd_bench(args) -> int:
     from edgeward.export.bench import BenchOptions, bench_run, markdown
 
-    result = bench_run(args.run, BenchOptions(device=args.device, vs_keras=not args.no_keras, heldout=tuple(args.heldout)),
-                       progress=True)
+    result = bench_run(args.run, BenchOptions(device=args.device, vs_keras=not args.no_keras, heldout=tuple(args.heldout),
+                                              targets=_targets(args.target, "--target")), progress=True)
     _out(json.dumps(result, indent=2) if args.json else markdown(result))
     return 0
 
@@ -206,13 +219,16 @@ def cmd_devices(args) -> int:
             raise InputError("devices show: expected a profile name (see `edgeward devices list`), got none")
         p = load_profile(args.name)
         for key, value in p.__dict__.items():
-            value = [getattr(v, "value", v) for v in value] if isinstance(value, tuple) else value
+            value = [getattr(v, "value", v) for v in value] if isinstance(value, tuple) else getattr(value, "value", value)
             _out(f"{key:12s} {value}")
     else:
         host = detect()
         for key, value in host.__dict__.items():
             _out(f"{key:13s} {', '.join(value) if isinstance(value, tuple) else value}")
         _out(f"{'int8 fast':13s} {host.int8_fast}")
+        _out(f"{'cpu class':13s} " + (f"{host.cpu_class.value}: {host.cpu_class.kernels}" if host.cpu_class else
+                                      "none edgeward checks int8 files on"))
+        _out(f"{'int8 checks':13s} " + _checkable_classes())
         _out(f"{'closest':13s} {closest_profile(host).name}")
         if not host.providers:  # no onnxruntime: say why, and what to do
             from edgeward.devices.host import import_onnxruntime
@@ -227,6 +243,16 @@ def cmd_devices(args) -> int:
         _out(f"{'audio inputs':13s} " + ("; ".join(f"{d['index']}: {d['name']} ({d['channels']} ch, {d['rate']:.0f} Hz)" for d in mics)
                                          or "none (no PortAudio input device)"))
     return 0
+
+
+def _checkable_classes() -> str:
+    """Which CPU classes this host can check int8 files on, and how (or why not)."""
+    from edgeward.devices.cpu import CpuClass, running_class
+    from edgeward.devices.emulators import how, unavailable
+
+    here = running_class()
+    return "; ".join(f"{c.value}: " + ("this CPU" if c is here else (f"cannot ({why})" if (why := unavailable(c, here))
+                                                                      else f"emulated ({how(c, here)})")) for c in CpuClass)
 
 
 def cmd_models(args) -> int:
@@ -269,7 +295,8 @@ def cmd_zoo(args) -> int:
         return 0
     from edgeward.app.zoo import ZooOptions, check, table
 
-    results = check(args.names, Path(args.out), ZooOptions(full=args.full, readme=args.readme), progress=True)
+    results = check(args.names, Path(args.out), ZooOptions(full=args.full, readme=args.readme,
+                                                          targets=_targets(args.targets)), progress=True)
     _out(table(results))
     return 0
 
@@ -397,6 +424,9 @@ def parser() -> argparse.ArgumentParser:
                                                    "(with --model: 1 unless given)")
     e.add_argument("--tolerance", type=float, default=1e-5, help="fp32: max abs diff allowed against Keras")
     e.add_argument("--device", default="auto", help="target device profile: where artifacts are checked and timed")
+    e.add_argument("--targets", metavar="CLASSES", help="CPU classes int8 files are made for and checked on, emulated "
+                   "where this host is not one: avx2 (x86 without VNNI), vnni, arm64, comma-separated (default: the "
+                   "device profile's, those this host can check)")
     e.set_defaults(fn=cmd_export)
 
     s = sub.add_parser("score", help="score a CSV file of rows with a model (fraud)")
@@ -444,6 +474,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--no-keras", action="store_true", help="skip the runtime-vs-Keras comparison")
     b.add_argument("--heldout", action="append", default=[], metavar="DIR",
                    help="held-out data to measure on as well (commands: a `data commands --eval-only` folder); repeatable")
+    b.add_argument("--target", metavar="CLASSES", help="measure the int8 files again on these CPU classes (avx2, vnni, "
+                   "arm64; emulated where this host is not one) beside this host: metric, drop and agreement per class")
     b.add_argument("--json", action="store_true")
     b.set_defaults(fn=cmd_bench)
 
@@ -487,6 +519,8 @@ def parser() -> argparse.ArgumentParser:
     z.add_argument("--full", action="store_true", help="check: the article's sizes (make zoo), not the tests' small ones")
     z.add_argument("--out", default="runs/zoo", help="check: where the runs go (default: runs/zoo)")
     z.add_argument("--readme", help="check: write the conformance table between the zoo markers of this file")
+    z.add_argument("--targets", metavar="CLASSES", help="check: the CPU classes int8 files are checked on (default: "
+                   "avx2,vnni,arm64, those this host can check)")
     z.set_defaults(fn=cmd_zoo)
 
     r = sub.add_parser("report", help="(re)write the HTML report of a run or demo directory")
@@ -505,7 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     """The CLI. Exit codes: 0, 2 for bad input, 1 for other edgeward errors, 130 (SIGINT) or 143 (SIGTERM)
     when interrupted; SIGTERM stops a run the way Ctrl-C does, so it cleans up and says what it kept."""
     try:
-        with terminate_as_interrupt():
+        with terminate_as_interrupt(), warnings.catch_warnings():
+            warnings.showwarning = _show_warning
             args = parser().parse_args(argv)
             return args.fn(args)
     except Interrupted as exc:
@@ -522,6 +557,11 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more is flushed into the closed pipe
         return 141
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as the CLI's errors are: one line, no source line (the runtime's UncheckedCpuWarning, say)."""
+    print(f"warning: {message}", file=sys.stderr if file is None else file, flush=True)
 
 
 @contextmanager

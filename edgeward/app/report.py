@@ -104,9 +104,13 @@ def export_section(run: RunDir) -> list[str]:
 
     metric = next((a["metric_name"] for a in validation["artifacts"] if "metric_name" in a), "metric")
     header, rows = export_rows(validation)
+    checked = ", ".join((validation.get("targets") or {}).get("checked", [])) or "this host only"
     parts = ["<h3>Export and validation</h3><p>Every artifact checked on the held-out rows: fp32/fp16 by max abs "
              f"diff against Keras, int8 and pruned by the {metric} drop against the fp32 Keras model and the share "
-             "of identical decisions.</p>" + table(header, rows)]
+             f"of identical decisions; int8 files on each CPU class ({escape(checked)}).</p>" + table(header, rows)]
+    for why in sorted({a["degenerate"] for a in validation["artifacts"] if a.get("degenerate")}):
+        parts.append(f"<p><b>Warning: the checks are degenerate</b>: {escape(why)}. Every artifact agrees with such a "
+                     "reference, so none is validated.</p>")
     if validation.get("search"):
         parts.append("<p>int8 candidates tried (stops at the first within budget):</p>" + table(
             ["method", f"{metric} drop (points)", "within budget"],

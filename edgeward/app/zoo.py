@@ -22,6 +22,9 @@ START, END = "<!-- zoo:start -->", "<!-- zoo:end -->"
 COLUMNS = (("ONNX fp32", "model.onnx"), ("ONNX fp16", "model-fp16.onnx"), ("ONNX int8", "model-int8.onnx"),
            ("TFLite fp32", "model.tflite"), ("TFLite fp16", "model-fp16.tflite"),
            ("TFLite int8 dyn.", "model-int8-dynamic.tflite"), ("TFLite int8", "model-int8.tflite"))
+# the int8 files, as the per-CPU-class columns name them
+INT8_FILES = (("ONNX", "model-int8.onnx"), ("dyn.", "model-int8-dynamic.tflite"), ("TFLite", "model-int8.tflite"))
+CPU_HEADERS = {"avx2": "int8 on AVX2 (no VNNI)", "vnni": "int8 on VNNI", "arm64": "int8 on arm64"}
 LATENCY_CALLS = 200
 DECODING_SENTENCES = 40
 
@@ -30,6 +33,21 @@ DECODING_SENTENCES = 40
 class ZooOptions:
     full: bool = False  # the article's sizes (make zoo), not the test suite's
     readme: str | None = None  # write the table between the markers of this file
+    targets: tuple | None = None  # CPU classes the int8 files are checked on; None: every class this host can check
+
+
+def zoo_targets(options: ZooOptions) -> tuple[tuple, dict]:
+    """The CPU classes to check int8 files on, and the classes left out with why (``--targets`` names ones that
+    must run: one this host cannot check is an error then)."""
+    from edgeward.devices.cpu import CpuClass, running_class
+    from edgeward.devices.emulators import unavailable
+    from edgeward.export.cpu_checks import targets
+
+    if options.targets is not None:
+        return targets(options.targets, explicit=True).classes, {}
+    host = running_class()
+    skipped = {c.value: why for c in CpuClass if (why := unavailable(c, host))}
+    return tuple(c for c in CpuClass if c.value not in skipped), skipped
 
 
 def _latency_us(path: Path, feeds) -> float:
@@ -40,9 +58,9 @@ def _latency_us(path: Path, feeds) -> float:
         return single_row(lambda rows: model.run(rows, validate=False), feeds, LATENCY_CALLS)["p50_us"]
 
 
-def _artifacts(run_path: Path, progress: bool) -> dict:
-    """Export every artifact the engine can make for the run; each cell ok with its check, size and latency, or why
-    it failed its check, or why the engine cannot make it."""
+def _artifacts(run_path: Path, progress: bool, targets: tuple) -> dict:
+    """Export every artifact the engine can make for the run, its int8 files checked on each of ``targets``; each
+    cell ok with its check, size and latency, or why it failed its check, or why the engine cannot make it."""
     from edgeward.export.artifacts import Source, every_spec, excluded
     from edgeward.export.engine import ExportOptions, RunData, export_run
     from edgeward.export.validate import Budget, ValidationError
@@ -52,14 +70,15 @@ def _artifacts(run_path: Path, progress: bool) -> dict:
     why = {s: excluded(s, traits) for s in every_spec([Source.BASE]) if not s.int8_io}
     try:
         export_run(run_path, ExportOptions(specs=tuple(s for s, w in why.items() if not w), budget=Budget(max_drop=1.0),
-                                           recommend=False), progress=progress)
+                                           recommend=False, targets=targets), progress=progress)
     except ValidationError:
         pass  # every artifact's check is in validation.json, failed ones with their numbers
     run = data.rundir
     feeds = data.feeds if len(data.feeds) > 1 else data.x
     cells = {s.name: {"passed": False, "cannot": True, "reason": w} for s, w in why.items() if w}
     for entry in run.read_json(run.validation_file)["artifacts"]:
-        cell = {"passed": bool(entry.get("passed")), "reason": entry.get("reason", "")}
+        cell = {"passed": bool(entry.get("passed")), "reason": entry.get("reason", ""), "cpu": entry.get("cpu", {}),
+                "degenerate": entry.get("degenerate", "")}
         if cell["passed"]:
             cell.update(size=run.artifact(entry["artifact"]).stat().st_size, check=entry["check"],
                         diff=entry["max_abs_diff"], drop=entry["drop_points"],
@@ -75,10 +94,13 @@ def check_row(row, out: Path, options: ZooOptions, progress: bool = False) -> di
     for old in [out / row.name / "run", *(out / row.name).glob("*/run")]:  # a row checked again is trained afresh
         shutil.rmtree(old, ignore_errors=True)                               # (its data kept)
     made = getattr(make, row.make)(out / row.name, full=options.full, progress=progress)
+    targets, _ = zoo_targets(options)
     result = {"number": row.number, "name": row.name, "metric": made.metric, "value": made.value, "chance": made.chance,
-              "note": made.note, "run": str(made.run), "cells": _artifacts(made.run, progress)}
+              "note": made.note, "run": str(made.run), "cells": _artifacts(made.run, progress, targets),
+              "targets": [c.value for c in targets]}
     if made.parts:
-        result["parts"] = {name: {"run": str(run), "cells": _artifacts(run, progress)} for name, run in made.parts.items()}
+        result["parts"] = {name: {"run": str(run), "cells": _artifacts(run, progress, targets)}
+                           for name, run in made.parts.items()}
     if row.bench:
         result["bench"] = globals()[row.bench](made)
     return result
@@ -130,16 +152,41 @@ def cell_text(cell: dict | None) -> str:
 
     if cell is None:
         return "not made"
+    if cell.get("degenerate"):  # the reason, without the row count and numbers
+        return "degenerate: " + cell["degenerate"].split(" over the")[0].split(" (")[0]
     if not cell["passed"]:
         if cell.get("cannot"):  # the engine's reason, to its first clause (the rest says what to use instead)
             return "cannot: " + cell["reason"].split("; ")[0]
+        failed = [cpu for cpu, entry in cell.get("cpu", {}).items() if not entry["passed"]]
+        if failed:  # the CPU classes it fails on; each one's numbers are in the class columns
+            first = cell["cpu"][failed[0]]["reason"]
+            return f"fails on {', '.join(failed)}: " + first.replace("|", "/").split("; ")[0][:100]
         return "fails: " + cell["reason"].replace("|", "/").splitlines()[0][:120]
     check = f"diff {cell['diff']:.0e}" if cell["check"].startswith("max abs diff") else f"drop {cell['drop']:+.1f}"
     return f"ok, {check}, {_size(cell['size'])}, {us_text(cell['p50_us'])}"
 
 
+def cpu_text(cells: dict, cpu: str) -> str:
+    """A row's int8 files on one CPU class: each file's metric drop there, or why it has none."""
+    parts = []
+    for short, name in INT8_FILES:
+        cell = cells.get(name)
+        if cell is None or cell.get("cannot"):
+            continue
+        got = cell.get("cpu", {}).get(cpu)
+        if cell.get("degenerate"):
+            parts.append(f"{short} degenerate")
+        elif got is None:
+            parts.append(f"{short} not checked")
+        elif "drop_points" not in got:
+            parts.append(f"{short} not run: {got['reason'][:80]}")
+        else:
+            parts.append(f"{short} {'' if got['passed'] else 'FAILS '}{got['drop_points']:+.1f}")
+    return ", ".join(parts) or "no int8 file"
+
+
 def _cells(cells: dict) -> str:
-    return " | ".join(cell_text(cells.get(f)) for _, f in COLUMNS)
+    return " | ".join([*(cell_text(cells.get(f)) for _, f in COLUMNS), *(cpu_text(cells, c) for c in CPU_HEADERS)])
 
 
 def _part_texts(result: dict) -> dict[str, str]:
@@ -166,13 +213,13 @@ def table(results: list[dict]) -> str:
     from edgeward.train.zoo.rows import ROWS
 
     done = {r["name"]: r for r in results}
-    lines = ["| # | model | metric (chance) | " + " | ".join(h for h, _ in COLUMNS) + " |",
-             "|---|---|---|" + "---|" * len(COLUMNS)]
+    headers = [h for h, _ in COLUMNS] + list(CPU_HEADERS.values())
+    lines = ["| # | model | metric (chance) | " + " | ".join(headers) + " |", "|---|---|---|" + "---|" * len(headers)]
     for row in ROWS:
         r = done.get(row.name)
         if r is None:
             why = f"not in the zoo yet: {row.waits}" if not row.checked else "not checked yet"
-            lines.append(f"| {row.number} | {row.name} | {why} |" + " |" * len(COLUMNS))
+            lines.append(f"| {row.number} | {row.name} | {why} |" + " |" * len(headers))
             continue
         metric = f"{r['metric']} {r['value']:.3f} ({r['chance']:.3f})"
         lines.append(f"| {row.number} | {row.name} | {metric} | {_cells(r['cells'])} |")
@@ -219,4 +266,10 @@ def write_table(readme: Path, results: list[dict], full: bool) -> None:
     size = "the article's sizes (`make zoo`)" if full else "the test suite's small sizes"
     where = (f"Measured by `edgeward zoo check{' --full' if full else ''}` at {size} on {m['cpu']} ({m['arch']}, "
              f"{m['cores']} cores), onnxruntime {m['onnxruntime']}: median of {LATENCY_CALLS} single-row calls on 1 thread.")
+    hows = {cpu: entry["how"] for r in results for part in [r, *r.get("parts", {}).values()]
+            for cell in part["cells"].values() for cpu, entry in cell.get("cpu", {}).items() if entry.get("how")}
+    if hows:
+        where += (" An int8 cell is ok when the file passes on every CPU class; the last columns give its metric drop "
+                  "on each (ONNX int8, TFLite int8 dynamic-range, TFLite full-integer), run " +
+                  ", ".join(f"on {cpu} by {how}" for cpu, how in sorted(hows.items())) + ".")
     write_readme(readme, table(results), where)

@@ -63,6 +63,24 @@ class Provenance:
 
 
 @dataclass(frozen=True)
+class CpuCheck:
+    """An int8 file's check on one CPU class (``edgeward.devices.cpu.CpuClass``): its task metric on the held-out
+    rows run there, the drop from the fp32 Keras model's, and the share of decisions that agree with it."""
+
+    cpu: str  # "avx2", "vnni", "arm64"
+    passed: bool
+    metric: float
+    drop_points: float
+    agreement: float
+    how: str  # "this host", "qemu-x86_64 -cpu Haswell", ...
+
+
+# ``Manifest.checks``: what the export's check of the file says. DEGENERATE: the reference model's outputs did not vary
+# over the held-out rows (constant outputs, or every row one class), so no comparison with it could fail.
+CHECKS = ("passed", "failed", "degenerate")
+
+
+@dataclass(frozen=True)
 class Manifest:
     task: str  # a name in edgeward.core.registry
     format: str  # "onnx", "tflite"
@@ -77,7 +95,13 @@ class Manifest:
     params: dict[str, Any] = field(default_factory=dict)  # task specifics (front end, image size)
     # a catalogue model's: name, metrics measured at release, the commands and seeds that made it (runtime.catalogue)
     release: dict[str, Any] = field(default_factory=dict)
+    checks: str = ""  # one of CHECKS; "" in files exported before edgeward recorded it
+    cpu_checks: tuple[CpuCheck, ...] = ()  # int8 files: the check on each CPU class it was run on
     schema: int = SCHEMA_VERSION
+
+    def checked_on(self) -> tuple[str, ...]:
+        """The CPU classes this file passed its check on."""
+        return tuple(c.cpu for c in self.cpu_checks if c.passed)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -121,6 +145,9 @@ class Manifest:
             _expect(isinstance(data[name], list), source, name, "a list", data[name])
         for name in ("params", "release"):
             _expect(isinstance(data.get(name, {}), dict), source, name, "an object", data.get(name))
+        checks, cpu_checks = data.get("checks", ""), data.get("cpu_checks", [])
+        _expect(checks in ("", *CHECKS), source, "checks", f"one of {', '.join(CHECKS)}", checks)
+        _expect(isinstance(cpu_checks, list), source, "cpu_checks", "a list", cpu_checks)
         sealed = data["provenance"].get("artifact_sha256", "") if isinstance(data["provenance"], dict) else ""
         _expect(isinstance(sealed, str) and (sealed == "" or re.fullmatch("[0-9a-f]{64}", sealed) is not None), source,
                 "provenance.artifact_sha256", "64 hexadecimal digits", sealed)
@@ -137,6 +164,8 @@ class Manifest:
             provenance=_sub(Provenance, data["provenance"], source, "provenance"),
             params=dict(data.get("params", {})),
             release=dict(data.get("release", {})),
+            checks=checks,
+            cpu_checks=tuple(_cpu_check(c, source, f"cpu_checks[{i}]") for i, c in enumerate(cpu_checks)),
             schema=schema,
         )
 
@@ -146,7 +175,7 @@ def _expect(ok: bool, source: str, field: str, expected: str, given) -> None:
         raise ManifestError(f"{source}: manifest field '{field}': expected {expected}, got {str(given)[:60]!r}")
 
 
-_OPTIONAL = {"params", "release", "schema", "layout", "normalisation", "artifact_sha256"}
+_OPTIONAL = {"params", "release", "schema", "layout", "normalisation", "artifact_sha256", "checks", "cpu_checks"}
 
 
 def _require(data: dict, cls: type, source: str, where: str) -> None:
@@ -174,3 +203,14 @@ def _tensor(data: Any, source: str, where: str) -> TensorInfo:
     except TypeError:
         _expect(False, source, f"{where}.dtype", "a numpy dtype name", t.dtype)
     return TensorInfo(t.name, tuple(t.shape), t.dtype, t.layout, t.normalisation)
+
+
+def _cpu_check(data: Any, source: str, where: str) -> CpuCheck:
+    c = _sub(CpuCheck, data, source, where)
+    for name in ("cpu", "how"):
+        _expect(isinstance(getattr(c, name), str), source, f"{where}.{name}", "a string", getattr(c, name))
+    _expect(isinstance(c.passed, bool), source, f"{where}.passed", "true or false", c.passed)
+    for name in ("metric", "drop_points", "agreement"):
+        value = getattr(c, name)
+        _expect(isinstance(value, (int, float)) and not isinstance(value, bool), source, f"{where}.{name}", "a number", value)
+    return c
