@@ -101,8 +101,9 @@ def test_fraud_score_scores_good_rows_and_names_bad_ones(models, fraud_run):
         assert status == 422
         assert [s["row"] for s in doc["scores"]] == [0, 3]
         np.testing.assert_allclose([s["score"] for s in doc["scores"]], [expected[0], expected[2]], atol=1e-6)
-        assert doc["rejects"] == [{"row": 1, "field": features[2], "expected": "a finite number", "got": "abc"},
-                                  {"row": 2, "field": features[0], "expected": "a finite number", "got": "missing"}]
+        within = "a finite number within float32's range"
+        assert doc["rejects"] == [{"row": 1, "field": features[2], "expected": within, "got": "abc"},
+                                  {"row": 2, "field": features[0], "expected": within, "got": "missing"}]
         assert post(url, "/fraud/score", b"{not json")[0] == 400
         status, text = get(url, "/metrics")
         assert status == 200 and b'edgeward_requests_total{route="fraud_score",status="422"} 1.0' in text
@@ -171,3 +172,70 @@ def test_live_video_and_audio_sources(detect_run, commands_run, detect_data, com
     with pytest.raises(Exception, match="--source stream.wav: no commands model"):
         load = load_models([str(detect_run / "artifacts" / "model.onnx")], ServeOptions())
         build_app(load, ServeOptions(source=("stream.wav",)))
+
+
+def _raw(url: str, request: bytes, close_after_send: bool = False, timeout: float = 30.0) -> bytes:
+    """What the server answers to these bytes on a fresh connection (b"" if it closes without an answer)."""
+    import socket
+
+    host, port = url.split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(request)
+        if close_after_send:
+            return b""
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_hostile_requests_are_400s_that_name_the_field(models):
+    """Issue 37's server cases: each was an HTTP 500 with a traceback on the console."""
+    tensor = {"name": "features", "shape": [1, 30], "datatype": "FP32", "data": [0.0] * 30}
+    cases = [
+        ({"inputs": [{**tensor, "datatype": "INT64", "data": [2 ** 70] + [0] * 29}]},
+         "inputs[0] (features): data: expected INT64 numbers from -9223372036854775808 to 9223372036854775807"),
+        ({"inputs": [{**tensor, "name": ["features"]}]}, 'inputs[0].name: expected a name (a string), got ["features"]'),
+        ({"inputs": [tensor], "parameters": [1]}, "parameters: expected an object, got [1]"),
+        ({"inputs": [tensor], "outputs": [{"name": ["score"]}]}, 'outputs[0].name: expected a name (a string), got ["score"]'),
+        ({"inputs": [{"name": "features", "shape": [2 ** 62, 4], "datatype": "FP32"}]},
+         "inputs[0] (features): shape [4611686018427387904, 4]: 18,446,744,073,709,551,616 values, more than a request"),
+        ({"inputs": [{**tensor, "parameters": {"binary_data_size": 1.5}}]},
+         "inputs[0] (features): parameters.binary_data_size: expected a whole number of bytes, got 1.5"),
+        ({"inputs": [tensor, tensor]}, "inputs[1].name: 'features' is given twice"),
+    ]
+    with running([str(models["fraud"])]) as url:
+        for doc, message in cases:
+            status, answer = post(url, "/v2/models/fraud/infer", doc)
+            assert status == 400 and answer["error"].startswith(message), (doc, answer)
+        deep = b"[" * 100_000 + b"]" * 100_000
+        status, answer = post(url, "/v2/models/fraud/infer", deep)
+        assert status == 400 and answer["error"] == ("request: expected a JSON inference request nested at most 40 "
+                                                     "levels deep, got 100000")
+        assert post(url, "/fraud/score", deep)[0] == 400
+        features = Model(models["fraud"]).manifest.features
+        row = {name: 0.0 for name in features}
+        status, answer = post(url, "/fraud/score", b'{"rows": [{"' + features[0].encode() + b'": ' + b"9" * 400 + b"}]}")
+        assert status == 422 and answer["rejects"][0]["field"] == features[0]
+        assert answer["rejects"][0]["got"].startswith("9999") and answer["rejects"][0]["got"].endswith("...")
+        assert post(url, "/fraud/score", {"rows": [row]})[0] == 200
+        status, text = get(url, "/events?after=abc")
+        assert status == 400 and b"query 'after': expected the number of the last event seen" in text
+
+
+def test_a_body_that_never_completes_gets_408_and_a_client_that_hangs_up_one_line(models, caplog, capfd):
+    import logging
+
+    options = ServeOptions(body_timeout_s=1.0)
+    promise = (b"POST /v2/models/fraud/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Length: 1000\r\n\r\n{\"inputs\": [")
+    with running([str(models["fraud"])], options) as url, caplog.at_level(logging.WARNING, "edgeward.serve"):
+        answer = _raw(url, promise)
+        assert answer.startswith(b"HTTP/1.1 408") and b"12 bytes of the 1,000 promised arrived in 1 s" in answer
+        for _ in range(20):  # clients that send part of a body, then hang up
+            _raw(url, promise, close_after_send=True)
+        wait_for(lambda: sum("went away" in r.getMessage() for r in caplog.records) >= 1, 10)
+        row = {name: 0.0 for name in Model(models["fraud"]).manifest.features}
+        assert post(url, "/fraud/score", {"rows": [row]})[0] == 200  # the server still answers
+    assert not [r for r in caplog.records if r.exc_info]  # lines, not tracebacks
+    assert "Traceback" not in capfd.readouterr().err

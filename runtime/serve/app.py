@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -31,7 +32,7 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
     require("starlette", "serve")
     prometheus = require("prometheus_client", "serve")
     from starlette.applications import Starlette
-    from starlette.requests import Request
+    from starlette.requests import ClientDisconnect, Request
     from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
     from starlette.routing import Route
 
@@ -80,8 +81,17 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
                 response.headers["Retry-After"] = "1"
             except TooLarge as exc:
                 response = error(413, str(exc))
+            except BodyTimeout as exc:
+                log.warning("%s: %s", route, exc)
+                response = error(408, str(exc))
+            except ClientDisconnect:  # nobody is left to answer: one line, no traceback
+                log.warning("%s: the client went away before its request was complete", route)
+                response = error(400, "the client went away before its request was complete")
             except EdgewardError as exc:
                 response = error(400 if isinstance(exc, InputError) else 500, str(exc))
+            except Exception as exc:  # a fault of the server's own: answered, and said in one line
+                log.warning("%s: %s: %s", route, type(exc).__name__, exc)
+                response = error(500, f"internal error: {type(exc).__name__}")
             seconds = time.perf_counter() - started
             requests.labels(route, str(response.status_code)).inc()
             latency.labels(route).observe(seconds)
@@ -90,15 +100,27 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
         return endpoint
 
     async def body(request: Request) -> bytes:
+        """The request body, within the size limit and within ``body_timeout_s`` (a client that promises more
+        bytes than it sends would hold the connection for good)."""
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise TooLarge(f"request body of {int(declared):,} bytes exceeds the limit of {limit:,} bytes (--max-body-mb)")
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise TooLarge(f"request body exceeds the limit of {limit:,} bytes (--max-body-mb)")
-            chunks.append(chunk)
+
+        async def read():
+            nonlocal size
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(f"request body exceeds the limit of {limit:,} bytes (--max-body-mb)")
+                chunks.append(chunk)
+
+        try:
+            await asyncio.wait_for(read(), options.body_timeout_s)
+        except asyncio.TimeoutError:
+            promised = f" of the {int(declared):,} promised" if declared and declared.isdigit() else ""
+            raise BodyTimeout(f"request body: {size:,} bytes{promised} arrived in {options.body_timeout_s:g} s "
+                              "(--body-timeout-s)") from None
         return b"".join(chunks)
 
     def model_of(request: Request) -> Served:
@@ -189,8 +211,12 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
         return StreamingResponse(frames(), media_type="multipart/x-mixed-replace; boundary=frame")
 
     async def events(request):
+        after = request.query_params.get("after", "0") or "0"
+        if not (after.isascii() and after.isdigit()) or len(after) > 18:
+            raise InputError(f"query 'after': expected the number of the last event seen (a whole number >= 0), "
+                             f"got {after[:40]!r}")
+        last = int(after)
         audio = feeds.need_audio()
-        last = int(request.query_params.get("after", "0") or 0)
 
         async def lines():
             nonlocal last
@@ -246,6 +272,13 @@ PAGE = Path(__file__).parent / "static" / "index.html"
 
 class TooLarge(Exception):
     """A request body over the limit (413)."""
+
+
+class BodyTimeout(Exception):
+    """A request body that did not arrive within the time allowed (408)."""
+
+
+log = logging.getLogger("edgeward.serve")
 
 
 def serve(models: list[str], options: ServeOptions = ServeOptions(), log: Callable[[str], None] = print) -> None:

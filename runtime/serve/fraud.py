@@ -4,19 +4,17 @@ expected, got) and the answer is a 422, but the other rows are still scored and 
 
 from __future__ import annotations
 
-import json
-import math
-
 import numpy as np
 
 from edgeward.core.errors import InputError
 
+FLOAT32_MAX = 3.4e38  # NaN and infinities compare false
+
 
 def parse_rows(body: bytes) -> list:
-    try:
-        doc = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"request: expected JSON rows, got invalid JSON ({exc})") from None
+    from edgeward.runtime.serve.kserve import parse_json
+
+    doc = parse_json(body, "JSON rows")
     if isinstance(doc, dict) and isinstance(doc.get("rows"), list):
         return doc["rows"]
     if isinstance(doc, dict):
@@ -37,11 +35,11 @@ def matrix(rows: list, features: tuple[str, ...]) -> tuple[np.ndarray, list[int]
         values = []
         for name in features:
             value = row.get(name)
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
-                and abs(value) <= 3.4e38
+            # compared, not converted: an integer of 400 digits is out of float32's range, not an OverflowError
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= FLOAT32_MAX
             if not ok:
-                rejects.append({"row": i, "field": name, "expected": "a finite number",
-                                "got": "missing" if name not in row else value})
+                rejects.append({"row": i, "field": name, "expected": "a finite number within float32's range",
+                                "got": "missing" if name not in row else _shown(value)})
                 break
             values.append(value)
         else:
@@ -54,3 +52,9 @@ def matrix(rows: list, features: tuple[str, ...]) -> tuple[np.ndarray, list[int]
 def answer(model_name: str, threshold: float, index: list[int], scores: np.ndarray, rejects: list[dict]) -> tuple[int, dict]:
     rows = [{"row": i, "score": round(float(s), 6), "flag": bool(s >= threshold)} for i, s in zip(index, scores)]
     return (422 if rejects else 200), {"model": model_name, "threshold": threshold, "scores": rows, "rejects": rejects}
+
+
+def _shown(value):
+    """A rejected value as the answer names it: itself, or its first digits where it is long."""
+    text = str(value)
+    return value if len(text) <= 40 and not isinstance(value, (list, dict)) else text[:37] + "..."

@@ -9,10 +9,16 @@ https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/ and
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 
 from edgeward.core.errors import InputError
+from edgeward.core.manifest import json_depth
+
+# a v2 request nests an object, its inputs, a tensor and its data (nested as deep as the tensor's rank): no client
+# sends more; JSON nested thousands deep would overflow the parser's stack
+MAX_DEPTH = 40
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 DATATYPES = {"FP32": np.float32, "FP64": np.float64, "FP16": np.float16, "INT8": np.int8, "INT16": np.int16,
@@ -51,40 +57,97 @@ class Request:
             head, binary = body[:n], memoryview(body)[n:]
         else:
             head, binary = body, memoryview(b"")
-        try:
-            doc = json.loads(head)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"request: expected a JSON inference request, got invalid JSON ({exc})") from None
+        doc = parse_json(head, "a JSON inference request")
         if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list) or not doc["inputs"]:
             raise InputError("request: expected a JSON object with a non-empty 'inputs' list")
         self.id = doc.get("id")
+        if self.id is not None and not isinstance(self.id, str):
+            raise InputError(f"id: expected a string, got {_shown(self.id)}")
         self.inputs: dict[str, np.ndarray] = {}
         offset = 0
         for i, item in enumerate(doc["inputs"]):
-            array, used = _tensor(item, binary[offset:], f"inputs[{i}]")
-            self.inputs[item["name"]] = array
+            name = _name(item, f"inputs[{i}]")
+            if name in self.inputs:
+                raise InputError(f"inputs[{i}].name: {name!r} is given twice")
+            self.inputs[name], used = _tensor(item, binary[offset:], f"inputs[{i}]", len(body))
             offset += used
         if offset != len(binary):
             raise InputError(f"request: {len(binary) - offset} bytes of binary data left over after the inputs")
-        params = doc.get("parameters") or {}
-        self.binary_default = bool(params.get("binary_data_output", False))
+        self.binary_default = _flag(_parameters(doc, "parameters"), "binary_data_output", "parameters")
         self.outputs: dict[str, bool] | None = None  # name -> binary; None: every output
-        if doc.get("outputs"):
-            self.outputs = {o["name"]: bool((o.get("parameters") or {}).get("binary_data", self.binary_default))
-                            for o in doc["outputs"] if isinstance(o, dict) and "name" in o}
+        wanted = doc.get("outputs")
+        if wanted is not None and not isinstance(wanted, list):
+            raise InputError(f"outputs: expected a list of objects, got {_shown(wanted)}")
+        if wanted:
+            self.outputs = {}
+            for i, o in enumerate(wanted):
+                where = f"outputs[{i}]"
+                self.outputs[_name(o, where)] = _flag(_parameters(o, f"{where}.parameters"), "binary_data",
+                                                      f"{where}.parameters", self.binary_default)
 
 
-def _tensor(item, binary: memoryview, where: str) -> tuple[np.ndarray, int]:
-    if not isinstance(item, dict) or not {"name", "shape", "datatype"} <= set(item):
+def parse_json(body: bytes, what: str):
+    """A request body's JSON, or an InputError (invalid, or nested deeper than ``MAX_DEPTH``)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"request: expected {what}, got bytes that are not UTF-8 ({exc})") from None
+    depth = json_depth(text)
+    if depth > MAX_DEPTH:
+        raise InputError(f"request: expected {what} nested at most {MAX_DEPTH} levels deep, got {depth}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"request: expected {what}, got invalid JSON ({exc})") from None
+
+
+def _shown(value) -> str:
+    text = json.dumps(value) if not isinstance(value, (bytes, bytearray)) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _name(item, where: str) -> str:
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
+        got = _shown(item.get("name")) if isinstance(item, dict) else _shown(item)
+        raise InputError(f"{where}.name: expected a name (a string), got {got}")
+    return item["name"]
+
+
+def _parameters(item: dict, where: str) -> dict:
+    params = item.get("parameters")
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise InputError(f"{where}: expected an object, got {_shown(params)}")
+    return params
+
+
+def _flag(params: dict, key: str, where: str, default: bool = False) -> bool:
+    value = params.get(key, default)
+    if not isinstance(value, bool):
+        raise InputError(f"{where}.{key}: expected true or false, got {_shown(value)}")
+    return value
+
+
+def _tensor(item: dict, binary: memoryview, where: str, body_bytes: int) -> tuple[np.ndarray, int]:
+    """One input tensor and the binary bytes it took. Its size is checked against what the body can hold before
+    anything is allocated (a JSON value takes a byte at least, a binary one its item size)."""
+    if not {"name", "shape", "datatype"} <= set(item):
         raise InputError(f"{where}: expected an object with name, shape and datatype")
     name, shape, kind = item["name"], item["shape"], item["datatype"]
-    if kind not in DATATYPES:
-        raise InputError(f"{where} ({name}): datatype: expected one of {', '.join(DATATYPES)}, got {kind!r}")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-        raise InputError(f"{where} ({name}): shape: expected a list of sizes >= 0, got {shape!r}")
-    dtype, count = np.dtype(DATATYPES[kind]), int(np.prod(shape)) if shape else 1
-    size = (item.get("parameters") or {}).get("binary_data_size")
+    if not isinstance(kind, str) or kind not in DATATYPES:
+        raise InputError(f"{where} ({name}): datatype: expected one of {', '.join(DATATYPES)}, got {_shown(kind)}")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise InputError(f"{where} ({name}): shape: expected a list of sizes >= 0, got {_shown(shape)}")
+    dtype, count = np.dtype(DATATYPES[kind]), math.prod(shape)
+    if count > body_bytes:
+        raise InputError(f"{where} ({name}): shape {_shown(shape)}: {count:,} values, more than a request of "
+                         f"{body_bytes:,} bytes holds")
+    size = _parameters(item, f"{where}.parameters").get("binary_data_size")
     if size is not None:
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise InputError(f"{where} ({name}): parameters.binary_data_size: expected a whole number of bytes, "
+                             f"got {_shown(size)}")
         if size != count * dtype.itemsize or size > len(binary):
             raise InputError(f"{where} ({name}): binary_data_size: expected {count * dtype.itemsize} bytes for shape "
                              f"{shape} {kind}, got {size} ({len(binary)} left in the body)")
@@ -94,8 +157,10 @@ def _tensor(item, binary: memoryview, where: str) -> tuple[np.ndarray, int]:
         raise InputError(f"{where} ({name}): expected 'data' or parameters.binary_data_size")
     try:
         array = np.asarray(data, dtype=dtype)
-    except (TypeError, ValueError):
-        raise InputError(f"{where} ({name}): data: expected {kind} numbers") from None
+    except (TypeError, ValueError, OverflowError):
+        low, high = (np.iinfo(dtype).min, np.iinfo(dtype).max) if dtype.kind in "iu" else (None, None)
+        within = f" from {low} to {high}" if low is not None else ""
+        raise InputError(f"{where} ({name}): data: expected {kind} numbers{within}") from None
     if array.size != count:
         raise InputError(f"{where} ({name}): data: expected {count} values for shape {shape}, got {array.size}")
     return array.reshape(shape), 0

@@ -21,6 +21,7 @@ class ServeOptions:
     max_delay_ms: float = option(2.0, "dynamic batching: how long a request waits for others to join its batch")
     max_queue: int = option(4096, "rows waiting for the model at most; beyond, requests get 503")
     max_body_mb: float = option(8.0, "request body size limit, MB (413 beyond)")
+    body_timeout_s: float = option(10.0, "seconds a request body may take to arrive (408 beyond)")
     source: tuple[str, ...] = option((), "live sources, comma-separated: a camera index, a video file, a URL or an "
                                          "image folder (for the detection model); mic or a WAV file (commands)")
     pace_files: bool = option(True, "play a file source at its own frame rate (off: as fast as the detector runs)")
@@ -34,6 +35,8 @@ class ServeOptions:
         at_least(self, 0, "max_delay_ms")
         check(self, "port", isinstance(self.port, int) and 0 <= self.port <= 65535, "a TCP port, 0-65535")
         check(self, "max_body_mb", isinstance(self.max_body_mb, (int, float)) and self.max_body_mb > 0, "a number > 0")
+        check(self, "body_timeout_s", isinstance(self.body_timeout_s, (int, float)) and 0 < self.body_timeout_s <= 3600,
+              "seconds, more than 0 and at most 3600")
         if self.threads is not None:
             at_least(self, 1, "threads")
         check(self, "token", self.token is None or len(self.token) >= 8, "a token of at least 8 characters")
