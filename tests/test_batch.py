@@ -97,9 +97,10 @@ def test_an_image_folder_with_a_detector_in_process_and_on_ray(detect_run, detec
     folder = tmp_path / "images"
     shutil.copytree(detect_data / "images" / "test", folder)
     (folder / "zz-broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    (folder / "x.jpg").mkdir()  # a folder named like an image is no image (it was a traceback, issue 37)
     model = str(detect_run / "artifacts" / "model.onnx")
     local = run_batch(model, str(folder), tmp_path / "local", BatchOptions(batch_rows=3))
-    images = len(list(folder.glob("*.jpg")))
+    images = len([p for p in folder.glob("*.jpg") if p.is_file()])
     assert (local.rows, local.scored, local.rejected) == (images, images - 1, 1)
     rejects = pd.read_parquet(tmp_path / "local" / "rejects")
     assert rejects["path"].str.endswith("zz-broken.jpg").all() and rejects["reason"].str.endswith("not a readable image").all()
@@ -116,3 +117,74 @@ def test_an_image_folder_with_a_detector_in_process_and_on_ray(detect_run, detec
     assert other["detections"].tolist() == scores["detections"].tolist()
     with pytest.raises(Exception, match="a detect model takes an image folder"):
         run_batch(model, str(detect_data / "data.yaml"), tmp_path / "x")
+
+
+def _run_fails(args: list[str], capsys) -> str:
+    assert main(args) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]  # not the progress bar
+    assert len(err) == 1, err
+    return err[0].removeprefix("error: ")
+
+
+def test_damaged_tables_are_one_line_errors_and_leave_nothing_written(damaged, fraud_model, tmp_path, capsys):
+    """Issue 37's batch cases: each was a traceback (and a glob's bad second file left the first one's part)."""
+    root, frame, features = damaged
+    text = (root / "a.csv").read_text().splitlines(keepends=True)
+    (tmp_path / "ragged.csv").write_text("".join(text[:40] + [text[40].rsplit(",", 1)[0] + "\n"] + text[41:]))
+    latin = "caf\u00e9," + text[70].split(",", 1)[1]  # the row's first field, in Latin-1
+    (tmp_path / "latin1.csv").write_bytes("".join(text[:70]).encode() + latin.encode("latin-1") + "".join(text[71:]).encode())
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "twice.csv").write_text(text[0].rstrip("\n") + f",{features[1]}\n" + "".join(text[1:5]))
+    (tmp_path / "text.parquet").write_text("not parquet at all")
+    (tmp_path / "cut.parquet").write_bytes((root / "a.parquet").read_bytes()[:3000])
+    out = tmp_path / "out"
+    cases = {
+        "ragged.csv": f"{tmp_path / 'ragged.csv'} line 41: expected {len(frame.columns)} columns, as the header names, "
+                      f"got {len(frame.columns) - 1}",
+        "latin1.csv": f"{tmp_path / 'latin1.csv'} line 71: expected UTF-8 text, got bytes that are not",
+        "empty.csv": f"{tmp_path / 'empty.csv'}: empty; expected a header line of column names, then rows",
+        "twice.csv": f"{tmp_path / 'twice.csv'} line 1: column '{features[1]}' appears 2 times; expected each once",
+        "text.parquet": f"{tmp_path / 'text.parquet'}: not a readable Parquet file",
+        "cut.parquet": f"{tmp_path / 'cut.parquet'}: not a readable Parquet file",
+    }
+    for name, message in cases.items():
+        got = _run_fails(["batch", str(fraud_model), "--input", str(tmp_path / name), "--output", str(out)], capsys)
+        assert got.startswith(message), (name, got)
+        assert not out.exists() and not (tmp_path / "out.partial").exists(), name
+    # a glob whose second file fails deep inside: the first file's scores are not left behind
+    shutil.copy(root / "a.csv", tmp_path / "g1.csv")
+    shutil.copy(tmp_path / "ragged.csv", tmp_path / "g2.csv")
+    got = _run_fails(["batch", str(fraud_model), "--input", str(tmp_path / "g*.csv"), "--output", str(out)], capsys)
+    assert got.startswith(f"{tmp_path / 'g2.csv'} line 41") and not out.exists()
+    (tmp_path / "a-file").write_text("x")
+    got = _run_fails(["batch", str(fraud_model), "--input", str(root / "a.csv"), "--output", str(tmp_path / "a-file")],
+                     capsys)
+    assert got == f"--output {tmp_path / 'a-file'}: a file; expected a folder to write scores/ and rejects/ into"
+
+
+def test_a_column_of_timestamps_is_rejected_row_by_row_not_scored(damaged, fraud_model, tmp_path):
+    root, frame, features = damaged
+    stamped = frame.iloc[:1000].copy()
+    stamped[features[0]] = pd.date_range("2026-01-01", periods=1000, freq="min")
+    stamped.to_parquet(tmp_path / "stamped.parquet", index=False)
+    s = run_batch(str(fraud_model), str(tmp_path / "stamped.parquet"), tmp_path / "out")
+    assert (s.rows, s.scored, s.rejected, s.flagged) == (1000, 0, 1000, 0)
+    rejects = pd.read_parquet(tmp_path / "out" / "rejects")
+    assert set(rejects["field"]) == {features[0]}
+    assert rejects["reason"].iloc[0].startswith("expected a finite number, got np.datetime64('2026-01-01")
+
+
+def test_a_ray_address_where_nothing_answers_is_a_quick_one_line_error(damaged, fraud_model, tmp_path, capsys):
+    import socket
+    import time
+
+    pytest.importorskip("ray")
+    root, _, _ = damaged
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    got = _run_fails(["batch", str(fraud_model), "--input", str(root / "a.csv"), "--output", str(tmp_path / "o"),
+                      "--engine", "ray", "--address", f"127.0.0.1:{port}"], capsys)
+    assert got.startswith(f"--address 127.0.0.1:{port}: no Ray cluster answers there")
+    assert time.monotonic() - started < 30  # Ray itself waited 82 s

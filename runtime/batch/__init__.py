@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from enum import Enum
@@ -62,15 +63,30 @@ def run_batch(model: str, pattern: str, out: str | os.PathLike, options: BatchOp
     from edgeward.runtime.batch.engines import run_local, run_ray
     from edgeward.runtime.batch.scorers import source_for
 
-    source = source_for(model, pattern)
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--output {out}: a file; expected a folder to write scores/ and rejects/ into")
     if (out / "scores").exists() and any((out / "scores").iterdir()):
         raise InputError(f"{out}: holds scores already; choose a new output folder")
+    source = source_for(model, pattern)
     started = time.perf_counter()
     run = run_ray if options.engine is Engine.RAY else run_local
-    rows, scored, rejected, flagged = run(model, source, out, options, progress)
+    # written beside the output and moved into it once complete: a run that fails leaves nothing half-written
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        rows, scored, rejected, flagged = run(model, source, partial, options, progress)
+        if rows != scored + rejected:  # every row is accounted for, or the run says it is not
+            raise InputError(f"batch lost rows: {rows} in, {scored} scored, {rejected} rejected")
+    except Exception:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     summary = BatchSummary(rows, scored, rejected, flagged, time.perf_counter() - started, options.engine.value)
-    if rows != scored + rejected:  # every row is accounted for, or the run says it is not
-        raise InputError(f"batch lost rows: {rows} in, {scored} scored, {rejected} rejected")
+    out.mkdir(parents=True, exist_ok=True)
+    for sub in ("scores", "rejects"):
+        shutil.rmtree(out / sub, ignore_errors=True)  # empty, if there (checked above)
+        (partial / sub).mkdir(parents=True, exist_ok=True)
+        (partial / sub).rename(out / sub)
+    shutil.rmtree(partial)
     (out / "summary.json").write_text(json.dumps({**asdict(summary), "input": source.files, "model": str(model)}, indent=2))
     return summary

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from edgeward.core.errors import require
+from edgeward.core.errors import InputError, require
 from edgeward.runtime.batch.scorers import split
 
 
@@ -40,6 +40,8 @@ class _Writer:
 
 def run_ray(model, source, out: Path, options, progress: bool):
     ray = require("ray", "ray")
+    if options.address and not ray.is_initialized():
+        reachable(options.address)
     if not ray.is_initialized():  # a local instance: a CPU per actor, and one to read and write
         ray.init(address=options.address, num_cpus=None if options.address else options.workers + 1,
                  include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -58,10 +60,33 @@ def run_ray(model, source, out: Path, options, progress: bool):
         def __call__(self, frame):
             return self.score(frame)
 
-    both = source.dataset(ray).map_batches(Actor, batch_format="pandas", batch_size=options.batch_rows,
-                                           concurrency=options.workers, num_cpus=1).materialize()
+    try:
+        both = source.dataset(ray).map_batches(Actor, batch_format="pandas", batch_size=options.batch_rows,
+                                               concurrency=options.workers, num_cpus=1).materialize()
+    except ray.exceptions.RayError as exc:  # a worker's error (a file that fails to read, say): its own first line
+        cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+        first = next((line for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
+        raise InputError(f"batch on Ray: {first.strip()[:300]}") from None
     scored, rejects = both.filter(expr="reason == ''"), both.filter(expr="reason != ''")
     counts = (both.count(), scored.count(), rejects.count(), scored.filter(expr="flag").count())
+    for sub in ("scores", "rejects"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
     scored.drop_columns(["field", "reason"]).write_parquet(str(out / "scores"))
     rejects.drop_columns(list(columns)).write_parquet(str(out / "rejects"))
     return counts
+
+
+def reachable(address: str, seconds: float = 3.0) -> None:
+    """An InputError unless something answers at ``address`` (``host:port`` or ``ray://host:port``; ``auto`` is Ray's
+    to find): with nothing there, Ray would wait minutes, then fail with its own traceback."""
+    import socket
+
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--address {address}: expected host:port, ray://host:port or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=seconds).close()
+    except OSError as exc:
+        raise InputError(f"--address {address}: no Ray cluster answers there ({exc.strerror or exc})") from None

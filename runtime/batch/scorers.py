@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import glob
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,8 @@ def _floats(series) -> np.ndarray:
 
     if series.dtype.kind in "fiub":
         return series.to_numpy(dtype=np.float64)
+    if series.dtype.kind in "mM":  # timestamps and durations: not amounts, whatever their numbers are
+        return np.full(len(series), np.nan)
     try:
         return pc.cast(pa.array(series), pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
@@ -136,16 +139,20 @@ class Source:
         import pyarrow.parquet as pq
 
         for path in self.files:
-            if self.kind == ".parquet":
-                for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
-                    yield pa.Table.from_batches([batch]).to_pandas()
-                continue
-            reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 24),
-                                    convert_options=_csv_convert(pacsv, path))
-            for batch in reader:
-                frame = pa.Table.from_batches([batch]).to_pandas()
-                for start in range(0, len(frame), rows):
-                    yield frame.iloc[start:start + rows]
+            ragged: list = []  # the first row whose columns do not match the header (Arrow knows its line)
+            with _read_errors(path, self.kind, ragged):
+                if self.kind == ".parquet":
+                    for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+                        yield pa.Table.from_batches([batch]).to_pandas()
+                    continue
+                reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 24),
+                                        parse_options=pacsv.ParseOptions(
+                                            invalid_row_handler=lambda row: ragged.append(row) or "error"),
+                                        convert_options=_csv_convert(pacsv, path))
+                for batch in reader:
+                    frame = pa.Table.from_batches([batch]).to_pandas()
+                    for start in range(0, len(frame), rows):
+                        yield frame.iloc[start:start + rows]
 
     def dataset(self, ray):
         if self.kind == "images":
@@ -166,7 +173,7 @@ def source_for(model: str, pattern: str) -> Source:
         raise InputError(f"{model}: a {task} model; batch scores fraud rows, and images for detect and classify models")
     path = Path(pattern)
     if path.is_dir():
-        files = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     else:
         files = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
         files = [f for f in files if Path(f).is_file()]
@@ -178,7 +185,88 @@ def source_for(model: str, pattern: str) -> Source:
     if kind is None or (kind == "images") != (wanted == "images"):
         takes = "an image folder (or images)" if wanted == "images" else "CSV or Parquet files (one kind)"
         raise InputError(f"--input {pattern}: a {task} model takes {takes}, got {', '.join(sorted(kinds))}")
+    for f in files if kind != "images" else ():  # every file's header before any row is scored
+        columns(f, kind)
     return Source(files, kind, scorers[task])
+
+
+def columns(path: str, kind: str) -> list[str]:
+    """A table file's column names, read without its rows; an InputError for one that is empty, not UTF-8, not
+    Parquet, or names a column twice."""
+    if kind == ".parquet":
+        pq = require("pyarrow.parquet", "ray")
+        with _read_errors(path, kind):
+            names = pq.ParquetFile(path).schema_arrow.names
+        where = f"{path}: schema"
+    else:
+        with open(path, "rb") as f:
+            first = f.readline(1 << 20)
+        if not first.strip():
+            raise InputError(f"{path}: empty; expected a header line of column names, then rows")
+        try:
+            names = [n.strip() for n in first.decode("utf-8").rstrip("\r\n").split(",")]
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path} line 1: expected UTF-8 text, got byte 0x{first[exc.start]:02x} at column "
+                             f"{exc.start + 1}") from None
+        where = f"{path} line 1"
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"{where}: column {twice[0]!r} appears {names.count(twice[0])} times; expected each once")
+    return names
+
+
+@contextmanager
+def _read_errors(path: str, kind: str, ragged: list | None = None):
+    """Arrow's read errors as one line naming the file, and the line where it can be known (a row of other columns
+    than the header's, recorded in ``ragged`` by the reader; text that is not UTF-8)."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError) as exc:
+        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        if kind == ".parquet":
+            raise InputError(f"{path}: not a readable Parquet file ({message})") from None
+        if ragged:
+            row = ragged[0]
+            number = row.number if row.number is not None else _first_ragged_line(path, row.expected_columns)
+            raise InputError(f"{path} line {number}: expected {row.expected_columns} columns, as the header names, "
+                             f"got {row.actual_columns}") from None
+        if "UTF8" in message or "UTF-8" in message:
+            raise InputError(f"{path} line {_first_bad_utf8_line(path)}: expected UTF-8 text, got bytes that are "
+                             "not (save the file as UTF-8)") from None
+        raise InputError(f"{path}: {message}") from None
+
+
+def _first_ragged_line(path: str, expected: int) -> int | str:
+    """The line of a CSV file's first row with other than ``expected`` columns (Arrow's reader does not count
+    lines), read a row at a time."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        reader = csv.reader(f)
+        try:
+            for row in reader:
+                if len(row) != expected and row:
+                    return reader.line_num
+        except csv.Error:  # a field past the csv module's limit: the line stays unknown
+            pass
+    return "?"
+
+
+def _first_bad_utf8_line(path: str) -> int:
+    """The line of a file's first byte that is not UTF-8, read a megabyte at a time."""
+    import codecs
+
+    decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return line + chunk[:exc.start].count(b"\n")
+            line += chunk.count(b"\n")
+    return line
 
 
 def split(frame, result_columns):
@@ -191,6 +279,5 @@ def _csv_convert(pacsv, path: str):
     """Every column read as text: a bad value then rejects its row instead of failing the read."""
     import pyarrow as pa
 
-    with open(path, newline="") as f:
-        header = f.readline().strip().split(",")
-    return pacsv.ConvertOptions(column_types={h.strip(): pa.string() for h in header}, strings_can_be_null=False)
+    return pacsv.ConvertOptions(column_types={name: pa.string() for name in columns(path, ".csv")},
+                                strings_can_be_null=False)
