@@ -28,7 +28,7 @@ bench: install
 # The released models (models/, about an hour and a half on 2 cores): each rebuilt from scratch with its recipe,
 # measured by the runtime on data drawn afresh, and compared with the shipped files within the recipe's tolerance.
 # `python -m edgeward.app.release --skip-build --publish` replaces the shipped files (a maintainer's step).
-models: install
+models: emulators
 	$(PY) -m edgeward.app.release
 
 # The full-size voice-commands benchmark (about an hour on 2 cores): docs/benchmarks.md's commands tables.

@@ -9,10 +9,13 @@ from enum import Enum
 from pathlib import Path
 
 from edgeward.core.errors import DeviceError, InputError, UnknownProfileError
+from edgeward.core.files import read_regular
 from edgeward.devices.cpu import ARM64, X86, CpuClass, parse_classes
 from edgeward.devices.host import available_providers
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
+MAX_PROFILE_BYTES = 1 << 20  # a profile is a dozen lines
+MAX_THREADS = 256  # more than any board has cores: a typo (or an attack), not a request
 CPU_PROVIDER = "CPUExecutionProvider"
 
 
@@ -70,16 +73,27 @@ def load_profile(name_or_path: str | os.PathLike) -> Profile:
         if not path.exists():
             names = ", ".join(p.stem for p in sorted(PROFILE_DIR.glob("*.toml")))
             raise UnknownProfileError(f"unknown device profile {str(name_or_path)!r}; expected one of: {names}, auto")
-    if not path.exists():
-        raise InputError(f"{path}: device profile file not found")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(read_regular(path, "device profile file", MAX_PROFILE_BYTES).decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: expected UTF-8 text (TOML), got byte 0x{exc.object[exc.start]:02x} at offset "
+                         f"{exc.start}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
     required = ("name", "description", "arch", "backends", "providers", "threads", "format", "precision")
     for key in required:
         if key not in data:
             raise InputError(f"{path}: field '{key}' is missing")
+    threads = data["threads"]
+    if not isinstance(threads, int) or isinstance(threads, bool) or not 0 <= threads <= MAX_THREADS:
+        raise InputError(f"{path}: field 'threads': expected a whole number from 0 (all cores) to {MAX_THREADS}, "
+                         f"got {threads!r}")
+    for key in ("name", "description", "format", "precision", "delegate"):
+        if not isinstance(data.get(key, ""), str):
+            raise InputError(f"{path}: field '{key}': expected a string, got {data[key]!r}")
+    for key in ("arch", "backends", "providers"):
+        if not isinstance(data[key], list) or not all(isinstance(v, str) for v in data[key]):
+            raise InputError(f"{path}: field '{key}': expected a list of strings, got {data[key]!r}")
     try:
         backends = tuple(Backend(b) for b in data["backends"])
     except ValueError:
@@ -98,7 +112,7 @@ def load_profile(name_or_path: str | os.PathLike) -> Profile:
                          f"got {data.get('prefer')!r}") from None
     return Profile(
         name=data["name"], description=data["description"], arch=tuple(data["arch"]), backends=backends,
-        providers=tuple(data["providers"]), threads=int(data["threads"]), format=data["format"],
+        providers=tuple(data["providers"]), threads=threads, format=data["format"],
         precision=data["precision"], delegate=data.get("delegate", ""), cpu=cpu, prefer=prefer,
     )
 

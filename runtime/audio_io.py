@@ -11,18 +11,19 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.errors import InputError
+from edgeward.core.files import read_regular
 
 MIN_RATE, MAX_RATE = 1000, 384_000  # Hz: telephone-grade audio to studio
 MAX_CHANNELS = 64
 STREAMING_SIZE = 0x7FFF0000  # a data size from here up means "to the end of the file"
+MAX_WAV_BYTES = 4 << 30  # the RIFF format's own limit: 32-bit sizes
+MAX_FLOAT_SAMPLE = 1000.0
 
 
 def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
-    """(samples float32 in [-1, 1], shape (n,) mono or (n, channels), sample rate)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: audio file not found")
-    return parse_wav(path.read_bytes(), str(path))
+    """(samples float32 in [-1, 1], shape (n,) mono or (n, channels), sample rate). A regular file of at most
+    ``MAX_WAV_BYTES`` (a FIFO or ``/dev/zero`` would never end)."""
+    return parse_wav(read_regular(path, "audio file", MAX_WAV_BYTES), str(path))
 
 
 def parse_wav(data: bytes, path: str = "<bytes>") -> tuple[np.ndarray, int]:
@@ -69,9 +70,12 @@ def parse_wav(data: bytes, path: str = "<bytes>") -> tuple[np.ndarray, int]:
         x = np.frombuffer(payload, dtype="<i4").astype(np.float32) / float(1 << 31)
     else:
         raise InputError(f"{path}: expected PCM 8/16/24/32-bit or float WAV, got format {tag} with {bits} bits")
-    if not np.isfinite(x).all():
-        at = int(np.flatnonzero(~np.isfinite(x))[0])
-        raise InputError(f"{path}: WAV samples: expected finite values, got {x[at]} at sample {at // channels:,}")
+    # float WAVs hold [-1, 1] and may clip a little beyond; 1e30 is no sound, and overflows every power computed from it
+    wild = ~(np.abs(x) <= MAX_FLOAT_SAMPLE)
+    if wild.any():
+        at = int(np.flatnonzero(wild)[0])
+        raise InputError(f"{path}: WAV samples: expected finite values within +-1 (a little beyond, clipped, at most "
+                         f"+-{MAX_FLOAT_SAMPLE:g}), got {x[at]:g} at sample {at // channels:,}")
     return (x.reshape(-1, channels) if channels > 1 else x), int(rate)
 
 

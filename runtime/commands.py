@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeward.core.config import at_least, check, option
-from edgeward.core.errors import InputError, TensorError
+from edgeward.core.errors import ConfigError, InputError, TensorError
 from edgeward.devices import Profile
 from edgeward.runtime.audio_features import FrontEnd
 from edgeward.runtime.audio_io import Resampler, resample, to_mono
@@ -46,7 +46,8 @@ class RecognizerOptions:
     thresholds: dict[str, float] | None = option(None, "per label; default: the manifest's", cli=False)
 
     def __post_init__(self):
-        check(self, "hop_ms", self.hop_ms > 0, "a number > 0")
+        check(self, "hop_ms", isinstance(self.hop_ms, (int, float)) and 1 <= self.hop_ms <= 60_000,
+              "a number of ms from 1 to 60,000 (at most the model's window: checked with the model)")
         at_least(self, 1, "smoothing")
         at_least(self, 0, "refractory_ms")
 
@@ -86,6 +87,10 @@ class CommandRecognizer(ModelTask):
         self._command = np.array([label not in NOT_COMMANDS for label in self.labels])
         self._input = model.input_names[0]
         self.hop = int(round(self.front_end.sample_rate * options.hop_ms / 1000))
+        window_ms = 1000 * self.front_end.clip_samples / self.front_end.sample_rate
+        if options.hop_ms > window_ms:  # the audio between two windows would never be heard
+            raise ConfigError(f"hop_ms (--hop-ms): expected at most the model's window ({window_ms:g} ms), got "
+                              f"{options.hop_ms:g}")
         self.reset()
 
     @classmethod

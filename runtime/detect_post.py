@@ -140,7 +140,7 @@ def letterbox_image(image: np.ndarray, size: int, bgr: bool = True) -> tuple[np.
 
     h, w = image.shape[:2]
     lb = Letterbox.fit(w, h, size)
-    nw, nh = round(w * lb.scale), round(h * lb.scale)
+    nw, nh = max(1, round(w * lb.scale)), max(1, round(h * lb.scale))  # a 5000 x 2 image keeps a pixel's width
     canvas = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)
     x0, y0 = int(round(lb.pad_x - 0.1)), int(round(lb.pad_y - 0.1))
     # bit-exact bilinear: OpenCV's INTER_LINEAR rounds differently on aarch64, and a trained detector's scores follow

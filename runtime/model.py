@@ -14,12 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.errors import ConfigError, DeviceError, InputError, ManifestError, ModelFileError, TensorError
+from edgeward.core.files import read_regular
 from edgeward.core.manifest import METADATA_KEY, Manifest, TensorInfo
 from edgeward.devices import Backend, Profile, resolve
 from edgeward.runtime.sessions import OnnxSession, TfliteSession, is_tflite
 
 ModelSource = str | os.PathLike | bytes
 MAX_THREADS = 256  # more threads than any board has cores: a typo, not a request
+MAX_MODEL_BYTES = 2 << 30  # protobuf and flatbuffer files stop at 2 GiB (larger ONNX models keep weights outside)
 INT8 = ("int8", "int8-dynamic")
 
 
@@ -43,9 +45,7 @@ def read_model_bytes(source: ModelSource, profile: Profile | None = None) -> tup
         if path.suffix or len(path.parts) > 1:
             raise ModelFileError(f"{path}: model file not found")
         raise ModelFileError(f"{path}: neither a model file nor a catalogue model ({', '.join(names()) or 'none installed'})")
-    if path.is_dir():
-        raise ModelFileError(f"{path}: expected a model file (.onnx or .tflite), got a directory")
-    return path.read_bytes(), str(path)
+    return read_regular(path, "model file (.onnx or .tflite)", MAX_MODEL_BYTES, ModelFileError), str(path)
 
 
 class Model:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from typing import Protocol
 
 import numpy as np
@@ -70,6 +71,27 @@ class OnnxSession:
         self.run = None
 
 
+def _delegate(interpreter_mod, profile: Profile):
+    """The profile's TFLite delegate, or a DeviceError. LiteRT's half-made ``Delegate`` fails again in its
+    ``__del__`` (an AttributeError Python prints as "Exception ignored"): that second failure is not shown."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        if not (isinstance(unraisable.exc_value, AttributeError) and "Delegate" in repr(unraisable.object)):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        try:
+            return interpreter_mod.load_delegate(profile.delegate)
+        except (ValueError, OSError) as exc:
+            failure = str(exc)
+    finally:
+        sys.unraisablehook = previous
+    raise DeviceError(f"device profile '{profile.name}' needs the TFLite delegate {profile.delegate}, "
+                      f"which could not be loaded ({failure})")
+
+
 class TfliteSession:
     name = "tflite"
 
@@ -77,15 +99,7 @@ class TfliteSession:
         from edgeward.runtime.tflite_metadata import read_metadata
 
         interpreter_mod = require("ai_edge_litert.interpreter", "tflite")
-        delegates = []
-        if profile.delegate:
-            try:
-                delegates = [interpreter_mod.load_delegate(profile.delegate)]
-            except (ValueError, OSError) as exc:
-                raise DeviceError(
-                    f"device profile '{profile.name}' needs the TFLite delegate {profile.delegate}, "
-                    f"which could not be loaded ({exc})"
-                ) from None
+        delegates = [_delegate(interpreter_mod, profile)] if profile.delegate else []
         self.providers = (profile.delegate,) if profile.delegate else ("XNNPACK",)
         self._metadata = read_metadata(data, source)
         try:

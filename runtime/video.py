@@ -19,9 +19,11 @@ import numpy as np
 
 from edgeward.core.config import at_least, option
 from edgeward.core.errors import DeviceError, InputError, require
+from edgeward.core.files import regular_file
 from edgeward.runtime.image_header import check_image_size
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+MAX_VIDEO_BYTES = 1 << 40  # a terabyte: a bound for what stat says, not for memory (frames are read one at a time)
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -112,6 +114,7 @@ def open_capture(source: str | int, opener: Callable | None = None, retries: int
         return ImageFolder(path)
     if not path.exists():
         raise InputError(f"{path}: video source not found; expected a camera index, a URL, a video file or an image folder")
+    regular_file(path, "video file", MAX_VIDEO_BYTES)  # a FIFO or a device would block the reader for good
     cap = opener(str(path))
     if not cap.isOpened():
         raise InputError(f"{path}: not a video OpenCV can read")

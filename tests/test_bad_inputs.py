@@ -270,6 +270,47 @@ def all_stereo(results) -> None:
     assert all(x.shape == (100, 2) and rate == 16000 for x, rate in results), [(x.shape, rate) for x, rate in results]
 
 
+def fifo(env) -> str:
+    """A named pipe nobody writes to: a reader that opens it blocks for good."""
+    import os
+
+    env.n += 1
+    path = env.tmp / f"pipe{env.n}"
+    os.mkfifo(path)
+    return str(path)
+
+
+def thin_video(env) -> str:
+    """A real MJPEG video 1 pixel wide and 1,000 tall (its letterbox rounds the width to 0 pixels)."""
+    import cv2
+
+    env.n += 1
+    path = env.tmp / f"thin{env.n}.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (1, 1000))
+    for _ in range(3):
+        writer.write(np.full((1000, 1, 3), 120, np.uint8))
+    writer.release()
+    return str(path)
+
+
+def profile(env, text: str | bytes, **fields) -> str:
+    """A device profile file: x86-64-cpu's with ``fields`` replaced (TOML values as written), or ``text`` itself."""
+    if not text:
+        lines = (Path(__file__).resolve().parents[1] / "devices" / "profiles" / "x86-64-cpu.toml").read_text().splitlines()
+        text = "\n".join(f"{line.split('=')[0].strip()} = {fields[line.split('=')[0].strip()]}"
+                         if line.split("=")[0].strip() in fields else line for line in lines) + "\n"
+    return env.file(text, ".toml")
+
+
+def folder(env, name: str) -> str:
+    (env.tmp / name).mkdir(exist_ok=True)
+    return str(env.tmp / name)
+
+
+def saw_a_list(env, result) -> None:
+    assert isinstance(result, list), result
+
+
 def api(fn):
     fn.api = True
     return fn
@@ -324,6 +365,10 @@ CASES = [
     Case("model file", "a detection model given to `score`",
          lambda e: ["score", str(e.detect_model), "--input", e.csv(), "--out", str(e.tmp / "o.csv")],
          "a detect model scores no files of rows"),
+    Case("model file", "`verify /dev/zero`", lambda e: ["verify", "/dev/zero"],
+         "/dev/zero: expected a model file (.onnx or .tflite), got a character device"),
+    Case("model file", "`verify` of a FIFO", lambda e: ["verify", fifo(e)],
+         "expected a model file (.onnx or .tflite), got a FIFO (named pipe)"),
     Case("model file", "a folder given as the model",
          lambda e: ["score", str(e.tmp), "--input", e.csv(), "--out", str(e.tmp / "o.csv")], "got a directory"),
     # CSV rows (score) -------------------------------------------------------------------------------------------
@@ -380,6 +425,14 @@ CASES = [
     Case("WAV", "0 channels", api(read_wav_of(wav(channels=0))), "WAV field 'channels': expected 1 to 64, got 0"),
     Case("WAV", "NaN samples (float)", api(read_wav_of(wav(tag=3, bits=32, samples=np.full(100, np.nan, "<f4").tobytes()))),
          "WAV samples: expected finite values"),
+    Case("WAV", "float samples of 1e30", api(read_wav_of(wav(tag=3, bits=32, samples=np.full(100, 1e30, "<f4").tobytes()))),
+         "expected finite values within +-1 (a little beyond, clipped, at most +-1000), got 1e+30 at sample 0"),
+    Case("WAV", "/dev/zero as the audio source", lambda e: ["run", "commands", e.commands_model, "--source", "/dev/zero"],
+         "/dev/zero: expected an audio file, got a character device"),
+    Case("WAV", "a FIFO as the audio source", lambda e: ["run", "commands", e.commands_model, "--source", fifo(e)],
+         "expected an audio file, got a FIFO (named pipe)"),
+    Case("WAV", "a folder as the audio source", lambda e: ["run", "commands", e.commands_model, "--source", str(e.tmp)],
+         "expected an audio file, got a directory"),
     Case("WAV", "an unknown encoding (A-law)", api(read_wav_of(wav(tag=6, bits=8, samples=b"\x00" * 100))),
          "expected PCM 8/16/24/32-bit or float WAV, got format 6"),
     Case("WAV", "8, 24, 32-bit and float, stereo", api(lambda e: [read_wav_of(wav(bits=b, tag=t, channels=2,
@@ -420,6 +473,12 @@ CASES = [
          "H and W above 0, got shape (0, 5, 3)"),
     Case("image", "Detector.detect of float pixels", api(lambda e: detector(e).detect(np.zeros((8, 8, 3), np.float32))),
          "expected (H, W, 3) uint8 pixels"),
+    Case("image", "Detector.detect of a 5000 x 2 image", api(lambda e: detector(e).detect(np.zeros((5000, 2, 3), np.uint8))),
+         "ok: detected (the letterbox keeps a pixel's width)", saw_a_list),
+    Case("image", "a video 1 pixel wide", lambda e: ["run", "detect", str(e.detect_model), "--json", "--source", thin_video(e)],
+         "ok: every frame detected", frames_seen(3)),
+    Case("image", "a FIFO as the video source", lambda e: ["run", "detect", str(e.detect_model), "--source", fifo(e)],
+         "expected a video file, got a FIFO (named pipe)"),
     Case("image", "greyscale, RGBA, 16-bit and 1x1 images in a folder",
          lambda e: ["run", "detect", str(e.detect_model), "--json", "--source", image_files(e, {
              "grey.png": np.full((40, 50), 90, np.uint8), "rgba.png": np.full((40, 50, 4), 200, np.uint8),
@@ -466,6 +525,24 @@ CASES = [
                                                                "--score-threshold", "nan"], "score_threshold (--score-threshold)"),
     Case("options", "detect --max-detections -1", lambda e: ["run", "detect", str(e.detect_model), "--source", "0",
                                                              "--max-detections", "-1"], "max_detections (--max-detections)"),
+    Case("options", "commands --hop-ms 0.001", lambda e: ["run", "commands", e.commands_model, "--source", e.file(wav(), ".wav"),
+                                                           "--hop-ms", "0.001"], "hop_ms (--hop-ms): expected a number of ms from 1"),
+    Case("options", "commands --hop-ms 1e9", lambda e: ["run", "commands", e.commands_model, "--source", e.file(wav(), ".wav"),
+                                                         "--hop-ms", "1e9"], "got 1000000000.0"),
+    Case("options", "commands --hop-ms longer than the model's window",
+         lambda e: ["run", "commands", e.commands_model, "--source", e.file(wav(), ".wav"), "--hop-ms", "5000"],
+         "hop_ms (--hop-ms): expected at most the model's window (1000 ms), got 5000"),
+    Case("options", "a device profile with threads = 100000", lambda e: e.score(e.csv(), "--device", profile(e, "", threads="100000")),
+         "field 'threads': expected a whole number from 0 (all cores) to 256, got 100000"),
+    Case("options", "a device profile with threads = \"many\"", lambda e: e.score(e.csv(), "--device", profile(e, "", threads='"many"')),
+         "field 'threads': expected a whole number from 0 (all cores) to 256, got 'many'"),
+    Case("options", "a device profile whose providers are a string",
+         lambda e: e.score(e.csv(), "--device", profile(e, "", providers='"CPUExecutionProvider"')),
+         "field 'providers': expected a list of strings, got 'CPUExecutionProvider'"),
+    Case("options", "a device profile in Latin-1", lambda e: e.score(e.csv(), "--device", profile(e, "description = 'caf\xe9'\n".encode("latin-1"))),
+         "expected UTF-8 text (TOML), got byte 0xe9 at offset 18"),
+    Case("options", "a folder named like a device profile (x.toml)", lambda e: e.score(e.csv(), "--device", folder(e, "x.toml")),
+         "expected a device profile file, got a directory"),
     Case("options", "detect --save into a folder that is not there",
          lambda e: ["run", "detect", str(e.detect_model), "--source", str(e.detect_data / "images" / "test"), "--save",
                     str(e.tmp / "nowhere" / "out.mp4")], "cannot write the video there: the folder"),

@@ -275,7 +275,7 @@ def test_streaming_recognizer_windows_smoothing_refractory_and_rate_checks(comma
         assert events[0].end == 0.1 and events[0].start == 0.0 and events[0].score == pytest.approx(0.89)  # the first window
         with pytest.raises(InputError, match="sample rate changed mid-stream: expected 16000 Hz, got 8000 Hz"):
             rec.accept(audio[:800], 8000)
-    with pytest.raises(InputError, match=r"hop_ms \(--hop-ms\): expected a number > 0, got 0"):
+    with pytest.raises(InputError, match=r"hop_ms \(--hop-ms\): expected a number of ms from 1 to 60,000 .*, got 0"):
         RecognizerOptions(hop_ms=0)
 
 

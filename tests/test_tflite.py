@@ -46,6 +46,7 @@ def test_truncated_tflite_is_a_clear_error(tflite_model, tmp_path):
         Model(bad)
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # and no ignored traceback after it
 def test_a_profile_whose_delegate_is_missing_says_so(tflite_model):
     from edgeward.core.errors import DeviceError
 
