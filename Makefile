@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.edgeward-installed
-EXTRAS := train,tflite,audio,camera,serve,ray,darknet,dev
+EXTRAS := train,tflite,audio,camera,serve,ray,darknet,sign,dev
 # the digit generator's font families (train/detect/fonts.py lists the same packages; a test keeps them equal)
 FONT_PACKAGES := fonts-dejavu-core fonts-urw-base35 fonts-freefont-ttf fonts-roboto-unhinted fonts-dseg fonts-lato fonts-inconsolata fonts-hack fonts-comic-neue fonts-quicksand fonts-oxygen fonts-b612 fonts-league-spartan fonts-ocr-a fonts-noto-mono fonts-courier-prime fonts-dosis fonts-cabin fonts-ebgaramond fonts-jura fonts-linuxlibertine fonts-go fonts-cantarell fonts-open-sans fonts-crosextra-caladea fonts-ocr-b fonts-bebas-neue
 # festival speaks held-out evaluation data only (train/commands/voices.py: FESTIVAL_VOICES); never trained on
@@ -104,7 +104,7 @@ fuzz: install
 	EDGEWARD_FUZZ_EXAMPLES=100000 $(PY) -m pytest -q tests/test_fuzz.py --hypothesis-show-statistics -p no:cacheprovider \
 		-k "not atheris"
 	mkdir -p runs
-	for target in wav manifest onnx tflite image kserve; do \
+	for target in wav manifest onnx tflite image kserve keras; do \
 		$(PY) tests/fuzz_atheris.py $$target -runs=1000000 -seed=1 > runs/fuzz-$$target.log 2>&1 \
 			|| { tail -40 runs/fuzz-$$target.log; echo "atheris $$target: FAILED"; exit 1; }; \
 		echo "atheris $$target: $$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' runs/fuzz-$$target.log), 0 failing"; done

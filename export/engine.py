@@ -21,6 +21,7 @@ from edgeward.core.manifest import CpuCheck, Manifest, Metric
 from edgeward.core.registry import get_task
 from edgeward.core.rundir import RunDir, holdout_inputs
 from edgeward.core.seal import UNSEALED, seal
+from edgeward.core.signing import check_private_key, sign_file
 from edgeward.export.artifacts import (
     Activations,
     ArtifactSpec,
@@ -50,6 +51,7 @@ class ExportOptions:
     targets: tuple[CpuClass, ...] | None = None
     calibration_rows: int = 5000  # training rows (docs/decisions.md: why 5,000)
     recommend: bool = True
+    sign: str | None = None  # a private key (edgeward keys): each artifact written gets a FILE.sig (core/signing.py)
 
 
 @dataclass
@@ -60,6 +62,7 @@ class ExportResult:
     search: list[dict] = field(default_factory=list)
     recommendation: dict | None = None
     targets: dict = field(default_factory=dict)  # the CPU classes made for, checked and skipped (with why)
+    signed: list[Path] = field(default_factory=list)  # the signature files written (options.sign)
 
 
 class RunData:
@@ -471,6 +474,8 @@ def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOption
     from edgeward.devices import resolve
     from edgeward.export.cpu_checks import targets as resolve_targets
 
+    if options.sign:
+        check_private_key(options.sign)  # a bad key is said before the minutes of export, not after
     run = RunData(run_dir)
     result = ExportResult(run.dir, [])
     profile = resolve(options.device)
@@ -509,6 +514,9 @@ def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOption
     run.rundir.write_json(run.rundir.validation_file, {
         "artifacts": entries, "search": result.search or old.get("search", []),
         "recommendation": result.recommendation or old.get("recommendation"), "targets": result.targets})
+    if options.sign:
+        written = [run.rundir.artifact(c.artifact) for c in result.checks]
+        result.signed = [sign_file(path, options.sign) for path in written if path.exists()]
     raise_failures(result.checks, result.errors)
     return result
 

@@ -57,12 +57,20 @@ class Model:
     """
 
     def __init__(self, source: ModelSource, device: str | Profile | None = "auto", threads: int | None = None,
-                 manifest: Manifest | None = None):
-        """``manifest``: for a model made elsewhere, without an embedded one (e.g. ``Detector.from_yolo``)."""
+                 manifest: Manifest | None = None, require_signature: str | os.PathLike | None = None):
+        """``manifest``: for a model made elsewhere, without an embedded one (e.g. ``Detector.from_yolo``).
+        ``require_signature``: a public key (``edgeward keys``); the file is refused unless its ``FILE.sig`` was
+        made by that key's holder over these very bytes (checked before a session is made)."""
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS):
             raise ConfigError(f"threads (--threads): expected a whole number from 1 to {MAX_THREADS}, got {threads!r}")
         self.profile = resolve(device)
         data, self.source = read_model_bytes(source, self.profile)
+        if require_signature is not None:
+            if isinstance(source, bytes):
+                raise ModelFileError("require_signature: a signature is checked beside a model file; got bytes")
+            from edgeward.core.signing import check_signature
+
+            check_signature(data, self.source, require_signature)
         if len(data) < 8:
             raise ModelFileError(f"{self.source}: expected an ONNX or TFLite model, got {len(data)} bytes")
         backend = Backend.TFLITE if is_tflite(data) else Backend.ONNXRUNTIME

@@ -77,22 +77,35 @@ class StreamOptions:
     reconnect: int = option(5, "times a URL stream or camera is opened again when it does not answer or drops "
                                "(waiting 0.5 s, then twice as long each time)")
     backoff_s: float = option(0.5, "the first wait before opening a stream again, in seconds", cli=False)
-    loop: bool = option(False, "start a video file again at its end (a kiosk, a soak test)")
+    loop: bool = option(False, "start a video file (or a file served at a URL) again at its end (a kiosk, a soak test)")
+    timeout_s: float = option(10.0, "seconds a URL stream may take to open, or to give its next frame, before it "
+                                    "counts as not answering")
 
     def __post_init__(self):
         at_least(self, 0, "reconnect")
         at_least(self, 0.001, "backoff_s")
+        at_least(self, 0.1, "timeout_s")
 
 
 def is_camera(source) -> bool:
     return isinstance(source, int) or (isinstance(source, str) and source.isdigit())
 
 
-def open_capture(source: str | int, opener: Callable | None = None, retries: int = 0, backoff_s: float = 0.5):
+def _url_opener(cv2, timeout_s: float) -> Callable:
+    """cv2.VideoCapture with open and read timeouts: without them a listener that never answers (an RTSP port
+    behind a dead camera) holds the opening thread for good."""
+    ms = int(timeout_s * 1000)
+    return lambda url: cv2.VideoCapture(url, cv2.CAP_ANY, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms,
+                                                           cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+
+
+def open_capture(source: str | int, opener: Callable | None = None, retries: int = 0, backoff_s: float = 0.5,
+                 timeout_s: float = 10.0):
     """An OpenCV capture (or ImageFolder) for a camera index, a video file, a URL or an image folder. A URL that
-    cannot be opened is tried ``retries`` more times, waiting ``backoff_s``, then twice as long each time."""
+    cannot be opened within ``timeout_s`` is tried ``retries`` more times, waiting ``backoff_s``, then twice as
+    long each time."""
     cv2 = require("cv2", "camera")
-    opener = opener or cv2.VideoCapture
+    opener = opener or (_url_opener(cv2, timeout_s) if "://" in str(source) else cv2.VideoCapture)
     if is_camera(source):
         cap = opener(int(source))
         if not cap.isOpened():
@@ -107,8 +120,8 @@ def open_capture(source: str | int, opener: Callable | None = None, retries: int
             if attempt < retries:
                 time.sleep(backoff_s * 2 ** attempt)
                 waited += backoff_s * 2 ** attempt
-        raise DeviceError(f"stream {source} cannot be opened: tried {retries + 1} times over {waited:.1f} s "
-                          "(nothing answers there, or it is not a video stream)")
+        raise DeviceError(f"stream {source} cannot be opened: tried {retries + 1} times over {waited:.1f} s, "
+                          f"{timeout_s:g} s each at most (nothing answers there, or it is not a video stream)")
     path = Path(source)
     if path.is_dir() or (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES):
         return ImageFolder(path)
@@ -137,8 +150,10 @@ class LatestFrames:
         self.is_url = "://" in str(source)
         self.is_live = self.is_url or is_camera(source)
         self.realtime = self.is_live if realtime is None else realtime
-        self._cap = open_capture(source, opener, options.reconnect if self.is_url else 0, options.backoff_s)
-        self._looping = options.loop and not self.is_live and not isinstance(self._cap, ImageFolder)
+        self._cap = open_capture(source, opener, options.reconnect if self.is_url else 0, options.backoff_s,
+                                 options.timeout_s)
+        self._looping = options.loop and not is_camera(source) and not isinstance(self._cap, ImageFolder)
+        self.file_ended = False  # a URL that served a file of known length to its end (not a dropped stream)
         self._cond = threading.Condition()
         self._frame: tuple[int, np.ndarray] | None = None
         self._taken = -1
@@ -160,28 +175,41 @@ class LatestFrames:
 
     def _reopen(self) -> None:
         self._cap.release()
-        self._cap = open_capture(self.source, self._opener)
+        self._cap = open_capture(self.source, self._opener, timeout_s=self.options.timeout_s)
+
+    def _served_a_file(self, since_open: int) -> bool:
+        """A URL whose capture knows its length (a video file served over HTTP) and was read to it: it ended,
+        it did not drop. Live streams report no length (OpenCV gives 0 or a negative count)."""
+        get = getattr(self._cap, "get", None)
+        total = get(7) if get else 0  # cv2.CAP_PROP_FRAME_COUNT
+        return self.is_url and 0 < total < 2**40 and since_open >= total
 
     def _read_all(self) -> None:
-        failures, since_loop = 0, 0
+        failures, since_loop, since_open = 0, 0, 0
         while not self._stop:
             ok, frame = self._cap.read()
             if not ok:
-                if self.is_live and failures < self.options.reconnect:  # dropped: reopen, waiting longer each time
+                ended = self._served_a_file(since_open)
+                if ended and not self._looping:
+                    self.file_ended = True
+                    break
+                if self.is_live and not ended and failures < self.options.reconnect:  # dropped: reopen, waiting longer
                     time.sleep(self.options.backoff_s * 2 ** failures)
                     failures += 1
                     try:
                         self._reopen()
                         self.reconnects += 1
+                        since_open = 0
                     except DeviceError:
                         pass
                     continue
                 if self._looping and since_loop:  # a file that gave frames this pass: from the start again
                     self._reopen()
                     self.loops += 1
-                    since_loop = 0
+                    since_loop = since_open = 0
                     continue
                 break
+            since_open += 1
             failures = 0
             since_loop += 1
             with self._cond:
@@ -222,7 +250,9 @@ class LatestFrames:
     def summary(self) -> str:
         """One line: frames read and dropped, reopenings and loops, and the images skipped (with why)."""
         text = f"frames: {self.read_count}, dropped: {self.dropped}"
-        text += f", reconnects: {self.reconnects}" if self.is_live else f", loops: {self.loops}" if self._looping else ""
+        text += f", reconnects: {self.reconnects}" if self.is_live else ""
+        text += f", loops: {self.loops}" if self._looping else ""
+        text += " (the URL served a video file, and it ended: --loop plays it again)" if self.file_ended else ""
         if self.skipped:
             text += f"; skipped {len(self.skipped)} unreadable image(s): " + "; ".join(f"{p} ({why})" for p, why in self.skipped)
         return text

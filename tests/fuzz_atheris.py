@@ -4,7 +4,7 @@
 
     python tests/fuzz_atheris.py TARGET -runs=100000 [-seed=1]
 
-TARGET: wav, manifest, onnx, tflite, image, kserve. The only allowed outcomes are a result or one of edgeward's
+TARGET: wav, manifest, onnx, tflite, image, kserve, keras (the Keras config scanner). The only allowed outcomes are a result or one of edgeward's
 own errors; anything else stops the run with the input that raised it (exit code non-zero). `make fuzz` runs
 each target; ``test_fuzz.py::test_atheris_targets`` runs a short budget of each.
 """
@@ -19,6 +19,7 @@ import atheris
 
 with atheris.instrument_imports(include=["edgeward"]):
     from edgeward.core.errors import EdgewardError
+    from edgeward.core.keras_scan import code_layers, decode_config
     from edgeward.core.manifest import Manifest
     from edgeward.runtime.audio_io import parse_wav
     from edgeward.runtime.onnx_external import check_external_data
@@ -52,6 +53,7 @@ TARGETS = {
     "tflite": lambda data: read_metadata(data, "m.tflite"),
     "image": _image,
     "kserve": _kserve,
+    "keras": lambda data: code_layers(decode_config(data, "m.h5")),
 }
 
 

@@ -80,6 +80,33 @@ class Env:
         self.servers.append(MjpegServer(**kwargs))
         return self.servers[-1].url
 
+    def silent_listener(self, scheme: str) -> str:
+        """A URL on a TCP port that accepts connections and never says a word (a camera that hangs)."""
+        import socket
+        import threading
+
+        server = socket.create_server(("127.0.0.1", 0))
+        held = []
+        threading.Thread(target=lambda: [held.append(server.accept()) for _ in range(8)], daemon=True).start()
+        self.servers.append(server)
+        return f"{scheme}://127.0.0.1:{server.getsockname()[1]}/stream"
+
+    def http_file(self, path: str) -> str:
+        """The URL of ``path`` served by a real local HTTP file server."""
+        import functools
+        import http.server
+        import threading
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(Path(path).parent)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server.close = lambda: (server.shutdown(), server.server_close())
+        self.servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/{Path(path).name}"
+
     def model_with(self, edit) -> str:
         proto = onnx.load(self.fraud_model)
         edit(proto)
@@ -206,6 +233,15 @@ def frames_seen(count: int):
         import json
 
         assert len([json.loads(line) for line in out.splitlines()]) == count, out
+    return check
+
+
+def last_frame(number: int):
+    """A live source may drop frames; the last one read says whether the source was played past its end."""
+    def check(env, out):
+        import json
+
+        assert json.loads(out.splitlines()[-1])["frame"] == number, out
     return check
 
 
@@ -491,7 +527,15 @@ CASES = [
     # URL sources and devices ------------------------------------------------------------------------------------
     Case("URL", "a URL where nothing listens", lambda e: ["run", "detect", str(e.detect_model), "--reconnect", "2",
                                                           "--source", f"http://127.0.0.1:{free_port()}/camera.mjpg"],
-         "cannot be opened: tried 3 times over 1.5 s (nothing answers there, or it is not a video stream)", code=1),
+         "cannot be opened: tried 3 times over 1.5 s, 10 s each at most (nothing answers there, or it is not a video stream)",
+         code=1),
+    Case("URL", "an RTSP port that accepts and never answers", lambda e: ["run", "detect", str(e.detect_model), "--reconnect", "0",
+                                                                          "--timeout-s", "1", "--source", e.silent_listener("rtsp")],
+         "cannot be opened: tried 1 times over 0.0 s, 1 s each at most", code=1),
+    Case("URL", "a video file served over HTTP, to its end", lambda e: ["run", "detect", str(e.detect_model), "--json", "--source",
+                                                                      e.http_file(thin_video(e))],
+         "ok: its 3 frames once, then the end said", last_frame(2), code=0,
+         stderr="(the URL served a video file, and it ended: --loop plays it again)"),
     Case("URL", "a URL that opens but gives no frames", lambda e: ["run", "detect", str(e.detect_model), "--reconnect", "1",
                                                                    "--source", e.stream(garbage=True)],
          "opened but gave no frames (reopened 1 time(s))", code=1),

@@ -1,7 +1,8 @@
 """Property-based fuzzing (Hypothesis) of every parser of untrusted bytes: WAV files and headers, CSV rows through
 `score`, manifest JSON (text and mutated fields), TFLite metadata, YOLO labels, COCO annotations, image decoding
 through the runtime's path (and real image files with bytes changed, for the header check before decoding), the ONNX
-protobuf walk (external data, manifest), and KServe inference requests. The only allowed outcomes are a result or one of
+protobuf walk (external data, manifest), KServe inference requests (bytes, and JSON shaped like a request), and
+the Keras config scanner (any JSON text; a Lambda hidden anywhere in a config is always found). The only allowed outcomes are a result or one of
 edgeward's own errors. The suite runs a short budget; `make fuzz` runs 100,000 inputs per parser
 (EDGEWARD_FUZZ_EXAMPLES) and prints Hypothesis' counts."""
 
@@ -199,6 +200,71 @@ def test_kserve_requests(body, header_length):
     survives(Request, body, header_length)
 
 
+DATATYPES = st.sampled_from(["FP32", "FP16", "FP64", "INT8", "INT32", "INT64", "UINT8", "BOOL", "BYTES", "fp32", "X"])
+SCALAR = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(), st.text(max_size=8))
+TENSOR = st.fixed_dictionaries({}, optional={
+    "name": st.one_of(st.text(max_size=8), st.lists(st.text(max_size=3), max_size=2), st.integers()),
+    "shape": st.one_of(st.lists(st.integers(-3, 2**63), max_size=4), SCALAR),
+    "datatype": st.one_of(DATATYPES, SCALAR),
+    "data": st.one_of(st.lists(st.one_of(SCALAR, st.lists(SCALAR, max_size=3)), max_size=8), SCALAR),
+    "parameters": st.one_of(st.dictionaries(st.sampled_from(["binary_data_size", "binary_data", "x"]),
+                                            st.one_of(SCALAR, st.integers(0, 3000)), max_size=2), SCALAR, JSON),
+})
+REQUEST = st.fixed_dictionaries({}, optional={
+    "id": SCALAR, "inputs": st.one_of(st.lists(TENSOR, max_size=3), SCALAR),
+    "outputs": st.one_of(st.lists(TENSOR, max_size=2), SCALAR), "parameters": st.one_of(JSON, SCALAR),
+})
+
+
+@fuzz
+@given(REQUEST, st.binary(max_size=64), st.booleans())
+def test_kserve_requests_shaped_like_requests(doc, tail, with_header):
+    """JSON that looks like an inference request (the fields right, their values anything), with binary data after
+    it: the parser reaches every field check that random bytes never get past."""
+    from edgeward.runtime.serve.kserve import Request
+
+    body = json.dumps(doc).encode()
+    survives(Request, body + tail, str(len(body)) if with_header else None)
+
+
+@fuzz
+@given(st.text(max_size=600))
+def test_keras_config_text(text):
+    from edgeward.core.keras_scan import code_layers, decode_config
+
+    config = survives(decode_config, text, "m.h5")
+    if config is not None:
+        assert isinstance(code_layers(config), list)
+
+
+@fuzz
+@given(JSON, st.lists(st.integers(0, 5), max_size=6), st.sampled_from(["Lambda", "\\u004cambda", "keras.layers.Lambda",
+                                                                         "__lambda__"]), st.booleans())
+def test_a_lambda_hidden_in_any_config_is_found(config, path, spelling, reorder):
+    """A Lambda layer put anywhere in a random config, spelled any way Keras reads, keys in any order: always found."""
+    from edgeward.core.keras_scan import code_layers, decode_config
+
+    lam = f'{{"config": {{"name": "hidden"}}, "class_name": "{spelling}"}}' if reorder else \
+        f'{{"class_name": "{spelling}", "config": {{"name": "hidden"}}}}'
+    node, text = config, None
+    for step in path:  # walk into the random config; put the Lambda at the first place that is not a container
+        if isinstance(node, list) and node:
+            node = node[step % len(node)]
+        elif isinstance(node, dict) and node:
+            node = node[sorted(node)[step % len(node)]]
+        else:
+            break
+    marker = "\x00HERE\x00"
+    if isinstance(node, list):
+        node.append(marker)
+    elif isinstance(node, dict):
+        node["\x00k"] = marker
+    else:
+        config = [config, marker]
+    text = json.dumps(config).replace(json.dumps(marker), lam, 1)
+    assert "hidden" in code_layers(decode_config(text, "m.h5"))
+
+
 @pytest.fixture(scope="module")
 def scorer(fraud_model):
     from edgeward.runtime import FraudScorer
@@ -229,7 +295,7 @@ def test_csv_rows_through_score(scorer, fraud_csv, tmp_path):
     check()
 
 
-@pytest.mark.parametrize("target", ["wav", "manifest", "onnx", "tflite", "image", "kserve"])
+@pytest.mark.parametrize("target", ["wav", "manifest", "onnx", "tflite", "image", "kserve", "keras"])
 def test_atheris_targets(target):
     """A short coverage-guided run of each atheris target (tests/fuzz_atheris.py; `make fuzz` runs 1,000,000)."""
     import subprocess

@@ -117,13 +117,15 @@ def cmd_export(args) -> int:
     max_drop = args.max_drop if args.max_drop is not None else 1.0
     budget = Budget(max_drop=max_drop, fp32_tolerance=args.tolerance)
     options = ExportOptions(specs=_specs(args, run), budget=budget, search=args.max_drop is not None or bool(args.model),
-                            device=args.device, targets=_targets(args.targets))
+                            device=args.device, targets=_targets(args.targets), sign=args.sign)
     try:
-        export_run(run, options, progress=True)
+        result = export_run(run, options, progress=True)
     except ValidationError:
         _out(export_table(run))
         raise
     _out(export_table(run))
+    for path in result.signed:
+        _out(f"signed: {path}")
     return 0
 
 
@@ -201,10 +203,28 @@ def cmd_verify(args) -> int:
     from edgeward.runtime.verify import verify_model
 
     for path in args.models:
-        found = verify_model(path)
+        found = verify_model(path, key=args.key)
         p = found.manifest.provenance
-        _out(f"{found.source}: ok, as exported (sha256 {found.sha256[:16]}...; {found.manifest.task} "
+        _out(f"{found.source}: ok, {found.proves} (sha256 {found.sha256[:16]}...; {found.manifest.task} "
              f"{found.manifest.format} {found.manifest.precision}, edgeward {p.edgeward}, {p.created_at})")
+    return 0
+
+
+def cmd_keys(args) -> int:
+    from edgeward.core.signing import make_keys
+
+    private, public = make_keys(args.name)
+    _out(f"private key: {private} (keep it secret: it signs; mode 0600)\npublic key:  {public} (hand it out: "
+         f"edgeward verify --key {public} MODEL)")
+    return 0
+
+
+def cmd_sign(args) -> int:
+    from edgeward.core.signing import check_private_key, sign_file
+
+    check_private_key(args.key)
+    for path in args.models:
+        _out(f"signed: {sign_file(path, args.key)}")
     return 0
 
 
@@ -427,6 +447,8 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--targets", metavar="CLASSES", help="CPU classes int8 files are made for and checked on, emulated "
                    "where this host is not one: avx2 (x86 without VNNI), vnni, arm64, comma-separated (default: the "
                    "device profile's, those this host can check)")
+    e.add_argument("--sign", metavar="KEY", help="a private key (edgeward keys NAME): each artifact gets a detached "
+                   "signature FILE.sig that `verify --key` checks")
     e.set_defaults(fn=cmd_export)
 
     s = sub.add_parser("score", help="score a CSV file of rows with a model (fraud)")
@@ -479,9 +501,21 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true")
     b.set_defaults(fn=cmd_bench)
 
-    f = sub.add_parser("verify", help="check model files against the hash their manifest records at export")
-    f.add_argument("models", nargs="+", metavar="MODEL")
+    f = sub.add_parser("verify", help="check model files against the hash their manifest records at export (intact), "
+                                      "and with --key their signature (who made them)")
+    f.add_argument("models", nargs="+", metavar="MODEL", help="model files (.onnx, .tflite)")
+    f.add_argument("--key", metavar="PUB", help="a public key (NAME.pub from edgeward keys): each MODEL must carry "
+                   "MODEL.sig made by its private key")
     f.set_defaults(fn=cmd_verify)
+
+    k = sub.add_parser("keys", help="make an Ed25519 key pair to sign artifacts: NAME.key (private), NAME.pub")
+    k.add_argument("name", help="the pair's path without suffix (e.g. keys/release)")
+    k.set_defaults(fn=cmd_keys)
+
+    sg = sub.add_parser("sign", help="sign model files with a private key: a detached MODEL.sig beside each")
+    sg.add_argument("models", nargs="+", metavar="MODEL", help="model files (.onnx, .tflite)")
+    sg.add_argument("--key", required=True, metavar="KEY", help="the private key (NAME.key from edgeward keys)")
+    sg.set_defaults(fn=cmd_sign)
 
     v = sub.add_parser("devices", help="device profiles and this host")
     v.add_argument("action", choices=["list", "show", "detect"])

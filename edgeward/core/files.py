@@ -1,4 +1,5 @@
-"""Files read from users as hostile input: a regular file of bounded size, checked before a byte is read.
+"""Files read from users as hostile input: a regular file of bounded size, checked before a byte is read; an .npz
+whose arrays' declared shapes are checked against the bytes it holds before numpy allocates them.
 
 A FIFO blocks its reader until someone writes, and a device such as ``/dev/zero`` never ends: reading either
 "whole" hangs or exhausts memory. A directory or a missing path is named as such.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import zipfile
 from pathlib import Path
 
 from edgeward.core.errors import InputError
@@ -42,3 +44,47 @@ def read_regular(path: str | os.PathLike, what: str, limit: int, error: type = I
     if len(data) > limit:
         raise error(f"{path}: the {what} grew past {limit:,} bytes while it was read")
     return data
+
+
+def physical_memory() -> int:
+    """This machine's memory in bytes (the bound on what a file may declare)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 16 << 30
+
+
+def check_npz(path: str | os.PathLike, memory: int | None = None, max_members: int = 10_000) -> None:
+    """Refuse an .npz (``InputError``) whose arrays declare shapes their bytes do not hold, or that together exceed
+    half this machine's memory: numpy allocates what a member's header declares before it reads the data."""
+    import numpy as np
+
+    memory, total = memory or physical_memory(), 0
+    try:
+        with zipfile.ZipFile(path) as z:
+            members = z.infolist()
+            if len(members) > max_members:
+                raise InputError(f"{path}: an .npz of {len(members):,} arrays; expected at most {max_members:,}")
+            for info in members:
+                with z.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read(f, max_header_size=10_000)
+                    held = info.file_size - f.tell()
+                count = 1
+                for d in shape:
+                    count *= int(d)
+                declared = count * dtype.itemsize
+                if dtype.hasobject:
+                    raise InputError(f"{path}: {info.filename} holds Python objects; expected numeric arrays")
+                if declared > held:
+                    raise InputError(f"{path}: {info.filename} declares shape {tuple(shape)} of {dtype} ({declared:,} "
+                                     f"bytes) but holds {held:,}: refused before allocating")
+                total += declared
+                if total > memory // 2:
+                    raise InputError(f"{path}: its arrays declare {total:,} bytes; expected at most {memory // 2:,} "
+                                     "(half this machine's memory)")
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise InputError(f"{path}: not a readable .npz file ({exc})") from None

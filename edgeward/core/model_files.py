@@ -6,8 +6,9 @@ model; any other SavedModel with a ``serving_default`` signature (Keras 3's ``mo
 ``tf.saved_model.save``) is run through that signature (``SignatureModel``).
 
 A Lambda layer is Python bytecode stored in the file: loading it runs code of the file's author. Keras 3's
-safe mode refuses it in ``.keras`` files, but nothing guards ``.h5`` files or SavedModels, so every format
-is read for Lambda layers before it is loaded, and refused unless ``unsafe`` is given. Custom layers come
+safe mode refuses it in ``.keras`` files, but nothing guards ``.h5`` files or SavedModels, so every format's
+config is decoded as Keras will decode it and walked whole (``keras_scan``) before it is loaded, and code is
+refused unless ``unsafe`` is given; the sizes the file declares are bounded first. Custom layers come
 from a Python file the user names (``custom_objects``).
 """
 
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from edgeward.core.errors import InputError, ModelFileError, require
 from edgeward.core.keras_env import tensorflow, tf_keras
+from edgeward.core.keras_scan import check_keras_zip, code_layers, file_configs, zip_member
 
 
 class KerasFlavor(str, Enum):
@@ -52,30 +54,15 @@ def keras_flavor(path: str | os.PathLike) -> KerasFlavor:
         raise InputError(f"{path}: expected a .keras or .h5 Keras model or a SavedModel folder, got '{path.suffix}'")
     try:
         with zipfile.ZipFile(path) as z:
-            version = json.loads(z.read("metadata.json"))["keras_version"]
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path}: not a readable .keras file ({exc})") from None
+            check_keras_zip(z, str(path))
+            version = json.loads(zip_member(z, "metadata.json", str(path)))["keras_version"]
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:
+        raise ModelFileError(f"{path}: not a readable .keras file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(version, str):
+        raise ModelFileError(f"{path}: metadata.json field 'keras_version': expected a version string, got {version!r}")
     return KerasFlavor.KERAS3 if version.split(".")[0] == "3" else KerasFlavor.TF_KERAS
-
-
-_LAMBDA = re.compile(rb'"class_name":\s*"Lambda",\s*"config":\s*\{[^{}]*?"name":\s*"([^"]+)"')
-
-
-def lambda_layers(path: str | os.PathLike) -> list[str]:
-    """The names of the Lambda layers in a model file's Keras config, read without loading it."""
-    path = Path(path)
-    if path.is_dir():
-        meta = path / "keras_metadata.pb"
-        text = meta.read_bytes() if meta.exists() else b""
-    elif path.suffix == ".h5":
-        h5py = require("h5py", "train")
-        with h5py.File(path, "r") as f:
-            config = f.attrs.get("model_config", "")
-        text = config.encode() if isinstance(config, str) else bytes(config)
-    else:
-        with zipfile.ZipFile(path) as z:
-            text = z.read("config.json")
-    return [name.decode() for name in _LAMBDA.findall(text)]
 
 
 def custom_objects_from(file: str | os.PathLike) -> dict:
@@ -103,14 +90,20 @@ def load_model(path: str | os.PathLike, custom_objects: str | os.PathLike | None
     ``unsafe``: load Lambda layers (they run code stored in the file)."""
     path = Path(path)
     flavor = keras_flavor(path)
-    if not unsafe and flavor is not KerasFlavor.SAVED_MODEL:
-        lambdas = lambda_layers(path)
+    configs = file_configs(path)  # sizes checked, configs decoded as Keras will: before Keras reads a byte
+    if not unsafe:
+        lambdas = [name for config in configs for name in code_layers(config)]
         if lambdas:
             raise InputError(f"{path}: layer '{lambdas[0]}' is a Lambda layer ({len(lambdas)} in all): loading it runs "
                              "Python code stored in the file; pass --unsafe if you trust the file's author")
     objects = custom_objects_from(custom_objects) if custom_objects else {}
     try:
         return _load(path, flavor, objects, unsafe), flavor
+    except MemoryError:
+        raise ModelFileError(f"{path}: the model needs more memory than this machine has") from None
+    except tensorflow().errors.ResourceExhaustedError as exc:
+        raise ModelFileError(f"{path}: the model needs more memory than this machine has "
+                             f"({str(exc).splitlines()[0][:200]})") from None
     except (ValueError, TypeError, KeyError, OSError) as exc:
         text = str(exc)
         unknown = _UNKNOWN.search(text)

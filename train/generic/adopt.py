@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.errors import DataError, InputError
+from edgeward.core.files import check_npz
 from edgeward.core.hashing import data_sha256
 from edgeward.core.rundir import DataInfo, RunDir, TrainingRecord, holdout_key
 
@@ -47,6 +48,7 @@ def read_inputs(path: Path, specs) -> dict[str, np.ndarray]:
     if path.suffix != ".npz" or not path.is_file():
         raise InputError(f"--calibration: expected an .npz file of arrays named after the model's inputs "
                          f"({', '.join(s.name for s in specs)}), got {path}")
+    check_npz(path)  # declared shapes against the bytes held, before numpy allocates them
     try:
         arrays = dict(np.load(path, allow_pickle=False))
     except (ValueError, OSError) as exc:
