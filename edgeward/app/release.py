@@ -24,8 +24,6 @@ from edgeward.core.registry import get_task
 from edgeward.runtime.catalogue import catalogue_dir
 
 RUNS = Path("runs/models")
-# a released int8 file is checked on every CPU class it may meet (the aarch64 emulation: `make emulators`)
-TARGETS = ("--targets", "avx2,vnni,arm64")
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,7 @@ def _digits() -> Recipe:
         "digits", "detect", "digits on meters and house numbers: CenterNet-style detector, 320x320, 100k parameters",
         steps=(("data", "detect", data, "--images", "6000", "--holdout", "500", "--seed", "0"),
                ("train", "detect", "--data", data, "--out", run, "--epochs", "30", "--seed", "0"),
-               ("export", run, "--format", "all", "--precision", "fp32,int8", "--max-drop", "1", *TARGETS)),
+               ("export", run, "--format", "all", "--precision", "fp32,int8", "--max-drop", "1")),
         ship=("model.onnx", "model-int8.tflite"))
 
 
@@ -62,7 +60,7 @@ def _fraud() -> Recipe:
         "fraud-sim", "fraud", "card fraud scoring for the simulator's transaction schema (edgeward data fraud): MLP",
         steps=(("data", "fraud", data, "--rows", "200000", "--seed", "0"),
                ("train", "fraud", "--data", data, "--out", run, "--seed", "0"),
-               ("export", run, "--format", "onnx", "--precision", "fp32,int8", "--max-drop", "1", *TARGETS)),
+               ("export", run, "--format", "onnx", "--precision", "fp32,int8", "--max-drop", "1")),
         ship=("model.onnx", "model-int8.onnx"), tolerance=0.02, check_tolerance=0.15)
 
 
@@ -76,7 +74,7 @@ def _commands() -> Recipe:
                ("train", "commands", "--data", data, "--out", run, "--epochs", "60", "--filters", "80", "--seed", "0"),
                ("tune", "commands", run),
                ("compress", run, "--qat", "--qat-epochs", "6"),
-               ("export", run, "--all", "--max-drop", "1", *TARGETS)),  # as make bench-commands
+               ("export", run, "--all", "--max-drop", "1")),  # as make bench-commands
         ship=("model-int8.onnx", "model-int8.tflite"), check_tolerance=0.15)
 
 
