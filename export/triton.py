@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgeward.core.config import at_least, check, option
 from edgeward.core.errors import InputError
 from edgeward.devices import Profile, resolve
+from edgeward.runtime.catalogue import locate, released_name
 from edgeward.runtime.model import Model, read_model_bytes
 from edgeward.runtime.serve.models import split_spec, unique_name
 from edgeward.runtime.sessions import is_tflite
@@ -81,22 +81,27 @@ def _q(text: str) -> str:
 
 
 def write_repository(repo: str | os.PathLike, models: list[str], options: TritonOptions = TritonOptions()) -> list[Path]:
-    """``models``: exported ONNX files, ``PATH`` (named after its task, or its file when that name is taken) or
-    ``NAME=PATH``. Returns the model folders written."""
+    """``models``: exported ONNX files or released names (named after the name), ``PATH`` (named after its task, or
+    its file when that name is taken) or ``NAME=PATH``. Every model is read and checked before a folder is
+    written, so a bad one leaves nothing behind. Returns the model folders written."""
     profile = resolve(options.device)
     repo = Path(repo)
-    written: list[Path] = []
+    planned: list[tuple[str, bytes, str]] = []
     for spec in models:
         name, path = split_spec(spec)
+        name = name or released_name(path) or ""
+        path = locate(path, resolve("x86-64-cpu"))  # a released name's ONNX file
         data, source = read_model_bytes(path)
         if is_tflite(data):
             raise InputError(f"{source}: a TFLite model; Triton has no TFLite backend: give the ONNX artifact of the run")
         with Model(path, device="x86-64-cpu") as model:
-            name = unique_name(name, model.manifest.task, path, [w.name for w in written], "triton")
-            config = model_config(name, model, profile, options)
+            name = unique_name(name, model.manifest.task, str(path), [n for n, _, _ in planned], "triton")
+            planned.append((name, data, model_config(name, model, profile, options)))
+    written: list[Path] = []
+    for name, data, config in planned:
         folder = repo / name
         (folder / "1").mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, folder / "1" / "model.onnx")
+        (folder / "1" / "model.onnx").write_bytes(data)
         (folder / "config.pbtxt").write_text(config)
         written.append(folder)
     return written

@@ -4,13 +4,15 @@ Each model is a folder of exported files (``models/digits/model.onnx``, ...). Ev
 its files' manifests: the task, the labels, and under ``release`` its name, the metrics measured when it was
 released (on data its training generator never drew) and the commands and seeds that made it. A catalogue
 name works wherever a model file is taken: ``Model("digits")``, ``edgeward run detect --model digits``.
-A file of that name in the working directory wins over the catalogue.
+A file of that name in the working directory wins over the catalogue; a folder of that name that holds no model
+(the data folder ``edgeward data detect digits`` makes) does not: the released model is used, and a warning says so.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -94,13 +96,39 @@ def get(name: str) -> CatalogueModel:
     return models[name]
 
 
+class NameResolvedWarning(UserWarning):
+    """A name that is both a local folder without a model and a released model was taken as the released model."""
+
+
+def _holds_a_model(folder: Path) -> bool:
+    """A folder a user would mean as a model: model files, a run's artifacts or a Triton repository."""
+    return (folder / "artifacts").is_dir() or any(p.suffix in SUFFIXES for p in folder.iterdir()) \
+        or any(folder.glob("*/config.pbtxt"))
+
+
+def released_name(source) -> str | None:
+    """``source`` when it names a released model and no local file or model folder of that name is in the way
+    (a folder that holds no model is, with a warning); None otherwise."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return None
+    name = os.fspath(source)
+    if name not in catalogue():
+        return None
+    path = Path(name)
+    if not path.exists():
+        return name
+    if path.is_dir() and not _holds_a_model(path):
+        warnings.warn(f"{name}: the folder here of that name holds no model; using the released model {name!r} "
+                      f"(for a file in the folder, give its path: {name}/FILE)", NameResolvedWarning, stacklevel=3)
+        return name
+    return None
+
+
 def locate(source, profile: Profile | None = None):
-    """``source`` itself when it is bytes or an existing path; a catalogue name's file otherwise (for the
-    device ``profile``); unknown names come back unchanged, for the caller's file-not-found error."""
-    if isinstance(source, (bytes, bytearray, memoryview)) or Path(source).exists():
-        return source
-    model = catalogue().get(os.fspath(source))
-    return model.file(profile) if model else source
+    """A catalogue name's file (for the device ``profile``, ``released_name``); ``source`` itself otherwise
+    (bytes, a path, or an unknown name for the caller's file-not-found error)."""
+    name = released_name(source)
+    return catalogue()[name].file(profile) if name else source
 
 
 def default_for(task: str) -> str | None:

@@ -99,3 +99,22 @@ def write_creditcard_csv(path, rows: int = 3000, seed: int = 0, fraud_rate: floa
         for i in range(rows):
             vals = [f"{time[i]:.0f}", *[f"{x:.6f}" for x in v[i]], f"{amount[i]:.2f}", f'"{y[i]}"']
             f.write(",".join(vals) + "\n")
+
+
+@pytest.fixture
+def released_fraud(tmp_path_factory, monkeypatch, fraud_model):
+    """The tiny test fraud model released as 'fraud-sim' (a catalogue of one in a temporary folder, standing in
+    for the shipped one), and a working directory without a file of that name."""
+    import shutil
+
+    from edgeward.runtime import catalogue
+
+    root = tmp_path_factory.mktemp("released")
+    (root / "models" / "fraud-sim").mkdir(parents=True)
+    shutil.copy(fraud_model, root / "models" / "fraud-sim" / "model.onnx")
+    monkeypatch.setattr(catalogue, "catalogue_dir", lambda: root / "models")
+    catalogue.catalogue.cache_clear()
+    (root / "cwd").mkdir()
+    monkeypatch.chdir(root / "cwd")
+    yield root / "models" / "fraud-sim" / "model.onnx"
+    catalogue.catalogue.cache_clear()

@@ -61,15 +61,18 @@ def test_every_row_is_scored_or_rejected_with_its_reason(damaged, fraud_model, t
         np.testing.assert_array_equal(_sorted(tmp_path / name / "scores")["score"].to_numpy(), expected)
 
 
-def test_ray_gives_the_same_bytes_as_local(damaged, fraud_model, tmp_path):
+def test_ray_gives_the_same_bytes_as_local(damaged, fraud_model, released_fraud, tmp_path):
     ray = pytest.importorskip("ray")
     root, frame, _ = damaged
     local = run_batch(str(fraud_model), str(root / "a.csv"), tmp_path / "local")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         remote = run_batch(str(fraud_model), str(root / "a.csv"), tmp_path / "ray", BatchOptions(engine="ray", batch_rows=3000))
+        # a released name works on Ray as it does in process (Ray's workers run in another folder)
+        named = run_batch("fraud-sim", str(root / "a.csv"), tmp_path / "named", BatchOptions(engine="ray", batch_rows=3000))
     finally:
         ray.shutdown()
+    assert _sorted(tmp_path / "named" / "scores").equals(_sorted(tmp_path / "ray" / "scores")) and named.rows == remote.rows
     assert (remote.rows, remote.scored, remote.rejected, remote.flagged) == (local.rows, local.scored, local.rejected,
                                                                               local.flagged)
     a, b = _sorted(tmp_path / "local" / "scores"), _sorted(tmp_path / "ray" / "scores")

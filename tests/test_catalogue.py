@@ -69,6 +69,39 @@ def test_names_resolve_wherever_a_model_file_is_taken(small_catalogue, tmp_path,
         Model("digits")
 
 
+def test_a_data_folder_of_a_released_name_is_not_in_the_way(small_catalogue, detect_data, tmp_path, monkeypatch, capsys):
+    """After the README's `edgeward data detect digits/`, `digits` still names the released model (said once, as a
+    warning), in the API, `run` (with and without a model) and `serve`, which keeps the names given."""
+    import shutil
+
+    from edgeward.runtime import Model
+    from edgeward.runtime.catalogue import NameResolvedWarning
+    from edgeward.runtime.detect import Detector
+    from edgeward.runtime.serve.models import load_models
+    from edgeward.runtime.serve.options import ServeOptions
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(detect_data, "digits")  # the data folder: images and labels, no model
+    with pytest.warns(NameResolvedWarning, match="digits: the folder here of that name holds no model; using the "
+                                                 "released model 'digits'"):
+        with Model("digits") as m:
+            assert m.source == str(small_catalogue / "digits" / "model.onnx")
+    with pytest.warns(NameResolvedWarning):
+        Detector.from_catalogue("digits").close()
+    images = str(Path("digits") / "images" / "test")
+    capsys.readouterr()
+    for argv in (["run", "detect", "--source", images, "--json"], ["run", "detect", "digits", "--source", images, "--json"]):
+        assert main(argv) == 0, capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert err.count("warning: digits: the folder here of that name holds no model") == 1, err
+    with pytest.warns(NameResolvedWarning):
+        served = load_models(["digits", "tiny-fraud"], ServeOptions())
+    assert [s.name for s in served] == ["digits", "tiny-fraud"]
+    (Path("digits") / "model.onnx").write_bytes(b"x")  # a folder with a model in it is the user's: not resolved
+    with pytest.raises(ModelFileError, match="got a directory"):
+        Model("digits")
+
+
 def test_release_notes_keep_the_seal(small_catalogue):
     for f in catalogue.get("digits").files:
         verified = verify_model(f.path)  # stamping re-sealed the file: verify still holds

@@ -153,3 +153,19 @@ def test_cli_gives_each_task_its_own_flags_and_refuses_what_a_task_cannot_do(cap
     assert main(["train", "fraud", "--data", "d", "--out", str(tmp_path / "o"), "--hidden", "16,0"]) == 2
     assert capsys.readouterr().err.strip() == "error: hidden (--hidden): expected one or more whole numbers >= 1, got (16, 0)"
     assert not (tmp_path / "o").exists()
+
+
+def test_every_argument_of_every_verb_explains_itself():
+    """`--help` of every verb (and every task under `data`, `train`, `run`, `tune`) says what each argument is."""
+    from edgeward.app.cli import parser
+
+    def walk(p, path):
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from walk(sub, f"{path} {name}")
+            elif not isinstance(action, argparse._HelpAction):
+                yield path, "/".join(action.option_strings) or action.dest, action.help
+
+    missing = [f"{path}: {arg}" for path, arg, text in walk(parser(), "edgeward") if not text]
+    assert missing == []

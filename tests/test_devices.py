@@ -62,7 +62,9 @@ def test_detect_this_host():
 
 def test_cli_devices(capsys):
     assert main(["devices", "list"]) == 0
-    assert "raspberry-pi-5" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "raspberry-pi-5" in out and out.splitlines()[0].split() == ["profile", "format", "precision", "backends",
+                                                                      "description"]
     assert main(["devices", "show", "coral"]) == 0
     assert "libedgetpu.so.1" in capsys.readouterr().out
     assert main(["devices", "detect"]) == 0

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,6 +167,11 @@ def test_live_video_and_audio_sources(detect_run, commands_run, detect_data, com
             line = next(line for line in r if line.startswith(b"data: "))
         event = json.loads(line[6:])
         assert {"seq", "label", "score", "start", "end"} <= set(event) and event["label"] not in ("_silence_", "_unknown_")
+        # a client that reconnects says the last event it saw (server-sent events' Last-Event-ID): nothing is replayed
+        resume = urllib.request.Request(f"http://{url}/events", headers={"Last-Event-ID": str(event["seq"])})
+        with urllib.request.urlopen(resume, timeout=60) as r:
+            line = next(line for line in r if line.startswith(b"data: "))
+        assert json.loads(line[6:])["seq"] > event["seq"]
         stats = json.loads(get(url, "/stats")[1])
         assert stats["video"]["frames"] >= 3 and stats["video"]["fps"] > 0 and stats["audio"]["events"] >= 1
         assert b"edgeward_frames_dropped" in get(url, "/metrics")[1]
@@ -239,3 +246,33 @@ def test_a_body_that_never_completes_gets_408_and_a_client_that_hangs_up_one_lin
         assert post(url, "/fraud/score", {"rows": [row]})[0] == 200  # the server still answers
     assert not [r for r in caplog.records if r.exc_info]  # lines, not tracebacks
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_cli_server_binds_before_it_says_so_and_a_taken_port_is_one_line(released_fraud, tmp_path):
+    """`edgeward serve` as a user runs it (a real process): a released name served under that name; a second server
+    on the same port says in one line that it cannot listen, without first claiming to serve; SIGINT stops the first."""
+    import signal
+    import subprocess
+    import sys
+
+    from streams import free_port
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    launcher = ("import sys, conftest_catalogue; conftest_catalogue.use(sys.argv.pop(1)); "
+                "from edgeward.app.cli import main; sys.exit(main(sys.argv[1:]))")
+    cmd = [sys.executable, "-c", launcher, str(released_fraud.parent.parent), "serve", "fraud-sim", "--port", str(port)]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = first.stdout.readline()
+        assert f"serving fraud-sim (fraud, onnx fp32) at http://127.0.0.1:{port}/v2/models/fraud-sim" in line, \
+            line + first.stderr.read()
+        wait_for(lambda: get(f"127.0.0.1:{port}", "/v2/models/fraud-sim")[0] == 200)
+        second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+        assert second.returncode == 1 and "serving" not in second.stdout, (second.stdout, second.stderr)
+        errors = [x for x in second.stderr.splitlines() if x.startswith("error: ")]
+        assert len(errors) == 1 and f"--port {port}: cannot listen there" in errors[0], second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        first.send_signal(signal.SIGINT)
+        assert first.wait(timeout=30) in (0, 130), first.stderr.read()

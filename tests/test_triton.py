@@ -54,6 +54,17 @@ def test_a_repository_triton_would_load_and_edgeward_serves(fraud_run, tmp_path,
         client.close()
 
 
+def test_a_released_name_makes_a_repository_and_a_bad_model_leaves_nothing(released_fraud, tmp_path, capsys):
+    repo = tmp_path / "repo"
+    assert main(["triton", str(repo), "fraud-sim"]) == 0, capsys.readouterr().err
+    assert _config(repo / "fraud-sim" / "config.pbtxt").name == "fraud-sim"  # the name given, not the task's
+    assert (repo / "fraud-sim" / "1" / "model.onnx").read_bytes() == released_fraud.read_bytes()
+    other = tmp_path / "other"
+    assert main(["triton", str(other), "fraud-sim", str(tmp_path / "missing.onnx")]) == 2
+    assert "missing.onnx: model file not found" in capsys.readouterr().err
+    assert not other.exists()  # the first model's folder is not left behind
+
+
 def test_gpu_profiles_ask_for_gpu_instances_and_tensorrt(fraud_run, tmp_path):
     onnx = fraud_run / "artifacts" / "model.onnx"
     assert main(["triton", str(tmp_path / "gpu"), str(onnx), "--device", "nvidia-gpu"]) == 0

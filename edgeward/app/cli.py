@@ -232,8 +232,9 @@ def cmd_devices(args) -> int:
     from edgeward.devices import closest_profile, detect, list_profiles, load_profile
 
     if args.action == "list":
+        _out(f"{'profile':16s} {'format':6s} {'precision':9s} {'backends':22s} description")
         for p in list_profiles():
-            _out(f"{p.name:16s} {p.format:6s} {p.precision:5s} {','.join(b.value for b in p.backends):22s} {p.description}")
+            _out(f"{p.name:16s} {p.format:6s} {p.precision:9s} {','.join(b.value for b in p.backends):22s} {p.description}")
     elif args.action == "show":
         if not args.name:
             raise InputError("devices show: expected a profile name (see `edgeward devices list`), got none")
@@ -452,13 +453,15 @@ def parser() -> argparse.ArgumentParser:
     e.set_defaults(fn=cmd_export)
 
     s = sub.add_parser("score", help="score a CSV file of rows with a model (fraud)")
-    s.add_argument("model")
-    s.add_argument("--input", required=True)
-    s.add_argument("--out", required=True)
+    s.add_argument("model", help="an exported fraud model file, or a released name (edgeward models list)")
+    s.add_argument("--input", required=True, help="the CSV of rows to score (a header row naming the model's features; "
+                   "a named pipe works too)")
+    s.add_argument("--out", required=True, help="the scores CSV to write (written as OUT.partial, moved into place when "
+                   "complete)")
     s.add_argument("--rejects", help="rejects CSV (default: OUT with .rejects.csv)")
     s.add_argument("--threshold", type=float, help="override the model's decision threshold")
-    s.add_argument("--device", default="auto")
-    s.add_argument("--threads", type=int)
+    s.add_argument("--device", default="auto", help="device profile: a name from `edgeward devices list`, a profile .toml, or auto (this host)")
+    s.add_argument("--threads", type=int, help="inference threads (default: the device profile's; 0 there means all cores)")
     s.set_defaults(fn=cmd_score)
 
     bt = sub.add_parser("batch", help="score CSV/Parquet rows (fraud) or image folders (detect, classify) into Parquet, "
@@ -491,14 +494,14 @@ def parser() -> argparse.ArgumentParser:
     bs.set_defaults(fn=cmd_bench_serve)
 
     b = sub.add_parser("bench", help="benchmark every artifact of a run, and the task's own measurements")
-    b.add_argument("run")
+    b.add_argument("run", help="an exported run directory (edgeward export RUN first)")
     b.add_argument("--device", default="auto", help="device profile (providers, threads)")
     b.add_argument("--no-keras", action="store_true", help="skip the runtime-vs-Keras comparison")
     b.add_argument("--heldout", action="append", default=[], metavar="DIR",
                    help="held-out data to measure on as well (commands: a `data commands --eval-only` folder); repeatable")
     b.add_argument("--target", metavar="CLASSES", help="measure the int8 files again on these CPU classes (avx2, vnni, "
                    "arm64; emulated where this host is not one) beside this host: metric, drop and agreement per class")
-    b.add_argument("--json", action="store_true")
+    b.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     b.set_defaults(fn=cmd_bench)
 
     f = sub.add_parser("verify", help="check model files against the hash their manifest records at export (intact), "
@@ -518,8 +521,9 @@ def parser() -> argparse.ArgumentParser:
     sg.set_defaults(fn=cmd_sign)
 
     v = sub.add_parser("devices", help="device profiles and this host")
-    v.add_argument("action", choices=["list", "show", "detect"])
-    v.add_argument("name", nargs="?")
+    v.add_argument("action", choices=["list", "show", "detect"], help="list: every profile; show NAME: one profile's "
+                   "fields; detect: this host, its CPU class and the profile it gets")
+    v.add_argument("name", nargs="?", help="show: a profile name or a profile .toml file")
     v.set_defaults(fn=cmd_devices)
 
     def run(parser, spec):
@@ -527,8 +531,8 @@ def parser() -> argparse.ArgumentParser:
         parser.add_argument("--model", dest="model_option", metavar="MODEL", help="the same, as an option")
         parser.add_argument("--source", required=True, help=spec.source_help)
         parser.add_argument("--json", action="store_true", help="one JSON object per result")
-        parser.add_argument("--device", default="auto")
-        parser.add_argument("--threads", type=int)
+        parser.add_argument("--device", default="auto", help="device profile: a name from `edgeward devices list`, a profile .toml, or auto (this host)")
+        parser.add_argument("--threads", type=int, help="inference threads (default: the device profile's; 0 there means all cores)")
         add_flags(parser, spec.run_options)
         parser.set_defaults(fn=cmd_run)
 
@@ -542,13 +546,15 @@ def parser() -> argparse.ArgumentParser:
     _task_parsers(sub, "tune", "choose decision thresholds on validation data after training", "tune", tune)
 
     ms = sub.add_parser("models", help="the released models that ship with edgeward (a name works wherever a model file does)")
-    ms.add_argument("action", choices=["list", "path"])
-    ms.add_argument("name", nargs="?")
+    ms.add_argument("action", choices=["list", "path"], help="list: the released models and their numbers; path NAME: "
+                    "where a model's file is")
+    ms.add_argument("name", nargs="?", help="path: a released model's name")
     ms.add_argument("--file", help="path: which of the model's files (default: the one a device gets by default)")
     ms.set_defaults(fn=cmd_models)
 
     z = sub.add_parser("zoo", help="the founding article's twelve models: list them, or train, export and check them")
-    z.add_argument("action", choices=["list", "check"])
+    z.add_argument("action", choices=["list", "check"], help="list: the twelve models; check: train, export and check "
+                   "them (the conformance table)")
     z.add_argument("names", nargs="*", metavar="NAME", help="which models (default: all)")
     z.add_argument("--full", action="store_true", help="check: the article's sizes (make zoo), not the tests' small ones")
     z.add_argument("--out", default="runs/zoo", help="check: where the runs go (default: runs/zoo)")
@@ -558,7 +564,7 @@ def parser() -> argparse.ArgumentParser:
     z.set_defaults(fn=cmd_zoo)
 
     r = sub.add_parser("report", help="(re)write the HTML report of a run or demo directory")
-    r.add_argument("run")
+    r.add_argument("run", help="a run directory, or a folder of runs (a demo's output)")
     r.set_defaults(fn=cmd_report)
 
     m = sub.add_parser("demo", help="the whole flow of every task on generated data, with an HTML report")

@@ -62,12 +62,14 @@ def run_batch(model: str, pattern: str, out: str | os.PathLike, options: BatchOp
     """Score every row (or image) of the input into ``out`` (scores, rejects, summary.json)."""
     from edgeward.runtime.batch.engines import run_local, run_ray
     from edgeward.runtime.batch.scorers import source_for
+    from edgeward.runtime.catalogue import locate
 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--output {out}: a file; expected a folder to write scores/ and rejects/ into")
     if (out / "scores").exists() and any((out / "scores").iterdir()):
         raise InputError(f"{out}: holds scores already; choose a new output folder")
+    model = str(locate(model))  # a released name, once, here: Ray's workers run in another folder
     source = source_for(model, pattern)
     started = time.perf_counter()
     run = run_ray if options.engine is Engine.RAY else run_local

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeward.core.errors import EdgewardError, InputError, require
+from edgeward.core.errors import DeviceError, EdgewardError, InputError, require
 from edgeward.runtime.serve import fraud, kserve
 from edgeward.runtime.serve.batcher import DynamicBatcher, Overloaded
 from edgeward.runtime.serve.live import Feeds
@@ -211,9 +211,12 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
         return StreamingResponse(frames(), media_type="multipart/x-mixed-replace; boundary=frame")
 
     async def events(request):
-        after = request.query_params.get("after", "0") or "0"
+        # where a client left off: ?after=N, or the Last-Event-ID an EventSource sends when it reconnects
+        field, after = ("query 'after'", request.query_params["after"]) if "after" in request.query_params else \
+            ("header 'Last-Event-ID'", request.headers.get("last-event-id", "0"))
+        after = after.strip() or "0"
         if not (after.isascii() and after.isdigit()) or len(after) > 18:
-            raise InputError(f"query 'after': expected the number of the last event seen (a whole number >= 0), "
+            raise InputError(f"{field}: expected the number of the last event seen (a whole number >= 0), "
                              f"got {after[:40]!r}")
         last = int(after)
         audio = feeds.need_audio()
@@ -286,13 +289,32 @@ def serve(models: list[str], options: ServeOptions = ServeOptions(), log: Callab
     uvicorn = require("uvicorn", "serve")
     served = load_models(models, options)
     app = build_app(served, options)
+    sock = listen(options.host, options.port)  # bound before it says it is serving: a port in use is one line
+    port = sock.getsockname()[1]
     for s in served:
         log(f"serving {s.name} ({s.model.manifest.task}, {s.model.manifest.format} {s.model.manifest.precision}) at "
-            f"http://{options.host}:{options.port}/v2/models/{s.name}")
+            f"http://{options.host}:{port}/v2/models/{s.name}")
     loop = "uvloop" if _has("uvloop") else "asyncio"
     http = "httptools" if _has("httptools") else "h11"
-    uvicorn.run(app, host=options.host, port=options.port, loop=loop, http=http, log_level="warning",
-                timeout_graceful_shutdown=10, access_log=False)
+    config = uvicorn.Config(app, host=options.host, port=port, loop=loop, http=http, log_level="warning",
+                            timeout_graceful_shutdown=10, access_log=False)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def listen(host: str, port: int):
+    """A listening socket on ``host:port``, or a one-line DeviceError (the port is taken, the address is not
+    this machine's)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise DeviceError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc}); another server "
+                          "may hold the port: choose another --port") from None
 
 
 def _has(module: str) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from edgeward.core.errors import InputError, ManifestError
 from edgeward.core.manifest import Manifest
+from edgeward.runtime.catalogue import released_name
 from edgeward.runtime.model import Model
 from edgeward.runtime.serve.batcher import DynamicBatcher
 
@@ -42,7 +43,9 @@ def load_models(specs: list[str], options) -> list[Served]:
     served: list[Served] = []
     entries = []
     for spec in specs:
-        if Path(spec).is_dir():
+        if released_name(spec):  # a released model keeps its catalogue name
+            entries.append((spec, spec, None))
+        elif Path(spec).is_dir():
             entries += repository(Path(spec))
         else:
             entries.append((*split_spec(spec), None))
