@@ -101,9 +101,13 @@ class NameResolvedWarning(UserWarning):
 
 
 def _holds_a_model(folder: Path) -> bool:
-    """A folder a user would mean as a model: model files, a run's artifacts or a Triton repository."""
-    return (folder / "artifacts").is_dir() or any(p.suffix in SUFFIXES for p in folder.iterdir()) \
-        or any(folder.glob("*/config.pbtxt"))
+    """A folder a user would mean as a model: model files, a run's artifacts or a Triton repository (or one that
+    cannot be read: the user's, to be named in the error)."""
+    try:
+        return (folder / "artifacts").is_dir() or any(p.suffix in SUFFIXES for p in folder.iterdir()) \
+            or any(folder.glob("*/config.pbtxt"))
+    except OSError:
+        return True
 
 
 def released_name(source) -> str | None:
