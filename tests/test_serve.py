@@ -276,3 +276,19 @@ def test_the_cli_server_binds_before_it_says_so_and_a_taken_port_is_one_line(rel
     finally:
         first.send_signal(signal.SIGINT)
         assert first.wait(timeout=30) in (0, 130), first.stderr.read()
+
+
+def test_a_file_source_says_it_loops_and_can_play_once(detect_run, detect_data):
+    from edgeward.runtime.serve.live import describe_sources
+    from edgeward.runtime.video import read_frames
+
+    video = str(detect_data / "video.mp4")
+    assert describe_sources(ServeOptions(source=(video,))) == [
+        f"live source {video} -> detect, a file: it starts again at its end (--once plays it once)"]
+    options = ServeOptions(source=(video,), once=True, pace_files=False)
+    assert describe_sources(options) == [f"live source {video} -> detect, a file, played once (--once)"]
+    frames = len(read_frames(video))
+    with running([str(detect_run / "artifacts" / "model.onnx")], options) as url:
+        stats = wait_for(lambda: (doc := json.loads(get(url, "/stats")[1]))["video"]["ended"] and doc)
+        assert stats["video"]["frames"] == frames and stats["video"]["error"] is None
+        assert json.loads(get(url, "/stats")[1])["video"]["frames"] == frames  # and no second pass after it

@@ -22,7 +22,7 @@ import numpy as np
 from edgeward.core.errors import DeviceError, EdgewardError, InputError, require
 from edgeward.runtime.serve import fraud, kserve
 from edgeward.runtime.serve.batcher import DynamicBatcher, Overloaded
-from edgeward.runtime.serve.live import Feeds
+from edgeward.runtime.serve.live import Feeds, describe_sources
 from edgeward.runtime.serve.models import Served, load_models, one_of
 from edgeward.runtime.serve.options import ServeOptions
 
@@ -181,9 +181,9 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
                                   "p99_ms": round(float(np.percentile(v, 99)) * 1e3, 3)} for route, v in recent.items() if v}}
         if feeds.video:
             out["video"] = {"fps": feeds.video.latest["fps"], "frames": feeds.video.frames, "dropped": feeds.video.dropped,
-                            "error": feeds.video.error}
+                            "error": feeds.video.error, "ended": feeds.video.ended}
         if feeds.audio:
-            out["audio"] = {"events": feeds.audio.count, "error": feeds.audio.error}
+            out["audio"] = {"events": feeds.audio.count, "error": feeds.audio.error, "ended": feeds.audio.ended}
         return JSONResponse(out)
 
     async def latest(request):
@@ -294,6 +294,8 @@ def serve(models: list[str], options: ServeOptions = ServeOptions(), log: Callab
     for s in served:
         log(f"serving {s.name} ({s.model.manifest.task}, {s.model.manifest.format} {s.model.manifest.precision}) at "
             f"http://{options.host}:{port}/v2/models/{s.name}")
+    for line in describe_sources(options):
+        log(line)
     loop = "uvloop" if _has("uvloop") else "asyncio"
     http = "httptools" if _has("httptools") else "h11"
     config = uvicorn.Config(app, host=options.host, port=port, loop=loop, http=http, log_level="warning",

@@ -2,7 +2,7 @@
 detections) and a commands model on an audio source (the stream of command events), each in its own thread.
 
 A file source (a video, a WAV file) plays at its own pace, in real time, and starts again at its end, so a
-recording stands in for a camera or a microphone. Viewers read the newest state; nothing waits for them.
+recording stands in for a camera or a microphone (``--once``: it plays once; the server says which at start). Viewers read the newest state; nothing waits for them.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ def is_audio(source: str) -> bool:
 class VideoFeed:
     """A ``Detector`` on a video source: ``latest`` (frame number, detections, fps, timings) and ``jpeg``."""
 
-    def __init__(self, detector, source: str, quality: int = 80, pace_files: bool = True):
-        self.detector, self.source, self.quality, self.pace_files = detector, source, quality, pace_files
+    def __init__(self, detector, source: str, quality: int = 80, pace_files: bool = True, once: bool = False):
+        self.detector, self.source, self.quality, self.pace_files, self.once = detector, source, quality, pace_files, once
+        self.ended = False  # a file source played once (``once``) to its end
         self.number, self.jpeg, self.latest = -1, b"", {"frame": -1, "detections": [], "fps": 0.0}
         self.frames = self.dropped = self.restarts = 0
         self.error: str | None = None
@@ -57,6 +58,9 @@ class VideoFeed:
                 self.error = f"{type(exc).__name__}: {exc}"
                 return
             if live:
+                return
+            if self.once:
+                self.ended = True
                 return
             self.restarts += 1
 
@@ -88,8 +92,9 @@ def _file_fps(cv2, source: str) -> float:
 class AudioFeed:
     """A ``CommandRecognizer`` on an audio source: ``events`` (the newest 200, each with a sequence number)."""
 
-    def __init__(self, recognizer, source: str):
-        self.recognizer, self.source = recognizer, source
+    def __init__(self, recognizer, source: str, once: bool = False):
+        self.recognizer, self.source, self.once = recognizer, source, once
+        self.ended = False  # a WAV source played once (``once``) to its end
         self.events: deque[dict] = deque(maxlen=200)
         self.count, self.restarts = 0, 0
         self.error: str | None = None
@@ -110,6 +115,9 @@ class AudioFeed:
                 wav = WavSource(self.source)
                 self._listen(_real_time(wav, self._stop), played)
                 played += len(wav.samples) / wav.rate
+                if self.once:
+                    self.ended = True
+                    return
                 self.restarts += 1
                 self.recognizer.reset()
         except Exception as exc:  # no microphone, an unreadable file: said on the page, not a crash
@@ -143,6 +151,20 @@ def _real_time(source, stop: threading.Event):
         time.sleep(max(0.0, started + heard - time.perf_counter()))
 
 
+def describe_sources(options) -> list[str]:
+    """A line per live source of ``options``: what it is and, for a file, whether it starts again at its end."""
+    lines = []
+    for source in options.source:
+        task = "commands" if is_audio(source) else "detect"
+        if source.isdigit() or "://" in source or source == "mic" or source.startswith("mic:"):
+            lines.append(f"live source {source} -> {task}")
+        else:
+            how = "a file, played once (--once)" if options.once else \
+                "a file: it starts again at its end (--once plays it once)"
+            lines.append(f"live source {source} -> {task}, {how}")
+    return lines
+
+
 class Feeds:
     """The live sources of ``options.source``, each on the served model of its kind (started with the server)."""
 
@@ -169,10 +191,10 @@ class Feeds:
         for task, source, path in self._plan:  # their own model instances: LiteRT interpreters are not thread-safe
             if task == "detect":
                 self.video = VideoFeed(Detector.from_file(path, device=o.device, threads=o.threads, options=o.detector), source,
-                                       pace_files=o.pace_files)
+                                       pace_files=o.pace_files, once=o.once)
             else:
                 self.audio = AudioFeed(CommandRecognizer.from_file(path, device=o.device, threads=o.threads,
-                                                                   options=o.recognizer), source)
+                                                                   options=o.recognizer), source, once=o.once)
 
     def need_video(self) -> VideoFeed:
         if self.video is None:

@@ -25,6 +25,8 @@ class ServeOptions:
     source: tuple[str, ...] = option((), "live sources, comma-separated: a camera index, a video file, a URL or an "
                                          "image folder (for the detection model); mic or a WAV file (commands)")
     pace_files: bool = option(True, "play a file source at its own frame rate (off: as fast as the detector runs)")
+    once: bool = option(False, "play a file source (video, image folder, WAV) once; by default it starts again at its "
+                               "end, standing in for a camera or a microphone")
     device: str = option("auto", "device profile for every served model")
     threads: int | None = option(None, "threads per model (default: the profile's)")
     detector: DetectorOptions = option(factory=DetectorOptions)  # the video source's detector
