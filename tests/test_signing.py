@@ -120,3 +120,6 @@ def test_sign_after_the_fact_and_a_bad_key_is_said_before_any_work(fraud_model, 
         check_private_key(tmp_path / "bad.key")
     assert main(["export", str(tmp_path / "no-run"), "--sign", str(tmp_path / "bad.key")]) == 2
     assert "bad.key: expected a PEM private key" in capsys.readouterr().err
+    assert main(["export", "--model", str(tmp_path / "any.keras"), "--out", str(tmp_path / "adopted"), "--sign",
+                 str(tmp_path / "bad.key")]) == 2  # said before the model is even looked at
+    assert "bad.key: expected a PEM private key" in capsys.readouterr().err and not (tmp_path / "adopted").exists()

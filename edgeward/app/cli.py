@@ -107,6 +107,10 @@ def cmd_export(args) -> int:
                          f"(edgeward export --model MODEL --out RUN), got run={args.run!r}, --model={args.model!r}, "
                          f"--out={args.out!r}")
     run = args.run
+    if args.sign:
+        from edgeward.core.signing import check_private_key
+
+        check_private_key(args.sign)  # a bad key is said before adoption and export, not after them
     if args.model:
         options = replace(config_from(args, AdoptOptions), model=args.model)
         record = adopt_model(options, args.out, progress=True)
