@@ -17,10 +17,10 @@ from edgeward.core.errors import ConfigError, DeviceError, InputError, ManifestE
 from edgeward.core.files import read_regular
 from edgeward.core.manifest import METADATA_KEY, Manifest, TensorInfo
 from edgeward.devices import Backend, Profile, resolve
+from edgeward.devices.profiles import MAX_THREADS
 from edgeward.runtime.sessions import OnnxSession, TfliteSession, is_tflite
 
 ModelSource = str | os.PathLike | bytes
-MAX_THREADS = 256  # more threads than any board has cores: a typo, not a request
 MAX_MODEL_BYTES = 2 << 30  # protobuf and flatbuffer files stop at 2 GiB (larger ONNX models keep weights outside)
 INT8 = ("int8", "int8-dynamic")
 

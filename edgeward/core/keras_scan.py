@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 
 from edgeward.core.errors import ModelFileError, require
-from edgeward.core.files import physical_memory
+from edgeward.core.files import physical_memory, read_regular
 
 CODE_CLASSES = frozenset({"lambda", "__lambda__"})
 CODE_MARKERS = ("function_type", "output_shape_type")  # tf_keras' Lambda config: "lambda" means marshalled bytecode
@@ -118,9 +118,7 @@ def saved_model_metadata(path: Path) -> list[object]:
     meta = path / "keras_metadata.pb"
     if not meta.is_file():
         return []
-    data = meta.read_bytes() if meta.stat().st_size <= 4 * MAX_CONFIG_BYTES else None
-    if data is None:
-        raise ModelFileError(f"{meta}: {meta.stat().st_size:,} bytes; expected at most {4 * MAX_CONFIG_BYTES:,}")
+    data = read_regular(meta, "Keras metadata file", 4 * MAX_CONFIG_BYTES, ModelFileError)
     from tf_keras.protobuf import saved_metadata_pb2
 
     proto = saved_metadata_pb2.SavedMetadata()

@@ -23,6 +23,16 @@ def is_audio(source: str) -> bool:
     return source == "mic" or source.startswith("mic:") or Path(source).suffix.lower() == ".wav"
 
 
+def source_task(source: str) -> str:
+    """The task whose model a live source feeds."""
+    return "commands" if is_audio(source) else "detect"
+
+
+def is_file(source: str) -> bool:
+    """A recording (video, image folder, WAV) rather than a camera, a stream URL or a microphone."""
+    return not (source.isdigit() or "://" in source or source == "mic" or source.startswith("mic:"))
+
+
 class VideoFeed:
     """A ``Detector`` on a video source: ``latest`` (frame number, detections, fps, timings) and ``jpeg``."""
 
@@ -155,8 +165,8 @@ def describe_sources(options) -> list[str]:
     """A line per live source of ``options``: what it is and, for a file, whether it starts again at its end."""
     lines = []
     for source in options.source:
-        task = "commands" if is_audio(source) else "detect"
-        if source.isdigit() or "://" in source or source == "mic" or source.startswith("mic:"):
+        task = source_task(source)
+        if not is_file(source):
             lines.append(f"live source {source} -> {task}")
         else:
             how = "a file, played once (--once)" if options.once else \
@@ -175,7 +185,7 @@ class Feeds:
         from edgeward.runtime.serve.models import one_of
 
         for source in options.source:
-            task = "commands" if is_audio(source) else "detect"
+            task = source_task(source)
             model = one_of(served, task, None, f"--source {source}")
             self._plan.append((task, source, model.model.source))
         kinds = [t for t, _, _ in self._plan]
