@@ -230,15 +230,15 @@ def embed(spec: ArtifactSpec, data: bytes, manifest: Manifest) -> bytes:
     return seal((onnx_export if spec.format is Format.ONNX else tflite_export).with_manifest(data, unsealed))
 
 
-def file_outputs(spec: ArtifactSpec, data: bytes, count: int) -> list[str]:
-    """The artifact's output names in the file's order: the ONNX graph's; for TFLite, placeholders until the
-    outputs are matched to the Keras model's (the runtime reads TFLite outputs in order, and the converter
-    orders them its own way)."""
+def file_outputs(spec: ArtifactSpec, data: bytes, keras_names: list[str]) -> list[str]:
+    """The artifact's output names in the file's order: the ONNX graph's (the Keras model's); for TFLite, the Keras
+    model's one output's name, or placeholders until several outputs are matched to the Keras model's (the runtime
+    reads TFLite outputs in order, and the converter orders them its own way)."""
     if spec.format is Format.ONNX:
         import onnx
 
         return [o.name for o in onnx.load_from_string(data).graph.output]
-    return ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
+    return list(keras_names) if len(keras_names) == 1 else [f"output_{i}" for i in range(len(keras_names))]
 
 
 @dataclass
@@ -267,7 +267,7 @@ def prepare(run: RunData, spec: ArtifactSpec, options: ExportOptions) -> Pending
 
         raw = compact_names(raw)
     refs, keras_names = run.reference(spec.source), run.output_names(spec.source)
-    names = file_outputs(spec, raw, len(refs))
+    names = file_outputs(spec, raw, keras_names)
     data = embed(spec, raw, run.manifest(spec, names, ()))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UncheckedCpuWarning)  # this is the check

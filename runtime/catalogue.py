@@ -11,12 +11,15 @@ A file of that name in the working directory wins over the catalogue; a folder o
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from edgeward.core.errors import EdgewardError, InputError
+from edgeward.core.files import read_regular
 from edgeward.core.manifest import Manifest
 from edgeward.devices.profiles import Backend, Profile
 
@@ -88,8 +91,6 @@ def names() -> tuple[str, ...]:
 
 
 def get(name: str) -> CatalogueModel:
-    from edgeward.core.errors import InputError
-
     models = catalogue()
     if name not in models:
         raise InputError(f"unknown catalogue model {name!r}: expected one of {', '.join(models) or '(none installed)'}")
@@ -129,10 +130,59 @@ def released_name(source) -> str | None:
 
 
 def locate(source, profile: Profile | None = None):
-    """A catalogue name's file (for the device ``profile``, ``released_name``); ``source`` itself otherwise
-    (bytes, a path, or an unknown name for the caller's file-not-found error)."""
+    """The model file ``source`` stands for: a catalogue name's (for the device ``profile``, ``released_name``), a
+    folder's (``in_folder``); ``source`` itself otherwise (bytes, a file, or an unknown name for the caller's
+    file-not-found error)."""
     name = released_name(source)
-    return catalogue()[name].file(profile) if name else source
+    if name:
+        return catalogue()[name].file(profile)
+    if not isinstance(source, (bytes, bytearray, memoryview)) and Path(source).is_dir():
+        return in_folder(Path(source), profile)
+    return source
+
+
+def in_folder(folder: Path, profile: Profile | None = None) -> Path:
+    """The one model a folder stands for: a run's (``run_artifact``), the only model file in it, or the newest
+    version of the only model of a Triton repository. More than one, or none, is an ``InputError`` naming them."""
+    if (folder / "artifacts").is_dir():
+        return run_artifact(folder, profile)
+    found = sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and p.is_file())
+    repo = sorted(folder.glob("*/config.pbtxt"))
+    if not found and len(repo) == 1:
+        versions = sorted((int(v.name), v) for v in repo[0].parent.iterdir() if v.name.isdigit() and v.is_dir())
+        found = [versions[-1][1] / "model.onnx"] if versions else []
+    if len(found) == 1:
+        return found[0]
+    if len(repo) > 1:
+        raise InputError(f"{folder}: a Triton repository of {len(repo)} models; serve it whole (edgeward serve {folder}) "
+                         f"or give one model's file ({repo[0].parent}/1/model.onnx)")
+    if found:
+        raise InputError(f"{folder}: {len(found)} model files ({', '.join(p.name for p in found)}); give one: {found[0]}")
+    raise InputError(f"{folder}: expected a model file (.onnx or .tflite), a run folder with artifacts/ or a Triton "
+                     "repository, got a folder without one")
+
+
+def run_artifact(run: Path, profile: Profile | None = None) -> Path:
+    """A run folder's model: what its export recommended for ``profile``'s device, else (another device, or no
+    recommendation) its fp32 file in the profile's format, else in any format the profile runs."""
+    artifacts = run / "artifacts"
+    try:
+        rec = json.loads(read_regular(run / "validation.json", "validation file", 64 << 20)).get("recommendation") or {}
+        chosen = str(rec.get("artifact") or "")
+    except (EdgewardError, ValueError, AttributeError):  # none, or not the export's: the run's plain files
+        rec, chosen = {}, ""
+    if chosen and Path(chosen).name == chosen and (profile is None or rec.get("device") == profile.name) \
+            and (artifacts / chosen).is_file():  # a file name in artifacts/, never a path out of it
+        return artifacts / chosen
+    formats = ["onnx", "tflite"]
+    if profile is not None:
+        runs = {Backend.ONNXRUNTIME: "onnx", Backend.TFLITE: "tflite"}
+        formats = sorted({runs[b] for b in profile.backends if b in runs}, key=lambda f: f != profile.format)
+    for fmt in formats:
+        if (artifacts / f"model.{fmt}").is_file():
+            return artifacts / f"model.{fmt}"
+    raise InputError(f"{run}: a run folder without an exported model{' for ' + profile.name if profile else ''} in "
+                     f"{artifacts}; export it first (edgeward export {run})")
 
 
 def default_for(task: str) -> str | None:

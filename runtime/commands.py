@@ -91,6 +91,7 @@ class CommandRecognizer(ModelTask):
         if options.hop_ms > window_ms:  # the audio between two windows would never be heard
             raise ConfigError(f"hop_ms (--hop-ms): expected at most the model's window ({window_ms:g} ms), got "
                               f"{options.hop_ms:g}")
+        self._quiet: np.ndarray | None = None  # the window of silence before a stream: its posteriors, once
         self.reset()
 
     @classmethod
@@ -102,7 +103,12 @@ class CommandRecognizer(ModelTask):
         self._buffer = np.zeros(self.front_end.clip_samples, dtype=np.float32)
         self._since = 0  # samples since the last window
         self._seen = 0  # samples consumed, at the model's rate
-        self._posteriors: deque = deque(maxlen=self.options.smoothing)
+        if self._quiet is None:
+            feats = self.front_end.logmel(np.zeros(self.front_end.clip_samples, dtype=np.float32))[None]
+            self._quiet = self.model.run({self._input: feats}, validate=False)[self.model.output_names[0]][0]
+        # a stream begins after silence: the windows that smoothing averages over before its first are silent ones,
+        # so a word at its very start is decided as the same word after a pause is (not on its first quarter second)
+        self._posteriors: deque = deque([self._quiet] * (self.options.smoothing - 1), maxlen=self.options.smoothing)
         self._last_event = -1e9
         self._holding: int | None = None  # label of the last event, until its score falls below threshold
         self._rate: int | None = None

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.errors import DataError, InputError, Interrupted, OutputError
+from edgeward.core.files import open_for_reading
 from edgeward.runtime.fraud import FraudScorer
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -60,7 +61,7 @@ def score_csv(
     counts = {"rows": 0, "scored": 0, "rejected": 0, "flagged": 0}
     keep_partial = False
     try:
-        with open(input_path, "rb") as src, open(tmp_out, "w", newline="", encoding="utf-8") as out, \
+        with open_for_reading(input_path) as src, open(tmp_out, "w", newline="", encoding="utf-8") as out, \
                 open(tmp_rej, "w", newline="", encoding="utf-8") as rej, \
                 tqdm(total=input_path.stat().st_size, unit="B", unit_scale=True, desc="scoring",
                      disable=not progress, leave=False) as bar:

@@ -306,6 +306,22 @@ def all_stereo(results) -> None:
     assert all(x.shape == (100, 2) and rate == 16000 for x, rate in results), [(x.shape, rate) for x, rate in results]
 
 
+def model_folder(env, *inside: str) -> str:
+    """A new folder holding copies of the files ``inside`` (as m0, m1, ... with their suffixes; a name ending in / is
+    an empty subfolder)."""
+    import shutil
+
+    env.n += 1
+    path = env.tmp / f"folder{env.n}"
+    path.mkdir()
+    for i, item in enumerate(inside):
+        if item.endswith("/"):
+            (path / item).mkdir()
+        else:
+            shutil.copy(item, path / f"m{i}{Path(item).suffix}")
+    return str(path)
+
+
 def fifo(env) -> str:
     """A named pipe nobody writes to: a reader that opens it blocks for good."""
     import os
@@ -405,8 +421,21 @@ CASES = [
          "/dev/zero: expected a model file (.onnx or .tflite), got a character device"),
     Case("model file", "`verify` of a FIFO", lambda e: ["verify", fifo(e)],
          "expected a model file (.onnx or .tflite), got a FIFO (named pipe)"),
-    Case("model file", "a folder given as the model",
-         lambda e: ["score", str(e.tmp), "--input", e.csv(), "--out", str(e.tmp / "o.csv")], "got a directory"),
+    Case("model file", "a folder with no model given as the model",
+         lambda e: ["score", model_folder(e), "--input", e.csv(), "--out", str(e.tmp / "o.csv")],
+         "expected a model file (.onnx or .tflite), a run folder with artifacts/ or a Triton repository, got a folder "
+         "without one"),
+    Case("model file", "a folder of two model files given as the model",
+         lambda e: ["score", model_folder(e, str(e.fraud_model), str(e.fraud_model)), "--input", e.csv(), "--out",
+                    str(e.tmp / "o.csv")], "2 model files (m0.onnx, m1.onnx); give one:"),
+    Case("model file", "a run folder that was never exported",
+         lambda e: ["score", model_folder(e, "artifacts/"), "--input", e.csv(), "--out", str(e.tmp / "o.csv")],
+         "a run folder without an exported model for x86-64-cpu in"),
+    Case("model file", "a released model's name given where a run folder is taken (`bench fraud-sim`)",
+         lambda e: ["bench", "fraud-sim"], "fraud-sim: a released model, not a run folder; `edgeward bench` takes a run "
+                                           "folder"),
+    Case("model file", "a detection model given to `bench-serve`", lambda e: ["bench-serve", str(e.detect_model)],
+         "expected a fraud model, got task 'detect'"),
     # CSV rows (score) -------------------------------------------------------------------------------------------
     Case("CSV", "an empty file", lambda e: e.score(e.csv(raw=b"")), "line 1: expected a header row, got 'an empty file'"),
     Case("CSV", "a header only", lambda e: e.score(e.csv(lambda lines: lines[:1])), "ok: 0 rows scored, 0 rejected",

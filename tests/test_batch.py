@@ -32,7 +32,8 @@ def damaged(fraud_csv, fraud_model, tmp_path_factory):
 
 
 def _sorted(folder) -> pd.DataFrame:
-    return pd.read_parquet(folder).sort_values("tx_id").reset_index(drop=True)
+    """The rows of a folder of Parquet parts in tx_id order (the ids' number: text in a Parquet input of text)."""
+    return pd.read_parquet(folder).sort_values("tx_id", key=lambda ids: ids.astype("int64")).reset_index(drop=True)
 
 
 def test_every_row_is_scored_or_rejected_with_its_reason(damaged, fraud_model, tmp_path, capsys):
@@ -42,23 +43,43 @@ def test_every_row_is_scored_or_rejected_with_its_reason(damaged, fraud_model, t
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["rows"] == len(frame) == summary["scored"] + summary["rejected"] and summary["rejected"] == 5
     rejects = _sorted(tmp_path / "out" / "rejects")
-    assert set(rejects["tx_id"]) == {frame.loc[r, "tx_id"] for r in (3, 10, 500, 4000, 9000)}
+    assert set(rejects["tx_id"]) == {int(frame.loc[r, "tx_id"]) for r in (3, 10, 500, 4000, 9000)}  # numbers, as in score
     reasons = dict(zip(rejects["tx_id"], rejects["reason"]))
-    assert reasons[frame.loc[3, "tx_id"]] == "expected a finite number, got 'abc'"
-    assert reasons[frame.loc[4000, "tx_id"]] == "expected a finite number, got '1e39'"
-    assert dict(zip(rejects["tx_id"], rejects["field"]))[frame.loc[3, "tx_id"]] == features[3 % len(features)]
+    assert reasons[int(frame.loc[3, "tx_id"])] == "expected a finite number, got 'abc'"
+    assert reasons[int(frame.loc[4000, "tx_id"])] == "expected a finite number, got '1e39'"
+    assert dict(zip(rejects["tx_id"], rejects["field"]))[int(frame.loc[3, "tx_id"])] == features[3 % len(features)]
     scores = _sorted(tmp_path / "out" / "scores")
-    good = frame.drop(index=[3, 10, 500, 4000, 9000]).sort_values("tx_id").reset_index(drop=True)
+    good = frame.drop(index=[3, 10, 500, 4000, 9000]).sort_values("tx_id", key=lambda ids: ids.astype("int64"))
+    good = good.reset_index(drop=True)
     with FraudScorer.from_file(fraud_model, threads=1) as scorer:
         expected = scorer.score(good[features].astype(np.float32).to_numpy())
         assert (scores["flag"] == (scores["score"] >= scorer.threshold)).all()
     np.testing.assert_array_equal(scores["score"].to_numpy(), expected)
-    assert list(scores["tx_id"]) == list(good["tx_id"])
+    assert list(scores["tx_id"]) == list(good["tx_id"].astype("int64"))
     # a glob of CSV files and the Parquet file give the same scores
     for name, pattern in (("glob", "part*.csv"), ("parquet", "a.parquet")):
         s = run_batch(str(fraud_model), str(root / pattern), tmp_path / name, BatchOptions(batch_rows=1000))
         assert (s.rows, s.rejected) == (len(frame), 5)
         np.testing.assert_array_equal(_sorted(tmp_path / name / "scores")["score"].to_numpy(), expected)
+
+
+def test_passed_through_columns_get_the_types_score_gives_them(damaged, fraud_model, tmp_path):
+    """ids and labels come out as numbers where every value is one, as a reader of `score`'s CSV sees them; a column
+    with one value that is not a number stays text, whole, in every part."""
+    root, frame, features = damaged
+    frame = frame.copy()
+    frame.loc[7000, "customer_id"] = "C-17"  # one id that is no number, in the second Arrow block of rows
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    assert main(["score", str(fraud_model), "--input", str(tmp_path / "in.csv"), "--out", str(tmp_path / "s.csv")]) == 0
+    s = run_batch(str(fraud_model), str(tmp_path / "in.csv"), tmp_path / "out", BatchOptions(batch_rows=1000))
+    assert s.rejected == 5
+    kept = [c for c in frame.columns if c not in features]
+    want, got = pd.read_csv(tmp_path / "s.csv")[kept], _sorted(tmp_path / "out" / "scores")[kept]
+    assert want["tx_id"].dtype == np.int64 and want["is_fraud"].dtype == np.int64
+    assert {c: got[c].dtype.kind for c in kept} == {c: want[c].dtype.kind for c in kept}
+    assert "C-17" in set(got["customer_id"]) and got["timestamp"].tolist() == want["timestamp"].tolist()
+    rejects = _sorted(tmp_path / "out" / "rejects")
+    assert rejects["tx_id"].dtype == np.int64 and len(rejects) == 5
 
 
 def test_ray_gives_the_same_bytes_as_local(damaged, fraud_model, released_fraud, tmp_path):
@@ -78,6 +99,10 @@ def test_ray_gives_the_same_bytes_as_local(damaged, fraud_model, released_fraud,
     a, b = _sorted(tmp_path / "local" / "scores"), _sorted(tmp_path / "ray" / "scores")
     assert a["score"].to_numpy().tobytes() == b["score"].to_numpy().tobytes()
     assert a["tx_id"].tolist() == b["tx_id"].tolist() and a["flag"].tolist() == b["flag"].tolist()
+    import pyarrow.parquet as pq
+
+    types = [pq.read_table(tmp_path / e / "scores").schema.field("tx_id").type for e in ("local", "ray")]
+    assert list(map(str, types)) == ["int64", "int64"]  # typed on Ray as in this process
     ra, rb = _sorted(tmp_path / "local" / "rejects"), _sorted(tmp_path / "ray" / "rejects")
     assert ra["reason"].tolist() == rb["reason"].tolist()
 

@@ -97,8 +97,8 @@ def test_a_data_folder_of_a_released_name_is_not_in_the_way(small_catalogue, det
     with pytest.warns(NameResolvedWarning):
         served = load_models(["digits", "tiny-fraud"], ServeOptions())
     assert [s.name for s in served] == ["digits", "tiny-fraud"]
-    (Path("digits") / "model.onnx").write_bytes(b"x")  # a folder with a model in it is the user's: not resolved
-    with pytest.raises(ModelFileError, match="got a directory"):
+    (Path("digits") / "model.onnx").write_bytes(b"x" * 64)  # a folder with a model in it is the user's: its file is read
+    with pytest.raises(ModelFileError, match="digits/model.onnx"):
         Model("digits")
 
 

@@ -107,9 +107,30 @@ def test_a_real_full_filesystem(fraud_model, fraud_csv, tmp_path):
         subprocess.run(["umount", str(mount)], check=True)
 
 
+WAITING = {"0", "7", "23", "270"}  # x86-64 read, poll, select, pselect6: the main thread sleeps on its input
+
+
+def _waiting_on_input(pid: int) -> bool:
+    """The process's main thread sleeps in a read or a wait on a file: for ``score`` past its first block, the pipe."""
+    return Path(f"/proc/{pid}/syscall").read_text().split()[0] in WAITING
+
+
+def _signal_thread(pid: int, tid: int, sig: int) -> None:
+    """``tgkill``: a signal to one thread of another process, as the kernel may deliver a process's signal."""
+    import ctypes
+
+    if ctypes.CDLL(None, use_errno=True).syscall(234, pid, tid, int(sig)) != 0:  # SYS_tgkill on x86-64
+        raise OSError(ctypes.get_errno(), "tgkill")
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="reads x86-64 system call numbers from /proc")
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_mid_run_keeps_what_was_scored_as_partial(fraud_model, fraud_csv, tmp_path, sig, code):
-    """``edgeward score`` reads a pipe: it scores the first 4 MiB block, then waits for more, and is signalled."""
+@pytest.mark.parametrize("to", ["process", "worker thread"])
+def test_a_signal_mid_run_keeps_what_was_scored_as_partial(fraud_model, fraud_csv, tmp_path, sig, code, to):
+    """``edgeward score`` reads a pipe: it scores the first 4 MiB block, then waits for more that never comes, and is
+    signalled there. Sent to the process, or to one of its other threads (ONNX Runtime's pool; the kernel may choose
+    any thread), the signal stops it. No sleep decides when: the test waits until the first block's scores are
+    written and the main thread sleeps on its input (/proc/PID/syscall); the 60 s limits catch a hang."""
     lines = Path(fraud_csv).read_bytes().splitlines(keepends=True)
     body = b"".join(lines[1:])
     block = lines[0] + body * (5_000_000 // len(body) + 1)  # more than one 4 MiB read
@@ -120,13 +141,18 @@ def test_a_signal_mid_run_keeps_what_was_scored_as_partial(fraud_model, fraud_cs
     proc = subprocess.Popen([sys.executable, "-m", "edgeward", "score", str(fraud_model), "--input", str(fifo),
                              "--out", str(out)], stderr=subprocess.PIPE, text=True)
     try:
-        os.write(writer, block)
+        os.write(writer, block)  # returns once the reader has taken all but what the pipe holds
         partial = tmp_path / "scores.csv.partial"
         deadline = time.monotonic() + 60
-        while (not partial.exists() or partial.stat().st_size == 0) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(1.0)  # the first block is scored; the reader now waits on the pipe
-        proc.send_signal(sig)
+        while not (partial.exists() and partial.stat().st_size > 0 and _waiting_on_input(proc.pid)):
+            assert time.monotonic() < deadline and proc.poll() is None, "score never waited on its input"
+            time.sleep(0.02)
+        if to == "process":
+            proc.send_signal(sig)
+        else:
+            threads = sorted(int(t) for t in os.listdir(f"/proc/{proc.pid}/task") if int(t) != proc.pid)
+            assert threads, "score runs no other thread"
+            _signal_thread(proc.pid, threads[0], sig)
         _, err = proc.communicate(timeout=60)
     finally:
         os.close(writer)
@@ -138,6 +164,17 @@ def test_a_signal_mid_run_keeps_what_was_scored_as_partial(fraud_model, fraud_cs
     rows_in_block = (4 << 20) // len(body) * (len(lines) - 1)  # at least these rows were in the first block
     assert len(scored) >= rows_in_block * 0.9 and f"interrupted after {len(scored):,} rows scored" in err
     assert scored["score"].between(0, 1).all()
+
+
+def test_a_waiting_reader_reads_as_a_buffered_file_does(tmp_path):
+    from edgeward.core.files import WaitingReader
+
+    r, w = os.pipe()
+    os.write(w, b"head,er\nrow 1\nrow 2\nrest")
+    os.close(w)
+    with WaitingReader(os.fdopen(r, "rb", buffering=0)) as f:
+        assert f.readline() == b"head,er\n" and f.read(4) == b"row " and f.read(100) == b"1\nrow 2\nrest"
+        assert f.read(10) == b"" and f.readline() == b""
 
 
 def test_a_microphone_that_overflows_keeps_recognising_and_says_so(commands_run, commands_data, monkeypatch, capsys):

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 
-from edgeward.core.errors import DeviceError, ManifestError, ModelFileError, TensorError
+from edgeward.core.errors import DeviceError, InputError, ManifestError, ModelFileError, TensorError
 from edgeward.devices import available_providers, load_profile
 from edgeward.runtime import Model
 
@@ -37,9 +40,46 @@ def test_missing_file(tmp_path):
         Model(tmp_path / "nope.onnx")
 
 
-def test_directory_is_not_a_model(tmp_path):
-    with pytest.raises(ModelFileError, match="expected a model file .* got a directory"):
+def test_a_folder_stands_for_its_one_model(tmp_path, fraud_run):
+    """A run folder, a folder of one model file and a Triton repository of one model are taken as that model
+    wherever a file is; a folder of none or several is a one-line error naming what it holds."""
+    with pytest.raises(InputError, match="expected a model file .*, a run folder with artifacts/ or a Triton "
+                                         "repository, got a folder without one"):
         Model(tmp_path)
+    run = tmp_path / "run"
+    shutil.copytree(fraud_run, run)
+    (run / "artifacts" / "model.tflite").unlink(missing_ok=True)  # another test may have exported one
+    validation = json.loads((run / "validation.json").read_text())
+    validation["recommendation"] = {"device": "x86-64-cpu", "artifact": "model-int8.onnx", "reason": "test"}
+    (run / "validation.json").write_text(json.dumps(validation))
+    shutil.copy(run / "artifacts" / "model.onnx", run / "artifacts" / "model-int8.onnx")
+    with Model(run, device="x86-64-cpu") as model:
+        assert model.source == str(run / "artifacts" / "model-int8.onnx")
+    from edgeward.runtime.catalogue import locate
+
+    assert locate(run, load_profile("raspberry-pi-4")) == run / "artifacts" / "model.onnx"  # its only format the Pi runs
+    (run / "artifacts" / "model.tflite").write_bytes(b"")  # recommended for another device: the run's in this one's format
+    assert locate(run, load_profile("raspberry-pi-4")) == run / "artifacts" / "model.tflite"
+    assert locate(run, load_profile("x86-64-cpu")) == run / "artifacts" / "model-int8.onnx"
+    validation["recommendation"]["artifact"] = "../holdout.npz"  # a path out of artifacts/ is never followed
+    (run / "validation.json").write_text(json.dumps(validation))
+    assert locate(run, load_profile("x86-64-cpu")) == run / "artifacts" / "model.onnx"
+    validation["recommendation"] = None
+    (run / "validation.json").write_text(json.dumps(validation))
+    with Model(run, device="x86-64-cpu") as model:  # no recommendation: the run's fp32 file in the profile's format
+        assert model.source == str(run / "artifacts" / "model.onnx")
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(fraud_run / "artifacts" / "model.onnx", one / "fraud.onnx")
+    with Model(one) as model:
+        assert model.source == str(one / "fraud.onnx")
+    shutil.copy(one / "fraud.onnx", one / "other.onnx")
+    with pytest.raises(InputError, match="2 model files .fraud.onnx, other.onnx.; give one"):
+        Model(one)
+    shutil.rmtree(run / "artifacts")
+    (run / "artifacts").mkdir()
+    with pytest.raises(InputError, match="a run folder without an exported model .*; export it first"):
+        Model(run)
 
 
 def test_not_a_model(tmp_path):

@@ -163,6 +163,11 @@ def test_live_video_and_audio_sources(detect_run, commands_run, detect_data, com
             assert r.headers["Content-Type"] == "multipart/x-mixed-replace; boundary=frame"
             chunk = r.read(2048)
         assert chunk.startswith(b"--frame\r\nContent-Type: image/jpeg\r\n") and b"\r\n\r\n\xff\xd8" in chunk  # a JPEG
+        # the picture of the very frame /detect/latest described (what the page shows under its caption)
+        with urllib.request.urlopen(f"http://{url}/detect/frame.jpg?n={latest['frame']}") as r:
+            assert r.headers["X-Edgeward-Frame"] == str(latest["frame"]) and r.read(2) == b"\xff\xd8"
+        assert get(url, "/detect/frame.jpg?n=99999999999")[0] == 404 and get(url, "/detect/frame.jpg?n=-1")[0] == 400
+        assert get(url, "/detect/frame.jpg")[0] == 200
         with urllib.request.urlopen(f"http://{url}/events", timeout=30) as r:
             line = next(line for line in r if line.startswith(b"data: "))
         event = json.loads(line[6:])
@@ -292,3 +297,22 @@ def test_a_file_source_says_it_loops_and_can_play_once(detect_run, detect_data):
         stats = wait_for(lambda: (doc := json.loads(get(url, "/stats")[1]))["video"]["ended"] and doc)
         assert stats["video"]["frames"] == frames and stats["video"]["error"] is None
         assert json.loads(get(url, "/stats")[1])["video"]["frames"] == frames  # and no second pass after it
+
+
+def test_bench_serve_takes_a_model_as_every_verb_does(released_fraud, fraud_run, tmp_path, capsys):
+    """``bench-serve`` measures a released name (rows drawn at random) and a run folder (its held-out rows, the result
+    kept in the run) through real servers; only that it runs and answers every request is checked, not its speed."""
+    import shutil
+
+    from edgeward.app.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(fraud_run, run)
+    for source, rows in (("fraud-sim", "rows drawn at random"), (str(run), f"held-out rows of {run}")):
+        assert main(["bench-serve", source, "--seconds", "0.5", "--clients", "1"]) == 0
+        out = capsys.readouterr().out
+        assert "| on | 1 |" in out and "| off | 1 |" in out, out
+    result = json.loads((run / "serve-bench.json").read_text())
+    assert result["rows"] == f"held-out rows of {run}" and all(r["errors"] == 0 and r["requests"] > 0 for r in result["http"])
+    assert main(["bench-serve", "digits-nope", "--seconds", "0.5"]) == 2
+    assert "neither a model file nor a catalogue model" in capsys.readouterr().err

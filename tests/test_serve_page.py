@@ -5,6 +5,7 @@ the page. The screenshot is kept as a test artifact in runs/test-artifacts/serve
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,13 @@ def test_the_page_shows_the_models_the_boxes_and_the_events(detect_run, commands
             wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#events li.event"))
             wait.until(lambda d: d.execute_script("return document.getElementById('video').naturalWidth") > 0)
             wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#stats tr")) > 1)
+            # the caption is of the frame in the picture: its number and its count of boxes
+            same = driver.execute_script(
+                "return [document.getElementById('video').dataset.frame, document.getElementById('frame').textContent,"
+                " document.getElementById('detection-count').textContent,"
+                " document.querySelectorAll('#detections li.detection').length]")
+            assert same[0] == same[1] and int(same[2]) == same[3], same
+            assert driver.execute_script("return document.readyState") == "complete"
             rows = driver.find_elements(By.CSS_SELECTOR, "#models tr")
             assert [r.find_elements(By.TAG_NAME, "td")[1].text for r in rows[1:]] == ["detect", "commands"]
             assert driver.find_element(By.ID, "summary").text == "2 model(s) served"
@@ -45,3 +53,10 @@ def test_the_page_shows_the_models_the_boxes_and_the_events(detect_run, commands
             assert driver.save_screenshot(str(ARTIFACTS / "serve-page.png"))
         finally:
             driver.quit()
+        # a plain headless screenshot finishes: the page's loading ends (a hang, not a speed, is what the limit catches)
+        shot = ARTIFACTS / "serve-page-plain.png"
+        shot.unlink(missing_ok=True)
+        subprocess.run([browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                        "--window-size=1200,900", f"--screenshot={shot}", f"http://{url}/"], timeout=240,
+                       capture_output=True)
+        assert shot.stat().st_size > 0

@@ -28,6 +28,7 @@ def test_tflite_export_carries_the_manifest_and_matches_onnx(tflite_model, fraud
     x = np.load(fraud_run / "holdout.npz")["x_test"]
     with Model(tflite_model) as t, Model(fraud_run / "artifacts" / "model.onnx") as o:
         assert t.backend.value == "tflite" and t.manifest.features == o.manifest.features
+        assert t.output_names == o.output_names == ("fraud_probability",)  # run()'s keys: the same in every format
         got, want = t.run(x)[t.output_names[0]], o.run(x)[o.output_names[0]]
         assert got.shape == want.shape == (len(x), 1)
         assert np.abs(got - want).max() <= 1e-5

@@ -97,5 +97,6 @@ def test_tflite_is_refused_and_a_manifest_travels_in_the_config(fraud_run, tmp_p
 
     [(name, path, manifest)] = repository(repo)
     assert name == "fraud" and path.endswith("1/model.onnx") and manifest.task == "fraud"
-    assert main(["serve", str(tmp_path / "run")]) == 2  # a folder that is no repository
-    assert "expected a model file or a Triton repository" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["serve", str(tmp_path / "empty")]) == 2  # a folder that is no repository, run or model folder
+    assert "a run folder with artifacts/ or a Triton repository, got a folder without one" in capsys.readouterr().err

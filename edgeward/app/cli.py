@@ -146,7 +146,7 @@ def cmd_bench_serve(args) -> int:
     from edgeward.app.flags import config_from
     from edgeward.app.serve_bench import ServeBenchOptions, bench_serve, markdown
 
-    _out(markdown(bench_serve(args.run, config_from(args, ServeBenchOptions), log=_out)))
+    _out(markdown(bench_serve(args.model, config_from(args, ServeBenchOptions), log=_out)))
     return 0
 
 
@@ -493,7 +493,8 @@ def parser() -> argparse.ArgumentParser:
     sv.set_defaults(fn=cmd_serve)
 
     bs = sub.add_parser("bench-serve", help="fraud scoring over HTTP under load, beside in-process (edgeward serve)")
-    bs.add_argument("run", help="an exported fraud run directory")
+    bs.add_argument("model", metavar="MODEL", help="a fraud model: an exported run folder (its held-out rows are the "
+                    "requests), a model file or a released model's name (rows drawn at random)")
     add_flags(bs, ServeBenchOptions)
     bs.set_defaults(fn=cmd_bench_serve)
 
@@ -586,6 +587,7 @@ def main(argv: list[str] | None = None) -> int:
         with terminate_as_interrupt(), warnings.catch_warnings():
             warnings.showwarning = _show_warning
             args = parser().parse_args(argv)
+            _not_a_released_name(args)
             return args.fn(args)
     except Interrupted as exc:
         print(f"interrupted: {exc}", file=sys.stderr)
@@ -601,6 +603,19 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more is flushed into the closed pipe
         return 141
+
+
+def _not_a_released_name(args) -> None:
+    """A verb that takes a run folder, given a released model's name (and no folder of that name): said in one line."""
+    run = getattr(args, "run", None)
+    if not isinstance(run, str) or Path(run).exists():
+        return
+    from edgeward.runtime.catalogue import names
+
+    if run in names():
+        raise InputError(f"{run}: a released model, not a run folder; `edgeward {args.verb}` takes a run folder (edgeward "
+                         "train, then export); a released model is taken wherever a model file is (run, score, batch, "
+                         "serve, triton, verify, bench-serve)")
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -1,4 +1,4 @@
-"""``edgeward bench-serve RUN``: fraud scoring over HTTP under a bounded load, beside the same rows scored
+"""``edgeward bench-serve MODEL``: fraud scoring over HTTP under a bounded load, beside the same rows scored
 in-process.
 
 The server runs in its own process (``edgeward serve``, as deployed), with dynamic batching and without; the
@@ -67,21 +67,26 @@ class _Server:
         self.process.wait(30)
 
 
-def bench_serve(run_dir: str, options: ServeBenchOptions = ServeBenchOptions(), log=lambda s: None) -> dict:
+def bench_serve(source: str, options: ServeBenchOptions = ServeBenchOptions(), log=lambda s: None) -> dict:
+    """``source``: a fraud model as every verb takes one (a file, a run folder, a released name). The requests carry
+    the run's held-out rows where it is a run folder, else rows drawn at random (the work does not depend on values);
+    a run folder keeps the result as ``serve-bench.json``."""
+    from edgeward.runtime.catalogue import locate
     from edgeward.runtime.fraud import FraudScorer
     from edgeward.runtime.serve.load import post, run_load
 
-    run = RunDir(run_dir)
-    model = run.artifact("model.onnx")
-    if not model.exists():
-        raise InputError(f"{model}: not found; export the fraud run first (edgeward export {run})")
+    model = Path(locate(source))
     with FraudScorer.from_file(model, threads=1) as scorer:
         features = scorer.features
-        x = np.load(run.holdout)["x_test"][: options.rows]
+        run = RunDir(source) if Path(source).is_dir() and RunDir(source).holdout.is_file() else None
+        if run is not None:
+            x, drawn = np.load(run.holdout)["x_test"][: options.rows], f"held-out rows of {run}"
+        else:
+            x, drawn = np.random.default_rng(0).normal(size=(options.rows, len(features))), "rows drawn at random"
         rows = [dict(zip(features, map(float, r))) for r in x]
         in_process = _in_process(scorer, rows)
     body = json.dumps(rows if options.rows > 1 else rows[0]).encode()
-    result: dict = {"model": str(model), "rows_per_request": options.rows, "seconds": options.seconds,
+    result: dict = {"model": str(model), "rows": drawn, "rows_per_request": options.rows, "seconds": options.seconds,
                     "in_process": in_process, "http": []}
     log(f"in-process: {in_process['per_second']:,.0f} requests/s (parse, check and score a JSON request)")
     for batching, flags in (("on", ("--max-batch", "64", "--max-delay-ms", str(options.max_delay_ms))),
@@ -99,7 +104,8 @@ def bench_serve(run_dir: str, options: ServeBenchOptions = ServeBenchOptions(), 
             server.stop()
     if options.detect_run:
         result["stream"] = _stream(RunDir(options.detect_run), options.seconds, log)
-    (run / "serve-bench.json").write_text(json.dumps(result, indent=2))
+    if run is not None:
+        (run / "serve-bench.json").write_text(json.dumps(result, indent=2))
     return result
 
 

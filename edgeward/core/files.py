@@ -88,3 +88,54 @@ def check_npz(path: str | os.PathLike, memory: int | None = None, max_members: i
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise InputError(f"{path}: not a readable .npz file ({exc})") from None
+
+
+class WaitingReader:
+    """A pipe, FIFO, socket or terminal read so that a signal stops a read that waits for data: each read waits in
+    ``select`` for at most ``poll_s`` at a time, and between waits Python runs the handlers of signals that arrived.
+    A plain blocking read is woken only when the signal lands on the reading thread; the kernel may hand a process's
+    signal to any of its threads (ONNX Runtime's, OpenCV's), and then Ctrl-C waits for data that may never come.
+    ``read(n)`` and ``readline()`` behave as a buffered binary file's."""
+
+    def __init__(self, raw, poll_s: float = 0.2):
+        self.raw, self.fd, self.poll_s, self._buffer = raw, raw.fileno(), poll_s, b""
+
+    def __enter__(self) -> "WaitingReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def _more(self, n: int) -> bytes:
+        import select
+
+        while not select.select([self.fd], [], [], self.poll_s)[0]:
+            pass  # back in Python between waits: a signal's handler runs here, and may raise
+        return os.read(self.fd, n)
+
+    def read(self, n: int) -> bytes:
+        parts, have = [self._buffer[:n]], len(self._buffer[:n])
+        self._buffer = self._buffer[n:]
+        while have < n and (chunk := self._more(n - have)):
+            parts.append(chunk)
+            have += len(chunk)
+        return b"".join(parts)
+
+    def readline(self, limit: int = 1 << 20) -> bytes:
+        while b"\n" not in self._buffer and len(self._buffer) < limit and (chunk := self._more(1 << 16)):
+            self._buffer += chunk
+        end = self._buffer.find(b"\n") + 1 or min(len(self._buffer), limit)
+        line, self._buffer = self._buffer[:end], self._buffer[end:]
+        return line
+
+
+def open_for_reading(path: str | os.PathLike):
+    """A binary file to read, opened once (a FIFO's open waits for its writer): a regular file buffered, as ``open``
+    gives it; anything else (a FIFO, a device) as a ``WaitingReader``. A context manager either way."""
+    import io
+
+    f = open(path, "rb", buffering=0)
+    return io.BufferedReader(f) if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else WaitingReader(f)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import glob
 import json
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +125,7 @@ class Source:
     files: list[str]
     kind: str
     scorer: type
+    types: dict = field(default_factory=dict)  # CSV: the Arrow type of each column read as other than text
 
     def frames(self, rows: int):
         """pandas frames of at most ``rows`` rows (or image paths), read with Arrow as Ray reads them."""
@@ -148,7 +149,7 @@ class Source:
                 reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 24),
                                         parse_options=pacsv.ParseOptions(
                                             invalid_row_handler=lambda row: ragged.append(row) or "error"),
-                                        convert_options=_csv_convert(pacsv, path))
+                                        convert_options=_csv_convert(pacsv, path, self.types))
                 for batch in reader:
                     frame = pa.Table.from_batches([batch]).to_pandas()
                     for start in range(0, len(frame), rows):
@@ -161,13 +162,13 @@ class Source:
             return ray.data.read_parquet(self.files)
         import pyarrow.csv as pacsv
 
-        return ray.data.read_csv(self.files, convert_options=_csv_convert(pacsv, self.files[0]))
+        return ray.data.read_csv(self.files, convert_options=_csv_convert(pacsv, self.files[0], self.types))
 
 
 def source_for(model: str, pattern: str) -> Source:
     """The input files of ``pattern`` (a file, a glob, or an image folder) and the scorer of the model's task."""
     with Model(model, device="x86-64-cpu") as m:
-        task = m.manifest.task
+        task, features = m.manifest.task, m.manifest.features
     scorers = {"fraud": FrameScorer, "detect": ImageScorer, "classify": ImageScorer}
     if task not in scorers:
         raise InputError(f"{model}: a {task} model; batch scores fraud rows, and images for detect and classify models")
@@ -187,7 +188,43 @@ def source_for(model: str, pattern: str) -> Source:
         raise InputError(f"--input {pattern}: a {task} model takes {takes}, got {', '.join(sorted(kinds))}")
     for f in files if kind != "images" else ():  # every file's header before any row is scored
         columns(f, kind)
-    return Source(files, kind, scorers[task])
+    types = passthrough_types(files, features) if kind == ".csv" else {}
+    return Source(files, kind, scorers[task], types)
+
+
+def passthrough_types(files: list[str], features) -> dict:
+    """The types of a CSV's columns that are not features (ids, labels), as a reader of ``edgeward score``'s output
+    sees them: whole numbers where every value in every file is one, numbers where every value is, else text (a
+    feature column stays text, so that a bad value rejects its row). Read once, those columns only."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    names = [n for n in columns(files[0], ".csv") if n not in set(features)]
+    if not names or any(columns(f, ".csv") != columns(files[0], ".csv") for f in files[1:]):
+        return {}
+    kinds = dict.fromkeys(names, (pa.int64(), pa.float64()))
+    for path in files:
+        try:
+            table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip"),
+                                   convert_options=pacsv.ConvertOptions(
+                                       include_columns=names, column_types={n: pa.string() for n in names},
+                                       strings_can_be_null=False))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError):
+            return {}  # the scoring read says what is wrong with the file
+        for name in names:
+            kinds[name] = tuple(t for t in kinds[name] if _casts(pc, table.column(name), t))
+    return {name: kinds[name][0] for name in names if kinds[name]}
+
+
+def _casts(pc, column, kind) -> bool:
+    import pyarrow as pa
+
+    try:
+        pc.cast(column, kind)
+        return True
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
 
 
 def columns(path: str, kind: str) -> list[str]:
@@ -275,9 +312,10 @@ def split(frame, result_columns):
     return frame.loc[~bad].drop(columns=["field", "reason"]), frame.loc[bad].drop(columns=list(result_columns))
 
 
-def _csv_convert(pacsv, path: str):
-    """Every column read as text: a bad value then rejects its row instead of failing the read."""
+def _csv_convert(pacsv, path: str, types: dict):
+    """Every column read as text (a bad value then rejects its row instead of failing the read), but those of
+    ``types`` (``passthrough_types``)."""
     import pyarrow as pa
 
-    return pacsv.ConvertOptions(column_types={name: pa.string() for name in columns(path, ".csv")},
+    return pacsv.ConvertOptions(column_types={name: types.get(name, pa.string()) for name in columns(path, ".csv")},
                                 strings_can_be_null=False)

@@ -190,6 +190,24 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
         video = feeds.need_video()
         return JSONResponse({**video.latest, "error": video.error})
 
+    async def frame(request):
+        """One frame's picture: ``?n=N`` (a number ``/detect/latest`` gave: its caption and this picture are of one
+        frame), else the newest. A page that shows these never stays loading, as one showing the stream does."""
+        video = feeds.need_video()
+        if "n" in request.query_params:
+            n = request.query_params["n"]
+            if not n.isdigit() or len(n) > 12:
+                raise InputError(f"query 'n': expected a frame number, got {n[:40]!r}")
+            shown = video.frame(int(n))
+            if shown is None:
+                return error(404, f"frame {n} is not kept (the newest is {video.number}; the last {video.KEPT} are)")
+        else:
+            shown = video.recent[-1]
+        if not shown.jpeg:
+            return error(404, "no frame yet")
+        return Response(shown.jpeg, media_type="image/jpeg",
+                        headers={"Cache-Control": "no-store", "X-Edgeward-Frame": str(shown.number)})
+
     async def stream(request):
         video = feeds.need_video()
 
@@ -198,8 +216,9 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
             try:
                 seen = -1
                 while True:
-                    if video.number != seen and video.jpeg:
-                        seen, jpeg = video.number, video.jpeg
+                    newest = video.recent[-1]
+                    if newest.number != seen and newest.jpeg:
+                        seen, jpeg = newest.number, newest.jpeg
                         yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + \
                             b"\r\n\r\n" + jpeg + b"\r\n"
                     elif video.error:
@@ -245,6 +264,7 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
         Route("/stats", guard("stats", stats)),
         Route("/detect/latest", guard("detect_latest", latest)),
         Route("/detect/stream", guard("detect_stream", stream)),
+        Route("/detect/frame.jpg", guard("detect_frame", frame)),
         Route("/events", guard("events", events)),
         Route("/v2", guard("v2", server_metadata)),
         Route("/v2/health/live", guard("live", ok, public=True)),

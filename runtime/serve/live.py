@@ -2,7 +2,8 @@
 detections) and a commands model on an audio source (the stream of command events), each in its own thread.
 
 A file source (a video, a WAV file) plays at its own pace, in real time, and starts again at its end, so a
-recording stands in for a camera or a microphone (``--once``: it plays once; the server says which at start). Viewers read the newest state; nothing waits for them.
+recording stands in for a camera or a microphone (``--once``: it plays once; the server says which at start).
+Viewers read the newest state; nothing waits for them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,13 +35,29 @@ def is_file(source: str) -> bool:
     return not (source.isdigit() or "://" in source or source == "mic" or source.startswith("mic:"))
 
 
+@dataclass(frozen=True)
+class Published:
+    """One frame as served: its number, its record (detections, fps, timings) and its picture with the boxes drawn,
+    made together so that a caption and its picture never come from two frames."""
+
+    number: int
+    latest: dict
+    jpeg: bytes
+
+
+NONE_YET = Published(-1, {"frame": -1, "detections": [], "fps": 0.0}, b"")
+
+
 class VideoFeed:
-    """A ``Detector`` on a video source: ``latest`` (frame number, detections, fps, timings) and ``jpeg``."""
+    """A ``Detector`` on a video source: the latest frames ``Published`` (``latest``, ``jpeg``, ``number`` of the
+    newest; ``frame(n)`` for one of the last few)."""
+
+    KEPT = 32  # frames a page can still ask for by number (about a second of video)
 
     def __init__(self, detector, source: str, quality: int = 80, pace_files: bool = True, once: bool = False):
         self.detector, self.source, self.quality, self.pace_files, self.once = detector, source, quality, pace_files, once
         self.ended = False  # a file source played once (``once``) to its end
-        self.number, self.jpeg, self.latest = -1, b"", {"frame": -1, "detections": [], "fps": 0.0}
+        self.recent: deque[Published] = deque([NONE_YET], maxlen=self.KEPT)
         self.frames = self.dropped = self.restarts = 0
         self.error: str | None = None
         self._stop = threading.Event()
@@ -78,12 +96,21 @@ class VideoFeed:
         from edgeward.runtime.draw import annotate
 
         ok, jpeg = cv2.imencode(".jpg", annotate(f.frame, f.detections, f.fps), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
-        self.latest = {"frame": self.frames, "detections": [{"label": d.label, "score": round(d.score, 4),
-                                                              "box": [round(v, 1) for v in d.box]} for d in f.detections],
-                       "fps": round(f.fps, 1), **{k: round(v, 3) for k, v in f.timings.items()}}
-        self.jpeg = jpeg.tobytes() if ok else self.jpeg
+        if not ok:  # a frame OpenCV cannot encode is not shown: nothing published would match it
+            return
+        latest = {"frame": self.frames, "detections": [{"label": d.label, "score": round(d.score, 4),
+                                                        "box": [round(v, 1) for v in d.box]} for d in f.detections],
+                  "fps": round(f.fps, 1), **{k: round(v, 3) for k, v in f.timings.items()}}
+        self.recent.append(Published(self.frames, latest, jpeg.tobytes()))  # one append: readers see all of it or none
         self.frames += 1
-        self.number = self.frames
+
+    latest = property(lambda self: self.recent[-1].latest)
+    jpeg = property(lambda self: self.recent[-1].jpeg)
+    number = property(lambda self: self.recent[-1].number)
+
+    def frame(self, number: int) -> Published | None:
+        """One of the last ``KEPT`` frames, or None (too old, or not yet made)."""
+        return next((p for p in reversed(self.recent) if p.number == number), None)
 
     def close(self) -> None:
         self._stop.set()

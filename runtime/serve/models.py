@@ -38,14 +38,15 @@ def unique_name(name: str, task: str, path: str, taken: list[str], command: str)
 
 
 def load_models(specs: list[str], options) -> list[Served]:
-    """``NAME=PATH`` or ``PATH`` (named after its task, or its file when the task's name is taken), or a Triton model
-    repository folder (each model named after its folder, its newest version served)."""
+    """``NAME=PATH`` or ``PATH`` (named after its task, or its file when the task's name is taken; a path may be a run
+    folder), a released model's name (kept), or a Triton model repository folder (each model named after its folder,
+    its newest version served)."""
     served: list[Served] = []
     entries = []
     for spec in specs:
         if released_name(spec):  # a released model keeps its catalogue name
             entries.append((spec, spec, None))
-        elif Path(spec).is_dir():
+        elif Path(spec).is_dir() and any(Path(spec).glob("*/config.pbtxt")):
             entries += repository(Path(spec))
         else:
             entries.append((*split_spec(spec), None))
