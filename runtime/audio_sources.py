@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from edgeward.core.errors import DeviceError, InputError, require
+from edgeward.core.waiting import POLL_S
 from edgeward.runtime.audio_io import read_wav, to_mono
 
 
@@ -85,7 +86,7 @@ class MicSource:
     def __iter__(self) -> Iterator[tuple[np.ndarray, int]]:
         while not self._closed:
             try:
-                yield self._queue.get(timeout=0.5), self.rate
+                yield self._queue.get(timeout=POLL_S), self.rate  # short waits: a signal ends the wait (core.waiting)
             except queue.Empty:
                 if not self._stream.active:
                     return

@@ -20,6 +20,7 @@ import numpy as np
 from edgeward.core.config import at_least, option
 from edgeward.core.errors import DeviceError, InputError, require
 from edgeward.core.files import regular_file
+from edgeward.core.waiting import interruptible, wait_for
 from edgeward.runtime.image_header import check_image_size
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
@@ -150,8 +151,9 @@ class LatestFrames:
         self.is_url = "://" in str(source)
         self.is_live = self.is_url or is_camera(source)
         self.realtime = self.is_live if realtime is None else realtime
-        self._cap = open_capture(source, opener, options.reconnect if self.is_url else 0, options.backoff_s,
-                                 options.timeout_s)
+        opening = (source, opener, options.reconnect if self.is_url else 0, options.backoff_s, options.timeout_s)
+        # a URL's open waits on the network inside FFmpeg, which a signal does not end: waited for in short steps
+        self._cap = interruptible(open_capture, *opening) if self.is_url else open_capture(*opening)
         self._looping = options.loop and not is_camera(source) and not isinstance(self._cap, ImageFolder)
         self.file_ended = False  # a URL that served a file of known length to its end (not a dropped stream)
         self._cond = threading.Condition()
@@ -236,8 +238,8 @@ class LatestFrames:
 
     def frames(self) -> Iterator[tuple[int, np.ndarray]]:
         while True:
-            with self._cond:
-                self._cond.wait_for(lambda: (self._frame is not None and self._frame[0] != self._taken) or self._ended)
+            with self._cond:  # in short steps: a signal ends the wait for a frame that may not come
+                wait_for(self._cond, lambda: (self._frame is not None and self._frame[0] != self._taken) or self._ended)
                 if self._frame is None or self._frame[0] == self._taken:
                     if self._error is not None:
                         raise self._error
@@ -271,8 +273,9 @@ class LatestFrames:
         with self._cond:
             self._stop = True
             self._cond.notify_all()
-        self._thread.join(timeout=2)
-        self._cap.release()
+        self._thread.join(timeout=0.5)
+        if not self._thread.is_alive():  # a reader still inside a read of a stream that stalled keeps its capture:
+            self._cap.release()          # released under it, the read would touch freed memory (the process ends)
 
     def __enter__(self) -> "LatestFrames":
         return self

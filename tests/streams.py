@@ -29,11 +29,12 @@ class MjpegServer:
     """``frames`` JPEG parts per connection, then the connection closes (a dropped stream); ``garbage``: parts
     that are not JPEG; ``down_s``: after the first connection, the port is closed for that long, then the
     server listens again on the same port; ``serve``: after that many connections, answer 503 (the camera is
-    gone). ``connections`` counts the connections served."""
+    gone); ``hold_s``: after its frames, a connection is held open that long, silent (a stream that stalls).
+    ``connections`` counts the connections served."""
 
-    def __init__(self, frames: int = 10, garbage: bool = False, down_s: float = 0.0, serve: int = 0):
-        self.frames, self.garbage, self.down_s, self.serve = frames, garbage, down_s, serve
-        self.connections = 0
+    def __init__(self, frames: int = 10, garbage: bool = False, down_s: float = 0.0, serve: int = 0, hold_s: float = 0.0):
+        self.frames, self.garbage, self.down_s, self.serve, self.hold_s = frames, garbage, down_s, serve, hold_s
+        self.connections = self.sent = 0  # connections served, frames sent
         self.port = free_port()
         self._server = self._listen()
 
@@ -59,8 +60,10 @@ class MjpegServer:
                         self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(part)
                                          + part + b"\r\n")
                         self.wfile.flush()
+                        owner.sent += 1
                     except OSError:  # the reader went away
                         return
+                time.sleep(owner.hold_s)  # a stream that stalls: the connection open, nothing more sent
                 if owner.down_s and owner.connections == 1:
                     threading.Thread(target=owner._outage, daemon=True).start()
 

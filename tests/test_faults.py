@@ -107,7 +107,8 @@ def test_a_real_full_filesystem(fraud_model, fraud_csv, tmp_path):
         subprocess.run(["umount", str(mount)], check=True)
 
 
-WAITING = {"0", "7", "23", "270"}  # x86-64 read, poll, select, pselect6: the main thread sleeps on its input
+# x86-64 read, poll, select, futex, clock_nanosleep, epoll_wait, pselect6, ppoll, epoll_pwait: the main thread sleeps
+WAITING = {"0", "7", "23", "202", "230", "232", "270", "271", "281"}
 
 
 def _waiting_on_input(pid: int) -> bool:
@@ -164,6 +165,63 @@ def test_a_signal_mid_run_keeps_what_was_scored_as_partial(fraud_model, fraud_cs
     rows_in_block = (4 << 20) // len(body) * (len(lines) - 1)  # at least these rows were in the first block
     assert len(scored) >= rows_in_block * 0.9 and f"interrupted after {len(scored):,} rows scored" in err
     assert scored["score"].between(0, 1).all()
+
+
+def _signal_while_waiting(argv: list[str], ready, sig: int, to: str) -> tuple[int, str]:
+    """Run the CLI with ``argv``; once ``ready(lines so far on stdout)`` and its main thread sleeps in a wait (no
+    sleep of the test decides when), send ``sig`` to the process or to one of its other threads; (exit code, stderr).
+    The 60 s limits catch a hang; they measure no speed."""
+    proc = subprocess.Popen([sys.executable, "-m", "edgeward", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
+    try:
+        deadline = time.monotonic() + 60
+        while not (ready(lines) and _waiting_on_input(proc.pid)):
+            assert time.monotonic() < deadline and proc.poll() is None, f"never ready: {proc.stderr.read()[-500:]}"
+            time.sleep(0.02)
+        if to == "process":
+            proc.send_signal(sig)
+        else:
+            threads = sorted(int(t) for t in os.listdir(f"/proc/{proc.pid}/task") if int(t) != proc.pid)
+            assert threads, "the verb runs no other thread"
+            _signal_thread(proc.pid, threads[0], sig)
+        proc.wait(timeout=60)
+        return proc.returncode, proc.stderr.read()
+    finally:
+        proc.kill()
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="reads x86-64 system call numbers from /proc")
+@pytest.mark.parametrize("to", ["process", "worker thread"])
+def test_a_signal_stops_run_detect_waiting_on_a_stream_that_says_nothing(detect_run, to):
+    """A camera URL that accepts the connection and never answers: `run detect` waits to open it (up to its 120 s
+    timeout), and Ctrl-C ends the wait, wherever the kernel delivers it."""
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0))
+    held = []
+    threading.Thread(target=lambda: held.append(server.accept()), daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/camera.mjpg"
+        code, err = _signal_while_waiting(["run", "detect", str(detect_run / "artifacts" / "model.onnx"), "--source", url,
+                                           "--timeout-s", "120", "--reconnect", "0", "--json"],
+                                          lambda lines: bool(held), signal.SIGINT, to)
+    finally:
+        server.close()
+    assert code == 130 and "Traceback" not in err, err
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="reads x86-64 system call numbers from /proc")
+@pytest.mark.parametrize("to", ["process", "worker thread"])
+def test_a_signal_stops_run_detect_on_a_stream_that_stalls(detect_run, to):
+    """A stream gives a few frames, then holds its connection open and silent: the detector waits for a frame that
+    does not come (the reader waits up to its 120 s timeout), and SIGTERM ends it, wherever it is delivered."""
+    with MjpegServer(frames=4, hold_s=300) as server:
+        code, err = _signal_while_waiting(["run", "detect", str(detect_run / "artifacts" / "model.onnx"), "--source",
+                                           server.url, "--timeout-s", "120", "--reconnect", "0", "--json"],
+                                          lambda lines: server.sent == 4 and lines, signal.SIGTERM, to)
+    assert code == 143 and "Traceback" not in err, err
 
 
 def test_a_waiting_reader_reads_as_a_buffered_file_does(tmp_path):

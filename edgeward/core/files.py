@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 from edgeward.core.errors import InputError
+from edgeward.core.waiting import POLL_S
 
 KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
@@ -97,7 +98,7 @@ class WaitingReader:
     signal to any of its threads (ONNX Runtime's, OpenCV's), and then Ctrl-C waits for data that may never come.
     ``read(n)`` and ``readline()`` behave as a buffered binary file's."""
 
-    def __init__(self, raw, poll_s: float = 0.2):
+    def __init__(self, raw, poll_s: float = POLL_S):
         self.raw, self.fd, self.poll_s, self._buffer = raw, raw.fileno(), poll_s, b""
 
     def __enter__(self) -> "WaitingReader":

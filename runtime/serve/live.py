@@ -19,6 +19,7 @@ import numpy as np
 from edgeward.core.errors import InputError, require
 
 FILE_FPS = 25.0  # a video file's pace when it does not say its own
+JOIN_S = 0.5  # the wait for a feed's thread at shutdown; one still waiting on a stalled source is a daemon, left
 
 
 def is_audio(source: str) -> bool:
@@ -114,7 +115,7 @@ class VideoFeed:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(5)
+        self._thread.join(JOIN_S)
 
 
 def _file_fps(cv2, source: str) -> float:
@@ -173,7 +174,7 @@ class AudioFeed:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(5)
+        self._thread.join(JOIN_S)
 
 
 def _real_time(source, stop: threading.Event):
