@@ -111,6 +111,15 @@ def test_a_real_full_filesystem(fraud_model, fraud_csv, tmp_path):
 WAITING = {"0", "7", "23", "202", "230", "232", "270", "271", "281"}
 
 
+def _edgeward(*argv: str) -> list[str]:
+    """The command line of ``edgeward ARGV`` with Ctrl-C acted on as in a terminal, however the tests were started: a
+    shell starts a background job (``make test &``, ``nohup``) with SIGINT ignored, the child inherits that, and
+    Python then installs no handler of its own (as a backgrounded ``edgeward`` should, and does)."""
+    start = "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); sys.argv[0] = 'edgeward'; " \
+            "from edgeward.app.cli import main; raise SystemExit(main())"
+    return [sys.executable, "-c", start, *argv]
+
+
 def _waiting_on_input(pid: int) -> bool:
     """The process's main thread sleeps in a read or a wait on a file: for ``score`` past its first block, the pipe."""
     return Path(f"/proc/{pid}/syscall").read_text().split()[0] in WAITING
@@ -139,8 +148,8 @@ def test_a_signal_mid_run_keeps_what_was_scored_as_partial(fraud_model, fraud_cs
     os.mkfifo(fifo)
     out = tmp_path / "scores.csv"
     writer = os.open(fifo, os.O_RDWR)  # holds the pipe open: the reader never sees its end
-    proc = subprocess.Popen([sys.executable, "-m", "edgeward", "score", str(fraud_model), "--input", str(fifo),
-                             "--out", str(out)], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(_edgeward("score", str(fraud_model), "--input", str(fifo), "--out", str(out)),
+                            stderr=subprocess.PIPE, text=True)
     try:
         os.write(writer, block)  # returns once the reader has taken all but what the pipe holds
         partial = tmp_path / "scores.csv.partial"
@@ -171,8 +180,7 @@ def _signal_while_waiting(argv: list[str], ready, sig: int, to: str) -> tuple[in
     """Run the CLI with ``argv``; once ``ready(lines so far on stdout)`` and its main thread sleeps in a wait (no
     sleep of the test decides when), send ``sig`` to the process or to one of its other threads; (exit code, stderr).
     The 60 s limits catch a hang; they measure no speed."""
-    proc = subprocess.Popen([sys.executable, "-m", "edgeward", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(_edgeward(*argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
     try:
