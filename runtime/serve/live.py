@@ -111,7 +111,8 @@ class VideoFeed:
 
     def frame(self, number: int) -> Published | None:
         """One of the last ``KEPT`` frames, or None (too old, or not yet made)."""
-        return next((p for p in reversed(self.recent) if p.number == number), None)
+        kept = list(self.recent)  # a copy made at once: the feed's thread appends while a request reads
+        return next((p for p in reversed(kept) if p.number == number), None)
 
     def close(self) -> None:
         self._stop.set()
