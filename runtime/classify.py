@@ -19,6 +19,7 @@ from edgeward.core.config import at_least, option
 from edgeward.core.errors import InputError, ManifestError, require
 from edgeward.devices import Profile
 from edgeward.runtime.model import Model, ModelSource, ModelTask
+from edgeward.runtime.registry import Feed
 
 TASK = "classify"  # the manifest task this runtime reads
 MODES = ("scale", "meanstd", "caffe")
@@ -108,6 +109,9 @@ class Classifier(ModelTask):
     ``LatestFrames`` and ``cv2.imread`` give); pass ``bgr=False`` for RGB (PIL, most other readers)."""
 
     task = TASK
+    feeds = frozenset({Feed.IMAGES})
+    result_columns = ("label", "score", "top", "flag")  # an image's result (``image_result``): the best, the 5 best as JSON
+    no_result = {"label": "", "score": float("nan"), "top": "[]", "flag": False}
 
     def __init__(self, model: Model, options: ClassifierOptions = ClassifierOptions()):
         manifest = model.manifest
@@ -132,6 +136,15 @@ class Classifier(ModelTask):
         batch = [images] if isinstance(images, np.ndarray) and images.ndim in (2, 3) else images
         x = self.preprocess.scale(np.stack([self.preprocess.resize(as_rgb(image, bgr)) for image in batch]))
         return self.model.run({self._input: x}, validate=False)[self.model.output_names[0]]
+
+    def image_result(self, image: np.ndarray) -> dict:
+        """One image's result as a table row (``result_columns``): the top class and its score, the 5 best as JSON,
+        and whether the top class reaches 0.5."""
+        import json
+
+        top = self.classify(image, top_k=5)
+        return {"label": top[0].label, "score": float(top[0].score), "flag": bool(top[0].score >= 0.5),
+                "top": json.dumps([{"label": p.label, "score": round(float(p.score), 4)} for p in top])}
 
     def classify(self, image: np.ndarray, top_k: int | None = None, bgr: bool = True) -> list[Prediction]:
         """The ``top_k`` (default: the options') most likely classes of one image, most likely first."""

@@ -25,6 +25,7 @@ from edgeward.devices import Profile
 from edgeward.runtime.audio_features import FrontEnd
 from edgeward.runtime.audio_io import Resampler, resample, to_mono
 from edgeward.runtime.model import Model, ModelSource, ModelTask
+from edgeward.runtime.registry import Feed
 
 TASK = "commands"  # the manifest task this runtime reads
 NOT_COMMANDS = ("_unknown_", "_silence_")
@@ -74,6 +75,7 @@ def as_float_samples(samples) -> np.ndarray:
 
 class CommandRecognizer(ModelTask):
     task = TASK
+    feeds = frozenset({Feed.AUDIO})
 
     def __init__(self, model: Model, options: RecognizerOptions = RecognizerOptions()):
         manifest = model.manifest

@@ -26,6 +26,7 @@ from edgeward.devices import Profile
 from edgeward.runtime.darknet import YoloHead, decode_darknet
 from edgeward.runtime.detect_post import Letterbox, decode_centernet, decode_yolo, letterbox_image, to_input
 from edgeward.runtime.model import Model, ModelSource, ModelTask, read_model_bytes
+from edgeward.runtime.registry import Feed
 
 TASK = "detect"  # the manifest task this runtime reads
 HEADS = ("centernet", "yolo", "darknet")
@@ -56,6 +57,9 @@ class DetectorOptions:
 
 class Detector(ModelTask):
     task = TASK
+    feeds = frozenset({Feed.IMAGES, Feed.VIDEO})
+    result_columns = ("detections", "count", "flag")  # an image's result (``image_result``): JSON, how many, any
+    no_result = {"detections": "[]", "count": 0, "flag": False}  # an image that cannot be read (typed as a result)
 
     def __init__(self, model: Model, options: DetectorOptions = DetectorOptions()):
         manifest = model.manifest
@@ -153,6 +157,15 @@ class Detector(ModelTask):
         if self.head == "centernet":
             return decode_centernet(out, self.size, o.score_threshold, o.iou_threshold, max_detections)
         return decode_yolo(out, o.score_threshold, o.iou_threshold, max_detections)
+
+    def image_result(self, image: np.ndarray) -> dict:
+        """One image's result as a table row (``result_columns``): its detections as JSON, how many, whether any."""
+        import json
+
+        found = self.detect(image)
+        detections = [{"label": d.label, "score": round(float(d.score), 4), "box": [round(float(v), 1) for v in d.box]}
+                      for d in found]
+        return {"detections": json.dumps(detections), "count": len(found), "flag": bool(found)}
 
     def detect(self, image: np.ndarray, bgr: bool = True) -> list[Detection]:
         """Detections in one image (OpenCV's BGR by default; ``bgr=False`` for RGB)."""

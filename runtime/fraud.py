@@ -13,6 +13,7 @@ import numpy as np
 from edgeward.core.errors import InputError
 from edgeward.devices import Profile
 from edgeward.runtime.model import Model, ModelSource
+from edgeward.runtime.registry import Feed
 from edgeward.runtime.tabular import TabularClassifier
 
 TASK = "fraud"  # the manifest task this runtime reads
@@ -23,6 +24,7 @@ class FraudScorer(TabularClassifier):
     reaches the threshold chosen on validation data."""
 
     task = TASK
+    feeds = frozenset({Feed.ROWS})
 
     def __init__(self, model: Model, threshold: float | None = None):
         if model.manifest.task != TASK:

@@ -217,6 +217,7 @@ class ModelTask:
 
     model: Model
     task: str  # the manifest task the class reads
+    feeds: frozenset = frozenset()  # what it can be fed (``registry.Feed``): the services dispatch on it
 
     @classmethod
     def from_catalogue(cls, name: str | None = None, **options):

@@ -434,6 +434,9 @@ CASES = [
     Case("model file", "a released model's name given where a run folder is taken (`bench fraud-sim`)",
          lambda e: ["bench", "fraud-sim"], "fraud-sim: a released model, not a run folder; `edgeward bench` takes a run "
                                            "folder"),
+    Case("model file", "a voice-commands model given to `batch`",
+         lambda e: ["batch", e.commands_model, "--input", e.csv(), "--output", str(e.tmp / "batch-out")],
+         "a commands model; batch scores rows with fraud models and images with detect and classify models"),
     Case("model file", "a detection model given to `bench-serve`", lambda e: ["bench-serve", str(e.detect_model)],
          "expected a fraud model, got task 'detect'"),
     # CSV rows (score) -------------------------------------------------------------------------------------------

@@ -1,12 +1,12 @@
-"""What a batch scores: rows of CSV or Parquet files with a fraud model, images of a folder with a detection or
-classification model. Each scorer takes a pandas frame (rows, or image paths) and returns one frame of results in
+"""What a batch scores: rows of CSV or Parquet files with a model whose runtime takes rows (fraud), images of a folder
+with one whose runtime takes images (detection, classification), the runtime looked up by the manifest's task in
+``runtime.registry``. Each scorer takes a pandas frame (rows, or image paths) and returns one frame of results in
 which a row that cannot be scored has its ``field`` and ``reason``; each source reads its input as such frames,
 in this process or as a Ray dataset."""
 
 from __future__ import annotations
 
 import glob
-import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,19 +15,20 @@ import numpy as np
 
 from edgeward.core.errors import InputError, require
 from edgeward.runtime.model import Model
+from edgeward.runtime.registry import Feed, fed, feeds, runtime_class
 from edgeward.runtime.video import IMAGE_SUFFIXES, read_image
 
 TABLES = (".csv", ".parquet")
 
 
 class FrameScorer:
-    """Scores a pandas frame of rows. Returns one frame: the input's non-feature columns (ids, labels), ``score``,
-    ``flag``, and for a row that cannot be scored an empty score, its first bad ``field`` and the ``reason``."""
+    """Scores a pandas frame of rows with the runtime of the model's task (one that takes ``Feed.ROWS``). Returns one
+    frame: the input's non-feature columns (ids, labels), ``score``, ``flag``, and for a row that cannot be scored an
+    empty score, its first bad ``field`` and the ``reason``."""
 
     def __init__(self, model_path: str, threshold: float | None = None):
-        from edgeward.runtime.fraud import FraudScorer
-
-        self.scorer = FraudScorer.from_file(model_path, device="auto", threads=1, threshold=threshold)
+        model = Model(model_path, device="auto", threads=1)
+        self.scorer = runtime_class(model.manifest.task)(model, threshold=threshold)  # one that takes ``Feed.ROWS``
         self.features = list(self.scorer.features)
 
     def __call__(self, frame):
@@ -77,18 +78,14 @@ def _floats(series) -> np.ndarray:
 
 
 class ImageScorer:
-    """Detects or classifies each image of a frame of paths: ``detections`` (JSON: label, score, box) and ``count``,
-    or ``label``, ``score`` and ``top`` (JSON, the 5 best); ``flag``: something was found (detection), the top
-    class reaches 0.5 (classification). An image that cannot be read is rejected with the reader's reason."""
+    """Each image of a frame of paths through the runtime of the model's task (one that takes ``Feed.IMAGES``): its
+    ``result_columns`` (for a detector: ``detections`` as JSON, ``count``, ``flag``; for a classifier: ``label``,
+    ``score``, ``top`` as JSON, ``flag``). An image that cannot be read is rejected with the reader's reason."""
 
     def __init__(self, model_path: str, threshold: float | None = None):
-        from edgeward.runtime.classify import Classifier
-        from edgeward.runtime.detect import Detector
-
         model = Model(model_path, device="auto", threads=1)
-        self.detect = model.manifest.task == "detect"
-        self.task = Detector(model) if self.detect else Classifier(model)
-        self.result_columns = ("detections", "count", "flag") if self.detect else ("label", "score", "top", "flag")
+        self.runtime = runtime_class(model.manifest.task)(model)
+        self.result_columns = self.runtime.result_columns
 
     def __call__(self, frame):
         import pandas as pd
@@ -98,24 +95,11 @@ class ImageScorer:
             try:
                 image = read_image(path)
             except InputError as exc:  # the result columns typed as for a scored image (Arrow needs one type)
-                empty = {"detections": "[]", "count": 0} if self.detect else {"label": "", "score": np.nan, "top": "[]"}
-                rows.append({**empty, "flag": False, "field": "image", "reason": str(exc)})
+                rows.append({**self.runtime.no_result, "field": "image", "reason": str(exc)})
                 continue
-            rows.append({**(self._detect(image) if self.detect else self._classify(image)), "field": "", "reason": ""})
-        out = pd.concat([frame.reset_index(drop=True), pd.DataFrame(rows, columns=[*self.result_columns, "field", "reason"])],
-                        axis=1)
-        return out
-
-    def _detect(self, image) -> dict:
-        found = self.task.detect(image)
-        detections = [{"label": d.label, "score": round(float(d.score), 4), "box": [round(float(v), 1) for v in d.box]}
-                      for d in found]
-        return {"detections": json.dumps(detections), "count": len(found), "flag": bool(found)}
-
-    def _classify(self, image) -> dict:
-        top = self.task.classify(image, top_k=5)
-        return {"label": top[0].label, "score": float(top[0].score), "flag": bool(top[0].score >= 0.5),
-                "top": json.dumps([{"label": p.label, "score": round(float(p.score), 4)} for p in top])}
+            rows.append({**self.runtime.image_result(image), "field": "", "reason": ""})
+        return pd.concat([frame.reset_index(drop=True), pd.DataFrame(rows, columns=[*self.result_columns, "field", "reason"])],
+                         axis=1)
 
 
 @dataclass(frozen=True)
@@ -169,9 +153,11 @@ def source_for(model: str, pattern: str) -> Source:
     """The input files of ``pattern`` (a file, a glob, or an image folder) and the scorer of the model's task."""
     with Model(model, device="x86-64-cpu") as m:
         task, features = m.manifest.task, m.manifest.features
-    scorers = {"fraud": FrameScorer, "detect": ImageScorer, "classify": ImageScorer}
-    if task not in scorers:
-        raise InputError(f"{model}: a {task} model; batch scores fraud rows, and images for detect and classify models")
+    takes = feeds(task)
+    scorer = FrameScorer if Feed.ROWS in takes else ImageScorer if Feed.IMAGES in takes else None
+    if scorer is None:
+        raise InputError(f"{model}: a {task} model; batch scores rows with {' and '.join(fed(Feed.ROWS))} models and "
+                         f"images with {' and '.join(fed(Feed.IMAGES))} models")
     path = Path(pattern)
     if path.is_dir():
         files = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
@@ -182,14 +168,14 @@ def source_for(model: str, pattern: str) -> Source:
         raise InputError(f"--input {pattern}: no CSV, Parquet or image file found")
     kinds = {Path(f).suffix.lower() for f in files}
     kind = "images" if kinds <= set(IMAGE_SUFFIXES) else kinds.pop() if len(kinds) == 1 and kinds <= set(TABLES) else None
-    wanted = "images" if scorers[task] is ImageScorer else "rows"
+    wanted = "images" if scorer is ImageScorer else "rows"
     if kind is None or (kind == "images") != (wanted == "images"):
         takes = "an image folder (or images)" if wanted == "images" else "CSV or Parquet files (one kind)"
         raise InputError(f"--input {pattern}: a {task} model takes {takes}, got {', '.join(sorted(kinds))}")
     for f in files if kind != "images" else ():  # every file's header before any row is scored
         columns(f, kind)
     types = passthrough_types(files, features) if kind == ".csv" else {}
-    return Source(files, kind, scorers[task], types)
+    return Source(files, kind, scorer, types)
 
 
 def passthrough_types(files: list[str], features) -> dict:

@@ -1,0 +1,49 @@
+"""The task runtimes by ``manifest.task``, and what each can be fed.
+
+A service (batch now; serve's live sources and the parity checks next) looks a model's runtime class up here by the
+task its manifest names and asks what it takes; it never branches on the name. A runtime class (a ``ModelTask``)
+says what it takes in ``feeds``; one that takes image files answers ``image_result(image)`` with the columns of
+``result_columns`` (``no_result`` for an image that cannot be read). A class's module is imported only when its task
+is looked up, so the registry stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from enum import Enum
+
+
+class Feed(str, Enum):
+    """What a task runtime can be fed."""
+
+    ROWS = "rows"  # tabular rows: CSV and Parquet files (batch), JSON requests
+    IMAGES = "images"  # image files, one result each (batch)
+    VIDEO = "video"  # a live video source: a camera, a URL, a video file
+    AUDIO = "audio"  # a live audio source: a microphone, a WAV file
+
+
+RUNTIMES = {
+    "fraud": "edgeward.runtime.fraud:FraudScorer",
+    "commands": "edgeward.runtime.commands:CommandRecognizer",
+    "detect": "edgeward.runtime.detect:Detector",
+    "classify": "edgeward.runtime.classify:Classifier",
+}
+
+
+def runtime_class(task: str):
+    """The runtime class of ``task`` (a ``ModelTask``), or None for a task with no runtime of its own (``generic``)."""
+    if task not in RUNTIMES:
+        return None
+    module, _, attr = RUNTIMES[task].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def feeds(task: str) -> frozenset[Feed]:
+    """What ``task``'s runtime takes (nothing for a task without one)."""
+    cls = runtime_class(task)
+    return cls.feeds if cls is not None else frozenset()
+
+
+def fed(feed: Feed) -> tuple[str, ...]:
+    """The tasks whose runtime takes ``feed``."""
+    return tuple(task for task in RUNTIMES if feed in feeds(task))
