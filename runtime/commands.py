@@ -76,6 +76,7 @@ def as_float_samples(samples) -> np.ndarray:
 class CommandRecognizer(ModelTask):
     task = TASK
     feeds = frozenset({Feed.AUDIO})
+    options_type = RecognizerOptions
 
     def __init__(self, model: Model, options: RecognizerOptions = RecognizerOptions()):
         manifest = model.manifest

@@ -58,6 +58,7 @@ class DetectorOptions:
 class Detector(ModelTask):
     task = TASK
     feeds = frozenset({Feed.IMAGES, Feed.VIDEO})
+    options_type = DetectorOptions
     result_columns = ("detections", "count", "flag")  # an image's result (``image_result``): JSON, how many, any
     no_result = {"detections": "[]", "count": 0, "flag": False}  # an image that cannot be read (typed as a result)
 

@@ -218,6 +218,7 @@ class ModelTask:
     model: Model
     task: str  # the manifest task the class reads
     feeds: frozenset = frozenset()  # what it can be fed (``registry.Feed``): the services dispatch on it
+    options_type: type | None = None  # the dataclass of ``from_file``'s ``options``, where the task has options
 
     @classmethod
     def from_catalogue(cls, name: str | None = None, **options):

@@ -1,6 +1,6 @@
 """The task runtimes by ``manifest.task``, and what each can be fed.
 
-A service (batch now; serve's live sources and the parity checks next) looks a model's runtime class up here by the
+A service (batch, serve's live sources; the parity checks next) looks a model's runtime class up here by the
 task its manifest names and asks what it takes; it never branches on the name. A runtime class (a ``ModelTask``)
 says what it takes in ``feeds``; one that takes image files answers ``image_result(image)`` with the columns of
 ``result_columns`` (``no_result`` for an image that cannot be read). A class's module is imported only when its task

@@ -181,7 +181,7 @@ def test_live_video_and_audio_sources(detect_run, commands_run, detect_data, com
         assert stats["video"]["frames"] >= 3 and stats["video"]["fps"] > 0 and stats["audio"]["events"] >= 1
         assert b"edgeward_frames_dropped" in get(url, "/metrics")[1]
         assert "<title>edgeward</title>" in get(url, "/")[1].decode()
-    with pytest.raises(Exception, match="--source stream.wav: no commands model"):
+    with pytest.raises(Exception, match="--source stream.wav: no served model takes audio"):
         load = load_models([str(detect_run / "artifacts" / "model.onnx")], ServeOptions())
         build_app(load, ServeOptions(source=("stream.wav",)))
 
@@ -289,9 +289,9 @@ def test_a_file_source_says_it_loops_and_can_play_once(detect_run, detect_data):
 
     video = str(detect_data / "video.mp4")
     assert describe_sources(ServeOptions(source=(video,))) == [
-        f"live source {video} -> detect, a file: it starts again at its end (--once plays it once)"]
+        f"live source {video} -> video, a file: it starts again at its end (--once plays it once)"]
     options = ServeOptions(source=(video,), once=True, pace_files=False)
-    assert describe_sources(options) == [f"live source {video} -> detect, a file, played once (--once)"]
+    assert describe_sources(options) == [f"live source {video} -> video, a file, played once (--once)"]
     frames = len(read_frames(video))
     with running([str(detect_run / "artifacts" / "model.onnx")], options) as url:
         stats = wait_for(lambda: (doc := json.loads(get(url, "/stats")[1]))["video"]["ended"] and doc)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.errors import InputError, require
+from edgeward.runtime.registry import Feed, runtime_class
 
 FILE_FPS = 25.0  # a video file's pace when it does not say its own
 JOIN_S = 0.5  # the wait for a feed's thread at shutdown; one still waiting on a stalled source is a daemon, left
@@ -26,9 +27,9 @@ def is_audio(source: str) -> bool:
     return source == "mic" or source.startswith("mic:") or Path(source).suffix.lower() == ".wav"
 
 
-def source_task(source: str) -> str:
-    """The task whose model a live source feeds."""
-    return "commands" if is_audio(source) else "detect"
+def source_feed(source: str) -> Feed:
+    """What a live source gives: audio (a microphone, a WAV file) or video (anything else)."""
+    return Feed.AUDIO if is_audio(source) else Feed.VIDEO
 
 
 def is_file(source: str) -> bool:
@@ -194,46 +195,43 @@ def describe_sources(options) -> list[str]:
     """A line per live source of ``options``: what it is and, for a file, whether it starts again at its end."""
     lines = []
     for source in options.source:
-        task = source_task(source)
+        feed = source_feed(source).value
         if not is_file(source):
-            lines.append(f"live source {source} -> {task}")
+            lines.append(f"live source {source} -> {feed}")
         else:
             how = "a file, played once (--once)" if options.once else \
                 "a file: it starts again at its end (--once plays it once)"
-            lines.append(f"live source {source} -> {task}, {how}")
+            lines.append(f"live source {source} -> {feed}, {how}")
     return lines
 
 
 class Feeds:
-    """The live sources of ``options.source``, each on the served model of its kind (started with the server)."""
+    """The live sources of ``options.source``, each on the served model whose task's runtime takes what the source
+    gives (``registry.Feed``), started with the server."""
 
     def __init__(self, served: list, options):
         self.video: VideoFeed | None = None
         self.audio: AudioFeed | None = None
         self._plan = []
-        from edgeward.runtime.serve.models import one_of
+        from edgeward.runtime.serve.models import fed_by
 
         for source in options.source:
-            task = source_task(source)
-            model = one_of(served, task, None, f"--source {source}")
-            self._plan.append((task, source, model.model.source))
-        kinds = [t for t, _, _ in self._plan]
+            feed = source_feed(source)
+            self._plan.append((feed, source, fed_by(served, feed, f"--source {source}").model))
+        kinds = [f for f, _, _ in self._plan]
         if len(set(kinds)) != len(kinds):
             raise InputError("--source: expected at most one video and one audio source, got " + ", ".join(options.source))
         self.options = options
 
     def start(self) -> None:
-        from edgeward.runtime.commands import CommandRecognizer
-        from edgeward.runtime.detect import Detector
-
         o = self.options
-        for task, source, path in self._plan:  # their own model instances: LiteRT interpreters are not thread-safe
-            if task == "detect":
-                self.video = VideoFeed(Detector.from_file(path, device=o.device, threads=o.threads, options=o.detector), source,
-                                       pace_files=o.pace_files, once=o.once)
+        for feed, source, model in self._plan:  # their own model instances: LiteRT interpreters are not thread-safe
+            cls = runtime_class(model.manifest.task)
+            runtime = cls.from_file(model.source, device=o.device, threads=o.threads, options=o.runtime_options(cls))
+            if feed is Feed.VIDEO:
+                self.video = VideoFeed(runtime, source, pace_files=o.pace_files, once=o.once)
             else:
-                self.audio = AudioFeed(CommandRecognizer.from_file(path, device=o.device, threads=o.threads,
-                                                                   options=o.recognizer), source, once=o.once)
+                self.audio = AudioFeed(runtime, source, once=o.once)
 
     def need_video(self) -> VideoFeed:
         if self.video is None:

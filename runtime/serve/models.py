@@ -97,3 +97,14 @@ def one_of(served: list[Served], task: str, name: str | None, who: str = "this s
         raise InputError(f"{who}: {'no' if not found else 'more than one'} {what} among the served models "
                          f"({', '.join(s.name for s in served)}){hint}")
     return found[0]
+
+
+def fed_by(served: list[Served], feed, who: str) -> Served:
+    """The one served model whose task's runtime takes ``feed`` (a ``registry.Feed``): a live source's model."""
+    from edgeward.runtime.registry import feeds
+
+    found = [s for s in served if feed in feeds(s.model.manifest.task)]
+    if len(found) != 1:
+        raise InputError(f"{who}: {'no' if not found else 'more than one'} served model takes {feed.value} "
+                         f"(served: {', '.join(f'{s.name} ({s.model.manifest.task})' for s in served)})")
+    return found[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from edgeward.core.config import at_least, check, option
 from edgeward.runtime.commands import RecognizerOptions
@@ -31,6 +31,11 @@ class ServeOptions:
     threads: int | None = option(None, "threads per model (default: the profile's)")
     detector: DetectorOptions = option(factory=DetectorOptions)  # the video source's detector
     recognizer: RecognizerOptions = option(factory=RecognizerOptions)  # the audio source's recognizer
+
+    def runtime_options(self, cls):
+        """The options given for a task runtime class (its ``options_type``), or its defaults."""
+        given = [getattr(self, f.name) for f in fields(self) if isinstance(getattr(self, f.name), cls.options_type)]
+        return given[0] if given else cls.options_type()
 
     def __post_init__(self):
         at_least(self, 1, "max_batch", "max_queue")
