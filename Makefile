@@ -14,13 +14,21 @@ APT_PACKAGES := espeak-ng libportaudio2 chromium chromium-driver $(FONT_PACKAGES
 # (devices/emulators.py); without its recommends, which would register binfmt handlers on the host
 APT_NO_RECOMMENDS := qemu-user
 
-.PHONY: demo test install system-deps emulators models bench bench-commands ablate-commands zoo bench-detect bench-classify bench-serve bench-batch fuzz soak audit arm64-check clean
+.PHONY: demo test test-full test-all install system-deps emulators models bench bench-commands ablate-commands zoo bench-detect bench-classify bench-serve bench-batch fuzz soak audit arm64-check clean
 
 demo: install
 	$(VENV)/bin/edgeward demo --out runs/demo
 
+# The tests in two tiers: `make test` (what a newcomer runs, about 5 minutes: every layer end to end on tiny models)
+# and `make test-full` (the rest: the tests that train models which must really learn, the article's zoo, the demo);
+# `make test-all` runs both, as CI does.
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not full"
+
+test-full: install
+	$(PY) -m pytest -q -m full
+
+test-all: test test-full
 
 bench: install
 	$(VENV)/bin/edgeward bench runs/demo/fraud

@@ -165,6 +165,7 @@ def test_the_wheel_ships_the_catalogue(tmp_path):
     assert "edgeward/train/commands/english_words.txt" in names  # `data commands` draws `_unknown_` from it
 
 
+@pytest.mark.full  # the released models measured on fresh data: `make test-full`
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_shipped_model_scores_on_fresh_data(name, tmp_path):
     """Each released file loads, carries complete release notes and a valid seal, and scores its released metrics

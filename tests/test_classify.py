@@ -139,6 +139,7 @@ def test_cli_runs_on_a_folder_a_video_and_one_image(classify_run, objects_data, 
     assert capsys.readouterr().out.startswith("a.png: ")
 
 
+@pytest.mark.full  # pruning and QAT of a classifier: `make test-full` (test_compress_export keeps compression in `make test`)
 def test_compression_and_export_of_the_compressed_model(classify_run, capsys):
     assert main(["compress", str(classify_run), "--sparsity", "0.5", "--qat", "--prune-epochs", "1", "--qat-epochs", "1"]) == 0
     assert "pruned-qat top1" in capsys.readouterr().out

@@ -19,7 +19,8 @@ from edgeward.train.commands.vocabulary import (
 )
 from edgeward.train.commands.voices import espeak_available, festival_available
 
-pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed (make install adds it)")
+pytestmark = [pytest.mark.full,  # models trained until they hear their words: `make test-full`
+              pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed (make install adds it)")]
 PHRASES = ("lights on", "lights off", "open")
 
 

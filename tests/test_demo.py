@@ -13,6 +13,8 @@ from edgeward.tasks.detect.demo import DetectDemo
 from edgeward.tasks.fraud.demo import FraudDemo
 from edgeward.train.commands.data import espeak_available
 
+pytestmark = pytest.mark.full  # the demo's whole flow: `make test-full`
+
 
 @pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed (make install adds it)")
 def test_the_demo_runs_every_step_and_reports_each_application(tmp_path):

@@ -23,6 +23,8 @@ from hypothesis import strategies as st  # noqa: E402
 
 from edgeward.core.errors import EdgewardError  # noqa: E402
 
+pytestmark = pytest.mark.full  # a short budget of every fuzzer: `make test-full` (`make fuzz` runs the long one)
+
 EXAMPLES = int(os.environ.get("EDGEWARD_FUZZ_EXAMPLES", "150"))
 fuzz = settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),

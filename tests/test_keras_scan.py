@@ -119,6 +119,7 @@ def test_the_scanner_reads_json_as_keras_does():
         decode_config('{"class_name": "Lam', "cut.h5")
 
 
+@pytest.mark.full  # writes a large archive: `make test-full`
 def test_a_keras_zip_bomb_is_refused_before_inflating(tmp_path, capsys):
     from edgeward.core.keras_env import tf_keras
 
