@@ -227,7 +227,7 @@ class Feeds:
         o = self.options
         for feed, source, model in self._plan:  # their own model instances: LiteRT interpreters are not thread-safe
             cls = runtime_class(model.manifest.task)
-            runtime = cls.from_file(model.source, device=o.device, threads=o.threads, options=o.runtime_options(cls))
+            runtime = cls.from_file(model.source, device=o.device, threads=o.threads, **o.runtime_options(cls))
             if feed is Feed.VIDEO:
                 self.video = VideoFeed(runtime, source, pace_files=o.pace_files, once=o.once)
             else:

@@ -33,9 +33,12 @@ class ServeOptions:
     recognizer: RecognizerOptions = option(factory=RecognizerOptions)  # the audio source's recognizer
 
     def runtime_options(self, cls):
-        """The options given for a task runtime class (its ``options_type``), or its defaults."""
+        """``from_file``'s keyword arguments for a task runtime class: the options given for its ``options_type``, or
+        its defaults; none for a class without options."""
+        if cls.options_type is None:
+            return {}
         given = [getattr(self, f.name) for f in fields(self) if isinstance(getattr(self, f.name), cls.options_type)]
-        return given[0] if given else cls.options_type()
+        return {"options": given[0] if given else cls.options_type()}
 
     def __post_init__(self):
         at_least(self, 1, "max_batch", "max_queue")
