@@ -3,8 +3,54 @@ tiny detection and voice-commands runs (far too short-trained to be good: they t
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+from typing import Callable
+
 import numpy as np
 import pytest
+
+
+def built_once(factory, name: str, build: Callable[[Path], None]) -> Path:
+    """``build(path)`` run once per test session, also when pytest-xdist runs the tests in several workers: the first
+    worker to need it builds it under a lock in the folder all workers share, and every worker gets its own copy
+    (tests may change what they are given, as they may in one process)."""
+    here = factory.mktemp(name) / name
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        build(here)
+        return here
+    from filelock import FileLock
+
+    shared = factory.getbasetemp().parent / "built-once"
+    shared.mkdir(exist_ok=True)
+    with FileLock(str(shared / f"{name}.lock")):
+        if not (shared / f"{name}.done").exists():
+            shutil.rmtree(shared / name, ignore_errors=True)  # what a worker that failed left
+            build(shared / name)  # in place: a run's records may name their own folder
+            (shared / f"{name}.done").touch()
+    shutil.copytree(shared / name, here, symlinks=True)
+    return here
+
+
+# With pytest-xdist, each worker builds its share of the session's runs at once, side by side, rather than each
+# waiting for the one another worker is building when its first test needs it.
+SHARES = (("detect_run",), ("commands_run", "fraud_run"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _build_shares(request):
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker or count < 2:
+        return
+    share = [name for i, names in enumerate(SHARES) if i % count == int(worker.removeprefix("gw")) for name in names]
+    for name in share:
+        if any(name in item.fixturenames for item in request.session.items):  # the run needs it
+            try:
+                request.getfixturevalue(name)
+            except pytest.skip.Exception:  # espeak-ng missing: the tests that need it say so themselves
+                pass
 
 
 @pytest.fixture(scope="session")
@@ -12,9 +58,11 @@ def fraud_csv(tmp_path_factory):
     from edgeward.train.fraud.config import FraudSimConfig
     from edgeward.train.fraud.data import write_fraud_csv
 
-    path = tmp_path_factory.mktemp("data") / "tx.csv"
-    write_fraud_csv(path, FraudSimConfig(rows=12_000, days=40, seed=3, card_compromise_per_day=2.0))
-    return path
+    def build(out: Path) -> None:
+        out.mkdir()
+        write_fraud_csv(out / "tx.csv", FraudSimConfig(rows=12_000, days=40, seed=3, card_compromise_per_day=2.0))
+
+    return built_once(tmp_path_factory, "fraud-data", build) / "tx.csv"
 
 
 @pytest.fixture(scope="session")
@@ -24,10 +72,11 @@ def fraud_run(fraud_csv, tmp_path_factory):
     from edgeward.train.fraud.config import FraudTrainConfig
     from edgeward.train.fraud.training import train_fraud
 
-    run = tmp_path_factory.mktemp("run")
-    train_fraud(fraud_csv, run, FraudTrainConfig(label="is_fraud", epochs=3, hidden=(16,), patience=3))
-    export_run(run)
-    return run
+    def build(run: Path) -> None:
+        train_fraud(fraud_csv, run, FraudTrainConfig(label="is_fraud", epochs=3, hidden=(16,), patience=3))
+        export_run(run)
+
+    return built_once(tmp_path_factory, "fraud-run", build)
 
 
 @pytest.fixture(scope="session")
@@ -39,9 +88,10 @@ def fraud_model(fraud_run):
 def detect_data(tmp_path_factory):
     from edgeward.app.cli import main
 
-    out = tmp_path_factory.mktemp("detect") / "data"
-    assert main(["data", "detect", str(out), "--images", "24", "--holdout", "8", "--video-seconds", "1"]) == 0
-    return out
+    def build(out: Path) -> None:
+        assert main(["data", "detect", str(out), "--images", "24", "--holdout", "8", "--video-seconds", "1"]) == 0
+
+    return built_once(tmp_path_factory, "detect-data", build)
 
 
 @pytest.fixture(scope="session")
@@ -50,39 +100,43 @@ def detect_run(detect_data, tmp_path_factory):
     from edgeward.train.detect.config import DetectorShape, DetectTrainConfig
     from edgeward.train.detect.training import train_detect
 
-    run = tmp_path_factory.mktemp("detect") / "run"
-    shape = DetectorShape(size=160)  # half size: faster, and test_detect_train checks that it travels to the manifest
-    train_detect(detect_data, run, DetectTrainConfig(epochs=2, batch_size=8, shape=shape, eval_every=1))
-    assert main(["export", str(run), "--format", "all", "--precision", "fp32,int8", "--max-drop", "100"]) == 0
-    return run
+    def build(run: Path) -> None:
+        shape = DetectorShape(size=160)  # half size: faster, and test_detect_train checks that it reaches the manifest
+        train_detect(detect_data, run, DetectTrainConfig(epochs=2, batch_size=8, shape=shape, eval_every=1))
+        assert main(["export", str(run), "--format", "all", "--precision", "fp32,int8", "--max-drop", "100"]) == 0
+
+    return built_once(tmp_path_factory, "detect-run", build)
 
 
 @pytest.fixture(scope="session")
 def commands_data(tmp_path_factory):
     from edgeward.app.cli import main
+    from edgeward.runtime.audio_io import write_wav
     from edgeward.train.commands.data import espeak_available
 
     if not espeak_available():
         pytest.skip("espeak-ng is not installed (make install adds it)")
-    out = tmp_path_factory.mktemp("commands") / "data"
-    assert main(["data", "commands", str(out), "--per-class", "16", "--stream-minutes", "0.5",
-                 "--val-stream-minutes", "0.25", "--train-stream-minutes", "0.25"]) == 0
-    return out
+
+    def build(out: Path) -> None:
+        assert main(["data", "commands", str(out), "--per-class", "16", "--stream-minutes", "0.5",
+                     "--val-stream-minutes", "0.25", "--train-stream-minutes", "0.25"]) == 0
+        # a background recording, as Speech Commands ships them: training mixes slices of it into the clips
+        write_wav(out / "_background_noise_" / "tap.wav", np.random.default_rng(0).normal(size=32000) * 0.1, 16000)
+
+    return built_once(tmp_path_factory, "commands-data", build)
 
 
 @pytest.fixture(scope="session")
 def commands_run(commands_data, tmp_path_factory):
     from edgeward.app.cli import main
-    from edgeward.runtime.audio_io import write_wav
     from edgeward.train.commands.config import CommandsTrainConfig
     from edgeward.train.commands.training import train_commands
 
-    run = tmp_path_factory.mktemp("commands") / "run"
-    # a background recording, as Speech Commands ships them: training mixes slices of it into the clips
-    write_wav(commands_data / "_background_noise_" / "tap.wav", np.random.default_rng(0).normal(size=32000) * 0.1, 16000)
-    train_commands(commands_data, run, CommandsTrainConfig(epochs=3, filters=16, blocks=2))  # block 1 dilated: exported too
-    assert main(["export", str(run), "--format", "all", "--precision", "fp32,int8", "--max-drop", "100"]) == 0
-    return run
+    def build(run: Path) -> None:
+        train_commands(commands_data, run, CommandsTrainConfig(epochs=3, filters=16, blocks=2))  # block 1 dilated
+        assert main(["export", str(run), "--format", "all", "--precision", "fp32,int8", "--max-drop", "100"]) == 0
+
+    return built_once(tmp_path_factory, "commands-run", build)
 
 
 def write_creditcard_csv(path, rows: int = 3000, seed: int = 0, fraud_rate: float = 0.02) -> None:

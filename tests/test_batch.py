@@ -31,6 +31,15 @@ def damaged(fraud_csv, fraud_model, tmp_path_factory):
     return root, frame, features
 
 
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray instance for this module's tests (starting one takes seconds)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
 def _sorted(folder) -> pd.DataFrame:
     """The rows of a folder of Parquet parts in tx_id order (the ids' number: text in a Parquet input of text)."""
     return pd.read_parquet(folder).sort_values("tx_id", key=lambda ids: ids.astype("int64")).reset_index(drop=True)
@@ -82,17 +91,12 @@ def test_passed_through_columns_get_the_types_score_gives_them(damaged, fraud_mo
     assert rejects["tx_id"].dtype == np.int64 and len(rejects) == 5
 
 
-def test_ray_gives_the_same_bytes_as_local(damaged, fraud_model, released_fraud, tmp_path):
-    ray = pytest.importorskip("ray")
+def test_ray_gives_the_same_bytes_as_local(damaged, fraud_model, released_fraud, local_ray, tmp_path):
     root, frame, _ = damaged
     local = run_batch(str(fraud_model), str(root / "a.csv"), tmp_path / "local")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        remote = run_batch(str(fraud_model), str(root / "a.csv"), tmp_path / "ray", BatchOptions(engine="ray", batch_rows=3000))
-        # a released name works on Ray as it does in process (Ray's workers run in another folder)
-        named = run_batch("fraud-sim", str(root / "a.csv"), tmp_path / "named", BatchOptions(engine="ray", batch_rows=3000))
-    finally:
-        ray.shutdown()
+    remote = run_batch(str(fraud_model), str(root / "a.csv"), tmp_path / "ray", BatchOptions(engine="ray", batch_rows=3000))
+    # a released name works on Ray as it does in process (Ray's workers run in another folder)
+    named = run_batch("fraud-sim", str(root / "a.csv"), tmp_path / "named", BatchOptions(engine="ray", batch_rows=3000))
     assert _sorted(tmp_path / "named" / "scores").equals(_sorted(tmp_path / "ray" / "scores")) and named.rows == remote.rows
     assert (remote.rows, remote.scored, remote.rejected, remote.flagged) == (local.rows, local.scored, local.rejected,
                                                                               local.flagged)
@@ -119,9 +123,8 @@ def test_bad_inputs_are_one_line(damaged, fraud_model, tmp_path, capsys):
     assert "holds scores already" in capsys.readouterr().err
 
 
-def test_an_image_folder_with_a_detector_in_process_and_on_ray(detect_run, detect_data, tmp_path):
+def test_an_image_folder_with_a_detector_in_process_and_on_ray(detect_run, detect_data, local_ray, tmp_path):
     """Each image detected (JSON detections, a count); a damaged file rejected with its reason; Ray gives the same."""
-    ray = pytest.importorskip("ray")
     folder = tmp_path / "images"
     shutil.copytree(detect_data / "images" / "test", folder)
     (folder / "zz-broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
@@ -135,11 +138,7 @@ def test_an_image_folder_with_a_detector_in_process_and_on_ray(detect_run, detec
     scores = pd.read_parquet(tmp_path / "local" / "scores").sort_values("path").reset_index(drop=True)
     assert set(scores.columns) == {"path", "detections", "count", "flag"}
     assert all(len(json.loads(d)) == n for d, n in zip(scores["detections"], scores["count"]))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        remote = run_batch(model, str(folder), tmp_path / "ray", BatchOptions(engine="ray", batch_rows=3))
-    finally:
-        ray.shutdown()
+    remote = run_batch(model, str(folder), tmp_path / "ray", BatchOptions(engine="ray", batch_rows=3))
     assert (remote.rows, remote.rejected) == (local.rows, local.rejected)
     other = pd.read_parquet(tmp_path / "ray" / "scores").sort_values("path").reset_index(drop=True)
     assert other["detections"].tolist() == scores["detections"].tolist()

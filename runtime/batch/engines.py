@@ -40,7 +40,7 @@ class _Writer:
 
 def run_ray(model, source, out: Path, options, progress: bool):
     ray = require("ray", "ray")
-    if options.address and not ray.is_initialized():
+    if options.address:  # said at once, also where this process has a Ray instance already
         reachable(options.address)
     if not ray.is_initialized():  # a local instance: a CPU per actor, and one to read and write
         ray.init(address=options.address, num_cpus=None if options.address else options.workers + 1,
