@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 PAD_VALUE = 114  # letterbox padding grey, as in YOLO
+INPUT_SCALE = np.float32(1 / 255)  # uint8 pixels -> the models' 0-1 inputs
+NMS_MATRIX_MAX = 1024  # up to this many candidates, NMS computes every pair's IoU at once (8 MiB at most)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -35,6 +37,18 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, classes: np
         offset = (np.asarray(classes, dtype=np.float64) * span)[:, None]
         boxes = boxes + offset
     order = np.argsort(-scores, kind="stable")
+    if order.size <= NMS_MATRIX_MAX:  # every pair's IoU at once, then the same greedy pass over a boolean matrix
+        overlaps = iou_matrix(boxes[order], boxes[order]) > iou_threshold
+        suppressed = np.zeros(order.size, dtype=bool)
+        keep = []
+        for i in range(order.size):
+            if suppressed[i]:
+                continue
+            keep.append(order[i])
+            if max_detections is not None and len(keep) >= max_detections:
+                break
+            suppressed |= overlaps[i]
+        return np.asarray(keep, dtype=np.int64)
     keep = []
     while order.size:
         i = order[0]
@@ -87,9 +101,14 @@ def decode_yolo(output: np.ndarray, score_threshold: float, iou_threshold: float
     if objectness:
         rows = out
         cls_scores = rows[:, 5:] * rows[:, 4:5]
-    else:
-        rows = out.T  # v8: (4 + C, N) -> (N, 4 + C)
-        cls_scores = rows[:, 4:]
+    else:  # v8: (4 + C, N); the best class of a candidate only where its best score passes (most do not)
+        best = out[4:].max(axis=0)
+        index = np.flatnonzero(best >= score_threshold)
+        classes, scores = out[4:, index].argmax(axis=0), best[index]
+        cx, cy, w, h = (out[i, index] for i in range(4))
+        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+        keep = nms(boxes, scores, iou_threshold, classes, max_detections)
+        return boxes[keep], scores[keep], classes[keep]
     classes = cls_scores.argmax(axis=1)
     scores = cls_scores[np.arange(len(rows)), classes]
     mask = scores >= score_threshold
@@ -136,20 +155,48 @@ def decode_centernet(output: np.ndarray, size: int, score_threshold: float, iou_
 def letterbox_image(image: np.ndarray, size: int, bgr: bool = True) -> tuple[np.ndarray, Letterbox]:
     """An (H, W, 3) uint8 image scaled to fit ``size`` x ``size``, centred on grey 114, as RGB uint8;
     and the mapping back to source pixels. Training and the runtime ``Detector`` both use this."""
+    resized, lb, x0, y0 = _fitted(image, size)
+    nh, nw = resized.shape[:2]
+    canvas = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)
+    canvas[y0:y0 + nh, x0:x0 + nw] = resized[:, :, ::-1] if bgr else resized
+    return canvas, lb
+
+
+def _fitted(image: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox, int, int]:
+    """The image scaled to fit ``size`` x ``size``, the mapping back, and where it goes (left, top)."""
     import cv2
 
     h, w = image.shape[:2]
     lb = Letterbox.fit(w, h, size)
     nw, nh = max(1, round(w * lb.scale)), max(1, round(h * lb.scale))  # a 5000 x 2 image keeps a pixel's width
-    canvas = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)
     x0, y0 = int(round(lb.pad_x - 0.1)), int(round(lb.pad_y - 0.1))
     # bit-exact bilinear: OpenCV's INTER_LINEAR rounds differently on aarch64, and a trained detector's scores follow
     # the pixels; the exact variant gives the same pixels everywhere (docs/decisions.md)
     resized = image if (nw, nh) == (w, h) else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR_EXACT)
-    canvas[y0:y0 + nh, x0:x0 + nw] = resized[:, :, ::-1] if bgr else resized
-    return canvas, Letterbox(lb.scale, float(x0), float(y0), w, h)
+    return resized, Letterbox(lb.scale, float(x0), float(y0), w, h), x0, y0
 
 
 def to_input(canvas: np.ndarray) -> np.ndarray:
     """uint8 RGB (..., H, W, 3) -> float32 0-1, the model's input scaling."""
-    return np.asarray(canvas, dtype=np.float32) * np.float32(1 / 255)
+    return np.asarray(canvas, dtype=np.float32) * INPUT_SCALE
+
+
+def letterbox_input(image: np.ndarray, size: int, bgr: bool = True, nchw: bool = True,
+                    out: np.ndarray | None = None) -> tuple[np.ndarray, Letterbox]:
+    """The model input of an (H, W, 3) uint8 image in one pass: the very values of
+    ``to_input(letterbox_image(image, size, bgr))`` (a test keeps them equal, so that training and the runtime
+    share one preprocessing), laid out (1, 3, size, size) with ``nchw``, else (1, size, size, 3). Written into
+    ``out`` when it has that shape (a buffer reused from frame to frame: no allocation, no page faults)."""
+    resized, lb, x0, y0 = _fitted(image, size)
+    nh, nw = resized.shape[:2]
+    shape = (1, 3, size, size) if nchw else (1, size, size, 3)
+    if out is None or out.shape != shape or out.dtype != np.float32:
+        out = np.empty(shape, dtype=np.float32)
+    plane = out[0] if nchw else np.moveaxis(out[0], 2, 0)  # (3, size, size) views either way
+    pad = np.float32(PAD_VALUE) * INPUT_SCALE
+    for strip in (plane[:, :y0], plane[:, y0 + nh:], plane[:, y0:y0 + nh, :x0], plane[:, y0:y0 + nh, x0 + nw:]):
+        strip.fill(pad)  # the border only: the image covers the rest
+    for channel in range(3):
+        source = resized[:, :, 2 - channel if bgr else channel]
+        np.multiply(source, INPUT_SCALE, out=plane[channel, y0:y0 + nh, x0:x0 + nw], dtype=np.float32)
+    return out, lb

@@ -16,6 +16,7 @@ from edgeward.runtime.detect_post import (
     decode_yolo,
     iou_matrix,
     letterbox_image,
+    letterbox_input,
     nms,
     to_input,
 )
@@ -180,3 +181,65 @@ def test_f1_threshold_picks_the_score_that_separates_right_from_wrong():
     assert best == {"threshold": 0.8, "precision": 1.0, "recall": 1.0, "f1": 1.0}
     low = f1_at(truth, predicted, 0.3)  # a stray box and a duplicate join in
     assert low["precision"] == 0.5 and low["recall"] == 1.0
+
+
+def _reference_nms(boxes, scores, iou_threshold, classes=None, max_detections=None):
+    """Greedy NMS one box at a time, as it was written first: the vectorised one must keep the very same boxes."""
+    boxes, scores = np.asarray(boxes, dtype=np.float64).reshape(-1, 4), np.asarray(scores, dtype=np.float64)
+    if classes is not None:
+        span = boxes.max(initial=0.0) - min(boxes.min(initial=0.0), 0.0) + 1.0
+        boxes = boxes + (np.asarray(classes, dtype=np.float64) * span)[:, None]
+    order, keep = np.argsort(-scores, kind="stable"), []
+    while order.size:
+        keep.append(order[0])
+        if max_detections is not None and len(keep) >= max_detections:
+            break
+        order = order[1:][iou_matrix(boxes[order[0]:order[0] + 1], boxes[order[1:]])[0] <= iou_threshold]
+    return np.asarray(keep, dtype=np.int64)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 300, 1500])  # 1,500: above NMS_MATRIX_MAX, the one-by-one path
+def test_nms_keeps_what_greedy_nms_keeps(n):
+    rng = np.random.default_rng(n)
+    xy = rng.uniform(0, 200, (n, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(5, 60, (n, 2))], axis=1)
+    scores = rng.choice([0.3, 0.5, 0.7, 0.9], n) if n > 1 else rng.uniform(0, 1, n)  # ties: the order must hold
+    classes = rng.integers(0, 3, n)
+    for iou, cls, most in ((0.45, classes, None), (0.3, None, 5), (0.7, classes, 10 ** 9)):
+        assert nms(boxes, scores, iou, cls, most).tolist() == _reference_nms(boxes, scores, iou, cls, most).tolist()
+
+
+def test_a_yolov8_head_decodes_as_the_whole_table_would():
+    """Only the candidates whose best class passes are looked at closely: the same boxes, scores and classes, in the
+    same order, as decoding every one of the 8,400 candidates."""
+    rng = np.random.default_rng(0)
+    out = np.zeros((1, 84, 8400), np.float32)
+    out[0, :2], out[0, 2:4] = rng.uniform(0, 640, (2, 8400)), rng.uniform(5, 100, (2, 8400))
+    out[0, 4:] = rng.uniform(0, 0.3, (80, 8400))
+    out[0, 4 + rng.integers(0, 80, 200), rng.choice(8400, 200, replace=False)] = 0.6  # ties across classes too
+    rows = out[0].T
+    classes = rows[:, 4:].argmax(axis=1)
+    scores = rows[:, 4:][np.arange(8400), classes]
+    mask = scores >= 0.25
+    cx, cy, w, h = (rows[mask, i] for i in range(4))
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+    keep = _reference_nms(boxes, scores[mask], 0.45, classes[mask], 100)
+    got = decode_yolo(out, 0.25, 0.45, 100)
+    assert np.array_equal(got[0], boxes[keep]) and np.array_equal(got[1], scores[mask][keep])
+    assert np.array_equal(got[2], classes[mask][keep])
+
+
+@pytest.mark.parametrize("shape", [(480, 640), (640, 480), (320, 320), (2, 700), (57, 33)])
+def test_the_model_input_in_one_pass_equals_the_letterbox_then_the_scaling(shape):
+    """``letterbox_input`` (the runtime's) gives the values training's ``to_input(letterbox_image(...))`` gives,
+    bit for bit, in either layout and colour order, also into a buffer a differently shaped frame used before."""
+    rng = np.random.default_rng(shape[0])
+    image = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    used = letterbox_input(rng.integers(0, 256, (300, 100, 3), dtype=np.uint8), 320)[0]  # other bands, other pixels
+    for bgr in (True, False):
+        canvas, lb = letterbox_image(image, 320, bgr)
+        expected = to_input(canvas)
+        for nchw, out in ((True, None), (True, used), (False, None)):
+            x, got = letterbox_input(image, 320, bgr, nchw, out)
+            assert x.dtype == np.float32 and x.flags.c_contiguous and got == lb
+            assert np.array_equal(x[0].transpose(1, 2, 0) if nchw else x[0], expected)

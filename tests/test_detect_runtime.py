@@ -165,3 +165,23 @@ def test_a_folder_of_only_unreadable_images_is_an_error_not_an_empty_run(tmp_pat
     (tmp_path / "b.jpg").write_bytes(b"not a picture")
     with LatestFrames(str(tmp_path)) as frames, pytest.raises(InputError, match="none of its 2 image"):
         list(frames.frames())
+
+
+def test_detect_gives_what_the_training_path_and_the_decoder_give(detect_data):
+    """The released detector's detections through ``Detector.detect`` (one-pass preprocessing into a reused buffer)
+    equal those of training's preprocessing, the bare model call and the decoder, frame after frame."""
+    from edgeward.runtime.detect_post import decode_centernet, letterbox_image, to_input
+    from edgeward.runtime.video import read_image
+
+    images = sorted((detect_data / "images" / "test").glob("*.jpg"))[:4]
+    with Detector.from_catalogue("digits", options=DetectorOptions(score_threshold=0.05)) as det:
+        for path in images + images[:1]:  # the first again: its buffer was used by other frames since
+            frame = read_image(path)
+            found = det.detect(frame)
+            canvas, lb = letterbox_image(frame, det.size)
+            x = to_input(canvas).transpose(2, 0, 1)[None] if det.nchw else to_input(canvas)[None]
+            head = det.model.run({det.model.input_names[0]: np.ascontiguousarray(x)})[det.model.output_names[0]]
+            o = det.options
+            boxes, scores, classes = decode_centernet(head, det.size, o.score_threshold, o.iou_threshold, o.max_detections)
+            assert found and [d.score for d in found] == scores.tolist() and [d.class_id for d in found] == classes.tolist()
+            assert np.abs(np.array([d.box for d in found]) - lb.to_source(boxes)).max() < 1e-4
