@@ -14,10 +14,16 @@ APT_PACKAGES := espeak-ng libportaudio2 chromium chromium-driver $(FONT_PACKAGES
 # (devices/emulators.py); without its recommends, which would register binfmt handlers on the host
 APT_NO_RECOMMENDS := qemu-user
 
-.PHONY: demo test test-full test-all install system-deps emulators models bench bench-commands ablate-commands zoo bench-detect bench-classify bench-serve bench-batch fuzz soak audit arm64-check clean
+.PHONY: demo demo-full test test-full test-all install system-deps emulators models bench bench-commands ablate-commands zoo bench-detect bench-pipeline gpu-check bench-classify bench-serve bench-batch fuzz soak audit arm64-check clean
 
+# The demo in two tiers: `make demo` (the released models on fresh data, then each task's quick flow: short
+# trainings, ONNX fp32 and int8, the runtime on new inputs) and `make demo-full` (each task's whole flow at its demo
+# sizes: compression, TFLite, full benchmarks).
 demo: install
 	$(VENV)/bin/edgeward demo --out runs/demo
+
+demo-full: install
+	$(VENV)/bin/edgeward demo --full --out runs/demo-full
 
 # The tests in two tiers: `make test` (what a newcomer runs, about 5 minutes: every layer end to end on tiny models)
 # and `make test-full` (the rest: the tests that train models which must really learn, the article's zoo, the demo);
@@ -34,7 +40,7 @@ test-full: install
 test-all: test test-full
 
 bench: install
-	$(VENV)/bin/edgeward bench runs/demo/fraud
+	$(VENV)/bin/edgeward bench runs/demo-full/fraud
 
 # The released models (models/, about an hour and a half on 2 cores): each rebuilt from scratch with its recipe,
 # measured by the runtime on data drawn afresh, and compared with the shipped files within the recipe's tolerance.
@@ -69,6 +75,16 @@ ablate-commands: install
 		--stream-minutes 0
 	$(PY) -m edgeward.tasks.commands.ablation --plain runs/ablation-data/plain --accented runs/ablation-data/accents \
 		--festival runs/ablation-data/festival --out runs/ablation
+
+# What a detection frame costs around the model, on one core: preprocessing of a 640x480 frame, post-processing of
+# 8,400 candidates, Detector.detect beside the bare session.run (a minute; docs/benchmarks.md).
+bench-pipeline: install
+	$(PY) -m edgeward.app.pipeline_bench --json runs/bench-pipeline.json
+
+# Detection on an NVIDIA GPU beside the bare call, IO binding and a CUDA graph (runs/gpu-check.json); without a CUDA
+# GPU it says so, measures the CPU pipeline instead and exits 0 (make test runs that path).
+gpu-check: install
+	$(PY) -m edgeward.app.gpu_check --out runs/gpu-check.json
 
 # The full-size detection benchmark (about an hour on 2 cores): docs/benchmarks.md's detection tables.
 bench-detect: install

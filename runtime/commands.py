@@ -77,6 +77,26 @@ class CommandRecognizer(ModelTask):
     task = TASK
     feeds = frozenset({Feed.AUDIO})
     options_type = RecognizerOptions
+    parity_feed = Feed.AUDIO  # a WAV file
+
+    @classmethod
+    def parity_results(cls, artifact: str, source: str) -> dict:
+        """The events heard in the WAV file ``source``, every command's threshold at 0 (a tiny test model decides
+        something on every window, so that the decisions have something to differ on)."""
+        from edgeward.runtime.audio_sources import WavSource
+
+        with cls.from_file(artifact, device="auto", threads=1) as probe:
+            labels = probe.labels
+        options = RecognizerOptions(thresholds={label: 0.0 for label in labels if label not in NOT_COMMANDS})
+        with cls.from_file(artifact, device="auto", threads=1, options=options) as rec, WavSource(source) as audio:
+            return {"events": [[e.label, e.start, e.score] for e in rec.stream(audio)]}
+
+    @staticmethod
+    def parity_compare(a: dict, b: dict, names: tuple[str, str]) -> tuple[float, list, str]:
+        ea, eb = [e[:2] for e in a["events"]], [e[:2] for e in b["events"]]
+        values = float(max((abs(x[2] - y[2]) for x, y in zip(a["events"], b["events"])), default=0.0)) if ea == eb else float("nan")
+        differ = [e for e in ea if e not in eb] + [e for e in eb if e not in ea]
+        return values, differ, f"{len(ea)} events on {names[0]}, {len(eb)} on {names[1]}, {len(differ)} differ"
 
     def __init__(self, model: Model, options: RecognizerOptions = RecognizerOptions()):
         manifest = model.manifest

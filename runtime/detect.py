@@ -13,6 +13,7 @@ source-image pixels.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from edgeward.core.errors import InputError, ManifestError, require
 from edgeward.core.manifest import Manifest, Provenance, TensorInfo
 from edgeward.devices import Profile
 from edgeward.runtime.darknet import YoloHead, decode_darknet
-from edgeward.runtime.detect_post import Letterbox, decode_centernet, decode_yolo, letterbox_image, to_input
+from edgeward.runtime.detect_post import Letterbox, decode_centernet, decode_yolo, letterbox_input
 from edgeward.runtime.model import Model, ModelSource, ModelTask, read_model_bytes
 from edgeward.runtime.registry import Feed
 
@@ -61,6 +62,33 @@ class Detector(ModelTask):
     options_type = DetectorOptions
     result_columns = ("detections", "count", "flag")  # an image's result (``image_result``): JSON, how many, any
     no_result = {"detections": "[]", "count": 0, "flag": False}  # an image that cannot be read (typed as a result)
+    # video frames decoded once, on the first machine, into a .npy file: two machines' decoders do not give the same
+    # pixels (``parity.decoded``), and the runtime is compared on the same inputs
+    parity_feed = Feed.VIDEO
+
+    @classmethod
+    def parity_results(cls, artifact: str, source: str) -> dict:
+        """Detections on the frames of ``source`` at score 0.05, and the raw head on every frame. An untrained
+        model's heat map is flat (every cell near one value): which cells are peaks, and which boxes survive NMS,
+        flips there on differences of 1e-7, so its detections at a floor of 0.001 differed between two machines whose
+        outputs agreed within 2e-7. At 0.05 such a model finds nothing and its raw outputs are compared; a trained
+        one (the released detector) has real peaks, and its decisions are compared."""
+        found, heads = [], []
+        options = DetectorOptions(score_threshold=0.05, max_detections=10)
+        with cls.from_file(artifact, device="auto", threads=1, options=options) as detector:
+            for number, frame in enumerate(np.load(source)):
+                found += [[number, d.label, d.score, *d.box] for d in detector.detect(frame)]
+                x, _ = detector.preprocess(frame)
+                heads.append(detector.model.run({detector.model.input_names[0]: x})[detector.model.output_names[0]])
+        return {"detections": found, "array:head_on_frames": np.concatenate(heads)}
+
+    @staticmethod
+    def parity_compare(a: dict, b: dict, names: tuple[str, str]) -> tuple[float, list, str]:
+        from edgeward.runtime.parity import match_detections
+
+        matched, differ = match_detections(a["detections"], b["detections"], names=names)
+        return (max(matched, default=0.0), differ,
+                f"{len(a['detections'])} detections on {names[0]}, {len(b['detections'])} on {names[1]}, {len(differ)} differ")
 
     def __init__(self, model: Model, options: DetectorOptions = DetectorOptions()):
         manifest = model.manifest
@@ -82,6 +110,7 @@ class Detector(ModelTask):
         if options.score_threshold is None:
             options = replace(options, score_threshold=float(manifest.thresholds.get("score", DEFAULT_SCORE)))
         self.model, self.options, self._input = model, options, model.input_names[0]
+        self._buffers = threading.local()  # detect()'s input buffer, reused frame after frame (one per thread)
         self._yolo = [YoloHead(tuple(map(tuple, h["anchors"])), int(h["classes"]), float(h.get("scale_xy", 1.0)))
                       for h in manifest.params.get("yolo", ())] if self.head == "darknet" else []
         self.timings: dict[str, float] = {}
@@ -140,16 +169,15 @@ class Detector(ModelTask):
         model.source = str(cfg)
         return cls(model, options)
 
-    def preprocess(self, image: np.ndarray, bgr: bool = True) -> tuple[np.ndarray, Letterbox]:
+    def preprocess(self, image: np.ndarray, bgr: bool = True, out: np.ndarray | None = None) -> tuple[np.ndarray, Letterbox]:
+        """The model input of one image (letterboxed, RGB, 0-1, the model's layout) and the mapping back to its
+        pixels; written into ``out`` when it has the input's shape."""
         require("cv2", "camera")
         if not isinstance(image, np.ndarray):
             raise InputError(f"image: expected a numpy array of (H, W, 3) uint8 pixels, got {type(image).__name__}")
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or 0 in image.shape:
             raise InputError(f"image: expected (H, W, 3) uint8 pixels, H and W above 0, got shape {image.shape} {image.dtype}")
-        canvas, lb = letterbox_image(image, self.size, bgr)
-        x = to_input(canvas)
-        x = x.transpose(2, 0, 1)[None] if self.nchw else x[None]
-        return np.ascontiguousarray(x), lb
+        return letterbox_input(image, self.size, bgr, self.nchw, out)
 
     def _decode(self, out: np.ndarray | list[np.ndarray], max_detections: int):
         o = self.options
@@ -171,7 +199,8 @@ class Detector(ModelTask):
     def detect(self, image: np.ndarray, bgr: bool = True) -> list[Detection]:
         """Detections in one image (OpenCV's BGR by default; ``bgr=False`` for RGB)."""
         t0 = time.perf_counter()
-        x, lb = self.preprocess(image, bgr)
+        x, lb = self.preprocess(image, bgr, getattr(self._buffers, "input", None))  # one input buffer per thread
+        self._buffers.input = x
         t1 = time.perf_counter()
         outs = self.model.run({self._input: x}, validate=False)
         out = [outs[n] for n in self.model.output_names] if self._yolo else outs[self.model.output_names[0]]

@@ -25,6 +25,29 @@ class FraudScorer(TabularClassifier):
 
     task = TASK
     feeds = frozenset({Feed.ROWS})
+    parity_feed = Feed.ROWS  # a CSV file of rows
+    serve_routes = {"score": "edgeward.runtime.serve.fraud:score"}  # POST /fraud/score: JSON rows in, scores out
+
+    @classmethod
+    def parity_results(cls, artifact: str, source: str) -> dict:
+        """Scores and flags of the rows of the CSV file ``source``, through ``score``'s CSV path."""
+        import csv
+        import tempfile
+        from pathlib import Path
+
+        from edgeward.runtime.csv_scoring import score_csv
+
+        with tempfile.TemporaryDirectory() as tmp, cls.from_file(artifact, device="auto", threads=1) as scorer:
+            summary = score_csv(scorer, source, Path(tmp) / "scores.csv")
+            with open(summary.scores_path, newline="") as f:
+                rows = list(csv.DictReader(f))
+        return {"scores": [float(r["score"]) for r in rows], "flags": [int(r["flag"]) for r in rows]}
+
+    @staticmethod
+    def parity_compare(a: dict, b: dict, names: tuple[str, str]) -> tuple[float, list, str]:
+        differ = [i for i, (x, y) in enumerate(zip(a["flags"], b["flags"])) if x != y]
+        values = float(np.abs(np.subtract(a["scores"], b["scores"])).max())
+        return values, differ, f"{len(a['flags'])} rows, {len(differ)} flags differ"
 
     def __init__(self, model: Model, threshold: float | None = None):
         if model.manifest.task != TASK:

@@ -219,6 +219,25 @@ class ModelTask:
     task: str  # the manifest task the class reads
     feeds: frozenset = frozenset()  # what it can be fed (``registry.Feed``): the services dispatch on it
     options_type: type | None = None  # the dataclass of ``from_file``'s ``options``, where the task has options
+    # the parity check across machines (``runtime/parity.py``): the kind of input it gives this task (None: the raw
+    # outputs are compared, nothing more), what the task makes of that input here (``parity_results``), and how
+    # two machines' results compare (``parity_compare``)
+    parity_feed = None
+    # routes of the task's own on the server (``edgeward serve``): PATH -> "module:function", mounted at POST
+    # /TASK/PATH; the function takes the served model and the request's body and returns (status, JSON answer)
+    serve_routes: dict[str, str] = {}
+
+    @classmethod
+    def parity_results(cls, artifact: str, source: str) -> dict:
+        """What the task makes of the check input ``source`` with ``artifact`` on this machine (JSON values; a key
+        ``array:NAME`` holds an array compared as raw outputs are)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def parity_compare(a: dict, b: dict, names: tuple[str, str]) -> tuple[float, list, str]:
+        """Two machines' ``parity_results`` side by side: the largest difference of values, the decisions that
+        differ, and one line that says so."""
+        raise NotImplementedError
 
     @classmethod
     def from_catalogue(cls, name: str | None = None, **options):

@@ -1,10 +1,11 @@
 """The same artifacts and inputs through each task's runtime, on whatever machine this runs on: the worker half of
 ``make arm64-check``, which runs it once on x86 and once on aarch64 under emulation and compares the two.
 
-For each artifact: its raw outputs on seeded inputs of its own input shapes, and what the task makes of real
-inputs: fraud scores and flags of a CSV through ``score``, command events on a WAV stream, detections on video
-frames. Decision thresholds are set low (commands 0, detection 0.05), so that the tiny test models decide
-something on every input and the decisions have something to differ on. Also: the device profile picked here, and
+For each artifact: its raw outputs on seeded inputs of its own input shapes, and what its task's runtime class
+makes of a real input of the kind it names (``parity_feed``, ``parity_results``: scores of CSV rows, events of a
+WAV stream, detections on video frames), with decision thresholds set low so that the tiny test models decide
+something (commands 0; detection 0.05, where an untrained detector finds nothing and the released one finds the
+digits); the class compares two machines' results (``parity_compare``). Also: the device profile picked here, and
 whether each arm64 profile's backend and providers work with this onnxruntime. ``compare`` sets two machines'
 results side by side.
 
@@ -13,15 +14,15 @@ results side by side.
 
 from __future__ import annotations
 
-import csv
 import json
 import platform
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from edgeward.runtime.registry import runtime_class
 
 PROFILES = ("arm64-cpu", "raspberry-pi-4", "raspberry-pi-5")
 FP32_TOLERANCE = 1e-5
@@ -39,51 +40,11 @@ def raw_outputs(artifact: str, seed: int = 0) -> dict[str, np.ndarray]:
         return model.run(feeds)
 
 
-def fraud_scores(artifact: str, rows_csv: str) -> dict:
-    from edgeward.runtime.csv_scoring import score_csv
-    from edgeward.runtime.fraud import FraudScorer
-
-    with tempfile.TemporaryDirectory() as tmp, FraudScorer.from_file(artifact, device="auto", threads=1) as scorer:
-        summary = score_csv(scorer, rows_csv, Path(tmp) / "scores.csv")
-        with open(summary.scores_path, newline="") as f:
-            rows = list(csv.DictReader(f))
-    return {"scores": [float(r["score"]) for r in rows], "flags": [int(r["flag"]) for r in rows]}
-
-
-def command_events(artifact: str, wav: str) -> dict:
-    from edgeward.runtime.audio_sources import WavSource
-    from edgeward.runtime.commands import NOT_COMMANDS, CommandRecognizer, RecognizerOptions
-
-    with CommandRecognizer.from_file(artifact, device="auto", threads=1) as probe:
-        labels = probe.labels
-    options = RecognizerOptions(thresholds={label: 0.0 for label in labels if label not in NOT_COMMANDS})
-    with CommandRecognizer.from_file(artifact, device="auto", threads=1, options=options) as rec, WavSource(wav) as audio:
-        return {"events": [[e.label, e.start, e.score] for e in rec.stream(audio)]}
-
-
-def detections(artifact: str, frames_npy: str) -> dict:
-    """Detections on frames decoded once, on x86 (``frames_npy``): the decoders of the two machines do not give the
-    same pixels (see ``decoded``), and the runtime is compared on the same inputs."""
-    from edgeward.runtime.detect import Detector, DetectorOptions
-
-    found, heads = [], []
-    options = DetectorOptions(score_threshold=0.001, max_detections=10)
-    with Detector.from_file(artifact, device="auto", threads=1, options=options) as detector:
-        for number, frame in enumerate(np.load(frames_npy)):
-            found += [[number, d.label, d.score, *d.box] for d in detector.detect(frame)]
-            x, _ = detector.preprocess(frame)
-            heads.append(detector.model.run({detector.model.input_names[0]: x})[detector.model.output_names[0]])
-    return {"detections": found, "array:head_on_frames": np.concatenate(heads)}
-
-
 def decoded(video: str, frames: int = 30) -> np.ndarray:
     """The first frames of a video file as this machine's OpenCV decodes them."""
     from edgeward.runtime.video import read_frames
 
     return np.stack(read_frames(video)[:frames])
-
-
-TASKS = {"fraud": fraud_scores, "commands": command_events, "detect": detections}
 
 
 def profiles_here(artifact: str) -> dict:
@@ -105,28 +66,6 @@ def profiles_here(artifact: str) -> dict:
     return result
 
 
-def compare_fraud(a: dict, b: dict, names: tuple[str, str]) -> tuple[float, list, str]:
-    differ = [i for i, (x, y) in enumerate(zip(a["flags"], b["flags"])) if x != y]
-    values = float(np.abs(np.subtract(a["scores"], b["scores"])).max())
-    return values, differ, f"{len(a['flags'])} rows, {len(differ)} flags differ"
-
-
-def compare_commands(a: dict, b: dict, names: tuple[str, str]) -> tuple[float, list, str]:
-    ea, eb = [e[:2] for e in a["events"]], [e[:2] for e in b["events"]]
-    values = float(max((abs(x[2] - y[2]) for x, y in zip(a["events"], b["events"])), default=0.0)) if ea == eb else float("nan")
-    differ = [e for e in ea if e not in eb] + [e for e in eb if e not in ea]
-    return values, differ, f"{len(ea)} events on {names[0]}, {len(eb)} on {names[1]}, {len(differ)} differ"
-
-
-def compare_detect(a: dict, b: dict, names: tuple[str, str]) -> tuple[float, list, str]:
-    matched, differ = match_detections(a["detections"], b["detections"], names=names)
-    return (max(matched, default=0.0), differ,
-            f"{len(a['detections'])} detections on {names[0]}, {len(b['detections'])} on {names[1]}, {len(differ)} differ")
-
-
-COMPARE = {"fraud": compare_fraud, "commands": compare_commands, "detect": compare_detect}
-
-
 def compare(x86: dict, arm: dict, x86_raw, arm_raw, names: tuple[str, str] = ("x86", "arm64")) -> list[dict]:
     """One row per artifact: the raw outputs' difference, and the task's own results compared (fp32: values within
     ``FP32_TOLERANCE`` and no decision differs; fp16 and int8: no decision differs, else each one is listed).
@@ -136,7 +75,7 @@ def compare(x86: dict, arm: dict, x86_raw, arm_raw, names: tuple[str, str] = ("x
         keys = [k for k in x86_raw.files if k.startswith(f"{i}:")]
         raw = max(float(np.abs(x86_raw[k].astype(np.float64) - arm_raw[k].astype(np.float64)).max()) for k in keys)
         row = {"task": a["task"], "artifact": a["name"], "int8": a["int8"], "raw_max_abs_diff": raw}
-        row["values"], differ, row["decisions"] = COMPARE[a["task"]](a, b, names)
+        row["values"], differ, row["decisions"] = runtime_class(a["task"]).parity_compare(a, b, names)
         row["differences"] = differ[:20]
         same_values = raw <= FP32_TOLERANCE and row["values"] <= FP32_TOLERANCE * 100  # scores as written: 6 decimals
         row["ok"] = not differ and (row["int8"] or same_values)
@@ -177,7 +116,7 @@ def run(spec: dict, out: Path) -> None:
     for i, item in enumerate(spec["artifacts"]):
         for name, value in raw_outputs(item["artifact"]).items():
             arrays[f"{i}:{name}"] = value
-        found = TASKS[item["task"]](item["artifact"], item["input"])
+        found = runtime_class(item["task"]).parity_results(item["artifact"], item["input"])
         arrays.update({f"{i}:{k}": found.pop(k) for k in [k for k in found if k.startswith("array:")]})
         results["artifacts"].append({**item, **found})
     out.write_text(json.dumps(results))

@@ -1,10 +1,11 @@
 """The task runtimes by ``manifest.task``, and what each can be fed.
 
-A service (batch, serve's live sources; the parity checks next) looks a model's runtime class up here by the
-task its manifest names and asks what it takes; it never branches on the name. A runtime class (a ``ModelTask``)
-says what it takes in ``feeds``; one that takes image files answers ``image_result(image)`` with the columns of
-``result_columns`` (``no_result`` for an image that cannot be read). A class's module is imported only when its task
-is looked up, so the registry stays light.
+A service (batch, serve, the parity check across machines) looks a model's runtime class up here by the task its
+manifest names and asks what it can do; it never branches on the name. A runtime class (a ``ModelTask``) says what
+it takes in ``feeds``; one that takes image files answers ``image_result(image)`` with the columns of
+``result_columns`` (``no_result`` for an image that cannot be read); ``serve_routes`` are its own server routes and
+``parity_feed``/``parity_results``/``parity_compare`` its part of the parity check. A class's module is imported
+only when its task is looked up, so the registry stays light.
 """
 
 from __future__ import annotations
@@ -42,6 +43,16 @@ def feeds(task: str) -> frozenset[Feed]:
     """What ``task``'s runtime takes (nothing for a task without one)."""
     cls = runtime_class(task)
     return cls.feeds if cls is not None else frozenset()
+
+
+def serve_routes() -> list[tuple[str, str, object]]:
+    """Every task's own server routes (its runtime class's ``serve_routes``): (task, path, handler)."""
+    routes = []
+    for task in RUNTIMES:
+        for path, target in runtime_class(task).serve_routes.items():
+            module, _, attr = target.partition(":")
+            routes.append((task, path, getattr(importlib.import_module(module), attr)))
+    return routes
 
 
 def fed(feed: Feed) -> tuple[str, ...]:

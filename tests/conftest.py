@@ -1,5 +1,6 @@
-"""Shared fixtures, each made once per session: a tiny simulated fraud run and a creditcard.csv-schema file, and
-tiny detection and voice-commands runs (far too short-trained to be good: they test the plumbing)."""
+"""Shared fixtures, each made once per session: the fraud, detection and voice-commands toy runs (each task spec's
+``toy``, built by ``edgeward.app.tiny_models`` as the soak and the arm64 check build theirs: far too short-trained
+to be good, they test the plumbing) and a creditcard.csv-schema file."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Callable
 
 import numpy as np
 import pytest
+
+from edgeward.app.tiny_models import toy_data, toy_run
 
 
 def built_once(factory, name: str, build: Callable[[Path], None]) -> Path:
@@ -55,28 +58,14 @@ def _build_shares(request):
 
 @pytest.fixture(scope="session")
 def fraud_csv(tmp_path_factory):
-    from edgeward.train.fraud.config import FraudSimConfig
-    from edgeward.train.fraud.data import write_fraud_csv
-
-    def build(out: Path) -> None:
-        out.mkdir()
-        write_fraud_csv(out / "tx.csv", FraudSimConfig(rows=12_000, days=40, seed=3, card_compromise_per_day=2.0))
-
-    return built_once(tmp_path_factory, "fraud-data", build) / "tx.csv"
+    return built_once(tmp_path_factory, "fraud-data", lambda out: toy_data("fraud", out, in_process=True)) / "data.csv"
 
 
 @pytest.fixture(scope="session")
 def fraud_run(fraud_csv, tmp_path_factory):
-    """A trained and exported fraud run directory (tiny: a few epochs)."""
-    from edgeward.export.engine import export_run
-    from edgeward.train.fraud.config import FraudTrainConfig
-    from edgeward.train.fraud.training import train_fraud
-
-    def build(run: Path) -> None:
-        train_fraud(fraud_csv, run, FraudTrainConfig(label="is_fraud", epochs=3, hidden=(16,), patience=3))
-        export_run(run)
-
-    return built_once(tmp_path_factory, "fraud-run", build)
+    """The fraud toy run (tiny: a few epochs), exported to fp32 ONNX only."""
+    fp32 = (("--format", "onnx", "--precision", "fp32"),)
+    return built_once(tmp_path_factory, "fraud-run", lambda run: toy_run("fraud", fraud_csv, run, fp32, in_process=True))
 
 
 @pytest.fixture(scope="session")
@@ -86,31 +75,17 @@ def fraud_model(fraud_run):
 
 @pytest.fixture(scope="session")
 def detect_data(tmp_path_factory):
-    from edgeward.app.cli import main
-
-    def build(out: Path) -> None:
-        assert main(["data", "detect", str(out), "--images", "24", "--holdout", "8", "--video-seconds", "1"]) == 0
-
-    return built_once(tmp_path_factory, "detect-data", build)
+    return built_once(tmp_path_factory, "detect-data", lambda out: toy_data("detect", out, in_process=True))
 
 
 @pytest.fixture(scope="session")
 def detect_run(detect_data, tmp_path_factory):
-    from edgeward.app.cli import main
-    from edgeward.train.detect.config import DetectorShape, DetectTrainConfig
-    from edgeward.train.detect.training import train_detect
-
-    def build(run: Path) -> None:
-        shape = DetectorShape(size=160)  # half size: faster, and test_detect_train checks that it reaches the manifest
-        train_detect(detect_data, run, DetectTrainConfig(epochs=2, batch_size=8, shape=shape, eval_every=1))
-        assert main(["export", str(run), "--format", "all", "--precision", "fp32,int8", "--max-drop", "100"]) == 0
-
-    return built_once(tmp_path_factory, "detect-run", build)
+    """The detection toy run: exported in every format, fp32 and int8."""
+    return built_once(tmp_path_factory, "detect-run", lambda run: toy_run("detect", detect_data, run, in_process=True))
 
 
 @pytest.fixture(scope="session")
 def commands_data(tmp_path_factory):
-    from edgeward.app.cli import main
     from edgeward.runtime.audio_io import write_wav
     from edgeward.train.commands.data import espeak_available
 
@@ -118,8 +93,7 @@ def commands_data(tmp_path_factory):
         pytest.skip("espeak-ng is not installed (make install adds it)")
 
     def build(out: Path) -> None:
-        assert main(["data", "commands", str(out), "--per-class", "16", "--stream-minutes", "0.5",
-                     "--val-stream-minutes", "0.25", "--train-stream-minutes", "0.25"]) == 0
+        toy_data("commands", out, in_process=True)
         # a background recording, as Speech Commands ships them: training mixes slices of it into the clips
         write_wav(out / "_background_noise_" / "tap.wav", np.random.default_rng(0).normal(size=32000) * 0.1, 16000)
 
@@ -128,15 +102,8 @@ def commands_data(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def commands_run(commands_data, tmp_path_factory):
-    from edgeward.app.cli import main
-    from edgeward.train.commands.config import CommandsTrainConfig
-    from edgeward.train.commands.training import train_commands
-
-    def build(run: Path) -> None:
-        train_commands(commands_data, run, CommandsTrainConfig(epochs=3, filters=16, blocks=2))  # block 1 dilated
-        assert main(["export", str(run), "--format", "all", "--precision", "fp32,int8", "--max-drop", "100"]) == 0
-
-    return built_once(tmp_path_factory, "commands-run", build)
+    """The voice-commands toy run: exported in every format, fp32 and int8."""
+    return built_once(tmp_path_factory, "commands-run", lambda run: toy_run("commands", commands_data, run, in_process=True))
 
 
 def write_creditcard_csv(path, rows: int = 3000, seed: int = 0, fraud_rate: float = 0.02) -> None:

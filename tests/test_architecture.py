@@ -92,22 +92,50 @@ def _imports_of(node) -> list[str]:
     return [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
 
 
-def test_no_task_name_is_compared_outside_the_tasks_own_modules():
-    """The shared layers look a task up in the registry; they never branch on its name."""
-    shared = [*(ROOT / "edgeward/app").glob("*.py"), *(ROOT / "edgeward/core").glob("*.py"), *(ROOT / "export").glob("*.py"),
-              ROOT / "train/compress.py", ROOT / "train/loop.py", *(ROOT / "runtime/batch").glob("*.py")]
+def _task_name_uses(tree, names) -> list[int]:
+    """Lines where a task's name is compared, a dict key or a subscript: branching on a task, or a table by task."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            found = [c for c in ast.walk(node) if isinstance(c, ast.Constant)]
+        elif isinstance(node, ast.Dict):
+            found = [k for k in node.keys if isinstance(k, ast.Constant)]
+        elif isinstance(node, ast.Subscript):
+            found = [node.slice] if isinstance(node.slice, ast.Constant) else []
+        else:
+            continue
+        lines += [node.lineno for c in found if c.value in names]
+    return sorted(set(lines))
+
+
+REGISTRIES = ("edgeward/core/registry.py", "runtime/registry.py")  # where the names are meant to be
+PACKAGES = ("edgeward", "train", "export", "runtime", "devices", "models")
+
+
+def _task_owned(path: str, names) -> bool:
+    """A task's own module: its spec package, its training package, its runtime module."""
+    return (path.startswith("edgeward/tasks/") or any(path.startswith(f"train/{n}/") for n in names)
+            or path in {f"runtime/{n}.py" for n in names})
+
+
+def test_no_task_name_is_used_outside_the_tasks_own_modules():
+    """Every module but the tasks' own and the registries looks a task up in a registry: none branches on a task's
+    name nor keeps a table by task."""
     from edgeward.core.registry import task_names
     from edgeward.runtime.registry import RUNTIMES
 
     names = (*task_names(), *RUNTIMES)  # from the registries, not typed here
-    offenders = []
-    for path in shared:
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Compare):
-                constants = [c.value for c in ast.walk(node) if isinstance(c, ast.Constant)]
-                if any(c in names for c in constants):
-                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    paths = [p for top in PACKAGES for p in sorted((ROOT / top).glob("**/*.py"))]
+    checked = [p for p in paths if (rel := p.relative_to(ROOT).as_posix()) not in REGISTRIES and not _task_owned(rel, names)]
+    assert len(checked) > 50  # the walk found the code
+    offenders = [f"{path.relative_to(ROOT)}:{line}" for path in checked
+                 for line in _task_name_uses(ast.parse(path.read_text()), names)]
     assert offenders == []
+
+
+def test_the_guard_sees_comparisons_dict_keys_and_subscripts():
+    tree = ast.parse('if m.task == "fraud": pass\nEXPORTS = {"detect": 1}\nx = models["commands"]\ny = {"other": 2}["other"]')
+    assert _task_name_uses(tree, ("fraud", "detect", "commands")) == [1, 2, 3]
 
 
 def test_runtime_runs_a_model_without_importing_tensorflow(fraud_model):

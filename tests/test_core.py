@@ -169,3 +169,20 @@ def test_every_argument_of_every_verb_explains_itself():
 
     missing = [f"{path}: {arg}" for path, arg, text in walk(parser(), "edgeward") if not text]
     assert missing == []
+
+
+def test_flags_replace_only_the_fields_given_onto_a_base():
+    """`edgeward demo` starts from the tier's sizes (a config's quick() ones) and changes the fields given."""
+    import argparse
+
+    from edgeward.app.flags import add_flags, config_from
+    from edgeward.tasks.detect.demo import DetectDemo
+
+    parser = argparse.ArgumentParser()
+    add_flags(parser, DetectDemo, "detect_")
+    quick = DetectDemo.quick()
+    assert config_from(parser.parse_args(["--detect-epochs", "3"]), DetectDemo, "detect_", base=quick) == \
+        DetectDemo(images=quick.images, epochs=3, size=quick.size)
+    assert config_from(parser.parse_args([]), DetectDemo, "detect_", base=quick) == quick
+    assert config_from(parser.parse_args([]), DetectDemo, "detect_") == DetectDemo()
+

@@ -25,7 +25,7 @@ def test_the_demo_runs_every_step_and_reports_each_application(tmp_path):
     sizes = {"fraud": FraudDemo(rows=30_000, epochs=2), "commands": CommandsDemo(per_class=8, epochs=2, stream_minutes=0.5),
              "detect": DetectDemo(images=60, epochs=1, size=96), "classify": ClassifyDemo(per_class=10, epochs=1)}
     lines = []
-    result = run_demo(DemoOptions(out=str(tmp_path), sizes=sizes, bench=quick), log=lines.append)
+    result = run_demo(DemoOptions(out=str(tmp_path), sizes=sizes, bench=quick, full=True), log=lines.append)
 
     released = json.loads((tmp_path / "released.json").read_text())  # part one: the catalogue's defaults on fresh data
     assert {"digits", "fraud-sim", "commands"} <= set(released)
@@ -53,6 +53,22 @@ def test_the_demo_runs_every_step_and_reports_each_application(tmp_path):
     assert "<p>Stream: model-int8.onnx: " in html and "commands detected" in html  # the released commands model's events
     for heading in ("Fraud scoring", "Voice commands", "Object detection (digits)", "Image classification", "Steps"):
         assert f"<h2>{heading}</h2>" in html
+
+
+def test_the_quick_demo_trains_exports_onnx_and_runs_without_compression(tmp_path):
+    """`make demo`'s tier: data, a short training, ONNX fp32 and int8, the runtime on new inputs, a short benchmark;
+    no compression and no TFLite (those are `make demo-full`'s). The report says which demo it was."""
+    from edgeward.app.demo import DemoOptions, run_demo
+
+    result = run_demo(DemoOptions(out=str(tmp_path), tasks=("fraud",), released=False,
+                                  sizes={"fraud": FraudDemo(rows=20_000, epochs=1)}))
+    demo = json.loads((tmp_path / "demo.json").read_text())
+    assert demo["tier"] == "quick"
+    assert [s["step"] for s in demo["steps"]] == [
+        "simulate transactions", "train fraud MLP + baseline", "export ONNX, fp32 and int8, checked against Keras",
+        "score new transactions (some damaged)", "benchmark every artifact, and the runtime vs Keras", "write report"]
+    assert sorted(p.name for p in (tmp_path / "fraud" / "artifacts").glob("model*")) == ["model-int8.onnx", "model.onnx"]
+    assert "The quick demo (<code>make demo</code>)" in result.report.read_text()
 
 
 def test_the_demo_refuses_an_unknown_task_before_any_step(tmp_path, capsys):

@@ -26,16 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeward.core.rundir import RunDir
 from edgeward.export.cost import ANCHORS
 from edgeward.runtime.catalogue import catalogue
 
 REPO = Path(__file__).resolve().parents[2]
-# fp32 and int8 in both formats (fraud: TFLite int8 with dynamic range, full integer is refused for its in-model
-# normalisation); --max-drop 100: these untrained models are not judged on accuracy here
-EXPORTS = {"fraud": (("--format", "onnx", "--precision", "fp32,int8", "--max-drop", "100"),
-                     ("--format", "tflite", "--precision", "fp32,int8-dynamic", "--max-drop", "100")),
-           "commands": (("--format", "all", "--precision", "fp32,int8", "--max-drop", "100"),),
-           "detect": (("--format", "all", "--precision", "fp32,int8", "--max-drop", "100"),)}
 TESTS = ("tests/test_audio.py", "tests/test_detect_post.py", "tests/test_devices.py")
 BOARDS = {"": "arm64-cpu", "Raspberry Pi 4 Model B Rev 1.5": "raspberry-pi-4", "Raspberry Pi 5 Model B Rev 1.0": "raspberry-pi-5"}
 
@@ -82,22 +77,51 @@ def boards(root: Path, env: dict) -> list[dict]:
     return rows
 
 
-def artifacts(models: dict) -> list[dict]:
-    inputs = {"fraud": str(models["fraud_rows"]), "commands": str(models["commands_data"] / "stream.wav"),
-              "detect": str(models["detect_frames"])}
+def check_inputs(toys: dict, out: Path) -> tuple[dict, Path | None]:
+    """The input of each feed that the parity run gives a task whose runtime class takes it (``parity_feed``), from
+    the toy runs' own check inputs: 2,000 rows of a CSV file, a WAV file, video frames decoded here, on x86 (the
+    same pixels go to both machines); and that video file (each machine's decoding of it is compared too)."""
+    from edgeward.runtime.parity import decoded
+    from edgeward.runtime.registry import Feed, runtime_class
+
+    inputs, video = {}, None
+    for toy in toys.values():
+        feed = runtime_class(toy.task).parity_feed
+        if feed is Feed.ROWS:
+            inputs[feed] = out / "rows.csv"
+            inputs[feed].write_bytes(b"".join(toy.check_input.read_bytes().splitlines(keepends=True)[:2001]))
+        elif feed is Feed.VIDEO:
+            inputs[feed] = out / "frames.npy"
+            np.save(inputs[feed], decoded(str(toy.check_input)))
+            video = toy.check_input
+        elif feed is not None:
+            inputs[feed] = toy.check_input
+    return inputs, video
+
+
+def artifacts(toys: dict, inputs: dict) -> list[dict]:
+    """Every toy run's artifacts and every released model's files, each with the check input of the kind its task's
+    runtime class takes (``parity_feed``); a task whose class names none is not in the parity run."""
+    from edgeward.runtime.registry import runtime_class
+
+    def check_input(task: str) -> str | None:
+        cls = runtime_class(task)
+        found = inputs.get(cls.parity_feed) if cls is not None else None
+        return str(found) if found else None
+
     found = []
-    for task in ("fraud", "commands", "detect"):
+    for toy in toys.values():
+        run = RunDir(toy.run)
         for name in ("model.onnx", "model-fp16.onnx", "model-int8.onnx", "model.tflite", "model-fp16.tflite",
                      "model-int8-dynamic.tflite", "model-int8.tflite"):
-            path = models[f"{task}_run"] / "artifacts" / name
-            if path.exists():  # fp16 and int8: their decisions are compared, not their values
-                found.append({"task": task, "artifact": str(path), "name": name, "input": inputs[task],
-                              "int8": name not in ("model.onnx", "model.tflite")})
+            if run.artifact(name).exists() and check_input(toy.task):  # fp16, int8: decisions compared, not values
+                found.append({"task": toy.task, "artifact": str(run.artifact(name)), "name": name,
+                              "input": check_input(toy.task), "int8": name not in ("model.onnx", "model.tflite")})
     for model in catalogue().values():  # the released models, trained: their decisions mean something
         for f in model.files:
-            if model.task in inputs:
+            if check_input(model.task):
                 found.append({"task": model.task, "artifact": str(f.path), "name": f"{model.name}/{f.path.name}",
-                              "input": inputs[model.task], "int8": f.manifest.precision != "fp32"})
+                              "input": check_input(model.task), "int8": f.manifest.precision != "fp32"})
     return found
 
 
@@ -177,8 +201,8 @@ def avx2_parity(out: Path, host: dict, host_raw, log) -> dict:
 
 
 def check(root: Path, out: Path, log=print) -> dict:
-    from edgeward.app.tiny_models import build_models
-    from edgeward.runtime.parity import compare, decoded
+    from edgeward.app.tiny_models import build_toys
+    from edgeward.runtime.parity import compare
 
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -187,14 +211,10 @@ def check(root: Path, out: Path, log=print) -> dict:
     tests = emulated(root, env, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS, cwd=REPO)
     summary = (tests.stdout.strip().splitlines() or ["(no output)"])[-1]
     log(f"  {summary}")
-    models = build_models(out / "models", log, EXPORTS)
-    rows = models["fraud_data"].read_bytes().splitlines(keepends=True)
-    models["fraud_rows"] = out / "fraud-rows.csv"
-    models["fraud_rows"].write_bytes(b"".join(rows[:2001]))
-    models["detect_frames"] = out / "frames.npy"  # decoded here, on x86: the same pixels go to both machines
-    np.save(models["detect_frames"], decoded(str(models["detect_data"] / "video.mp4")))
-    spec = {"artifacts": artifacts(models), "profile_model": str(models["fraud"]),
-            "video": str(models["detect_data"] / "video.mp4")}
+    toys = build_toys(out / "models", log)  # each exported as its toy says: fp32 and int8, ONNX and TFLite
+    inputs, video = check_inputs(toys, out)
+    spec = {"artifacts": artifacts(toys, inputs), "profile_model": str(next(iter(toys.values())).model),
+            "video": str(video or "")}
     (out / "spec.json").write_text(json.dumps(spec, indent=1))
     log(f"parity: {len(spec['artifacts'])} artifacts on x86, then on aarch64")
     subprocess.run([sys.executable, "-m", "edgeward.runtime.parity", str(out / "spec.json"), str(out / "x86.json")],

@@ -372,7 +372,10 @@ def cmd_demo(args) -> int:
     from edgeward.core.registry import get_task, tasks_that
 
     options = config_from(args, DemoOptions)
-    sizes = {name: config_from(args, get_task(name).demo_config, f"{name}_") for name in tasks_that("demo")}
+    sizes = {}  # each task's sizes: the tier's (the quick or the full demo's), with the flags given
+    for name in tasks_that("demo"):
+        config = get_task(name).demo_config
+        sizes[name] = config_from(args, config, f"{name}_", base=config() if options.full else config.quick())
     result = run_demo(DemoOptions(**{**options.__dict__, "sizes": sizes}), log=_out)
     _out(f"report:    {result.report}")
     _out(f"artifacts: {result.out}/*/artifacts")
@@ -391,6 +394,15 @@ def _task_parsers(sub, verb: str, help: str, capability: str | None, build) -> N
             p = tasks.add_parser(name, help=spec.title, description=f"{help}: {spec.title.lower()}")
             build(p, spec)
             p.set_defaults(spec=spec)
+
+
+def device_flags(parser: argparse.ArgumentParser, role: str = "the device profile", threads: bool = True) -> None:
+    """``--device`` (and ``--threads``), as every verb that runs or checks a model takes them."""
+    parser.add_argument("--device", default="auto", help=f"{role}: a name from `edgeward devices list`, a profile "
+                        ".toml, or auto (this host)")
+    if threads:
+        parser.add_argument("--threads", type=int, help="inference threads (default: the device profile's; 0 there "
+                            "means all cores)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -448,7 +460,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--max-drop", type=float, help="int8: try candidates until the metric drop is <= this many points "
                                                    "(with --model: 1 unless given)")
     e.add_argument("--tolerance", type=float, default=1e-5, help="fp32: max abs diff allowed against Keras")
-    e.add_argument("--device", default="auto", help="target device profile: where artifacts are checked and timed")
+    device_flags(e, "the target device profile, where artifacts are checked and timed", threads=False)
     e.add_argument("--targets", metavar="CLASSES", help="CPU classes int8 files are made for and checked on, emulated "
                    "where this host is not one: avx2 (x86 without VNNI), vnni, arm64, comma-separated (default: the "
                    "device profile's, those this host can check)")
@@ -464,8 +476,7 @@ def parser() -> argparse.ArgumentParser:
                    "complete)")
     s.add_argument("--rejects", help="rejects CSV (default: OUT with .rejects.csv)")
     s.add_argument("--threshold", type=float, help="override the model's decision threshold")
-    s.add_argument("--device", default="auto", help="device profile: a name from `edgeward devices list`, a profile .toml, or auto (this host)")
-    s.add_argument("--threads", type=int, help="inference threads (default: the device profile's; 0 there means all cores)")
+    device_flags(s)
     s.set_defaults(fn=cmd_score)
 
     bt = sub.add_parser("batch", help="score CSV/Parquet rows (fraud) or image folders (detect, classify) into Parquet, "
@@ -500,7 +511,7 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="benchmark every artifact of a run, and the task's own measurements")
     b.add_argument("run", help="an exported run directory (edgeward export RUN first)")
-    b.add_argument("--device", default="auto", help="device profile (providers, threads)")
+    device_flags(b, "the device profile the artifacts are timed with (providers, threads)", threads=False)
     b.add_argument("--no-keras", action="store_true", help="skip the runtime-vs-Keras comparison")
     b.add_argument("--heldout", action="append", default=[], metavar="DIR",
                    help="held-out data to measure on as well (commands: a `data commands --eval-only` folder); repeatable")
@@ -536,8 +547,7 @@ def parser() -> argparse.ArgumentParser:
         parser.add_argument("--model", dest="model_option", metavar="MODEL", help="the same, as an option")
         parser.add_argument("--source", required=True, help=spec.source_help)
         parser.add_argument("--json", action="store_true", help="one JSON object per result")
-        parser.add_argument("--device", default="auto", help="device profile: a name from `edgeward devices list`, a profile .toml, or auto (this host)")
-        parser.add_argument("--threads", type=int, help="inference threads (default: the device profile's; 0 there means all cores)")
+        device_flags(parser)
         add_flags(parser, spec.run_options)
         parser.set_defaults(fn=cmd_run)
 
@@ -572,7 +582,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("run", help="a run directory, or a folder of runs (a demo's output)")
     r.set_defaults(fn=cmd_report)
 
-    m = sub.add_parser("demo", help="the whole flow of every task on generated data, with an HTML report")
+    m = sub.add_parser("demo", help="the released models on fresh data, then every task's flow on generated data "
+                                    "(quick, or --full), with an HTML report")
     add_flags(m, DemoOptions)
     for name in tasks_that("demo"):
         add_flags(m, get_task(name).demo_config, f"{name}_")

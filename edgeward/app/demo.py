@@ -4,7 +4,9 @@ registered task's whole flow on generated data, ending in one HTML report.
 The first part is each task's default catalogue model measured by ``TaskSpec.measure_release`` on a small
 fresh sample (``OUT/released/NAME``, ``OUT/released.json``): the real quality, in about a minute. The second
 part trains briefly to show the flow: each task brings its steps (``TaskSpec.demo``) and their sizes
-(``TaskSpec.demo_config``); its run directory is ``OUT/TASK``. The steps' times and results go to
+(``TaskSpec.demo_config``); its run directory is ``OUT/TASK``. Two tiers: the quick one (``make demo``: each
+config's ``quick()`` sizes, ONNX fp32 and int8, short benchmarks) and the full one (``make demo-full``: the
+configs' own sizes, compression, TFLite, full benchmarks). The tier, the steps' times and results go to
 ``OUT/demo.json`` and the report.
 """
 
@@ -27,6 +29,13 @@ RELEASED_DIR = "released"  # part one's fresh data and outputs, a folder per mod
 FRESH_SEED = 2000  # part one draws with seed + this: neither training (0) nor the release (1000) drew it
 
 
+def _quick_bench():
+    from edgeward.export.bench import BenchOptions
+
+    return BenchOptions(single_rows=200, keras_single_rows=20, predict_single_rows=10, batch_repeats=3, load_repeats=1,
+                        cold_repeats=1)
+
+
 @dataclass(frozen=True)
 class DemoOptions:
     out: str = option("runs/demo", "the demo folder (a run directory per task, the report)")
@@ -34,8 +43,12 @@ class DemoOptions:
     seed: int = option(0, "random seed")
     max_drop: float = option(1.0, "int8 accuracy budget, metric points")
     released: bool = option(True, "first, the released models on inputs drawn afresh")
-    sizes: Mapping[str, Any] = option(factory=dict, cli=False)  # task -> its demo config; default: the task's defaults
-    bench: Any = option(None, cli=False)  # how long each benchmark measures (BenchOptions; default: its defaults)
+    full: bool = option(False, "the whole flow at the demo's training sizes, with compression, TFLite and full "
+                        "benchmarks (make demo-full); without it, the quick flow (make demo: short trainings, ONNX)")
+    # task -> its demo config; default: the tier's sizes (the config's own, or its quick() ones)
+    sizes: Mapping[str, Any] = option(factory=dict, cli=False)
+    # how long each benchmark measures (BenchOptions; default: its defaults, or short ones in the quick demo)
+    bench: Any = option(None, cli=False)
 
     def __post_init__(self):
         for name in (*self.tasks, *self.sizes):
@@ -58,11 +71,12 @@ def run_demo(options: DemoOptions = DemoOptions(), log: Callable[[str], None] = 
     out = Path(options.out)
     tasks = options.tasks or tasks_that("demo")
     plan = released_steps(out, tasks, options.seed + FRESH_SEED) if options.released else []
+    bench = options.bench or (BenchOptions() if options.full else _quick_bench())  # quick: short measurements
     for name in tasks:
         spec = get_task(name)
-        config = options.sizes.get(name) or spec.demo_config()
-        plan += spec.demo(out / name, config, options.seed, options.max_drop, options.bench or BenchOptions())
-    total = len(plan) + 1
+        config = options.sizes.get(name) or (spec.demo_config() if options.full else spec.demo_config.quick())
+        plan += spec.demo(out / name, config, options.seed, options.max_drop, bench, options.full)
+    total, tier = len(plan) + 1, "full" if options.full else "quick"
     steps: list[dict] = []
 
     def step(name: str, fn, describe):
@@ -78,9 +92,9 @@ def run_demo(options: DemoOptions = DemoOptions(), log: Callable[[str], None] = 
     (out / RELEASED_FILE).unlink(missing_ok=True)
     for s in plan:
         step(s.name, s.run, s.describe)
-    (out / DEMO_FILE).write_text(json.dumps({"steps": steps}, indent=2))
+    (out / DEMO_FILE).write_text(json.dumps({"tier": tier, "steps": steps}, indent=2))
     report = step("write report", lambda: write_report(out), str)
-    (out / DEMO_FILE).write_text(json.dumps({"steps": steps}, indent=2))
+    (out / DEMO_FILE).write_text(json.dumps({"tier": tier, "steps": steps}, indent=2))
     write_report(out)  # again, so that the report lists its own step
     return DemoResult(report, out, steps)
 

@@ -41,8 +41,9 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, prefix: str = "") -> N
                             default=argparse.SUPPRESS, help=text if "default:" in text else f"{text} (default: {shown})")
 
 
-def config_from(args: argparse.Namespace, cls: type, prefix: str = ""):
-    """An instance of ``cls`` with the fields whose flags were given."""
+def config_from(args: argparse.Namespace, cls: type, prefix: str = "", base=None):
+    """An instance of ``cls`` with the fields whose flags were given, the others from ``base`` (an instance of
+    ``cls``) or the dataclass's defaults."""
     hints = typing.get_type_hints(cls)
     given: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
@@ -56,7 +57,7 @@ def config_from(args: argparse.Namespace, cls: type, prefix: str = ""):
             value = getattr(args, _dest(prefix, f.name))
             value = tuple(value) if isinstance(value, list) else value
             given[f.name] = kind(value) if isinstance(kind, type) and issubclass(kind, Enum) and value is not None else value
-    return cls(**given)
+    return dataclasses.replace(base, **given) if base is not None else cls(**given)
 
 
 def _dest(prefix: str, name: str) -> str:

@@ -15,70 +15,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from edgeward import __version__
 from edgeward.core.manifest import Manifest, Metric
-from edgeward.core.registry import get_task
+from edgeward.core.registry import get_task, task_names
+from edgeward.core.task import RELEASE_RUNS as RUNS
+from edgeward.core.task import Recipe
 from edgeward.runtime.catalogue import catalogue_dir
 
-RUNS = Path("runs/models")
-
-
-@dataclass(frozen=True)
-class Recipe:
-    name: str
-    task: str
-    title: str
-    steps: tuple[tuple[str, ...], ...]  # `edgeward` command lines, in order
-    ship: tuple[str, ...]  # the run's artifacts that ship, the default first
-    seed: int = 0  # data and training
-    measure_seed: int = 1000  # the fresh data of the release measurement: a draw training never made
-    tolerance: float = 0.03  # a rebuild's metrics within this of the release's (same recipe, same seeds)
-    check_tolerance: float = 0.1  # make test's quick check: a small fresh sample, so a wider margin
-    default: bool = True  # the task's model when `edgeward run TASK` is given none
-
-    @property
-    def run(self) -> Path:
-        return RUNS / self.name
-
-
-def _digits() -> Recipe:
-    data, run = str(RUNS / "digits-data"), str(RUNS / "digits")
-    return Recipe(
-        "digits", "detect", "digits on meters and house numbers: CenterNet-style detector, 320x320, 100k parameters",
-        steps=(("data", "detect", data, "--images", "6000", "--holdout", "500", "--seed", "0"),
-               ("train", "detect", "--data", data, "--out", run, "--epochs", "30", "--seed", "0"),
-               ("export", run, "--format", "all", "--precision", "fp32,int8", "--max-drop", "1")),
-        ship=("model.onnx", "model-int8.tflite"))
-
-
-def _fraud() -> Recipe:
-    data, run = str(RUNS / "fraud-sim-data.csv"), str(RUNS / "fraud-sim")
-    return Recipe(
-        "fraud-sim", "fraud", "card fraud scoring for the simulator's transaction schema (edgeward data fraud): MLP",
-        steps=(("data", "fraud", data, "--rows", "200000", "--seed", "0"),
-               ("train", "fraud", "--data", data, "--out", run, "--seed", "0"),
-               ("export", run, "--format", "onnx", "--precision", "fp32,int8", "--max-drop", "1")),
-        ship=("model.onnx", "model-int8.onnx"), tolerance=0.02, check_tolerance=0.15)
-
-
-def _commands() -> Recipe:
-    data, run = str(RUNS / "commands-data"), str(RUNS / "commands")
-    return Recipe(
-        "commands", "commands", "ten voice commands (yes, no, up, down, left, right, on, off, stop, go): DS-CNN on "
-        "log-mel features, 16 kHz, int8",
-        steps=(("data", "commands", data, "--per-class", "1000", "--stream-minutes", "0", "--val-stream-minutes", "180",
-                "--seed", "0"),
-               ("train", "commands", "--data", data, "--out", run, "--epochs", "60", "--filters", "80", "--seed", "0"),
-               ("tune", "commands", run),
-               ("compress", run, "--qat", "--qat-epochs", "6"),
-               ("export", run, "--all", "--max-drop", "1")),  # as make bench-commands
-        ship=("model-int8.onnx", "model-int8.tflite"), check_tolerance=0.15)
-
-
-RECIPES = {r.name: r for r in (_digits(), _fraud(), _commands())}
+RECIPES = {r.name: r for task in task_names() for r in get_task(task).recipes()}  # each task's released models
 
 
 def command_line(step: tuple[str, ...]) -> str:

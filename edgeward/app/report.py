@@ -45,7 +45,10 @@ def write_report(out_dir: str | os.PathLike) -> Path:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>edgeward report</title><style>{_CSS}</style></head><body>",
              "<h1>edgeward report</h1>"]
     if demo:
-        parts.append("<h2>Steps</h2>" + table(["step", "seconds", "result"],
+        tier = {"quick": "<p>The quick demo (<code>make demo</code>): short trainings, ONNX fp32 and int8, short "
+                         "benchmarks. <code>make demo-full</code> runs the whole flow at full size.</p>",
+                "full": "<p>The full demo (<code>make demo-full</code>): every task's whole flow at its demo sizes.</p>"}
+        parts.append("<h2>Steps</h2>" + tier.get(demo.get("tier", ""), "") + table(["step", "seconds", "result"],
                                               [[s["step"], f"{s['seconds']:.1f}", s["result"]] for s in demo["steps"]]))
     parts += released_section(out)
     for run in runs:

@@ -1,7 +1,8 @@
 """``make soak``: long runs through the runtime while the process is watched for leaks.
 
-Three phases in one process, one after the other: an hour of audio through ``CommandRecognizer``, 20,000 frames of
-a looping video file through ``LatestFrames`` and ``Detector``, and a 10-million-row CSV through ``score``. A
+Three phases in one process, one after the other, each through the runtime class of a task that takes its feed
+(``runtime/registry.py``): an hour of audio (the command recognizer), 20,000 frames of a looping video file through
+``LatestFrames`` (the detector), and a 10-million-row CSV through ``score`` (the fraud scorer). A
 sampler thread reads the process' resident memory, threads and open file descriptors every few seconds. A phase
 holds when, after its warm-up (its first fifth), RSS stays within 5% of its peak in the first half of what
 follows, threads and descriptors do not grow, and every block, frame and row is accounted for. The models are tiny
@@ -25,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeward.app.tiny_models import build_models
+from edgeward.app.tiny_models import build_toys
 from edgeward.core.config import at_least, fraction, option
+from edgeward.runtime.registry import Feed, feeds, runtime_class
 
 
 @dataclass(frozen=True)
@@ -99,15 +101,15 @@ def judge(samples: list[dict], tolerance: float) -> dict:
     return {**verdict, "held": not why, "why": "; ".join(why)}
 
 
-def soak_audio(model: Path, data: Path, hours: float, progress: bool) -> dict:
-    """The data's test stream, looped (a little noise added so no two passes are the same), in 0.1 s blocks."""
+def soak_audio(runtime, model: Path, wav: Path, options: SoakOptions, progress: bool) -> dict:
+    """A WAV file (the toy's test stream), looped (a little noise added so no two passes are the same), in 0.1 s
+    blocks, through the ``stream`` of the runtime class that takes audio."""
     from tqdm import tqdm
 
     from edgeward.runtime.audio_io import read_wav, to_mono
-    from edgeward.runtime.commands import CommandRecognizer
-    from edgeward.train.commands.data import stream_files
 
-    samples, rate = read_wav(stream_files(data, "test")[0])
+    hours = options.audio_hours
+    samples, rate = read_wav(wav)
     samples = to_mono(samples).astype(np.float32)
     block, total = rate // 10, int(hours * 3600 * rate)
     rng = np.random.default_rng(0)
@@ -124,21 +126,22 @@ def soak_audio(model: Path, data: Path, hours: float, progress: bool) -> dict:
         bar.close()
 
     events = 0
-    with CommandRecognizer.from_file(model, device="x86-64-cpu", threads=1) as rec:
+    with runtime.from_file(model, device="x86-64-cpu", threads=1) as rec:
         for _ in rec.stream(blocks()):
             events += 1
     return {"audio_hours": fed[0] / rate / 3600, "blocks": fed[0] // block, "events": events,
             "accounted": fed[0] >= total}
 
 
-def soak_video(model: Path, video: Path, frames: int, progress: bool) -> dict:
+def soak_video(runtime, model: Path, video: Path, options: SoakOptions, progress: bool) -> dict:
+    """A video file, looped, frame by frame through the ``detect`` of the runtime class that takes video."""
     from tqdm import tqdm
 
-    from edgeward.runtime.detect import Detector
     from edgeward.runtime.video import LatestFrames, StreamOptions
 
     found = taken = 0
-    with Detector.from_file(model, device="x86-64-cpu", threads=1) as detector, \
+    frames = options.frames
+    with runtime.from_file(model, device="x86-64-cpu", threads=1) as detector, \
             LatestFrames(str(video), realtime=False, options=StreamOptions(loop=True)) as source, \
             tqdm(total=frames, unit="frame", desc="video", disable=not progress, leave=False) as bar:
         for _, frame in source.frames():
@@ -173,14 +176,16 @@ def rows_csv(source: Path, out: Path, rows: int, bad_every: int = 100_000) -> tu
     return written, bad_rows
 
 
-def soak_score(model: Path, data: Path, rows: int, folder: Path, progress: bool) -> dict:
+def soak_score(runtime, model: Path, data: Path, options: SoakOptions, progress: bool) -> dict:
+    """A CSV file's rows repeated to ``options.rows`` (with bad rows), through ``score``'s CSV path with the runtime
+    class that takes rows."""
     from edgeward.runtime.csv_scoring import score_csv
-    from edgeward.runtime.fraud import FraudScorer
 
+    folder = Path(options.out)
     csv_path = folder / "rows.csv"
-    total, bad = rows_csv(data, csv_path, rows)
+    total, bad = rows_csv(data, csv_path, options.rows)
     try:
-        with FraudScorer.from_file(model, device="x86-64-cpu", threads=1) as scorer:
+        with runtime.from_file(model, device="x86-64-cpu", threads=1) as scorer:
             s = score_csv(scorer, csv_path, folder / "scores.csv", progress=progress)
     finally:
         csv_path.unlink(missing_ok=True)
@@ -216,22 +221,23 @@ def plot(samples: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+# one phase per feed, on a toy run whose task's runtime takes it
+PHASES = {Feed.AUDIO: ("audio", soak_audio), Feed.VIDEO: ("video", soak_video), Feed.ROWS: ("score", soak_score)}
+
+
 def run_soak(options: SoakOptions, log=print, progress: bool = True) -> dict:
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
-    models = build_models(out / "models", log)
+    toys = build_toys(out / "models", log, exports=(("--format", "onnx", "--precision", "fp32"),))
     sampler = Sampler(options.every_s)
     phases = {}
     try:
-        for name, work in (
-            ("audio", lambda: soak_audio(models["commands"], models["commands_data"], options.audio_hours, progress)),
-            ("video", lambda: soak_video(models["detect"], models["detect_data"] / "video.mp4", options.frames, progress)),
-            ("score", lambda: soak_score(models["fraud"], models["fraud_data"], options.rows, out, progress)),
-        ):
+        for feed, (name, soak) in PHASES.items():
+            toy = next(t for t in toys.values() if feed in feeds(t.task))  # a task whose runtime takes the feed
             sampler.phase = name
             sampler.sample()
             started = time.perf_counter()
-            result = work()
+            result = soak(runtime_class(toy.task), toy.model, toy.check_input, options, progress)
             sampler.sample()
             phases[name] = {**result, "seconds": round(time.perf_counter() - started, 1)}
             phases[name].update(judge([s for s in sampler.samples if s["phase"] == name], options.tolerance))

@@ -77,6 +77,45 @@ class ModelContract:
         return self.metric.__name__
 
 
+RELEASE_RUNS = Path("runs/models")  # where `make models` builds the catalogue's runs
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a released model of the catalogue is made (``make models``, ``edgeward.app.release``): its ``edgeward``
+    command lines from data to export, the files that ship, the seeds and the tolerances of its measurements."""
+
+    name: str
+    task: str
+    title: str
+    steps: tuple[tuple[str, ...], ...]  # `edgeward` command lines, in order
+    ship: tuple[str, ...]  # the run's artifacts that ship, the default first
+    seed: int = 0  # data and training
+    measure_seed: int = 1000  # the fresh data of the release measurement: a draw training never made
+    tolerance: float = 0.03  # a rebuild's metrics within this of the release's (same recipe, same seeds)
+    check_tolerance: float = 0.1  # make test's quick check: a small fresh sample, so a wider margin
+    default: bool = True  # the task's model when `edgeward run TASK` is given none
+
+    @property
+    def run(self) -> Path:
+        return RELEASE_RUNS / self.name
+
+
+@dataclass(frozen=True)
+class Toy:
+    """The task's tiny run on generated data, for checks of the plumbing and never of accuracy (the tests' session
+    runs, ``make soak``, ``make arm64-check``; one builder: ``edgeward.app.tiny_models``): the arguments of
+    ``edgeward data TASK OUT``, of ``edgeward train TASK`` and of each ``edgeward export RUN``. ``data_file``: the
+    data is one file of this name (else a folder); ``check_input``: the data's file that the checks feed the task's
+    runtime (empty: the data file itself)."""
+
+    data: tuple[str, ...]
+    train: tuple[str, ...]
+    exports: tuple[tuple[str, ...], ...] = (("--format", "onnx", "--precision", "fp32"),)
+    data_file: str = ""
+    check_input: str = ""
+
+
 @dataclass(frozen=True)
 class DemoStep:
     """One step of ``edgeward demo``: what it does, the call, and the one line that says what it gave."""
@@ -102,6 +141,7 @@ class TaskSpec(ABC):
     data_help: ClassVar[str] = "output folder"
     source_help: ClassVar[str] = ""  # what `edgeward run TASK --source` takes
     compress_refusal: ClassVar[str] = ""  # why pruning and QAT are not offered, where they are not
+    toy: ClassVar[Toy | None] = None  # the task's tiny run for the checks (tests, soak, the arm64 check)
 
     # data and training ---------------------------------------------------------------------------------
     def generate(self, out: Path, config, progress: bool = False) -> Iterator[str]:
@@ -180,11 +220,17 @@ class TaskSpec(ABC):
     def section(self, run: RunDir, record: TrainingRecord) -> str:
         """The task's part of the HTML report (after its heading, before compression, export and benchmark)."""
 
-    def demo(self, out: Path, config, seed: int, max_drop: float, bench) -> list[DemoStep]:
-        """The demo's steps for this task, into the run directory ``out``."""
+    def demo(self, out: Path, config, seed: int, max_drop: float, bench, full: bool = True) -> list[DemoStep]:
+        """The demo's steps for this task, into the run directory ``out``: the whole flow, or with ``full`` false
+        the quick one (``make demo``: data, a short training, ONNX fp32 and int8, the runtime on new inputs).
+        ``demo_config`` is the steps' sizes; its ``quick()`` gives the quick demo's."""
         raise NotImplementedError
 
     # the catalogue ---------------------------------------------------------------------------------------
+    def recipes(self) -> tuple[Recipe, ...]:
+        """The recipes of the task's released models (``make models``)."""
+        return ()
+
     def measure_release(self, model: Path, work: Path, seed: int, small: bool = False) -> list[Measured]:
         """A released model file's metrics on data drawn afresh with ``seed`` into ``work``, by the runtime:
         the release's measurement, or with ``small`` the quick check that ``make test`` runs."""

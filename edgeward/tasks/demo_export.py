@@ -1,4 +1,5 @@
-"""The demo's export step for the tasks whose demo exports fp32 and int8, ONNX and TFLite."""
+"""The demo's export step for the tasks whose demo exports fp32 and int8, ONNX and TFLite (ONNX alone in the quick
+demo)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from pathlib import Path
 from edgeward.core.task import DemoStep
 
 
-def export_step(run: Path, max_drop: float, metric_text: Callable) -> DemoStep:
+def export_step(run: Path, max_drop: float, metric_text: Callable, full: bool = True) -> DemoStep:
     """Export with the int8 search; ``metric_text(check)`` says an artifact's metric. A short training can
-    leave int8 outside the budget: the step then says so, and the demo goes on with the rest."""
+    leave int8 outside the budget: the step then says so, and the demo goes on with the rest. ``full``: ONNX and
+    TFLite, else (the quick demo) ONNX alone."""
     from edgeward.export.artifacts import ArtifactSpec, Format, Precision
     from edgeward.export.engine import ExportOptions, export_run
     from edgeward.export.validate import Budget, ValidationError
 
-    specs = tuple(ArtifactSpec(f, p) for f in (Format.ONNX, Format.TFLITE) for p in (Precision.FP32, Precision.INT8))
+    formats = (Format.ONNX, Format.TFLITE) if full else (Format.ONNX,)
+    specs = tuple(ArtifactSpec(f, p) for f in formats for p in (Precision.FP32, Precision.INT8))
 
     def export() -> str:
         try:
@@ -24,4 +27,5 @@ def export_step(run: Path, max_drop: float, metric_text: Callable) -> DemoStep:
             return str(exc)
         return ", ".join(f"{c.artifact} {metric_text(c)}" for c in e.checks) + f"; recommended {e.recommendation['artifact']}"
 
-    return DemoStep("export ONNX and TFLite, fp32 and int8, checked against Keras", export, str)
+    return DemoStep(f"export {' and '.join(f.value.upper().replace('TFLITE', 'TFLite') for f in formats)}, fp32 and "
+                    "int8, checked against Keras", export, str)

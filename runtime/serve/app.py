@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.errors import DeviceError, EdgewardError, InputError, require
-from edgeward.runtime.serve import fraud, kserve
+from edgeward.runtime.registry import serve_routes
+from edgeward.runtime.serve import kserve
 from edgeward.runtime.serve.batcher import DynamicBatcher, Overloaded
 from edgeward.runtime.serve.live import Feeds, describe_sources
 from edgeward.runtime.serve.models import Served, load_models, one_of
@@ -152,17 +153,15 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
         content, headers = kserve.response(s.name, parsed, outputs)
         return Response(content, headers=headers, media_type="application/json" if not headers else "application/octet-stream")
 
-    async def fraud_score(request):
-        s = one_of(served, "fraud", request.query_params.get("model"))
-        rows = fraud.parse_rows(await body(request))
-        x, index, rejects = fraud.matrix(rows, s.model.manifest.features)
-        scores = []
-        if len(index):
-            out = await s.batcher.submit({s.model.input_names[0]: x})
-            scores = out[s.model.output_names[0]].reshape(-1)
-        threshold = s.model.manifest.thresholds.get("decision", 0.5)
-        status, doc = fraud.answer(s.name, threshold, index, scores, rejects)
-        return JSONResponse(doc, status_code=status)
+    def task_route(task: str, path: str, handler: Callable) -> Route:
+        """``POST /TASK/PATH``, a route of the task's own (its runtime class's ``serve_routes``): on the served
+        model of that task named by ``?model=``, or the only one."""
+        async def endpoint(request):
+            s = one_of(served, task, request.query_params.get("model"))
+            status, doc = await handler(s, await body(request))
+            return JSONResponse(doc, status_code=status)
+
+        return Route(f"/{task}/{path}", guard(f"{task}_{path}", endpoint), methods=["POST"])
 
     async def models(request):
         return JSONResponse({"models": [{"name": s.name, "task": s.model.manifest.task, "format": s.model.manifest.format,
@@ -275,8 +274,8 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
         Route("/v2/models/{name}/versions/{version}/ready", guard("model_ready", ready)),
         Route("/v2/models/{name}/infer", guard("infer", infer), methods=["POST"]),
         Route("/v2/models/{name}/versions/{version}/infer", guard("infer", infer), methods=["POST"]),
-        Route("/fraud/score", guard("fraud_score", fraud_score), methods=["POST"]),
         Route("/metrics", guard("metrics", metrics)),
+        *(task_route(task, path, handler) for task, path, handler in serve_routes()),
     ]
 
     @contextlib.asynccontextmanager

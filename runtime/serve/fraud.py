@@ -49,6 +49,18 @@ def matrix(rows: list, features: tuple[str, ...]) -> tuple[np.ndarray, list[int]
     return x, index, rejects
 
 
+async def score(s, body: bytes) -> tuple[int, dict]:
+    """``POST /fraud/score`` on the served model ``s`` (a ``serve.models.Served``): the status and the answer."""
+    rows = parse_rows(body)
+    x, index, rejects = matrix(rows, s.model.manifest.features)
+    scores = []
+    if len(index):
+        out = await s.batcher.submit({s.model.input_names[0]: x})
+        scores = out[s.model.output_names[0]].reshape(-1)
+    threshold = s.model.manifest.thresholds.get("decision", 0.5)
+    return answer(s.name, threshold, index, scores, rejects)
+
+
 def answer(model_name: str, threshold: float, index: list[int], scores: np.ndarray, rejects: list[dict]) -> tuple[int, dict]:
     rows = [{"row": i, "score": round(float(s), 6), "flag": bool(s >= threshold)} for i, s in zip(index, scores)]
     return (422 if rejects else 200), {"model": model_name, "threshold": threshold, "scores": rows, "rejects": rejects}

@@ -19,8 +19,13 @@ class ClassifyDemo:
     def __post_init__(self):
         at_least(self, 1, "per_class", "epochs")
 
+    @classmethod
+    def quick(cls):
+        """The quick demo's sizes (``make demo``): a short training that shows the flow, in about a minute."""
+        return cls(per_class=60, epochs=4)
 
-def steps(run: Path, config: ClassifyDemo, seed: int, max_drop: float, bench) -> list[DemoStep]:
+
+def steps(run: Path, config: ClassifyDemo, seed: int, max_drop: float, bench, full: bool = True) -> list[DemoStep]:
     from edgeward.export.bench import bench_run
     from edgeward.train.classify.config import ClassifyDataConfig, ClassifyTrainConfig
     from edgeward.train.classify.data import generate_images
@@ -38,7 +43,7 @@ def steps(run: Path, config: ClassifyDemo, seed: int, max_drop: float, bench) ->
                  lambda: train_classify(data, run, ClassifyTrainConfig(epochs=config.epochs, seed=seed), progress=True),
                  lambda r: f"held-out top-1 {r.metrics['model']['top1']:.2%}, top-5 {r.metrics['model']['top5']:.2%} "
                            f"({r.params:,} parameters)"),
-        export_step(run, max_drop, lambda c: f"top-1 {c.metric:.2%}"),
+        export_step(run, max_drop, lambda c: f"top-1 {c.metric:.2%}", full),
         DemoStep("benchmark, and classify the test images and the video", lambda: bench_run(run, bench, progress=True),
                  lambda b: "; ".join(f"{e['artifact']} on the {e['source']}: {e['images_per_s']:,.0f} images/s on 1 thread, "
                                      f"top-1 {e['top1']:.1%}" for e in b.get("end_to_end", []))),

@@ -22,8 +22,13 @@ class CommandsDemo:
         at_least(self, 1, "per_class", "epochs")
         at_least(self, 0, "stream_minutes")
 
+    @classmethod
+    def quick(cls):
+        """The quick demo's sizes (``make demo``): a short training that shows the flow, in about a minute."""
+        return cls(per_class=40, epochs=8, stream_minutes=1.0)
 
-def steps(run: Path, config: CommandsDemo, seed: int, max_drop: float, bench) -> list[DemoStep]:
+
+def steps(run: Path, config: CommandsDemo, seed: int, max_drop: float, bench, full: bool = True) -> list[DemoStep]:
     from edgeward.export.bench import bench_run
     from edgeward.tasks.commands.tune import tune_thresholds
     from edgeward.train.commands.config import CommandsDataConfig, CommandsTrainConfig
@@ -43,7 +48,7 @@ def steps(run: Path, config: CommandsDemo, seed: int, max_drop: float, bench) ->
                           tune_thresholds(run)),
                  lambda r: f"accuracy on held-out voices {r[0].metrics['model']['accuracy']:.2%} ({r[0].params:,} "
                            f"parameters); threshold floor {r[1]['floor']:.2f}"),
-        export_step(run, max_drop, lambda c: f"{c.metric:.2%}"),
+        export_step(run, max_drop, lambda c: f"{c.metric:.2%}", full),
         DemoStep("benchmark, and recognise the long stream", lambda: bench_run(run, bench, progress=True),
                  lambda b: "; ".join(f"{s['artifact']}: {s['detection_rate']:.1%} of commands, {s['false_alarms_per_hour']:.1f} "
                                      f"false alarms/h, real-time factor {s['real_time_factor']:.4f}" for s in b.get("streams", []))),

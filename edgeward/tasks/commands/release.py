@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeward.core.manifest import Metric
+from edgeward.core.task import RELEASE_RUNS, Recipe
 
 # clips per label (per half) and stream minutes: the release's measurement (festival speaks ten times slower), the
 # quick check's
@@ -52,3 +53,18 @@ def measure(model: Path, work: Path, seed: int, small: bool = False) -> list[Met
         metrics += _engine_metrics(model, work / "festival", commands, Engine.FESTIVAL, seed, voice_seed, FESTIVAL_CLIPS,
                                    FESTIVAL_MINUTES, "festival_", None)
     return metrics
+
+
+def recipes() -> tuple[Recipe, ...]:
+    """The task's released models (``make models``)."""
+    data, run = str(RELEASE_RUNS / "commands-data"), str(RELEASE_RUNS / "commands")
+    return (Recipe(
+        "commands", "commands", "ten voice commands (yes, no, up, down, left, right, on, off, stop, go): DS-CNN on "
+        "log-mel features, 16 kHz, int8",
+        steps=(("data", "commands", data, "--per-class", "1000", "--stream-minutes", "0", "--val-stream-minutes", "180",
+                "--seed", "0"),
+               ("train", "commands", "--data", data, "--out", run, "--epochs", "60", "--filters", "80", "--seed", "0"),
+               ("tune", "commands", run),
+               ("compress", run, "--qat", "--qat-epochs", "6"),
+               ("export", run, "--all", "--max-drop", "1")),  # as make bench-commands
+        ship=("model-int8.onnx", "model-int8.tflite"), check_tolerance=0.15),)

@@ -9,7 +9,7 @@ import numpy as np
 
 from edgeward.core.manifest import TensorInfo
 from edgeward.core.rundir import RunDir, TrainingRecord, common_v0
-from edgeward.core.task import ModelContract, TaskData, TaskSpec
+from edgeward.core.task import ModelContract, TaskData, TaskSpec, Toy
 from edgeward.runtime.commands import RecognizerOptions
 from edgeward.tasks.commands import bench as own_bench
 from edgeward.tasks.commands import demo as own_demo
@@ -28,11 +28,15 @@ class CommandsTask(TaskSpec):
     run_options, tune_options = RecognizerOptions, TuneOptions
     data_help = "output folder (Speech Commands layout)"
     source_help = "mic, mic:N (an input device) or a WAV file"
+    toy = Toy(data=("--per-class", "16", "--stream-minutes", "0.5", "--val-stream-minutes", "0.25",
+                    "--train-stream-minutes", "0.25"),
+              train=("--epochs", "3", "--filters", "16", "--blocks", "2"),  # block 1 dilated: exported too
+              exports=(("--format", "all", "--precision", "fp32,int8", "--max-drop", "100"),), check_input="stream.wav")
 
     # the task's own benchmark targets and tables, report section and demo steps
     targets, tables = staticmethod(own_bench.targets), staticmethod(own_bench.tables)
     section, demo = staticmethod(own_section.section), staticmethod(own_demo.steps)
-    measure_release = staticmethod(own_release.measure)
+    measure_release, recipes = staticmethod(own_release.measure), staticmethod(own_release.recipes)
 
     def generate(self, out: Path, config: CommandsDataConfig, progress: bool = False) -> Iterator[str]:
         from edgeward.train.commands.data import generate_commands, write_streams

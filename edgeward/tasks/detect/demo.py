@@ -22,8 +22,13 @@ class DetectDemo:
         check(self, "size", isinstance(self.size, int) and self.size >= 32 and self.size % 16 == 0,
               "a whole number >= 32, a multiple of 16")
 
+    @classmethod
+    def quick(cls):
+        """The quick demo's sizes (``make demo``): a short training that shows the flow, in about a minute."""
+        return cls(images=300, epochs=8, size=96)
 
-def steps(run: Path, config: DetectDemo, seed: int, max_drop: float, bench) -> list[DemoStep]:
+
+def steps(run: Path, config: DetectDemo, seed: int, max_drop: float, bench, full: bool = True) -> list[DemoStep]:
     from edgeward.export.bench import bench_run
     from edgeward.train.detect.config import DetectDataConfig, DetectorShape, DetectTrainConfig
     from edgeward.train.detect.data import generate_digits, write_video
@@ -44,7 +49,7 @@ def steps(run: Path, config: DetectDemo, seed: int, max_drop: float, bench) -> l
                                                                    shape=DetectorShape(size=config.size)), progress=True),
                  lambda r: f"held-out mAP@0.5 {r.metrics['model']['map50']:.3f}, mAP@0.5:0.95 "
                            f"{r.metrics['model']['map50_95']:.3f} ({r.params:,} parameters)"),
-        export_step(run, max_drop, lambda c: f"mAP@0.5 {c.metric:.3f}"),
+        export_step(run, max_drop, lambda c: f"mAP@0.5 {c.metric:.3f}", full),
         # a detector's single-image calls take milliseconds, not microseconds: fewer of them
         DemoStep("benchmark, and detect on the video",
                  lambda: bench_run(run, replace(bench, single_rows=min(300, bench.single_rows)), progress=True),

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.manifest import Metric
+from edgeward.core.task import RELEASE_RUNS, Recipe
 from edgeward.tasks.detect.bench import as_detections
 from edgeward.train.detect.metrics import Detections, average_precision
 
@@ -76,3 +77,14 @@ def measure(model: Path, work: Path, seed: int, small: bool = False) -> list[Met
             Metric("video_map50", round(pooled["map50"], 4),
                    f"{len(videos)} videos of three moving digits, {pooled['frames']} frames "
                    f"(seeds {seed} to {seed + len(videos) - 1})")]
+
+
+def recipes() -> tuple[Recipe, ...]:
+    """The task's released models (``make models``)."""
+    data, run = str(RELEASE_RUNS / "digits-data"), str(RELEASE_RUNS / "digits")
+    return (Recipe(
+        "digits", "detect", "digits on meters and house numbers: CenterNet-style detector, 320x320, 100k parameters",
+        steps=(("data", "detect", data, "--images", "6000", "--holdout", "500", "--seed", "0"),
+               ("train", "detect", "--data", data, "--out", run, "--epochs", "30", "--seed", "0"),
+               ("export", run, "--format", "all", "--precision", "fp32,int8", "--max-drop", "1")),
+        ship=("model.onnx", "model-int8.tflite")),)

@@ -12,7 +12,7 @@ from edgeward.core.config import option
 from edgeward.core.errors import InputError
 from edgeward.core.manifest import TensorInfo
 from edgeward.core.rundir import RunDir, TrainingRecord, common_v0
-from edgeward.core.task import ModelContract, TaskData, TaskSpec
+from edgeward.core.task import ModelContract, TaskData, TaskSpec, Toy
 from edgeward.runtime.detect import DetectorOptions
 from edgeward.runtime.video import StreamOptions
 from edgeward.tasks.detect import bench as own_bench
@@ -44,11 +44,15 @@ class DetectTask(TaskSpec):
     data_help = "output folder (YOLO layout, data.yaml)"
     source_help = "a camera index, a video file, a URL or an image folder"
     compress_refusal = "pruning and quantization-aware training of detection models are not supported yet"
+    # half size: faster, and a test checks that the size reaches the manifest
+    toy = Toy(data=("--images", "24", "--holdout", "8", "--video-seconds", "1"),
+              train=("--epochs", "2", "--batch-size", "8", "--size", "160", "--eval-every", "1"),
+              exports=(("--format", "all", "--precision", "fp32,int8", "--max-drop", "100"),), check_input="video.mp4")
 
     # the task's own benchmark targets and tables, report section and demo steps
     targets, tables = staticmethod(own_bench.targets), staticmethod(own_bench.tables)
     section, demo = staticmethod(own_section.section), staticmethod(own_demo.steps)
-    measure_release = staticmethod(own_release.measure)
+    measure_release, recipes = staticmethod(own_release.measure), staticmethod(own_release.recipes)
 
     def generate(self, out: Path, config: DetectDataConfig, progress: bool = False) -> Iterator[str]:
         from edgeward.train.detect.data import UNSEEN_SPLIT, generate_digits, write_video

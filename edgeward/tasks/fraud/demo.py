@@ -11,6 +11,7 @@ from pathlib import Path
 
 from edgeward.core.config import at_least, option
 from edgeward.core.task import DemoStep
+from edgeward.tasks.demo_export import export_step
 from edgeward.tasks.fraud.section import SCORE_FILE
 
 
@@ -21,6 +22,11 @@ class FraudDemo:
 
     def __post_init__(self):
         at_least(self, 1, "rows", "epochs")
+
+    @classmethod
+    def quick(cls):
+        """The quick demo's sizes (``make demo``): a short training that shows the flow, in about a minute."""
+        return cls(rows=50_000, epochs=8)
 
 
 def damage(path: Path, every: int = 2500) -> int:
@@ -42,7 +48,7 @@ def damage(path: Path, every: int = 2500) -> int:
     return damaged
 
 
-def steps(run: Path, config: FraudDemo, seed: int, max_drop: float, bench) -> list[DemoStep]:
+def steps(run: Path, config: FraudDemo, seed: int, max_drop: float, bench, full: bool = True) -> list[DemoStep]:
     from edgeward.core.rundir import RunDir
     from edgeward.export.bench import bench_run
     from edgeward.export.engine import ExportOptions, available_specs, export_run
@@ -73,13 +79,7 @@ def steps(run: Path, config: FraudDemo, seed: int, max_drop: float, bench) -> li
                 f"{k['runtime']['single']['p99_us']:.0f} us, cold start "
                 f"{k['cold_tensorflow']['cold_start_s'] / k['cold_runtime']['cold_start_s']:.0f}x faster than importing TensorFlow")
 
-    return [
-        DemoStep("simulate transactions", lambda: write_fraud_csv(data, FraudSimConfig(rows=config.rows, seed=seed)),
-                 lambda s: f"{s['rows']:,} rows, {s['frauds']:,} fraud ({s['fraud_rate']:.2%})"),
-        DemoStep("train fraud MLP + baseline",
-                 lambda: train_fraud(data, run, FraudTrainConfig(epochs=config.epochs, seed=seed), progress=True),
-                 lambda r: f"AUPRC {r.metrics['model']['auprc']:.4f} (baseline {r.metrics['baseline']['auprc']:.4f}), "
-                           f"ROC-AUC {r.metrics['model']['roc_auc']:.4f}"),
+    compress = [
         DemoStep("compress: 50% pruning, QAT, pruning + QAT",
                  lambda: (compress_run(run, CompressConfig(qat=True), progress=True),
                           compress_run(run, CompressConfig(sparsity=0.5, qat=True), progress=True))[1],
@@ -90,6 +90,15 @@ def steps(run: Path, config: FraudDemo, seed: int, max_drop: float, bench) -> li
                                                        search=True), progress=True),
                  lambda e: f"{len(e.checks)} artifacts within budget; recommended for {e.recommendation['device']}: "
                            f"{e.recommendation['artifact']}"),
+    ] if full else [export_step(run, max_drop, lambda c: f"AUPRC {c.metric:.4f}", full)]  # quick: no compression
+    return [
+        DemoStep("simulate transactions", lambda: write_fraud_csv(data, FraudSimConfig(rows=config.rows, seed=seed)),
+                 lambda s: f"{s['rows']:,} rows, {s['frauds']:,} fraud ({s['fraud_rate']:.2%})"),
+        DemoStep("train fraud MLP + baseline",
+                 lambda: train_fraud(data, run, FraudTrainConfig(epochs=config.epochs, seed=seed), progress=True),
+                 lambda r: f"AUPRC {r.metrics['model']['auprc']:.4f} (baseline {r.metrics['baseline']['auprc']:.4f}), "
+                           f"ROC-AUC {r.metrics['model']['roc_auc']:.4f}"),
+        *compress,
         DemoStep("score new transactions (some damaged)", score,
                  lambda s: f"{s['rows']:,} rows = {s['scored']:,} scored ({s['flagged']} flagged) + {s['rejected']} rejected"),
         DemoStep("benchmark every artifact, and the runtime vs Keras", lambda: bench_run(run, bench, progress=True),

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeward.core.manifest import Metric
+from edgeward.core.task import RELEASE_RUNS, Recipe
 
 RELEASE_ROWS, CHECK_ROWS = 100_000, 20_000  # about this many legitimate transactions in the month
 
@@ -25,3 +26,14 @@ def measure(model: Path, work: Path, seed: int, small: bool = False) -> list[Met
     data = f"{len(rows):,} transactions of a month simulated afresh (seed {seed}), {int(y.sum())} frauds"
     kept = ("auprc",) if small else ("auprc", "precision", "recall")
     return [Metric(k, round(s[k], 4), data + ("" if k == "auprc" else ", at the threshold")) for k in kept]
+
+
+def recipes() -> tuple[Recipe, ...]:
+    """The task's released models (``make models``)."""
+    data, run = str(RELEASE_RUNS / "fraud-sim-data.csv"), str(RELEASE_RUNS / "fraud-sim")
+    return (Recipe(
+        "fraud-sim", "fraud", "card fraud scoring for the simulator's transaction schema (edgeward data fraud): MLP",
+        steps=(("data", "fraud", data, "--rows", "200000", "--seed", "0"),
+               ("train", "fraud", "--data", data, "--out", run, "--seed", "0"),
+               ("export", run, "--format", "onnx", "--precision", "fp32,int8", "--max-drop", "1")),
+        ship=("model.onnx", "model-int8.onnx"), tolerance=0.02, check_tolerance=0.15),)

@@ -9,7 +9,7 @@ import numpy as np
 
 from edgeward.core.manifest import TensorInfo
 from edgeward.core.rundir import RunDir, TrainingRecord, common_v0
-from edgeward.core.task import ModelContract, TaskData, TaskSpec
+from edgeward.core.task import ModelContract, TaskData, TaskSpec, Toy
 from edgeward.tasks.fraud import bench as own_bench
 from edgeward.tasks.fraud import demo as own_demo
 from edgeward.tasks.fraud import release as own_release
@@ -22,11 +22,18 @@ class FraudTask(TaskSpec):
     name, title = "fraud", "Fraud scoring"
     data_config, train_config, payload_type, demo_config = FraudSimConfig, FraudTrainConfig, FraudPayload, FraudDemo
     data_help = "output CSV file"
+    # fp32 and int8 in both formats (TFLite int8 with dynamic range: full integer is refused for the model's own
+    # normalisation); --max-drop 100: a toy is not judged on accuracy
+    toy = Toy(data=("--rows", "12000", "--days", "40", "--seed", "3", "--card-compromise-per-day", "2.0"),
+              train=("--label", "is_fraud", "--epochs", "3", "--hidden", "16", "--patience", "3"),
+              exports=(("--format", "onnx", "--precision", "fp32,int8", "--max-drop", "100"),
+                       ("--format", "tflite", "--precision", "fp32,int8-dynamic", "--max-drop", "100")),
+              data_file="data.csv")
 
     # the task's own benchmark targets and tables, report section and demo steps
     targets, tables = staticmethod(own_bench.targets), staticmethod(own_bench.tables)
     section, demo = staticmethod(own_section.section), staticmethod(own_demo.steps)
-    measure_release = staticmethod(own_release.measure)
+    measure_release, recipes = staticmethod(own_release.measure), staticmethod(own_release.recipes)
 
     def generate(self, out: Path, config: FraudSimConfig, progress: bool = False) -> Iterator[str]:
         from edgeward.train.fraud.data import write_fraud_csv
