@@ -12,7 +12,7 @@ from edgeward.core.task import DemoStep
 def export_step(run: Path, max_drop: float, metric_text: Callable, full: bool = True) -> DemoStep:
     """Export with the int8 search; ``metric_text(check)`` says an artifact's metric. A short training can
     leave int8 outside the budget: the step then says so, and the demo goes on with the rest. ``full``: ONNX and
-    TFLite, else (the quick demo) ONNX alone."""
+    TFLite, with the search; else (the quick demo) ONNX alone, int8 at its default settings."""
     from edgeward.export.artifacts import ArtifactSpec, Format, Precision
     from edgeward.export.engine import ExportOptions, export_run
     from edgeward.export.validate import Budget, ValidationError
@@ -22,7 +22,9 @@ def export_step(run: Path, max_drop: float, metric_text: Callable, full: bool = 
 
     def export() -> str:
         try:
-            e = export_run(run, ExportOptions(specs=specs, budget=Budget(max_drop=max_drop), search=True), progress=True)
+            # the quick demo exports int8 with the default settings, no search: one candidate (a short training's model
+            # can send the search through every candidate, minutes of the quick demo's few)
+            e = export_run(run, ExportOptions(specs=specs, budget=Budget(max_drop=max_drop), search=full), progress=True)
         except ValidationError as exc:
             return str(exc)
         return ", ".join(f"{c.artifact} {metric_text(c)}" for c in e.checks) + f"; recommended {e.recommendation['artifact']}"

@@ -22,7 +22,7 @@ class ClassifyDemo:
     @classmethod
     def quick(cls):
         """The quick demo's sizes (``make demo``): a short training that shows the flow, in about a minute."""
-        return cls(per_class=60, epochs=4)
+        return cls(per_class=40, epochs=3)
 
 
 def steps(run: Path, config: ClassifyDemo, seed: int, max_drop: float, bench, full: bool = True) -> list[DemoStep]:

@@ -25,7 +25,7 @@ class CommandsDemo:
     @classmethod
     def quick(cls):
         """The quick demo's sizes (``make demo``): a short training that shows the flow, in about a minute."""
-        return cls(per_class=40, epochs=8, stream_minutes=1.0)
+        return cls(per_class=30, epochs=4, stream_minutes=1.0)
 
 
 def steps(run: Path, config: CommandsDemo, seed: int, max_drop: float, bench, full: bool = True) -> list[DemoStep]:

@@ -25,7 +25,7 @@ class DetectDemo:
     @classmethod
     def quick(cls):
         """The quick demo's sizes (``make demo``): a short training that shows the flow, in about a minute."""
-        return cls(images=300, epochs=8, size=96)
+        return cls(images=200, epochs=6, size=96)
 
 
 def steps(run: Path, config: DetectDemo, seed: int, max_drop: float, bench, full: bool = True) -> list[DemoStep]:
