@@ -69,10 +69,9 @@ class Detector(ModelTask):
     @classmethod
     def parity_results(cls, artifact: str, source: str) -> dict:
         """Detections on the frames of ``source`` at score 0.05, and the raw head on every frame. An untrained
-        model's heat map is flat (every cell near one value): which cells are peaks, and which boxes survive NMS,
-        flips there on differences of 1e-7, so its detections at a floor of 0.001 differed between two machines whose
-        outputs agreed within 2e-7. At 0.05 such a model finds nothing and its raw outputs are compared; a trained
-        one (the released detector) has real peaks, and its decisions are compared."""
+        model's heat map is flat, and which of its cells are peaks (and which boxes survive NMS) flips on rounding
+        differences: at 0.05 such a model finds nothing and is compared on its raw outputs, while a trained one has
+        real peaks and its decisions are compared (docs/decisions.md)."""
         found, heads = [], []
         options = DetectorOptions(score_threshold=0.05, max_detections=10)
         with cls.from_file(artifact, device="auto", threads=1, options=options) as detector:

@@ -86,6 +86,7 @@ def bench_serve(source: str, options: ServeBenchOptions = ServeBenchOptions(), l
         rows = [dict(zip(features, map(float, r))) for r in x]
         in_process = _in_process(scorer, rows)
     body = json.dumps(rows if options.rows > 1 else rows[0]).encode()
+    route = f"/{scorer.task}/{next(iter(scorer.serve_routes))}"  # the scorer's own route (POST /fraud/score)
     result: dict = {"model": str(model), "rows": drawn, "rows_per_request": options.rows, "seconds": options.seconds,
                     "in_process": in_process, "http": []}
     log(f"in-process: {in_process['per_second']:,.0f} requests/s (parse, check and score a JSON request)")
@@ -93,9 +94,9 @@ def bench_serve(source: str, options: ServeBenchOptions = ServeBenchOptions(), l
                             ("off", ("--max-batch", "1"))):
         server = _Server(model, *flags, "--threads", "1")
         try:
-            run_load("127.0.0.1", server.port, post("/fraud/score", body, "127.0.0.1"), 2, 1.0)  # warm-up
+            run_load("127.0.0.1", server.port, post(route, body, "127.0.0.1"), 2, 1.0)  # warm-up
             for clients in options.clients:
-                r = run_load("127.0.0.1", server.port, post("/fraud/score", body, "127.0.0.1"), clients, options.seconds)
+                r = run_load("127.0.0.1", server.port, post(route, body, "127.0.0.1"), clients, options.seconds)
                 row = {"batching": batching, **asdict(r), "per_second": r.per_second}
                 result["http"].append(row)
                 log(f"batching {batching}, {clients:>3} clients: {r.per_second:,.0f} requests/s, p50 {r.p50_ms:.2f} ms, "
@@ -122,7 +123,7 @@ def _stream(run: RunDir, seconds: float, log) -> list[dict]:
         time.sleep(2.0)  # the feed warms up
         for viewers in (1, 2):
             before = _stats(server.port)["video"]["frames"]
-            fps = watch_mjpeg("127.0.0.1", server.port, "/detect/stream", viewers, seconds)
+            fps = watch_mjpeg("127.0.0.1", server.port, f"/{run.record().task}/stream", viewers, seconds)
             made = (_stats(server.port)["video"]["frames"] - before) / seconds
             rows.append({"viewers": viewers, "fps_per_viewer": [round(f, 1) for f in fps], "detector_fps": round(made, 1)})
             log(f"detection stream, {viewers} viewer(s): {', '.join(f'{f:.1f}' for f in fps)} frames/s each; "

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.errors import DeviceError, EdgewardError, InputError, require
-from edgeward.runtime.registry import serve_routes
+from edgeward.runtime.registry import Feed, fed, serve_routes
 from edgeward.runtime.serve import kserve
 from edgeward.runtime.serve.batcher import DynamicBatcher, Overloaded
 from edgeward.runtime.serve.live import Feeds, describe_sources
@@ -261,9 +261,9 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
         Route("/", guard("page", page)),
         Route("/models", guard("models", models)),
         Route("/stats", guard("stats", stats)),
-        Route("/detect/latest", guard("detect_latest", latest)),
-        Route("/detect/stream", guard("detect_stream", stream)),
-        Route("/detect/frame.jpg", guard("detect_frame", frame)),
+        # the video feed's routes, under each task whose runtime takes video (the registry's): /TASK/latest, ...
+        *(Route(f"/{task}/{path}", guard(f"{task}_{name}", handler)) for task in fed(Feed.VIDEO)
+          for path, name, handler in (("latest", "latest", latest), ("stream", "stream", stream), ("frame.jpg", "frame", frame))),
         Route("/events", guard("events", events)),
         Route("/v2", guard("v2", server_metadata)),
         Route("/v2/health/live", guard("live", ok, public=True)),
