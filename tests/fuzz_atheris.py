@@ -12,10 +12,16 @@ each target; ``test_fuzz.py::test_atheris_targets`` runs a short budget of each.
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import tempfile
 
 import atheris
+
+# libFuzzer's memory limit is on the process's peak resident size, and Linux hands a child the peak of the process
+# that started it (a pytest that trained models starts this at 2 GB): measured before anything is imported here.
+INHERITED_PEAK_MB = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+TARGET_MEMORY_MB = 2048  # what one input may make the target use, and the largest single allocation
 
 with atheris.instrument_imports(include=["edgeward"]):
     from edgeward.core.errors import EdgewardError
@@ -66,6 +72,8 @@ def main() -> None:
         except EdgewardError:
             pass
 
+    if not any(arg.startswith("-rss_limit_mb=") for arg in sys.argv):
+        sys.argv += [f"-rss_limit_mb={INHERITED_PEAK_MB + TARGET_MEMORY_MB}", f"-malloc_limit_mb={TARGET_MEMORY_MB}"]
     atheris.Setup(sys.argv, one)
     atheris.Fuzz()
 
