@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.errors import InputError
+from edgeward.core.records import ArtifactCheck, BenchRecord, ValidationRecord
 from edgeward.core.registry import get_task
 from edgeward.core.rundir import RunDir, holdout_inputs
 from edgeward.export.timing import Rows, batched, count, in_subprocess, single_row, take, us_text
@@ -128,18 +129,18 @@ def overhead(artifact: Path, x: np.ndarray, calls: int) -> dict:
     return out
 
 
-def bench_run(run_dir: str | os.PathLike, options: BenchOptions = BenchOptions(), progress: bool = False) -> dict:
+def bench_run(run_dir: str | os.PathLike, options: BenchOptions = BenchOptions(), progress: bool = False) -> BenchRecord:
+    """Every artifact of the run that passed its check (or was checked degenerately: an untrained model's speed is
+    still its speed) measured, then the task's own benchmark; written to ``bench.json`` and ``bench.csv``."""
     from tqdm import tqdm
 
     from edgeward.devices import resolve
 
     run = RunDir(run_dir)
-    validation = run.read_json(run.validation_file)
-    if validation is None:
+    if not run.has_validation():
         raise InputError(f"{run}: no exported artifacts (validation.json); run `edgeward export {run}` first")
-    # artifacts that passed, and those whose check was degenerate (an untrained model's speed is still its speed)
-    checks = [a for a in validation["artifacts"] if (a.get("passed") or a.get("degenerate"))
-              and run.artifact(a["artifact"]).exists()]
+    validation = run.validation()
+    checks = [c for c in validation.checks if c.usable and run.artifact(c.artifact).exists()]
     if not checks:
         raise InputError(f"{run}: no artifact passed validation; nothing to benchmark")
     record = run.record()
@@ -149,52 +150,51 @@ def bench_run(run_dir: str | os.PathLike, options: BenchOptions = BenchOptions()
     x = feeds if len(feeds) > 1 else feeds[names[0]]
     profile = resolve(options.device)
     bar = tqdm(total=len(checks) + 2 + spec.bench_steps(options), desc="benchmark", disable=not progress, leave=False)
-    result: dict = {"machine": machine(), "device": profile.name, "threads_all": profile.num_threads, "rows": count(x),
-                    "artifacts": []}
+    result = BenchRecord(task=record.task, machine=machine(), device=profile.name, threads_all=profile.num_threads,
+                         rows=count(x))
     runnable = {"onnx" if b.value == "onnxruntime" else b.value for b in profile.backends}
     for check in checks:
-        if check["format"] not in runnable:
+        if check.format not in runnable:
             bar.update(1)
             continue
-        row = {k: check[k] for k in ("artifact", "format", "precision", "source", "method", "metric", "drop_points")}
-        row["status"] = "degenerate" if check.get("degenerate") else "passed"
-        row.update(bench_artifact(run.artifact(check["artifact"]), x, profile, options))
-        result["artifacts"].append(row)
+        row = {"artifact": check.artifact, "format": check.format, "precision": check.precision, "source": check.source,
+               "method": check.method, "metric": check.metric, "drop_points": check.drop_points,
+               "status": "degenerate" if check.degenerate else "passed"}
+        row.update(bench_artifact(run.artifact(check.artifact), x, profile, options))
+        result.artifacts.append(row)
         bar.update(1)
     fp32 = run.artifact("model.onnx")
-    result["task"] = record.task
     if fp32.exists() and not isinstance(x, dict):  # the overhead against a bare session: one-input models
-        result["overhead"] = overhead(fp32, x, options.single_rows)
+        result.overhead = overhead(fp32, x, options.single_rows)
     bar.update(1)
-    result["recommendation"] = recommendation(result, checks, profile)
+    result.recommendation = recommendation(result, checks, profile)
     if options.targets is not None:
-        result["cpu_classes"] = cpu_classes(run_dir, checks, options.targets)
+        result.cpu_classes = cpu_classes(run_dir, checks, options.targets)
     spec.bench(run, record, result, options, runnable, lambda: bar.update(1))
-    result["targets"] = [{"target": t, "measured": m, "goal": g, "met": ok}
-                         for t, m, g, ok in spec.targets(result, validation) + targets(result, validation)]
+    result.targets = [{"target": t, "measured": m, "goal": g, "met": ok}
+                      for t, m, g, ok in spec.targets(result, validation) + targets(result, validation)]
     bar.update(1)
     bar.close()
-    run.write_json(run.bench_file, result)
-    _write_csv(run.bench_csv, result["artifacts"], profile.num_threads)
+    run.write_bench(result)
+    _write_csv(run.bench_csv, result.artifacts, profile.num_threads)
     return result
 
 
-def recommendation(result: dict, checks: list[dict], profile) -> dict:
+def recommendation(result: BenchRecord, checks: list[ArtifactCheck], profile) -> dict:
     """What the export's rule recommends from this benchmark's own numbers (single-row p50 on the profile's threads)."""
     from edgeward.export.recommend import choose
-    from edgeward.export.validate import ArtifactCheck
 
-    timed = {a["artifact"]: a[f"single_{result['threads_all']}t"]["p50_us"] for a in result["artifacts"]}
-    return choose([ArtifactCheck(**c) for c in checks], timed, profile)
+    timed = {a["artifact"]: a[f"single_{result.threads_all}t"]["p50_us"] for a in result.artifacts}
+    return choose(checks, timed, profile)
 
 
-def cpu_classes(run_dir, checks: list[dict], classes: tuple) -> dict:
+def cpu_classes(run_dir, checks: list[ArtifactCheck], classes: tuple) -> dict:
     """Each int8 file measured again on this host and on ``classes`` (emulated where this host is not one): by
     artifact, by class, its metric, drop and agreement. Emulated timings are no board's, so none are taken."""
     from edgeward.export.engine import RunData, recheck
 
     run = RunData(run_dir)
-    return {c["artifact"]: recheck(run, c, tuple(classes)) for c in checks if c["precision"].startswith("int8")}
+    return {c.artifact: recheck(run, c, tuple(classes)) for c in checks if c.precision.startswith("int8")}
 
 
 def _write_csv(path: Path, rows: list[dict], threads_all: int) -> None:
@@ -213,67 +213,66 @@ def _write_csv(path: Path, rows: list[dict], threads_all: int) -> None:
                         round(r["batched_1t"]["rows_per_s"]), round(r["load_ms"], 2), round(r["peak_rss_mb"], 1)])
 
 
-def targets(r: dict, validation: dict) -> list[tuple]:
+def targets(r: BenchRecord, validation: ValidationRecord) -> list[tuple]:
     """The targets every task shares, measured: (what, measured, goal, met: True, False or None for n/a)."""
     rows = []
-    arts = {a["artifact"]: a for a in r["artifacts"]}
-    fp32 = arts.get("model.onnx")
+    fp32 = r.row("model.onnx")
     if fp32:
-        int8 = [a for a in r["artifacts"] if a["format"] == "onnx" and a["precision"] == "int8"]
+        int8 = [a for a in r.artifacts if a["format"] == "onnx" and a["precision"] == "int8"]
         if int8:
             smallest = min(int8, key=lambda a: a["size_bytes"])
             ratio = smallest["size_bytes"] / fp32["size_bytes"]
             big = fp32["size_bytes"] > 100_000
             rows.append(("int8 size / fp32 size (ONNX, smallest int8)", f"{ratio:.2f}x ({smallest['artifact']})", "<= 0.27x (models > 100 KB)",
                          (ratio <= 0.27) if big else None))
-        pruned_int8 = [a for a in r["artifacts"] if a["source"].startswith("pruned") and a["precision"].startswith("int8")]
+        pruned_int8 = [a for a in r.artifacts if a["source"].startswith("pruned") and a["precision"].startswith("int8")]
         if pruned_int8:
             best = min(pruned_int8, key=lambda a: a["gzip_bytes"])
             factor = fp32["gzip_bytes"] / best["gzip_bytes"]
             rows.append(("fp32 gzip / (50% pruned + int8) gzip", f"{factor:.1f}x ({best['artifact']})", ">= 6x", factor >= 6))
-    checks = validation["artifacts"]
-    ptq = [c for c in checks if c.get("precision", "").startswith("int8") and c.get("source") in ("base", "pruned") and "drop_points" in c]
-    qat = [c for c in checks if c.get("source") in ("qat", "pruned-qat") and "drop_points" in c]
+    checks = validation.checks
+    ptq = [c for c in checks if c.precision.startswith("int8") and c.source in ("base", "pruned")]
+    qat = [c for c in checks if c.source in ("qat", "pruned-qat")]
     if ptq:
-        worst = max(ptq, key=lambda c: c["drop_points"])
-        rows.append(("int8 metric drop, post-training (worst)", f"{worst['drop_points']:+.2f} points ({worst['artifact']})", "<= 1 point", worst["drop_points"] <= 1.0))
+        worst = max(ptq, key=lambda c: c.drop_points)
+        rows.append(("int8 metric drop, post-training (worst)", f"{worst.drop_points:+.2f} points ({worst.artifact})", "<= 1 point", worst.drop_points <= 1.0))
     if qat:
-        worst = max(qat, key=lambda c: c["drop_points"])
-        rows.append(("int8 metric drop, QAT (worst)", f"{worst['drop_points']:+.2f} points ({worst['artifact']})", "<= 0.5 point", worst["drop_points"] <= 0.5))
-    if "overhead" in r:
-        o = r["overhead"]
+        worst = max(qat, key=lambda c: c.drop_points)
+        rows.append(("int8 metric drop, QAT (worst)", f"{worst.drop_points:+.2f} points ({worst.artifact})", "<= 0.5 point", worst.drop_points <= 0.5))
+    if r.overhead:
+        o = r.overhead
         rows.append(("runtime Model.run / bare session.run, single-row p50", f"{o['ratio']:.3f}x ({o['model_run_p50_us']:.2f} vs {o['bare_p50_us']:.2f} us)", "<= 1.05x", o["ratio"] <= 1.05))
         rows.append(("same, with input validation (the default)", f"{o['ratio_validated']:.2f}x", "(reported)", None))
     return rows
 
 
-def tables(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+def tables(r: BenchRecord) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, header, rows) tables, shared by the terminal, the README and the HTML report: the artifacts,
     the task's own, the targets."""
     out = []
-    n_all = r["threads_all"]
+    n_all = r.threads_all
     header = ["artifact", "size", "gzip", "metric", "p50 1t", "p99 1t", f"p50 {n_all}t", "rows/s 1t", "load", "RSS"]
     rows = [[a["artifact"], f"{a['size_bytes']:,}", f"{a['gzip_bytes']:,}", f"{a['metric']:.4f}",
              us_text(a["single_1t"]["p50_us"]), us_text(a["single_1t"]["p99_us"]), us_text(a[f"single_{n_all}t"]["p50_us"]),
              f"{a['batched_1t']['rows_per_s']:,.0f}", f"{a['load_ms']:.1f} ms", f"{a['peak_rss_mb']:.0f} MB"]
-            for a in r["artifacts"]]
-    out.append((f"Artifacts on {r['device']}", header, rows))
-    degenerate = [a["artifact"] for a in r["artifacts"] if a.get("status") == "degenerate"]
+            for a in r.artifacts]
+    out.append((f"Artifacts on {r.device}", header, rows))
+    degenerate = [a["artifact"] for a in r.artifacts if a.get("status") == "degenerate"]
     if degenerate:
         out.append(("Degenerate checks: not validated (the reference's outputs do not vary over the held-out rows)",
                     ["artifact"], [[a] for a in degenerate]))
-    rec = r.get("recommendation")
+    rec = r.recommendation
     if rec:
         out.append((f"Recommended for {rec['device']} by this benchmark's numbers", ["artifact", "why"],
                     [[rec["artifact"] or "none", rec["reason"]]]))
-    if r.get("cpu_classes"):
-        classes = list(dict.fromkeys(cpu for per in r["cpu_classes"].values() for cpu in per))
-        rows = [[name, *(_class_cell(per.get(cpu)) for cpu in classes)] for name, per in r["cpu_classes"].items()]
-        hows = {cpu: e["how"] for per in r["cpu_classes"].values() for cpu, e in per.items() if e.get("how")}
+    if r.cpu_classes:
+        classes = list(dict.fromkeys(cpu for per in r.cpu_classes.values() for cpu in per))
+        rows = [[name, *(_class_cell(per.get(cpu)) for cpu in classes)] for name, per in r.cpu_classes.items()]
+        hows = {cpu: e["how"] for per in r.cpu_classes.values() for cpu, e in per.items() if e.get("how")}
         out.append(("int8 files by CPU class (metric, drop in points, decision agreement; " +
                     ", ".join(f"{cpu}: {how}" for cpu, how in hows.items()) + ")", ["artifact", *classes], rows))
-    out += get_task(r["task"]).tables(r)
-    goals = [[t["target"], t["measured"], t["goal"], {True: "yes", False: "NO", None: "n/a"}[t["met"]]] for t in r["targets"]]
+    out += get_task(r.task).tables(r)
+    goals = [[t["target"], t["measured"], t["goal"], {True: "yes", False: "NO", None: "n/a"}[t["met"]]] for t in r.targets]
     out.append(("Targets", ["target", "measured", "goal", "met"], goals))
     return out
 
@@ -287,13 +286,13 @@ def _class_cell(entry: dict | None) -> str:
             f"{entry['agreement']:.1%})")
 
 
-def machine_line(r: dict) -> str:
-    m = r["machine"]
+def machine_line(r: BenchRecord) -> str:
+    m = r.machine
     return (f"{m['cpu']} ({m['arch']}, {m['cores']} cores, flags {', '.join(m['flags']) or 'none'}), "
-            f"Python {m['python']}, onnxruntime {m['onnxruntime']}; {r['rows']:,} held-out rows; medians")
+            f"Python {m['python']}, onnxruntime {m['onnxruntime']}; {r.rows:,} held-out rows; medians")
 
 
-def markdown(r: dict) -> str:
+def markdown(r: BenchRecord) -> str:
     out = [f"Machine: {machine_line(r)}."]
     for title, header, rows in tables(r):
         out += ["", f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -18,6 +18,7 @@ import numpy as np
 
 from edgeward.core.errors import DeviceError, ExportError, InputError
 from edgeward.core.manifest import CpuCheck, Manifest, Metric
+from edgeward.core.records import ArtifactCheck, ExportFailure, ValidationRecord
 from edgeward.core.registry import get_task
 from edgeward.core.rundir import RunDir, holdout_inputs
 from edgeward.core.seal import UNSEALED, seal
@@ -37,7 +38,7 @@ from edgeward.devices import Profile
 from edgeward.devices.cpu import CpuClass
 from edgeward.export.cpu_checks import Targets
 from edgeward.export.provenance import provenance
-from edgeward.export.validate import ArtifactCheck, Budget, check_outputs, degenerate, raise_failures
+from edgeward.export.validate import Budget, check_outputs, degenerate, raise_failures
 from edgeward.runtime.model import Model, UncheckedCpuWarning
 
 
@@ -360,15 +361,15 @@ def cpu_entry(how: str, check: ArtifactCheck | str) -> dict:
             "how": how, "reason": check.reason}
 
 
-def recheck(run: RunData, entry: dict, classes: tuple[CpuClass, ...]) -> dict[str, dict]:
-    """An exported int8 file (its ``validation.json`` entry) measured again on this host and on ``classes``, each in a
+def recheck(run: RunData, entry: ArtifactCheck, classes: tuple[CpuClass, ...]) -> dict[str, dict]:
+    """An exported int8 file (its validation record entry) measured again on this host and on ``classes``, each in a
     worker process: by class, its check (``cpu_entry``)."""
     from edgeward.devices.cpu import running_class
     from edgeward.export.cpu_checks import run_on
 
-    spec = ArtifactSpec(Format(entry["format"]), Precision(entry["precision"]), Source(entry["source"]))
-    data = run.rundir.artifact(entry["artifact"]).read_bytes()
-    options = ExportOptions(budget=Budget(max_drop=entry["budget"]))
+    spec = ArtifactSpec(Format(entry.format), Precision(entry.precision), Source(entry.source))
+    data = run.rundir.artifact(entry.artifact).read_bytes()
+    options = ExportOptions(budget=Budget(max_drop=entry.budget))
     refs, host = run.reference(spec.source), running_class()
     found = {}
     for cpu in dict.fromkeys([c for c in (host, *classes) if c is not None]):
@@ -378,7 +379,7 @@ def recheck(run: RunData, entry: dict, classes: tuple[CpuClass, ...]) -> dict[st
             found[cpu.value] = cpu_entry("", str(exc))
             continue
         outs = list(got.values())
-        order = match_outputs(outs, refs, entry["artifact"]) if len(refs) > 1 else [0]
+        order = match_outputs(outs, refs, entry.artifact) if len(refs) > 1 else [0]
         check = judge(run, spec, options, [outs[order.index(k)] for k in range(len(refs))], len(data))
         found[cpu.value] = cpu_entry("this host" if cpu is host else how, check)
     return found
@@ -500,20 +501,20 @@ def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOption
     elsewhere = check_elsewhere(run, pendings, options, targets.elsewhere, progress)
     result.checks += [finish(run, p, elsewhere.get(p.spec.name, {}), targets.host) for p in pendings]
     result.checks.sort(key=lambda c: [s.name for s in options.specs].index(c.artifact))
-    old = run.rundir.read_json(run.rundir.validation_file) or {}
+    old = run.rundir.validation()
     entries = _merged_entries(old, result)
     if options.recommend and result.checks:
         from edgeward.export.recommend import recommend
 
         # over every artifact of the run within budget, exported now or before
-        known = [ArtifactCheck(**e) for e in entries if "metric" in e and run.rundir.artifact(e["artifact"]).exists()]
+        known = [e for e in entries if isinstance(e, ArtifactCheck) and run.rundir.artifact(e.artifact).exists()]
         result.recommendation = recommend(run.rundir.artifacts, known, run.feeds, options.device)
     result.targets = {"cpu": [c.value for c in targets.classes], "host": targets.host.value if targets.host else None,
                       "checked": [c.value for c in targets.checkable],
                       "skipped": {c.value: why for c, why in targets.skipped.items()}}
-    run.rundir.write_json(run.rundir.validation_file, {
-        "artifacts": entries, "search": result.search or old.get("search", []),
-        "recommendation": result.recommendation or old.get("recommendation"), "targets": result.targets})
+    run.rundir.write_validation(ValidationRecord(
+        artifacts=tuple(entries), search=tuple(result.search) or old.search,
+        recommendation=result.recommendation or old.recommendation, targets=result.targets))
     if options.sign:
         written = [run.rundir.artifact(c.artifact) for c in result.checks]
         result.signed = [sign_file(path, options.sign) for path in written if path.exists()]
@@ -538,10 +539,8 @@ def available_specs(run_dir: str | os.PathLike) -> tuple[ArtifactSpec, ...]:
     return tuple(all_specs(sources, run.traits(Source.BASE)))
 
 
-def _merged_entries(old: dict, result: ExportResult) -> list[dict]:
-    """The validation record: earlier exports' entries, replaced by this export's for the same artifacts."""
+def _merged_entries(old: ValidationRecord, result: ExportResult) -> list[ArtifactCheck | ExportFailure]:
+    """The validation record's entries: earlier exports', replaced by this export's for the same artifacts."""
     names = {c.artifact for c in result.checks} | set(result.errors)
-    entries = [e for e in old.get("artifacts", []) if e["artifact"] not in names]
-    entries += [c.as_dict() for c in result.checks]
-    entries += [{"artifact": n, "passed": False, "reason": m} for n, m in result.errors.items()]
-    return entries
+    return [e for e in old.artifacts if e.artifact not in names] + list(result.checks) \
+        + [ExportFailure(n, m) for n, m in result.errors.items()]

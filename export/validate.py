@@ -13,11 +13,12 @@ pass.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from edgeward.core.errors import ParityError
+from edgeward.core.records import ArtifactCheck
 
 
 class ValidationError(ParityError):
@@ -29,38 +30,6 @@ class Budget:
     fp32_tolerance: float = 1e-5
     fp16_tolerance: float = 1e-2  # fp16 keeps ~3 significant digits
     max_drop: float = 1.0  # task-metric points (AUPRC x 100) for int8 and pruned artifacts
-
-
-@dataclass(frozen=True)
-class ArtifactCheck:
-    artifact: str
-    format: str
-    precision: str
-    source: str
-    method: str
-    size_bytes: int
-    rows: int
-    max_abs_diff: float  # against the Keras model it came from
-    metric_name: str
-    metric: float
-    reference_metric: float  # the original fp32 Keras model's
-    drop_points: float
-    agreement: float  # share of rows whose decision equals the original Keras model's
-    check: str
-    budget: float
-    passed: bool
-    reason: str
-    degenerate: str = ""  # why no comparison with the reference could fail ("" when one could)
-    # int8 files: CPU class -> {"passed", "metric", "drop_points", "agreement", "how", "reason"}
-    cpu: dict = field(default_factory=dict)
-
-    @property
-    def status(self) -> str:
-        """passed, failed or degenerate (``core.manifest.CHECKS``)."""
-        return "degenerate" if self.degenerate else "passed" if self.passed else "failed"
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 SPREAD = 1e-6  # outputs that vary less than this (relative to their size, at least 1) over the rows do not vary

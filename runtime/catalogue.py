@@ -11,7 +11,6 @@ A file of that name in the working directory wins over the catalogue; a folder o
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import warnings
 from dataclasses import dataclass
@@ -19,8 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from edgeward.core.errors import EdgewardError, InputError
-from edgeward.core.files import read_regular
 from edgeward.core.manifest import Manifest
+from edgeward.core.rundir import RunDir
 from edgeward.devices.profiles import Backend, Profile
 
 SUFFIXES = (".onnx", ".tflite")
@@ -105,7 +104,7 @@ def _holds_a_model(folder: Path) -> bool:
     """A folder a user would mean as a model: model files, a run's artifacts or a Triton repository (or one that
     cannot be read: the user's, to be named in the error)."""
     try:
-        return (folder / "artifacts").is_dir() or any(p.suffix in SUFFIXES for p in folder.iterdir()) \
+        return RunDir(folder).artifacts.is_dir() or any(p.suffix in SUFFIXES for p in folder.iterdir()) \
             or any(folder.glob("*/config.pbtxt"))
     except OSError:
         return True
@@ -144,7 +143,7 @@ def locate(source, profile: Profile | None = None):
 def in_folder(folder: Path, profile: Profile | None = None) -> Path:
     """The one model a folder stands for: a run's (``run_artifact``), the only model file in it, or the newest
     version of the only model of a Triton repository. More than one, or none, is an ``InputError`` naming them."""
-    if (folder / "artifacts").is_dir():
+    if RunDir(folder).artifacts.is_dir():
         return run_artifact(folder, profile)
     found = sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and p.is_file())
     repo = sorted(folder.glob("*/config.pbtxt"))
@@ -165,11 +164,11 @@ def in_folder(folder: Path, profile: Profile | None = None) -> Path:
 def run_artifact(run: Path, profile: Profile | None = None) -> Path:
     """A run folder's model: what its export recommended for ``profile``'s device, else (another device, or no
     recommendation) its fp32 file in the profile's format, else in any format the profile runs."""
-    artifacts = run / "artifacts"
+    artifacts = RunDir(run).artifacts
     try:
-        rec = json.loads(read_regular(run / "validation.json", "validation file", 64 << 20)).get("recommendation") or {}
+        rec = RunDir(run).validation().recommendation or {}
         chosen = str(rec.get("artifact") or "")
-    except (EdgewardError, ValueError, AttributeError):  # none, or not the export's: the run's plain files
+    except (EdgewardError, AttributeError):  # none, or not the export's: the run's plain files
         rec, chosen = {}, ""
     if chosen and Path(chosen).name == chosen and (profile is None or rec.get("device") == profile.name) \
             and (artifacts / chosen).is_file():  # a file name in artifacts/, never a path out of it

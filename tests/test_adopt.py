@@ -159,8 +159,8 @@ def test_a_plain_savedmodel_runs_through_its_signature(two_input, capsys):
     from edgeward.export.bench import BenchOptions, bench_run
 
     result = bench_run(run, BenchOptions(single_rows=20, batch_repeats=1, load_repeats=1, vs_keras=False))
-    assert {r["artifact"] for r in result["artifacts"]} == set(_validation(run)) and result["rows"] == 100
-    assert all(r["single_1t"]["p50_us"] > 0 and r["peak_rss_mb"] > 0 for r in result["artifacts"])
+    assert {r["artifact"] for r in result.artifacts} == set(_validation(run)) and result.rows == 100
+    assert all(r["single_1t"]["p50_us"] > 0 and r["peak_rss_mb"] > 0 for r in result.artifacts)
     assert main(["report", str(run)]) == 0 and "A Keras model brought as it is" in (run / "report.html").read_text()
     assert main(["compress", str(run), "--qat"]) == 2
     assert "a SavedModel signature, not Keras layers" in capsys.readouterr().err

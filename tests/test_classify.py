@@ -185,11 +185,11 @@ def test_bench_and_report(classify_run):
     from edgeward.export.bench import BenchOptions, bench_run, markdown
 
     r = bench_run(classify_run, BenchOptions(single_rows=20, batch_repeats=1, load_repeats=1))
-    runs = {(e["artifact"], e["source"]): e for e in r["end_to_end"]}
+    runs = {(e["artifact"], e["source"]): e for e in r.payload["end_to_end"]}
     assert set(runs) == {(a, s) for a in ("model.onnx", "model-int8.onnx", "model-int8.tflite") for s in ("folder", "video")}
     assert runs[("model.onnx", "folder")]["images"] == 40 and runs[("model.onnx", "video")]["images"] == 20
     assert all(e["images_per_s"] > 0 and 0 <= e["top1"] <= 1 for e in runs.values())
-    targets = {t["target"]: t for t in r["targets"]}
+    targets = {t["target"]: t for t in r.targets}
     assert targets["classifier parameters"]["met"] is True and "top-1 on held-out images (fp32 ONNX)" in targets
     assert "End to end on 1 thread" in markdown(r)
     html = write_report(classify_run).read_text()

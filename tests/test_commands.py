@@ -337,8 +337,8 @@ def test_bench_recognises_the_stream_and_the_report_shows_it(commands_run):
     from edgeward.export.bench import BenchOptions, bench_run, markdown
 
     r = bench_run(commands_run, BenchOptions(single_rows=20, batch_repeats=1, load_repeats=1))
-    assert r["task"] == "commands" and "vs_keras" not in r
-    streams = {s["artifact"]: s for s in r["streams"]}
+    assert r.task == "commands" and "vs_keras" not in r.payload
+    streams = {s["artifact"]: s for s in r.payload["streams"]}
     assert set(streams) == {"model.onnx", "model-int8.onnx"}
     s = streams["model.onnx"]
     assert s["audio_seconds"] == 30.0 and s["windows"] == 120 and 0 < s["real_time_factor"] < 1
@@ -349,14 +349,14 @@ def test_bench_recognises_the_stream_and_the_report_shows_it(commands_run):
     assert sum(d for d, _ in s["by_background"].values()) == s["detected"]
     assert sum(n for _, n in s["by_snr"].values()) == s["commands"]
     assert sum(d for d, _ in s["by_snr"].values()) == s["detected"]
-    targets = {t["target"] for t in r["targets"]}
+    targets = {t["target"] for t in r.targets}
     assert {"accuracy on held-out voices (fp32)", "int8 model size (smallest; budget small)", "int8 accuracy drop (worst)",
             "stream: commands detected (model.onnx; budget small)"} <= targets
-    goals = {t["target"]: t["goal"] for t in r["targets"]}
+    goals = {t["target"]: t["goal"] for t in r.targets}
     assert goals["int8 model size (smallest; budget small)"] == "<= 64 KB"
     assert goals["stream: commands detected (model.onnx; budget small)"] == ">= 92%"
     assert "Long stream" in markdown(r) and "detection by background" in markdown(r) and "detected by SNR" in markdown(r)
-    trained = r["train_stream"]  # the same model over a stream of the voices it trained on, beside the test voices'
+    trained = r.payload["train_stream"]  # the same model over a stream of the voices it trained on, beside the test voices'
     assert trained["artifact"] == "model.onnx" and trained["audio_seconds"] == 15.0
     assert sum(n for _, n in trained["by_snr"].values()) == trained["commands"] > 0
     assert "voices never heard in training against the training voices (model.onnx)" in markdown(r)
@@ -494,16 +494,21 @@ def test_the_stream_ground_truth_gives_each_words_snr_as_measured_in_the_recordi
 def test_a_model_is_held_to_the_smallest_size_budget_it_fits():
     """Two budgets: small (int8 <= 64 KB, 92% of the target stream's commands) and large (<= 256 KB, 95%).
     A model above 256 KB is held to the large one, and fails its size target."""
+    from edgeward.core.records import ArtifactCheck, BenchRecord, ValidationRecord
     from edgeward.tasks.commands.bench import budget, targets
 
     assert budget(64 * 1024)[0] == "small" and budget(64 * 1024 + 1)[0] == "large" and budget(10 ** 6)[0] == "large"
     for size, name, goal, fits in ((60_000, "small", ">= 92%", True), (200_000, "large", ">= 95%", True),
                                    (300_000, "large", ">= 95%", False)):
-        validation = {"artifacts": [{"artifact": "model-int8.onnx", "metric": 0.9, "precision": "int8", "passed": True,
-                                     "size_bytes": size, "drop_points": 0.5}]}
+        check = ArtifactCheck(artifact="model-int8.onnx", format="onnx", precision="int8", source="base", method="",
+                              size_bytes=size, rows=100, max_abs_diff=0.0, metric_name="accuracy", metric=0.9,
+                              reference_metric=0.905, drop_points=0.5, agreement=1.0, check="", budget=1.0, passed=True,
+                              reason="")
         stream = {"artifact": "model-int8.onnx", "real_time_factor": 0.01, "detection_rate": 0.93, "commands": 100,
                   "false_alarms_per_hour": 1.0}
-        rows = {row[0]: row for row in targets({"artifacts": [], "streams": [stream]}, validation)}
+        bench = BenchRecord(task="commands", machine={}, device="x86-64-cpu", threads_all=2, rows=100,
+                            payload={"streams": [stream]})
+        rows = {row[0]: row for row in targets(bench, ValidationRecord(artifacts=(check,)))}
         assert rows[f"int8 model size (smallest; budget {name})"][3] is fits
         detected = rows[f"stream: commands detected (model-int8.onnx; budget {name})"]
         assert detected[2] == goal and detected[3] is (name == "small")

@@ -164,7 +164,7 @@ def test_bench_measures_the_held_out_half_and_tune_chooses_on_the_other(phrases,
     assert clips["clips"] == 3 * 5 + 3 and 0 <= clips["accuracy"] <= 1  # three phrases, unknown twice, silence
     assert sum(n for _, n in clips["per_label"].values()) == clips["clips"]
     assert result["stream"]["commands"] > 0
-    tables = own_bench.tables({"streams": [result["stream"]], "heldout": [result]})
+    tables = own_bench.stream_tables({"streams": [result["stream"]], "heldout": [result]})
     (title, header, rows), = [t for t in tables if t[0].startswith("Held-out data")]
     assert rows[0][:3] == [str(held), "model.onnx", f"{clips['accuracy']:.1%} of {clips['clips']}"]
     assert main(["tune", "commands", str(run), "--data", str(held)]) == 0  # the choosing half's stream

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from edgeward.core.rundir import RunDir
 from edgeward.export.bench import BenchOptions
 from edgeward.tasks.classify.demo import ClassifyDemo
 from edgeward.tasks.commands.demo import CommandsDemo
@@ -45,7 +46,7 @@ def test_the_demo_runs_every_step_and_reports_each_application(tmp_path):
         for name in files:
             assert (tmp_path / app / "artifacts" / name).stat().st_size > 0, (app, name)
         assert (tmp_path / app / "bench.json").exists(), app
-    streams = json.loads((tmp_path / "commands" / "bench.json").read_text())["streams"]
+    streams = RunDir(tmp_path / "commands").bench().payload["streams"]
     assert [s["artifact"] for s in streams] == ["model.onnx", "model-int8.onnx"]
     html = result.report.read_text()
     assert html.index("Released models, on inputs drawn afresh") < html.index("<h2>Fraud scoring</h2>")

@@ -146,8 +146,8 @@ def test_bench_targets_and_report(detect_run):
     from edgeward.export.bench import BenchOptions, bench_run, markdown
 
     result = bench_run(detect_run, BenchOptions(single_rows=40, batch_repeats=2, load_repeats=2, vs_keras=False))
-    assert [v["artifact"] for v in result["video"]] == ["model.onnx", "model-int8.onnx", "model-int8.tflite"]
-    targets = {t["target"]: t for t in result["targets"]}
+    assert [v["artifact"] for v in result.payload["video"]] == ["model.onnx", "model-int8.onnx", "model-int8.tflite"]
+    targets = {t["target"]: t for t in result.targets}
     assert targets["detector parameters"]["met"] is True
     assert "mAP@0.5 on held-out images (fp32 ONNX)" in targets and "int8 mAP@0.5 drop (worst)" in targets
     assert any(t.startswith("end to end, 1 thread") for t in targets)

@@ -298,7 +298,7 @@ def test_csv_rows_through_score(scorer, fraud_csv, tmp_path):
 
 
 @pytest.mark.parametrize("target", ["wav", "manifest", "onnx", "tflite", "image", "kserve", "keras"])
-def test_atheris_targets(target):
+def test_atheris_targets(target, tmp_path):
     """A short coverage-guided run of each atheris target (tests/fuzz_atheris.py; `make fuzz` runs 1,000,000)."""
     import subprocess
     import sys
@@ -306,12 +306,12 @@ def test_atheris_targets(target):
     pytest.importorskip("atheris")
     runs = max(1000, EXAMPLES * 10)
     done = subprocess.run([sys.executable, str(Path(__file__).with_name("fuzz_atheris.py")), target, f"-runs={runs}",
-                           "-seed=1"], capture_output=True, text=True, timeout=600)
+                           "-seed=1"], capture_output=True, text=True, timeout=600, cwd=tmp_path)  # a crash's input goes there
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"Done {runs} runs" in done.stderr
 
 
-def test_atheris_memory_limit_counts_what_the_target_uses_not_what_its_parent_did():
+def test_atheris_memory_limit_counts_what_the_target_uses_not_what_its_parent_did(tmp_path):
     """Linux hands a child the peak resident size of the process that started it, and libFuzzer's limit is on that
     peak: run from a pytest that had trained models (2.3 GB), the image target was stopped as out of memory (CI, stop 45).
     The harness limits the target's own growth: started from a 2.5 GB parent, a target runs its three seconds."""
@@ -325,7 +325,7 @@ def test_atheris_memory_limit_counts_what_the_target_uses_not_what_its_parent_di
               f"done = subprocess.run([sys.executable, {str(harness)!r}, 'wav', '-max_total_time=3', '-seed=1'],"
               " capture_output=True, text=True)\n"
               "sys.stderr.write(done.stderr[-2000:]); sys.exit(done.returncode)\n")
-    done = subprocess.run([sys.executable, "-c", parent], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", parent], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Done " in done.stderr  # three seconds: libFuzzer checks the resident size once a second
     peak = int(done.stderr.split("rss: ")[1].split("Mb")[0])

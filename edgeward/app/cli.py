@@ -199,7 +199,7 @@ def cmd_bench(args) -> int:
 
     result = bench_run(args.run, BenchOptions(device=args.device, vs_keras=not args.no_keras, heldout=tuple(args.heldout),
                                               targets=_targets(args.target, "--target")), progress=True)
-    _out(json.dumps(result, indent=2) if args.json else markdown(result))
+    _out(result.to_json() if args.json else markdown(result))
     return 0
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from edgeward import __version__
 from edgeward.core.manifest import Manifest, Metric
+from edgeward.core.rundir import RunDir
 from edgeward.core.registry import get_task, task_names
 from edgeward.core.task import RELEASE_RUNS as RUNS
 from edgeward.core.task import Recipe
@@ -40,7 +41,7 @@ def build(recipe: Recipe, log=print) -> None:
         log(f"$ {command_line(step)}")
         if subprocess.run([sys.executable, "-m", "edgeward", *step]).returncode == 0:
             continue
-        if not (step[0] == "export" and all((recipe.run / "artifacts" / f).exists() for f in recipe.ship)):
+        if not (step[0] == "export" and all(RunDir(recipe.run).artifact(f).exists() for f in recipe.ship)):
             raise SystemExit(f"{recipe.name}: `{command_line(step)}` failed")
 
 
@@ -69,7 +70,7 @@ def release(recipe: Recipe, out: Path, log=print) -> dict[str, list[Metric]]:
     spec, measured = get_task(recipe.task), {}
     (out / recipe.name).mkdir(parents=True, exist_ok=True)
     for file in recipe.ship:
-        path = recipe.run / "artifacts" / file
+        path = RunDir(recipe.run).artifact(file)
         with tempfile.TemporaryDirectory() as work:
             metrics = spec.measure_release(path, Path(work), recipe.measure_seed)
         data = path.read_bytes()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from edgeward.core.errors import InputError
 from edgeward.core.html import escape, image, plots, pyplot, svg, table
+from edgeward.core.records import BenchRecord
 from edgeward.core.registry import get_task, task_names
 from edgeward.core.rundir import RunDir
 
@@ -100,25 +101,25 @@ def compress_section(run: RunDir) -> list[str]:
 
 
 def export_section(run: RunDir) -> list[str]:
-    validation = run.read_json(run.validation_file)
-    if not validation:
+    if not run.has_validation():
         return []
     from edgeward.export.tables import export_rows
 
-    metric = next((a["metric_name"] for a in validation["artifacts"] if "metric_name" in a), "metric")
+    validation = run.validation()
+    metric = next((a.metric_name for a in validation.checks), "metric")
     header, rows = export_rows(validation)
-    checked = ", ".join((validation.get("targets") or {}).get("checked", [])) or "this host only"
+    checked = ", ".join(validation.targets.get("checked", [])) or "this host only"
     parts = ["<h3>Export and validation</h3><p>Every artifact checked on the held-out rows: fp32/fp16 by max abs "
              f"diff against Keras, int8 and pruned by the {metric} drop against the fp32 Keras model and the share "
              f"of identical decisions; int8 files on each CPU class ({escape(checked)}).</p>" + table(header, rows)]
-    for why in sorted({a["degenerate"] for a in validation["artifacts"] if a.get("degenerate")}):
+    for why in sorted({a.degenerate for a in validation.checks if a.degenerate}):
         parts.append(f"<p><b>Warning: the checks are degenerate</b>: {escape(why)}. Every artifact agrees with such a "
                      "reference, so none is validated.</p>")
-    if validation.get("search"):
+    if validation.search:
         parts.append("<p>int8 candidates tried (stops at the first within budget):</p>" + table(
             ["method", f"{metric} drop (points)", "within budget"],
-            [[t["method"], f"{t['drop_points']:+.2f}", "yes" if t["passed"] else "no"] for t in validation["search"]]))
-    rec = validation.get("recommendation")
+            [[t["method"], f"{t['drop_points']:+.2f}", "yes" if t["passed"] else "no"] for t in validation.search]))
+    rec = validation.recommendation
     if rec and rec.get("artifact"):
         parts.append(f"<p><b>Recommended for {escape(rec['device'])}: {escape(rec['artifact'])}</b> "
                      f"&mdash; {escape(rec['reason'])}.</p>")
@@ -126,24 +127,24 @@ def export_section(run: RunDir) -> list[str]:
 
 
 def bench_section(run: RunDir) -> list[str]:
-    bench = run.read_json(run.bench_file)
+    bench = run.bench()
     if not bench:
         return []
     from edgeward.export.bench import machine_line, tables
 
     parts = [f"<h3>Benchmark</h3><p>{escape(machine_line(bench))}.</p>"]
-    if bench["artifacts"]:
+    if bench.artifacts:
         parts.append(plots([bench_plot(bench)]))
     for title, header, rows in tables(bench):
         parts.append(f"<h4>{escape(title)}</h4>" + table(header, rows))
     return parts
 
 
-def bench_plot(bench: dict) -> str:
+def bench_plot(bench: BenchRecord) -> str:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     colours = {"onnx": "tab:blue", "tflite": "tab:orange"}
-    for a in bench["artifacts"]:
+    for a in bench.artifacts:
         ax.scatter(a["single_1t"]["p50_us"], a["gzip_bytes"] / 1024, color=colours.get(a["format"], "grey"),
                    marker="o" if a["precision"] == "fp32" else "s" if a["precision"] == "fp16" else "^")
         ax.annotate(a["artifact"].rsplit(".", 1)[0].replace("model-", "").replace("model", "fp32"),

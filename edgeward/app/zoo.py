@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edgeward.core.errors import InputError
+from edgeward.core.rundir import RunDir
 
 START, END = "<!-- zoo:start -->", "<!-- zoo:end -->"
 # the table's columns: (header, artifact file)
@@ -76,14 +77,13 @@ def _artifacts(run_path: Path, progress: bool, targets: tuple) -> dict:
     run = data.rundir
     feeds = data.feeds if len(data.feeds) > 1 else data.x
     cells = {s.name: {"passed": False, "cannot": True, "reason": w} for s, w in why.items() if w}
-    for entry in run.read_json(run.validation_file)["artifacts"]:
-        cell = {"passed": bool(entry.get("passed")), "reason": entry.get("reason", ""), "cpu": entry.get("cpu", {}),
-                "degenerate": entry.get("degenerate", "")}
-        if cell["passed"]:
-            cell.update(size=run.artifact(entry["artifact"]).stat().st_size, check=entry["check"],
-                        diff=entry["max_abs_diff"], drop=entry["drop_points"],
-                        p50_us=_latency_us(run.artifact(entry["artifact"]), feeds))
-        cells[entry["artifact"]] = cell
+    for entry in run.validation().artifacts:
+        cell = {"passed": entry.passed, "reason": entry.reason, "cpu": getattr(entry, "cpu", {}),
+                "degenerate": getattr(entry, "degenerate", "")}
+        if entry.passed:
+            cell.update(size=run.artifact(entry.artifact).stat().st_size, check=entry.check, diff=entry.max_abs_diff,
+                        drop=entry.drop_points, p50_us=_latency_us(run.artifact(entry.artifact), feeds))
+        cells[entry.artifact] = cell
     return cells
 
 
@@ -120,7 +120,7 @@ def decoding(made) -> dict:
     english, german = number_pairs(DECODING_SENTENCES, seed=7, held_out=True)
     out = {}
     for _, name in COLUMNS:
-        files = [made.run / "artifacts" / name, *(made.parts[p] / "artifacts" / name for p in ("encoder", "decoder"))]
+        files = [RunDir(made.run).artifact(name), *(RunDir(made.parts[p]).artifact(name) for p in ("encoder", "decoder"))]
         if not all(f.exists() for f in files):
             continue  # a file the engine could not make
         with Translator.from_file(files[0], threads=1) as whole, \

@@ -11,8 +11,8 @@ typed, versioned training record.
       compress.json      compression results, by source model
       tuning.json        thresholds chosen after training (``edgeward tune``), which export embeds
       artifacts/         the exported ONNX and TFLite files, each with its manifest
-      validation.json    every artifact's check against Keras, and the recommendation
-      bench.json, bench.csv
+      validation.json    every artifact's check against Keras, and the recommendation (``ValidationRecord``)
+      bench.json         what the benchmark measured (``BenchRecord``); bench.csv, its artifacts' table
       report.html
 """
 
@@ -26,10 +26,12 @@ from typing import Any
 
 from edgeward.core.config import from_dict
 from edgeward.core.errors import InputError
+from edgeward.core.records import BenchRecord, ValidationRecord, read_json_object
 
 RECORD_SCHEMA = 1
 # the Keras models a run can hold, by source: the trained one, and those `edgeward compress` makes
 SOURCES = {"base": "model.keras", "pruned": "model-pruned.keras", "qat": "model-qat.h5", "pruned-qat": "model-pruned-qat.h5"}
+RECORD_LIMIT = 64 << 20  # the largest validation or benchmark record read (a run's own are a few KB)
 # an adopted model keeps its own format (``edgeward export --model``): the base model is the first of these present
 BASE_FILES = ("model.keras", "model.h5", "model.savedmodel")
 
@@ -140,6 +142,27 @@ class RunDir:
     def write_record(self, record: TrainingRecord) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         self.record_file.write_text(record.to_json())
+
+    def has_validation(self) -> bool:
+        return self.validation_file.exists()
+
+    def validation(self) -> ValidationRecord:
+        """What export checked (an empty record before the first export)."""
+        raw = read_json_object(self.validation_file, "validation record", RECORD_LIMIT)
+        return ValidationRecord() if raw is None else ValidationRecord.from_dict(raw, str(self.validation_file))
+
+    def write_validation(self, record: ValidationRecord) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.validation_file.write_text(record.to_json())
+
+    def bench(self) -> BenchRecord | None:
+        """What the benchmark measured, or None before the first ``edgeward bench``."""
+        raw = read_json_object(self.bench_file, "benchmark record", RECORD_LIMIT)
+        return None if raw is None else BenchRecord.from_dict(raw, str(self.bench_file))
+
+    def write_bench(self, record: BenchRecord) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.bench_file.write_text(record.to_json())
 
     def read_json(self, path: Path) -> dict | None:
         """One of the run's JSON files, or None if it is not there."""

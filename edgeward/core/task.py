@@ -18,6 +18,7 @@ import numpy as np
 
 from edgeward.core.manifest import Metric as Measured
 from edgeward.core.manifest import TensorInfo
+from edgeward.core.records import BenchRecord, ValidationRecord
 from edgeward.core.rundir import RunDir, TrainingRecord
 
 Metric = Callable[[np.ndarray, np.ndarray], float]  # (labels, model outputs) -> higher is better; __name__ names it
@@ -200,19 +201,19 @@ class TaskSpec(ABC):
         return getattr(type(self), capability) is not getattr(TaskSpec, capability)
 
     # benchmark, report, demo -----------------------------------------------------------------------------
-    def bench(self, run: RunDir, record: TrainingRecord, result: dict, options, runnable: set[str],
+    def bench(self, run: RunDir, record: TrainingRecord, result: BenchRecord, options, runnable: set[str],
               tick: Callable[[], None]) -> None:
-        """The task's own measurements, added to the benchmark's ``result``."""
+        """The task's own measurements, added by name to the benchmark's ``result.payload``."""
 
     def bench_steps(self, options) -> int:
         """How many times ``bench`` calls ``tick`` (the progress bar's share)."""
         return 0
 
-    def targets(self, result: dict, validation: dict) -> list[tuple]:
+    def targets(self, result: BenchRecord, validation: ValidationRecord) -> list[tuple]:
         """The task's targets: (what, measured, goal, met: bool or None)."""
         return []
 
-    def tables(self, result: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    def tables(self, result: BenchRecord) -> list[tuple[str, list[str], list[list[str]]]]:
         """The task's benchmark tables: (title, header, rows)."""
         return []
 

@@ -9,6 +9,8 @@ import statistics
 import time
 from pathlib import Path
 
+from edgeward.core.records import BenchRecord, ValidationRecord
+
 WARMUP = 5
 
 
@@ -51,11 +53,12 @@ def bench_video(artifact: Path, video: Path, truth_csv: Path) -> dict:
     return {"source": "video", **_run(artifact, list(enumerate(frames)), lambda f: f[1], lambda f: labels.get(f[0]))}
 
 
-def targets(r: dict, validation: dict) -> list[tuple]:
+def targets(result: BenchRecord, validation: ValidationRecord) -> list[tuple]:
+    r = result.payload
     rows = [("classifier parameters", f"{r['params']:,}", "<= 300,000", r["params"] <= 300_000)]
-    checks = {c["artifact"]: c for c in validation["artifacts"] if "metric" in c}
+    checks = validation.by_name()
     if "model.onnx" in checks and r.get("classes", 0) > 2:
-        top1 = checks["model.onnx"]["metric"]
+        top1 = checks["model.onnx"].metric
         rows.append(("top-1 on held-out images (fp32 ONNX)", f"{top1:.2%}", ">= 90%", top1 >= 0.90))
     if "auprc" in r.get("keras_metrics", {}):
         value = r["keras_metrics"]["auprc"]
@@ -67,7 +70,8 @@ def targets(r: dict, validation: dict) -> list[tuple]:
     return rows
 
 
-def tables(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+def tables(result: BenchRecord) -> list[tuple[str, list[str], list[list[str]]]]:
+    r = result.payload
     if not r.get("end_to_end"):
         return []
     return [("End to end on 1 thread (test images read from disk; video frames decoded first; medians per image)",

@@ -46,5 +46,5 @@ def steps(run: Path, config: ClassifyDemo, seed: int, max_drop: float, bench, fu
         export_step(run, max_drop, lambda c: f"top-1 {c.metric:.2%}", full),
         DemoStep("benchmark, and classify the test images and the video", lambda: bench_run(run, bench, progress=True),
                  lambda b: "; ".join(f"{e['artifact']} on the {e['source']}: {e['images_per_s']:,.0f} images/s on 1 thread, "
-                                     f"top-1 {e['top1']:.1%}" for e in b.get("end_to_end", []))),
+                                     f"top-1 {e['top1']:.1%}" for e in b.payload.get("end_to_end", []))),
     ]

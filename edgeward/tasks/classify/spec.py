@@ -11,6 +11,7 @@ import numpy as np
 
 from edgeward.core.config import option
 from edgeward.core.manifest import TensorInfo
+from edgeward.core.records import BenchRecord
 from edgeward.core.rundir import RunDir, TrainingRecord
 from edgeward.core.task import ModelContract, TaskData, TaskSpec
 from edgeward.runtime.classify import ClassifierOptions
@@ -120,18 +121,18 @@ class ClassifyTask(TaskSpec):
         where = result.get("image") or f"frame {result['frame']}"
         return f"{where}: " + ", ".join(f"{t['label']} {t['score']:.2f}" for t in result["top"])
 
-    def bench(self, run: RunDir, record: TrainingRecord, result: dict, options, runnable: set[str], tick) -> None:
+    def bench(self, run: RunDir, record: TrainingRecord, result: BenchRecord, options, runnable: set[str], tick) -> None:
         """The classifier end to end on the test images from disk and on the data's video (fp32 and int8)."""
         from edgeward.train.classify.data import class_folder_files
 
         c, data = record.config, Path(record.data.path)
         names, files = class_folder_files(data, c["val"], c["test"], c["seed"])
         test = [(path, names[k]) for path, k in files["test"]]
-        result.update(params=record.params, classes=len(record.labels), size=record.payload.preprocess["size"],
-                      keras_metrics=record.metrics["model"], end_to_end=[])
+        result.payload.update(params=record.params, classes=len(record.labels), size=record.payload.preprocess["size"],
+                              keras_metrics=record.metrics["model"], end_to_end=[])
         for name in ("model.onnx", "model-int8.onnx", "model-int8.tflite"):
             if not run.artifact(name).exists() or name.split(".")[-1] not in runnable:
                 continue
-            result["end_to_end"].append(own_bench.bench_folder(run.artifact(name), test))
+            result.payload["end_to_end"].append(own_bench.bench_folder(run.artifact(name), test))
             if (data / "video.mp4").exists():
-                result["end_to_end"].append(own_bench.bench_video(run.artifact(name), data / "video.mp4", data / "video.csv"))
+                result.payload["end_to_end"].append(own_bench.bench_video(run.artifact(name), data / "video.mp4", data / "video.csv"))

@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+from edgeward.core.records import BenchRecord, ValidationRecord
 from edgeward.tasks.commands.stream_score import background_text, counts_text, read_truth, score_events, snr_text
 
 
@@ -48,31 +49,29 @@ def budget(size_bytes: int) -> tuple[str, int, float]:
     return next((b for b in BUDGETS if size_bytes <= b[1]), BUDGETS[-1])
 
 
-def targets(r: dict, validation: dict) -> list[tuple]:
+def targets(r: BenchRecord, validation: ValidationRecord) -> list[tuple]:
     rows = []
-    checks = {c["artifact"]: c for c in validation["artifacts"] if "metric" in c}
+    checks = validation.by_name()
     if "model.onnx" in checks:
-        acc = checks["model.onnx"]["metric"]
+        acc = checks["model.onnx"].metric
         rows.append(("accuracy on held-out voices (fp32)", f"{acc:.2%}", ">= 95%", acc >= 0.95))
     # int8 files within budget; and those whose check was degenerate: their size is their size, their drop means nothing
-    int8 = [c for c in checks.values() if c["precision"] == "int8" and (c["passed"] or c.get("degenerate"))]
+    int8 = [c for c in checks.values() if c.precision == "int8" and c.usable]
     size_budget, limit, detect = BUDGETS[-1]
     if int8:
-        best = min(int8, key=lambda c: c["size_bytes"])
-        size_budget, limit, detect = budget(best["size_bytes"])
-        rows.append((f"int8 model size (smallest; budget {size_budget})",
-                     f"{best['size_bytes'] / 1024:.1f} KB ({best['artifact']})",
-                     f"<= {limit // 1024} KB", best["size_bytes"] <= limit))
-        worst = max(int8, key=lambda c: c["drop_points"])
-        rows.append(("int8 accuracy drop (worst)", f"{worst['drop_points']:+.2f} points ({worst['artifact']})" +
-                     (" (degenerate check)" if worst.get("degenerate") else ""), "<= 1 point",
-                     None if worst.get("degenerate") else worst["drop_points"] <= 1.0))
-    arts = {a["artifact"]: a for a in r["artifacts"]}
+        best = min(int8, key=lambda c: c.size_bytes)
+        size_budget, limit, detect = budget(best.size_bytes)
+        rows.append((f"int8 model size (smallest; budget {size_budget})", f"{best.size_bytes / 1024:.1f} KB ({best.artifact})",
+                     f"<= {limit // 1024} KB", best.size_bytes <= limit))
+        worst = max(int8, key=lambda c: c.drop_points)
+        rows.append(("int8 accuracy drop (worst)", f"{worst.drop_points:+.2f} points ({worst.artifact})" +
+                     (" (degenerate check)" if worst.degenerate else ""), "<= 1 point",
+                     None if worst.degenerate else worst.drop_points <= 1.0))
     for name in ("model.onnx", "model-int8.onnx"):
-        if name in arts:
-            p50 = arts[name]["single_1t"]["p50_us"] / 1000
+        if r.row(name):
+            p50 = r.row(name)["single_1t"]["p50_us"] / 1000
             rows.append((f"inference per window, 1 thread ({name})", f"{p50:.2f} ms", "<= 1 ms", p50 <= 1.0))
-    for s in r.get("streams", []):
+    for s in r.payload.get("streams", []):
         rows.append((f"real-time factor, features + inference ({s['artifact']})", f"{s['real_time_factor']:.4f}", "<= 0.02",
                      s["real_time_factor"] <= 0.02))
         rows.append((f"stream: commands detected ({s['artifact']}; budget {size_budget})",
@@ -80,14 +79,20 @@ def targets(r: dict, validation: dict) -> list[tuple]:
                      f">= {detect:.0%}", s["detection_rate"] >= detect))
         rows.append((f"stream: false alarms per hour ({s['artifact']})", f"{s['false_alarms_per_hour']:.1f}", "<= 2",
                      s["false_alarms_per_hour"] <= 2))
-    for h in r.get("heldout", []) if size_budget == "large" else []:  # the held-out target is the large budget's
+    for h in r.payload.get("heldout", []) if size_budget == "large" else []:  # the held-out target is the large budget's
         for c in h["clips"][:1]:
             rows.append((f"held-out clip accuracy ({Path(h['folder']).name}, {c['artifact']})", f"{c['accuracy']:.1%}",
                          ">= 75%", c["accuracy"] >= 0.75))
     return rows
 
 
-def tables(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+def tables(r: BenchRecord) -> list[tuple[str, list[str], list[list[str]]]]:
+    return stream_tables(r.payload)
+
+
+def stream_tables(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The stream tables of the commands' benchmark results (``BenchRecord.payload``): streams, train_stream, heldout,
+    stress_stream."""
     if not r.get("streams"):
         return []
     streams = r["streams"]

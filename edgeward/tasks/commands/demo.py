@@ -51,5 +51,5 @@ def steps(run: Path, config: CommandsDemo, seed: int, max_drop: float, bench, fu
         export_step(run, max_drop, lambda c: f"{c.metric:.2%}", full),
         DemoStep("benchmark, and recognise the long stream", lambda: bench_run(run, bench, progress=True),
                  lambda b: "; ".join(f"{s['artifact']}: {s['detection_rate']:.1%} of commands, {s['false_alarms_per_hour']:.1f} "
-                                     f"false alarms/h, real-time factor {s['real_time_factor']:.4f}" for s in b.get("streams", []))),
+                                     f"false alarms/h, real-time factor {s['real_time_factor']:.4f}" for s in b.payload.get("streams", []))),
     ]

@@ -22,7 +22,9 @@ def section(run: RunDir, record: TrainingRecord) -> str:
     if stream:
         parts.append(f"<h3>Long stream</h3><p>{escape(stream['summary'])}</p>")
         items = [timeline_plot(stream["events"], read_truth(stream["truth"]))]
-        score = next((s for s in (run.read_json(run.bench_file) or {}).get("streams", []) if s["artifact"] == stream["artifact"]), {})
+        bench = run.bench()
+        streams = bench.payload.get("streams", []) if bench else []
+        score = next((s for s in streams if s["artifact"] == stream["artifact"]), {})
         if score.get("by_snr") or score.get("by_background"):
             items.append(detection_plot(score))
         parts.append(plots(items))

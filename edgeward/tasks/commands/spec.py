@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.manifest import TensorInfo
+from edgeward.core.records import BenchRecord
 from edgeward.core.rundir import RunDir, TrainingRecord, common_v0
 from edgeward.core.task import ModelContract, TaskData, TaskSpec, Toy
 from edgeward.runtime.commands import RecognizerOptions
@@ -120,7 +121,7 @@ class CommandsTask(TaskSpec):
             f"at that floor, missed: {counts_text(chosen['missed'])}; false alarms: {counts_text(chosen['false_alarm_causes'])}; "
             f"detected by background: {background_text(chosen['by_background'])}; by SNR: {snr_text(chosen['by_snr'])}"]
 
-    def bench(self, run: RunDir, record: TrainingRecord, result: dict, options, runnable: set[str], tick) -> None:
+    def bench(self, run: RunDir, record: TrainingRecord, result: BenchRecord, options, runnable: set[str], tick) -> None:
         """The recognizer over the test voices' stream (fp32 and int8 ONNX), over the training voices' and the
         stress stream where the data has them, and on each held-out folder of ``options.heldout``."""
         from edgeward.train.commands.data import stream_files
@@ -128,17 +129,17 @@ class CommandsTask(TaskSpec):
         fp32 = run.artifact("model.onnx")
         test_wav, test_csv = stream_files(record.data.path, "test")
         if test_wav.exists():
-            result["streams"] = [own_bench.bench_stream(run.artifact(name), test_wav, test_csv,
+            result.payload["streams"] = [own_bench.bench_stream(run.artifact(name), test_wav, test_csv,
                                               run / own_section.EVENTS_FILE if name == "model.onnx" else None)
                                  for name in ("model.onnx", "model-int8.onnx") if run.artifact(name).exists()]
         train_wav, train_csv = stream_files(record.data.path, "train")
         if train_wav.exists() and fp32.exists():  # the same model on voices it trained on
-            result["train_stream"] = own_bench.bench_stream(fp32, train_wav, train_csv)
+            result.payload["train_stream"] = own_bench.bench_stream(fp32, train_wav, train_csv)
         if options.heldout:  # data no model trains on: the test half of each folder
             from edgeward.tasks.commands.heldout import measure
 
             files = [run.artifact(name) for name in ("model.onnx", "model-int8.onnx") if run.artifact(name).exists()]
-            result["heldout"] = [measure(files, Path(folder)) for folder in options.heldout]
+            result.payload["heldout"] = [measure(files, Path(folder)) for folder in options.heldout]
         stress_wav, stress_csv = stream_files(record.data.path, "stress")
         if stress_wav.exists() and fp32.exists():  # test voices beyond the clips' SNR range
-            result["stress_stream"] = own_bench.bench_stream(fp32, stress_wav, stress_csv)
+            result.payload["stress_stream"] = own_bench.bench_stream(fp32, stress_wav, stress_csv)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeward.core.records import BenchRecord, ValidationRecord
 from edgeward.runtime.video import read_frames
 from edgeward.runtime.video_loop import VideoSink, detect_frames
 from edgeward.train.detect.metrics import Detections, average_precision
@@ -88,29 +89,30 @@ def write_annotated(detected: list, out_dir: Path) -> dict:
     return {"video": "detections.mp4", "gif": "detections.gif", "frames": stills}
 
 
-def targets(r: dict, validation: dict) -> list[tuple]:
-    rows = [("detector parameters", f"{r['params']:,}", "<= 2,000,000", r["params"] <= 2_000_000)]
-    checks = {c["artifact"]: c for c in validation["artifacts"] if "metric" in c}
+def targets(r: BenchRecord, validation: ValidationRecord) -> list[tuple]:
+    params = r.payload["params"]
+    rows = [("detector parameters", f"{params:,}", "<= 2,000,000", params <= 2_000_000)]
+    checks = validation.by_name()
     if "model.onnx" in checks:
-        m = checks["model.onnx"]["metric"]
+        m = checks["model.onnx"].metric
         rows.append(("mAP@0.5 on held-out images (fp32 ONNX)", f"{m:.3f}", ">= 0.90", m >= 0.90))
-    int8 = [c for c in checks.values() if c["precision"] == "int8"]
+    int8 = [c for c in checks.values() if c.precision == "int8"]
     if int8:
-        worst = max(int8, key=lambda c: c["drop_points"])
-        rows.append(("int8 mAP@0.5 drop (worst)", f"{worst['drop_points']:+.2f} points ({worst['artifact']})", "<= 1 point",
-                     worst["drop_points"] <= 1.0))
-    for v in r.get("video", []):
+        worst = max(int8, key=lambda c: c.drop_points)
+        rows.append(("int8 mAP@0.5 drop (worst)", f"{worst.drop_points:+.2f} points ({worst.artifact})", "<= 1 point",
+                     worst.drop_points <= 1.0))
+    for v in r.payload.get("video", []):
         rows.append((f"end to end, 1 thread ({v['artifact']})",
                      f"{v['fps']:.0f} FPS ({v['total_ms']:.2f} ms: preprocess {v['preprocess_ms']:.2f}, inference "
                      f"{v['inference_ms']:.2f}, decode+NMS {v['postprocess_ms']:.2f})", ">= 60 FPS", v["fps"] >= 60))
     return rows
 
 
-def tables(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
-    if not r.get("video"):
+def tables(r: BenchRecord) -> list[tuple[str, list[str], list[list[str]]]]:
+    if not r.payload.get("video"):
         return []
     return [("Video, end to end on 1 thread (decoded frame to detections; medians per frame)",
              ["artifact", "frames", "preprocess", "inference", "decode + NMS", "total", "p95 total", "FPS", "video mAP@0.5"],
              [[v["artifact"], str(v["frames"]), f"{v['preprocess_ms']:.2f} ms", f"{v['inference_ms']:.2f} ms",
                f"{v['postprocess_ms']:.2f} ms", f"{v['total_ms']:.2f} ms", f"{v['p95_total_ms']:.2f} ms",
-               f"{v['fps']:.0f}", f"{v['video_map50']:.3f}"] for v in r["video"]])]
+               f"{v['fps']:.0f}", f"{v['video_map50']:.3f}"] for v in r.payload["video"]])]

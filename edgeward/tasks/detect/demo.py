@@ -54,5 +54,5 @@ def steps(run: Path, config: DetectDemo, seed: int, max_drop: float, bench, full
         DemoStep("benchmark, and detect on the video",
                  lambda: bench_run(run, replace(bench, single_rows=min(300, bench.single_rows)), progress=True),
                  lambda b: "; ".join(f"{v['artifact']}: {v['fps']:.0f} FPS on 1 thread, video mAP@0.5 {v['video_map50']:.3f}"
-                                     for v in b.get("video", []))),
+                                     for v in b.payload.get("video", []))),
     ]

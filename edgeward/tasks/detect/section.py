@@ -19,7 +19,8 @@ def section(run: RunDir, record: TrainingRecord) -> str:
                            f"({split.get('unseen-fonts', 0):,} images)" if "unseen_fonts_map50" in m else "") + ".</p>",
              table(["class", "AP@0.5", "AP@0.5:0.95"],
                    [[name, f"{v['ap50']:.3f}", f"{v['ap50_95']:.3f}"] for name, v in record.payload.per_class.items()])]
-    video = next((v for v in (run.read_json(run.bench_file) or {}).get("video", []) if "annotated" in v), None)
+    bench = run.bench()
+    video = next((v for v in (bench.payload.get("video", []) if bench else []) if "annotated" in v), None)
     if video:
         folder = run / ANNOTATED_DIR
         parts.append(f"<h3>Video</h3><p>{escape(video['artifact'])} on {video['frames']} frames of a generated video, one "

@@ -11,6 +11,7 @@ import numpy as np
 from edgeward.core.config import option
 from edgeward.core.errors import InputError
 from edgeward.core.manifest import TensorInfo
+from edgeward.core.records import BenchRecord
 from edgeward.core.rundir import RunDir, TrainingRecord, common_v0
 from edgeward.core.task import ModelContract, TaskData, TaskSpec, Toy
 from edgeward.runtime.detect import DetectorOptions
@@ -148,13 +149,13 @@ class DetectTask(TaskSpec):
         found = ", ".join(f"{d['label']} {d['score']:.2f}" for d in result["detections"]) or "nothing"
         return f"frame {result['frame']:6d}  {result['fps']:6.1f} FPS  {found}"
 
-    def bench(self, run: RunDir, record: TrainingRecord, result: dict, options, runnable: set[str], tick) -> None:
+    def bench(self, run: RunDir, record: TrainingRecord, result: BenchRecord, options, runnable: set[str], tick) -> None:
         """The detector end to end on the data's video (fp32 and int8), where the data has one."""
 
-        result["params"] = record.params
+        result.payload["params"] = record.params
         data = Path(record.data.path)
         if (data / "video.mp4").exists():
-            result["video"] = [own_bench.bench_video(run.artifact(name), data / "video.mp4", data / "video.csv",
+            result.payload["video"] = [own_bench.bench_video(run.artifact(name), data / "video.mp4", data / "video.csv",
                                            run / own_section.ANNOTATED_DIR if name == "model.onnx" else None)
                                for name in ("model.onnx", "model-int8.onnx", "model-int8.tflite")
                                if run.artifact(name).exists() and name.split(".")[-1] in runnable]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeward.core.records import BenchRecord, ValidationRecord
 from edgeward.export.timing import batched, in_subprocess, single_row, us_text
 
 _RUNTIME_COLD = """
@@ -99,13 +100,13 @@ def bench_score_file(model: Path, csv_path: Path, repeats: int = 3) -> dict:
     return {"rows": s.rows, "rows_per_s": statistics.median(speeds), "file_mb": csv_path.stat().st_size / 1e6}
 
 
-def targets(r: dict, validation: dict) -> list[tuple]:
+def targets(r: BenchRecord, validation: ValidationRecord) -> list[tuple]:
     rows = []
-    f = r.get("score_file")
+    f = r.payload.get("score_file")
     if f:
         rows.append(("score: CSV file to scores file, 1 thread", f"{f['rows_per_s']:,.0f} rows/s", ">= 300,000 rows/s",
                      f["rows_per_s"] >= 300_000))
-    k = r.get("vs_keras")
+    k = r.payload.get("vs_keras")
     if not k:
         return rows
     ratio = k["cold_tensorflow"]["cold_start_s"] / k["cold_runtime"]["cold_start_s"]
@@ -116,8 +117,8 @@ def targets(r: dict, validation: dict) -> list[tuple]:
             ("cold start: TF import / runtime", f"{ratio:.1f}x", ">= 10x", ratio >= 10)]
 
 
-def tables(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
-    k = r.get("vs_keras")
+def tables(r: BenchRecord) -> list[tuple[str, list[str], list[list[str]]]]:
+    k = r.payload.get("vs_keras")
     if not k:
         return []
     names = {"runtime": "edgeward runtime (FraudScorer)", "onnxruntime_bare": "bare onnxruntime session.run",

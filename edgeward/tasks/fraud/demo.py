@@ -73,8 +73,8 @@ def steps(run: Path, config: FraudDemo, seed: int, max_drop: float, bench, full:
         (run / SCORE_FILE).write_text(json.dumps(summary, indent=2))
         return summary
 
-    def cold_start(b: dict) -> str:
-        k = b["vs_keras"]
+    def cold_start(b) -> str:
+        k = b.payload["vs_keras"]
         return (f"runtime {k['runtime']['batched']['rows_per_s']:,.0f} rows/s, single-row p99 "
                 f"{k['runtime']['single']['p99_us']:.0f} us, cold start "
                 f"{k['cold_tensorflow']['cold_start_s'] / k['cold_runtime']['cold_start_s']:.0f}x faster than importing TensorFlow")
@@ -102,5 +102,5 @@ def steps(run: Path, config: FraudDemo, seed: int, max_drop: float, bench, full:
         DemoStep("score new transactions (some damaged)", score,
                  lambda s: f"{s['rows']:,} rows = {s['scored']:,} scored ({s['flagged']} flagged) + {s['rejected']} rejected"),
         DemoStep("benchmark every artifact, and the runtime vs Keras", lambda: bench_run(run, bench, progress=True),
-                 lambda b: f"{len(b['artifacts'])} artifacts; " + cold_start(b)),
+                 lambda b: f"{len(b.artifacts)} artifacts; " + cold_start(b)),
     ]

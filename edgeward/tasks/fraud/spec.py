@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.manifest import TensorInfo
+from edgeward.core.records import BenchRecord
 from edgeward.core.rundir import RunDir, TrainingRecord, common_v0
 from edgeward.core.task import ModelContract, TaskData, TaskSpec, Toy
 from edgeward.tasks.fraud import bench as own_bench
@@ -98,13 +99,13 @@ class FraudTask(TaskSpec):
                 f"rejected {s.rejected:,} rows -> {s.rejects_path}",
                 f"{s.rows:,} input rows = {s.scored:,} scored + {s.rejected:,} rejected"]
 
-    def bench(self, run: RunDir, record: TrainingRecord, result: dict, options, runnable: set[str], tick) -> None:
+    def bench(self, run: RunDir, record: TrainingRecord, result: BenchRecord, options, runnable: set[str], tick) -> None:
         fp32 = run.artifact("model.onnx")
         if options.vs_keras and fp32.exists():
-            result["vs_keras"] = own_bench.bench_vs_keras(run.model, fp32, run.holdout, options, step=tick)
+            result.payload["vs_keras"] = own_bench.bench_vs_keras(run.model, fp32, run.holdout, options, step=tick)
         data = Path(record.data.path)
         if fp32.exists() and data.suffix == ".csv" and data.exists():
-            result["score_file"] = own_bench.bench_score_file(fp32, data)
+            result.payload["score_file"] = own_bench.bench_score_file(fp32, data)
 
     def bench_steps(self, options) -> int:
         return 3 if options.vs_keras else 0
