@@ -44,9 +44,9 @@ bench: install
 
 # The released models (models/, about an hour and a half on 2 cores): each rebuilt from scratch with its recipe,
 # measured by the runtime on data drawn afresh, and compared with the shipped files within the recipe's tolerance.
-# `python -m edgeward.app.release --skip-build --publish` replaces the shipped files (a maintainer's step).
+# `python -m edgeward.tools release --skip-build --publish` replaces the shipped files (a maintainer's step).
 models: emulators
-	$(PY) -m edgeward.app.release
+	$(PY) -m edgeward.tools release
 
 # The full-size voice-commands benchmark (about an hour on 2 cores): docs/benchmarks.md's commands tables.
 # `tune` chooses the stream thresholds on the validation voices' stream; the test voices' stream is only
@@ -79,12 +79,12 @@ ablate-commands: install
 # What a detection frame costs around the model, on one core: preprocessing of a 640x480 frame, post-processing of
 # 8,400 candidates, Detector.detect beside the bare session.run (a minute; docs/benchmarks.md).
 bench-pipeline: install
-	$(PY) -m edgeward.app.pipeline_bench --json runs/bench-pipeline.json
+	$(PY) -m edgeward.tools bench-pipeline --json runs/bench-pipeline.json
 
 # Detection on an NVIDIA GPU beside the bare call, IO binding and a CUDA graph (runs/gpu-check.json); without a CUDA
 # GPU it says so, measures the CPU pipeline instead and exits 0 (make test runs that path).
 gpu-check: install
-	$(PY) -m edgeward.app.gpu_check --out runs/gpu-check.json
+	$(PY) -m edgeward.tools gpu-check --out runs/gpu-check.json
 
 # The full-size detection benchmark (about an hour on 2 cores): docs/benchmarks.md's detection tables.
 bench-detect: install
@@ -139,13 +139,13 @@ fuzz: install
 # Soak (not part of `make test`): an hour of audio, 20,000 video frames and a 10-million-row CSV through the runtime
 # in one process, its memory, threads and open files sampled every second; writes runs/soak/soak.json and soak.png.
 soak: install
-	$(PY) -m edgeward.app.soak --out runs/soak
+	$(PY) -m edgeward.tools soak --out runs/soak
 
 # The runtime on aarch64 under user-mode QEMU (no binfmt, nothing installed on the host): Debian arm64 packages and
 # aarch64 wheels in .arm64 (built once), the runtime's TensorFlow-free tests, device profiles, and x86/arm64 parity
 # of every task's artifacts; prints the parity table (runs/arm64/arm64-check.md). CI runs it after the tests.
 arm64-check: install
-	$(PY) -m edgeward.app.arm64_check --root .arm64 --out runs/arm64
+	$(PY) -m edgeward.tools arm64-check --root .arm64 --out runs/arm64
 
 # The emulated CPUs int8 files are checked on (devices/emulators.py): qemu-x86_64 for AVX2 without VNNI comes with
 # `install`; this adds the aarch64 Python in .arm64 (built once, a few minutes: Debian arm64 packages and aarch64
@@ -156,7 +156,7 @@ emulators: install
 # Known vulnerabilities in the installed dependencies (pip-audit against PyPI's advisory data): reported, not
 # silenced; a finding does not fail the build, it is printed and kept in runs/audit.json for the team to act on.
 audit: install
-	$(PY) -m edgeward.app.audit --out runs/audit.json
+	$(PY) -m edgeward.tools audit --out runs/audit.json
 
 install: $(STAMP)
 

@@ -1,5 +1,5 @@
 """Shared fixtures, each made once per session: the fraud, detection and voice-commands toy runs (each task spec's
-``toy``, built by ``edgeward.app.tiny_models`` as the soak and the arm64 check build theirs: far too short-trained
+``toy``, built by ``edgeward.tools.tiny_models`` as the soak and the arm64 check build theirs: far too short-trained
 to be good, they test the plumbing) and a creditcard.csv-schema file."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from edgeward.app.tiny_models import toy_data, toy_run
+from edgeward.tools.tiny_models import toy_data, toy_run
 
 
 def built_once(factory, name: str, build: Callable[[Path], None]) -> Path:

@@ -1,7 +1,7 @@
 """``make audit``'s report: counts, findings with their fixes, and packages that could not be audited, from a
 report in pip-audit's JSON format (pip-audit itself needs PyPI's advisory data, which this machine cannot read)."""
 
-from edgeward.app.audit import lines, summarise
+from edgeward.tools.audit import lines, summarise
 
 REPORT = {"dependencies": [
     {"name": "numpy", "version": "2.1.0", "vulns": []},

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from edgeward.app.cli import main
-from edgeward.app.release import RECIPES, Recipe, release_notes, stamped
+from edgeward.tools.release import RECIPES, Recipe, release_notes, stamped
 from edgeward.core.errors import InputError, ModelFileError
 from edgeward.core.manifest import Metric
 from edgeward.core.registry import get_task
@@ -140,7 +140,8 @@ def test_models_command(small_catalogue, capsys, detect_data):
 
 def test_a_rebuild_is_compared_with_the_shipped_numbers(small_catalogue, capsys):
     """``make models``' table: within the recipe's tolerance, outside it, and a file that was never shipped."""
-    from edgeward.app.release import compare, main
+    from edgeward.tools.__main__ import main
+    from edgeward.tools.release import compare
 
     recipe = RECIPES["digits"]  # shipped above with map50 0.5; tolerance 0.03
     rows = compare(recipe, {"model.onnx": [Metric("map50", 0.52, "x")], "model-int8.tflite": [Metric("map50", 0.45, "x")],
@@ -148,9 +149,8 @@ def test_a_rebuild_is_compared_with_the_shipped_numbers(small_catalogue, capsys)
     assert rows == [["digits/model.onnx", "map50", "0.5000", "0.5200", "+0.0200", "yes"],
                     ["digits/model-int8.tflite", "map50", "0.5000", "0.4500", "-0.0500", "NO"],
                     ["digits/model-new.onnx", "map50", "-", "0.5000", "-", "NO"]]
-    with pytest.raises(SystemExit):
-        main(["poetry"])
-    assert "unknown model(s) ['poetry']: expected some of ['fraud-sim', 'commands', 'digits']" in capsys.readouterr().err
+    assert main(["release", "poetry"]) == 2
+    assert "release: unknown model(s) poetry: expected some of fraud-sim, commands, digits" in capsys.readouterr().err
 
 
 def test_the_wheel_ships_the_catalogue(tmp_path):
@@ -163,6 +163,7 @@ def test_the_wheel_ships_the_catalogue(tmp_path):
                if p.suffix in (".onnx", ".tflite")}
     assert shipped and shipped <= set(names)
     assert "edgeward/train/commands/english_words.txt" in names  # `data commands` draws `_unknown_` from it
+    assert not [n for n in names if n.startswith("edgeward/tools/")]  # the maintainers' tools stay out of the wheel
 
 
 @pytest.mark.full  # the released models measured on fresh data: `make test-full`

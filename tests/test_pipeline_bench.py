@@ -6,7 +6,8 @@ import json
 
 import numpy as np
 
-from edgeward.app import gpu_check, pipeline_bench
+from edgeward.tools import gpu_check, pipeline_bench
+from edgeward.tools.__main__ import main as tools
 
 
 def test_the_cheap_model_has_yolov8s_layout_and_the_detector_runs_it(tmp_path):
@@ -22,7 +23,7 @@ def test_the_cheap_model_has_yolov8s_layout_and_the_detector_runs_it(tmp_path):
 
 def test_gpu_check_without_a_gpu_says_so_and_measures_the_cpu_pipeline(tmp_path, capsys):
     assert gpu_check.cuda_here() is not None  # no GPU on the machines these tests run on
-    assert gpu_check.main(["--repeats", "2", "--out", str(tmp_path / "g.json")]) == 0
+    assert tools(["gpu-check", "--repeats", "2", "--out", str(tmp_path / "g.json")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("no CUDA GPU here: onnxruntime offers no CUDA provider here") and "letterbox_input" in out
     result = json.loads((tmp_path / "g.json").read_text())

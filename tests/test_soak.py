@@ -1,7 +1,7 @@
 """The soak's verdicts (`make soak` itself runs for minutes and is not part of the suite): a leak, growing
 threads or descriptors fail a phase; a steady process with noise holds; the soak CSV's rows are counted."""
 
-from edgeward.app.soak import judge, process_usage, rows_csv
+from edgeward.tools.soak import judge, process_usage, rows_csv
 
 
 def _samples(rss, threads=None, fds=None):

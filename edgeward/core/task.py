@@ -83,7 +83,7 @@ RELEASE_RUNS = Path("runs/models")  # where `make models` builds the catalogue's
 
 @dataclass(frozen=True)
 class Recipe:
-    """How a released model of the catalogue is made (``make models``, ``edgeward.app.release``): its ``edgeward``
+    """How a released model of the catalogue is made (``make models``, ``edgeward.tools.release``): its ``edgeward``
     command lines from data to export, the files that ship, the seeds and the tolerances of its measurements."""
 
     name: str
@@ -105,7 +105,7 @@ class Recipe:
 @dataclass(frozen=True)
 class Toy:
     """The task's tiny run on generated data, for checks of the plumbing and never of accuracy (the tests' session
-    runs, ``make soak``, ``make arm64-check``; one builder: ``edgeward.app.tiny_models``): the arguments of
+    runs, ``make soak``, ``make arm64-check``; one builder: ``edgeward.tools.tiny_models``): the arguments of
     ``edgeward data TASK OUT``, of ``edgeward train TASK`` and of each ``edgeward export RUN``. ``data_file``: the
     data is one file of this name (else a folder); ``check_input``: the data's file that the checks feed the task's
     runtime (empty: the data file itself)."""

@@ -2,14 +2,13 @@
 by the runtime on data drawn afresh; the release notes written into their manifests; then the rebuilt
 metrics compared with the shipped ones, within each recipe's stated tolerance.
 
-    python -m edgeward.app.release                 # rebuild all, compare with models/ (make models)
-    python -m edgeward.app.release --skip-build    # measure and compare the runs already in runs/models
-    python -m edgeward.app.release --publish       # ... and copy the rebuilt files into models/
+    python -m edgeward.tools release                 # rebuild all, compare with models/ (make models)
+    python -m edgeward.tools release --skip-build    # measure and compare the runs already in runs/models
+    python -m edgeward.tools release --publish       # ... and copy the rebuilt files into models/
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import shutil
 import subprocess
@@ -97,16 +96,18 @@ def compare(recipe: Recipe, rebuilt: dict[str, list[Metric]], shipped: Path) -> 
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m edgeward.app.release", description=__doc__.split("\n\n")[0])
-    p.add_argument("names", nargs="*", help=f"which models (default: all of {', '.join(RECIPES)})")
+def add_arguments(p) -> None:
+    p.add_argument("names", nargs="*", metavar="NAME", help=f"which models (default: all of {', '.join(RECIPES)})")
     p.add_argument("--skip-build", action="store_true", help="measure the runs already in runs/models")
     p.add_argument("--publish", action="store_true", help="copy the rebuilt files into the catalogue (models/)")
-    p.add_argument("--out", type=Path, default=RUNS / "released")
-    args = p.parse_args(argv)
+    p.add_argument("--out", type=Path, default=RUNS / "released", help="where the measured files go")
+
+
+def run(args) -> int:
     unknown = [n for n in args.names if n not in RECIPES]
     if unknown:
-        p.error(f"unknown model(s) {unknown}: expected some of {list(RECIPES)}")
+        print(f"release: unknown model(s) {', '.join(unknown)}: expected some of {', '.join(RECIPES)}", file=sys.stderr)
+        return 2
     rows = []
     for recipe in (RECIPES[n] for n in args.names or RECIPES):
         if not args.skip_build:
@@ -120,7 +121,3 @@ def main(argv: list[str] | None = None) -> int:
             print(f"published {folder} -> {catalogue_dir() / folder.name}")
         return 0
     return 0 if all(r[-1] == "yes" for r in rows) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,7 +9,7 @@ follows, threads and descriptors do not grow, and every block, frame and row is 
 ones trained on generated data (once, kept in ``OUT/models``, in processes of their own): the soak is about the
 process, not about accuracy.
 
-``python -m edgeward.app.soak [--out runs/soak] [--audio-hours 1] [--frames 20000] [--rows 10000000]`` writes
+``python -m edgeward.tools soak [--out runs/soak] [--audio-hours 1] [--frames 20000] [--rows 10000000]`` writes
 ``soak.json`` and ``soak.png`` (RSS, threads and descriptors over time) and prints the table.
 """
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeward.app.tiny_models import build_toys
+from edgeward.tools.tiny_models import build_toys
 from edgeward.core.config import at_least, fraction, option
 from edgeward.runtime.registry import Feed, feeds, runtime_class
 
@@ -266,19 +265,17 @@ def markdown(result: dict) -> str:
     return "\n".join(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
+def add_arguments(parser) -> None:
+    from edgeward.app.flags import add_flags
 
-    from edgeward.app.flags import add_flags, config_from
-
-    parser = argparse.ArgumentParser(prog="python -m edgeward.app.soak", description=__doc__.split("\n\n")[0])
     add_flags(parser, SoakOptions)
-    options = config_from(parser.parse_args(argv), SoakOptions)
+
+
+def run(args) -> int:
+    from edgeward.app.flags import config_from
+
+    options = config_from(args, SoakOptions)
     result = run_soak(options)
     print(markdown(result))
     print(f"soak.json and soak.png in {options.out}; {'held' if result['held'] else 'FAILED'}")
     return 0 if result["held"] else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

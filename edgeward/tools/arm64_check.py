@@ -201,7 +201,7 @@ def avx2_parity(out: Path, host: dict, host_raw, log) -> dict:
 
 
 def check(root: Path, out: Path, log=print) -> dict:
-    from edgeward.app.tiny_models import build_toys
+    from edgeward.tools.tiny_models import build_toys
     from edgeward.runtime.parity import compare
 
     started = time.perf_counter()
@@ -242,13 +242,12 @@ def check(root: Path, out: Path, log=print) -> dict:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m edgeward.app.arm64_check", description=__doc__.split("\n\n")[0])
+def add_arguments(parser) -> None:
     parser.add_argument("--root", default=".arm64", help="the aarch64 environment (built once)")
     parser.add_argument("--out", default="runs/arm64", help="models, parity results and the report")
-    args = parser.parse_args(argv)
+
+
+def run(args) -> int:
     result = check(Path(args.root).resolve(), Path(args.out).resolve())
     print(markdown(result))
     print(f"\nemulated: {result['host']['machine']}, Python {result['host']['python']}, profile auto = "
@@ -257,7 +256,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"runtime tests under emulation: {result['tests']['summary']}")
     print(f"{'passed' if result['ok'] else 'FAILED'} in {result['seconds']:.0f} s; {args.out}/arm64-check.json")
     return 0 if result["ok"] else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -69,17 +69,13 @@ def lines(result: dict) -> list[str]:
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m edgeward.app.audit", description=__doc__.split("\n\n")[0])
+def add_arguments(parser) -> None:
     parser.add_argument("--out", default="runs/audit.json", help="where pip-audit's JSON report goes")
-    out = Path(parser.parse_args(argv).out)
+
+
+def run(args) -> int:
+    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
     print("\n".join(lines(audit(out))))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,13 +8,12 @@ YOLOv8n's head gives, at a fraction of its arithmetic) and a 640 x 480 frame. Si
 - post-processing of a head with 8,400 candidates of which about a hundred pass the score threshold;
 - ``Detector.detect`` end to end beside the bare ``session.run`` of the same model on the same input.
 
-    python -m edgeward.app.pipeline_bench [--repeats 300] [--json out.json]
+    python -m edgeward.tools bench-pipeline [--repeats 300] [--json out.json]
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -115,13 +114,12 @@ def markdown(r: dict) -> str:
         f"| `Detector.detect` end to end ({r['detect_over_bare']:.2f}x the bare call) | {r['detect_ms']:.3f} |"])
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m edgeward.app.pipeline_bench", description=__doc__.split("\n\n")[0])
+def add_arguments(parser) -> None:
     parser.add_argument("--repeats", type=int, default=300, help="timed calls per row (medians)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
-    args = parser.parse_args(argv)
+
+
+def run(args) -> int:
     result = measure(max(1, args.repeats))
     print(markdown(result))
     print("targets (issue 40, one core): " + ", ".join(f"{k} <= {v}: {'met' if result['met'][k] else 'NOT met'}"
@@ -129,7 +127,3 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,19 +13,18 @@ With a CUDA GPU (onnxruntime-gpu's CUDA provider creates a session and runs it),
 with each row's ratio to the bare call, printed and written to ``--out`` (JSON). Without a CUDA GPU it says so,
 prints the CPU pipeline table (``pipeline_bench``, what the CPU spends around the model) and exits 0.
 
-    python -m edgeward.app.gpu_check [--model yolo11n.onnx] [--repeats 300] [--out runs/gpu-check.json]
+    python -m edgeward.tools gpu-check [--model yolo11n.onnx] [--repeats 300] [--out runs/gpu-check.json]
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from edgeward.app.pipeline_bench import FRAME, SIZE, markdown, measure, median_ms, yolov8_layout_model
+from edgeward.tools.pipeline_bench import FRAME, SIZE, markdown, measure, median_ms, yolov8_layout_model
 
 
 def cuda_here() -> str | None:
@@ -81,14 +80,13 @@ def gpu_rows(model: Path, repeats: int) -> dict:
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m edgeward.app.gpu_check", description=__doc__.split("\n\n")[0])
+def add_arguments(parser) -> None:
     parser.add_argument("--model", type=Path, help="a YOLOv8-layout ONNX file at 640 (default: a cheap one made here)")
     parser.add_argument("--repeats", type=int, default=300, help="timed calls per row (medians)")
     parser.add_argument("--out", type=Path, default=Path("runs/gpu-check.json"), help="the numbers, as JSON")
-    args = parser.parse_args(argv)
+
+
+def run(args) -> int:
     why = cuda_here()
     if why:
         print(f"no CUDA GPU here: {why}; the GPU table needs one. What the CPU spends around the model, on one core:")
@@ -102,7 +100,3 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
