@@ -106,7 +106,7 @@ def overhead(artifact: Path, x: np.ndarray, calls: int) -> dict:
     import onnxruntime as ort
 
     from edgeward.devices import cpu_profile
-    from edgeward.runtime.model import Model
+    from edgeward.runtime.engine.model import Model
 
     so = ort.SessionOptions()
     so.intra_op_num_threads, so.inter_op_num_threads = 1, 1

@@ -2,7 +2,7 @@
 
 Integer kernels differ by instruction set (``edgeward.devices.cpu``), so an int8 file checked on the machine that
 exported it says nothing yet about another class. Here the same held-out rows go through the file on each target
-class, in one worker process per class for all the files at once (``edgeward.runtime.replay``), and the outputs
+class, in one worker process per class for all the files at once (``edgeward.runtime.services.replay``), and the outputs
 come back to be judged exactly as the host's are. A worker that did not see the class it was started for (its
 CPUID says otherwise) is an error, never a pass.
 """
@@ -65,7 +65,7 @@ def run_on(cpu: CpuClass, files: list[bytes], feeds: dict[str, np.ndarray]) -> t
         np.savez(tmp / "feeds.npz", **feeds)
         spec = {"feeds": str(tmp / "feeds.npz"), "artifacts": [str(p) for p in paths], "out": str(tmp / "out.npz")}
         (tmp / "spec.json").write_text(json.dumps(spec))
-        done = r.run(["-m", "edgeward.runtime.replay", str(tmp / "spec.json")], timeout=TIMEOUT_S)
+        done = r.run(["-m", "edgeward.runtime.services.replay", str(tmp / "spec.json")], timeout=TIMEOUT_S)
         if done.returncode:
             tail = (done.stderr.strip().splitlines() or ["(nothing on stderr)"])[-1]
             raise DeviceError(f"the {cpu.value} check ({r.how}) failed: {tail}")

@@ -39,7 +39,7 @@ from edgeward.devices.cpu import CpuClass
 from edgeward.export.cpu_checks import Targets
 from edgeward.export.provenance import provenance
 from edgeward.export.validate import Budget, check_outputs, degenerate, raise_failures
-from edgeward.runtime.model import Model, UncheckedCpuWarning
+from edgeward.runtime.engine.model import Model, UncheckedCpuWarning
 
 
 @dataclass(frozen=True)

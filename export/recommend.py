@@ -26,7 +26,7 @@ def runnable_formats(profile: Profile) -> set[str]:
 
 def timed_model(data: bytes | Path, profile: Profile, threads: int):
     """The artifact loaded as the benchmark and the recommendation time it (speed, not accuracy: no CPU warning)."""
-    from edgeward.runtime.model import Model, UncheckedCpuWarning
+    from edgeward.runtime.engine.model import Model, UncheckedCpuWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UncheckedCpuWarning)

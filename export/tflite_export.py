@@ -2,7 +2,7 @@
 
 The manifest goes into a buffer named by a ``Metadata`` entry (``METADATA_KEY``), as TFLite's own
 metadata does, so it travels inside the file and LiteRT ignores it. The runtime reads it back
-without TensorFlow (``edgeward.runtime.tflite_metadata``). Only TFLite builtin ops are allowed: the
+without TensorFlow (``edgeward.runtime.engine.tflite_metadata``). Only TFLite builtin ops are allowed: the
 Flex delegate is not shipped in the LiteRT wheels, so an op outside the builtins fails the export
 with the op's name.
 """

@@ -19,10 +19,11 @@ from pathlib import Path
 from edgeward.core.config import at_least, check, option
 from edgeward.core.errors import InputError
 from edgeward.devices import Profile, resolve
-from edgeward.runtime.catalogue import locate, released_name
-from edgeward.runtime.model import Model, read_model_bytes
-from edgeward.runtime.serve.models import split_spec, unique_name
-from edgeward.runtime.sessions import is_tflite
+from edgeward.runtime.engine.catalogue import locate, released_name
+from edgeward.runtime.engine.catalogue import read_model_bytes
+from edgeward.runtime.engine.model import Model
+from edgeward.runtime.services.serve.models import split_spec, unique_name
+from edgeward.runtime.engine.sessions import is_tflite
 
 MANIFEST_PARAMETER = "edgeward.manifest"
 TYPES = {"float32": "TYPE_FP32", "float16": "TYPE_FP16", "float64": "TYPE_FP64", "int8": "TYPE_INT8", "int16": "TYPE_INT16",

@@ -1,1 +1,1 @@
-"""The released models (package data): see edgeward.runtime.catalogue and `edgeward models list`."""
+"""The released models (package data): see edgeward.runtime.engine.catalogue and `edgeward models list`."""

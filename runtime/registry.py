@@ -24,10 +24,10 @@ class Feed(str, Enum):
 
 
 RUNTIMES = {
-    "fraud": "edgeward.runtime.fraud:FraudScorer",
-    "commands": "edgeward.runtime.commands:CommandRecognizer",
-    "detect": "edgeward.runtime.detect:Detector",
-    "classify": "edgeward.runtime.classify:Classifier",
+    "fraud": "edgeward.runtime.tasks.fraud:FraudScorer",
+    "commands": "edgeward.runtime.tasks.commands:CommandRecognizer",
+    "detect": "edgeward.runtime.tasks.detect:Detector",
+    "classify": "edgeward.runtime.tasks.classify:Classifier",
 }
 
 

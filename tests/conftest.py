@@ -86,7 +86,7 @@ def detect_run(detect_data, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def commands_data(tmp_path_factory):
-    from edgeward.runtime.audio_io import write_wav
+    from edgeward.runtime.io.audio_io import write_wav
     from edgeward.train.commands.data import espeak_available
 
     if not espeak_available():
@@ -128,7 +128,7 @@ def released_fraud(tmp_path_factory, monkeypatch, fraud_model):
     for the shipped one), and a working directory without a file of that name."""
     import shutil
 
-    from edgeward.runtime import catalogue
+    from edgeward.runtime.engine import catalogue
 
     root = tmp_path_factory.mktemp("released")
     (root / "models" / "fraud-sim").mkdir(parents=True)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 
 def use(root: str) -> None:
-    from edgeward.runtime import catalogue
+    from edgeward.runtime.engine import catalogue
 
     catalogue.catalogue_dir = lambda: Path(root)
     catalogue.catalogue.cache_clear()

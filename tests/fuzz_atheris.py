@@ -27,12 +27,12 @@ with atheris.instrument_imports(include=["edgeward"]):
     from edgeward.core.errors import EdgewardError
     from edgeward.core.keras_scan import code_layers, decode_config
     from edgeward.core.manifest import Manifest
-    from edgeward.runtime.audio_io import parse_wav
-    from edgeward.runtime.onnx_external import check_external_data
-    from edgeward.runtime.serve.kserve import Request
-    from edgeward.runtime.tflite_metadata import read_metadata
-    from edgeward.runtime.verify import manifest_of
-    from edgeward.runtime.video import read_image
+    from edgeward.runtime.io.audio_io import parse_wav
+    from edgeward.runtime.engine.onnx_external import check_external_data
+    from edgeward.runtime.services.serve.kserve import Request
+    from edgeward.runtime.engine.tflite_metadata import read_metadata
+    from edgeward.runtime.engine.embedded import manifest_of
+    from edgeward.runtime.io.video import read_image
 
 IMAGE = os.path.join(tempfile.mkdtemp(prefix="edgeward-atheris-"), "image")
 

@@ -10,8 +10,8 @@ import urllib.request
 from contextlib import contextmanager
 
 from edgeward.runtime import Model
-from edgeward.runtime.serve.app import build_app, load_models
-from edgeward.runtime.serve.options import ServeOptions
+from edgeward.runtime.services.serve.app import build_app, load_models
+from edgeward.runtime.services.serve.options import ServeOptions
 
 
 @contextmanager
@@ -65,8 +65,8 @@ def wait_for(fn, seconds: float = 30.0):
 def live_options(detect_run, commands_run, detect_data, commands_data) -> tuple[list[str], ServeOptions]:
     """A detector on the data's video and a recognizer on a stream WAV, both played as live sources; thresholds at
     the floor, so that these barely trained models draw boxes and raise events (the plumbing is under test)."""
-    from edgeward.runtime.commands import RecognizerOptions
-    from edgeward.runtime.detect import DetectorOptions
+    from edgeward.runtime.tasks.commands import RecognizerOptions
+    from edgeward.runtime.tasks.detect import DetectorOptions
     from edgeward.train.commands.data import stream_files
 
     wav, _ = stream_files(commands_data, "test")

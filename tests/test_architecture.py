@@ -71,6 +71,45 @@ def test_every_folder_is_a_known_layer():
     assert sorted(p.name for p in (ROOT / "edgeward").glob("*.py")) == ["__init__.py", "__main__.py"]
 
 
+# the runtime's folders, lowest first: each imports only its own and those before it (``registry`` names the task
+# runtimes by string and is open to all; ``runtime/__init__`` gathers the public classes)
+RUNTIME_FOLDERS = ("engine", "io", "tasks", "services")
+
+
+def _runtime_imports(path: Path) -> list[str]:
+    """The edgeward.runtime modules ``path`` imports, lazy ones included, ``if TYPE_CHECKING`` ones not."""
+    tree = ast.parse(path.read_text())
+    hidden = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING"
+              for n in ast.walk(node)}
+    return [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and id(n) not in hidden and n.module
+            and n.module.startswith("edgeward.runtime.")]
+
+
+def test_the_runtime_folders_import_only_those_below_them_and_no_module_imports_itself_back():
+    assert sorted(p.name for p in (ROOT / "runtime").iterdir() if p.is_dir() and p.name != "__pycache__") \
+        == sorted(RUNTIME_FOLDERS)
+    offenders, graph = [], {}
+    for path in sorted((ROOT / "runtime").rglob("*.py")):
+        rel = path.relative_to(ROOT / "runtime")
+        name = "edgeward.runtime." + ".".join(rel.with_suffix("").parts).removesuffix(".__init__")
+        graph[name] = set(_runtime_imports(path))
+        if len(rel.parts) == 1:
+            continue  # registry.py, __init__.py
+        allowed = RUNTIME_FOLDERS[:RUNTIME_FOLDERS.index(rel.parts[0]) + 1]
+        offenders += [f"runtime/{rel} imports {m}" for m in graph[name]
+                      if m != "edgeward.runtime.registry" and m.split(".")[2] not in allowed]
+    assert offenders == []
+
+    def reaches(start: str, goal: str, seen: set) -> bool:
+        for m in graph.get(start, ()):
+            if m == goal or (m not in seen and not seen.add(m) and reaches(m, goal, seen)):
+                return True
+        return False
+
+    loops = [m for m in graph if m != "edgeward.runtime" and reaches(m, m, set())]
+    assert loops == []  # before: model -> catalogue -> verify -> model
+
+
 def test_runtime_devices_and_core_never_import_tensorflow():
     """Only core.keras_env (TensorFlow set-up), core.model_files (Keras model files) and core.keras_scan (their
     configs, read before loading) touch TensorFlow, inside their functions; the runtime never imports them."""
@@ -118,7 +157,7 @@ PACKAGES = ("edgeward", "train", "export", "runtime", "devices", "models")
 def _task_owned(path: str, names) -> bool:
     """A task's own module: its spec package, its training package, its runtime module."""
     return (path.startswith("edgeward/tasks/") or any(path.startswith(f"train/{n}/") for n in names)
-            or path in {f"runtime/{n}.py" for n in names})
+            or path in {f"runtime/tasks/{n}.py" for n in names})
 
 
 def test_no_task_name_is_used_outside_the_tasks_own_modules():
@@ -154,6 +193,23 @@ print(json.dumps(heavy))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_every_public_runtime_class_is_importable_from_the_runtime_and_audio_and_video_load_on_first_use():
+    code = """
+import json, sys
+import edgeward.runtime as runtime
+before = sorted(m for m in sys.modules if m.startswith(("edgeward.runtime.io", "cv2", "sounddevice"))
+                or m in ("edgeward.runtime.tasks.detect", "edgeward.runtime.tasks.commands"))
+from edgeward.runtime import *
+print(json.dumps([before, [n for n in runtime.__all__ if getattr(runtime, n) is None]]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [[], []]
+    import edgeward.runtime
+
+    with pytest.raises(AttributeError, match="no attribute 'Detektor'"):
+        edgeward.runtime.Detektor
 
 
 def test_cli_imports_lazily():

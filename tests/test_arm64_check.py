@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeward.runtime.parity import FP32_TOLERANCE, compare
+from edgeward.runtime.services.parity import FP32_TOLERANCE, compare
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,13 +40,13 @@ def test_the_environment_script_is_valid_sh():
 
 
 def test_detections_compare_scores_in_order_and_boxes_where_the_score_is_unique():
-    from edgeward.runtime.parity import match_detections
+    from edgeward.runtime.tasks.detect_post import match_detections
 
     a = [[0, "one", 0.9, 10, 10, 20, 20], [0, "one", 0.5, 40, 40, 50, 50], [0, "one", 0.5, 60, 60, 70, 70],
          [1, "two", 0.3, 1, 1, 5, 5], [2, "two", 0.3, 1, 1, 5, 5]]
     b = [[0, "one", 0.5, 60, 60, 70, 70], [0, "one", 0.9000001, 10, 10, 20, 20.5], [0, "one", 0.5, 40, 40, 50, 50],
          [1, "two", 0.3, 9, 9, 15, 15]]
-    diffs, differ = match_detections(a, b)
+    diffs, differ = match_detections(a, b, FP32_TOLERANCE)
     assert max(diffs) < 1e-6  # the tied 0.5 boxes are not compared: either may win on any machine
     assert differ == [[1, "x86 two 0.3000 at [1, 1, 5, 5], arm64 two 0.3000 at [9, 9, 15, 15]"],
                       [2, "1 detections on x86, 0 on arm64"]]

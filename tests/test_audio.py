@@ -13,9 +13,9 @@ import pytest
 from hardware import FakeSoundDevice
 
 from edgeward.core.errors import DeviceError, InputError
-from edgeward.runtime.audio_features import FrontEnd
-from edgeward.runtime.audio_io import Resampler, read_wav, resample, write_wav
-from edgeward.runtime.audio_sources import MicSource, WavSource, input_devices
+from edgeward.runtime.io.audio_features import FrontEnd
+from edgeward.runtime.io.audio_io import Resampler, read_wav, resample, write_wav
+from edgeward.runtime.io.audio_sources import MicSource, WavSource, input_devices
 
 
 def _wav(path, samples: np.ndarray, rate: int, fmt: int, bits: int):

@@ -222,7 +222,7 @@ def huge(env, suffix: str) -> str:
 
 def read_image_of(path_of):
     def call(env):
-        from edgeward.runtime.video import read_image
+        from edgeward.runtime.io.video import read_image
 
         return read_image(path_of(env))
     return call
@@ -246,7 +246,7 @@ def last_frame(number: int):
 
 
 def commands_layout(env, folders: dict[str, bytes]):
-    from edgeward.runtime.audio_features import FrontEnd
+    from edgeward.runtime.io.audio_features import FrontEnd
     from edgeward.train.commands.data import load_clips
 
     env.n += 1
@@ -289,14 +289,14 @@ def class_folders(env, classes: list[str], empty: str | None = None):
 
 
 def detector(env):
-    from edgeward.runtime.detect import Detector
+    from edgeward.runtime.tasks.detect import Detector
 
     return Detector.from_file(env.detect_model)
 
 
 def read_wav_of(data: bytes):
     def call(env):
-        from edgeward.runtime.audio_io import read_wav
+        from edgeward.runtime.io.audio_io import read_wav
 
         return read_wav(env.file(data, ".wav"))
     return call

@@ -12,7 +12,7 @@ import pytest
 
 from edgeward.app.cli import main
 from edgeward.runtime import FraudScorer
-from edgeward.runtime.batch import BatchOptions, run_batch
+from edgeward.runtime.services.batch import BatchOptions, run_batch
 
 
 @pytest.fixture(scope="module")

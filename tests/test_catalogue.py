@@ -16,8 +16,9 @@ from edgeward.tools.release import RECIPES, Recipe, release_notes, stamped
 from edgeward.core.errors import InputError, ModelFileError
 from edgeward.core.manifest import Metric
 from edgeward.core.registry import get_task
-from edgeward.runtime import catalogue
-from edgeward.runtime.verify import manifest_of, verify_model
+from edgeward.runtime.engine import catalogue
+from edgeward.runtime.engine.embedded import manifest_of
+from edgeward.runtime.engine.verify import verify_model
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -45,7 +46,7 @@ def small_catalogue(tmp_path, monkeypatch, detect_run, fraud_run):
 
 def test_names_resolve_wherever_a_model_file_is_taken(small_catalogue, tmp_path, monkeypatch):
     from edgeward.runtime import FraudScorer, Model
-    from edgeward.runtime.detect import Detector
+    from edgeward.runtime.tasks.detect import Detector
 
     assert catalogue.names() == ("digits", "tiny-fraud")
     assert catalogue.default_for("detect") == "digits" and catalogue.default_for("fraud") is None
@@ -75,10 +76,10 @@ def test_a_data_folder_of_a_released_name_is_not_in_the_way(small_catalogue, det
     import shutil
 
     from edgeward.runtime import Model
-    from edgeward.runtime.catalogue import NameResolvedWarning
-    from edgeward.runtime.detect import Detector
-    from edgeward.runtime.serve.models import load_models
-    from edgeward.runtime.serve.options import ServeOptions
+    from edgeward.runtime.engine.catalogue import NameResolvedWarning
+    from edgeward.runtime.tasks.detect import Detector
+    from edgeward.runtime.services.serve.models import load_models
+    from edgeward.runtime.services.serve.options import ServeOptions
 
     monkeypatch.chdir(tmp_path)
     shutil.copytree(detect_data, "digits")  # the data folder: images and labels, no model

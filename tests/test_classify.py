@@ -14,7 +14,7 @@ import pytest
 from edgeward.app.cli import main
 from edgeward.core.errors import InputError
 from edgeward.core.rundir import RunDir
-from edgeward.runtime.classify import Classifier, ClassifierOptions, ImagePreprocess
+from edgeward.runtime.tasks.classify import Classifier, ClassifierOptions, ImagePreprocess
 from edgeward.train.classify.config import ClassifyDataConfig, ClassifyTrainConfig, ImageKind
 from edgeward.train.classify.data import OBJECTS, draw_object, generate_images, load_class_folders
 
@@ -250,7 +250,7 @@ def test_the_classifier_refuses_other_tasks_and_bad_preprocessing(fraud_model):
         ImagePreprocess.from_dict({"mode": "scale"}, "m.onnx")
     with pytest.raises(ManifestError, match="preprocess mode: expected one of scale, meanstd, caffe, got 'zscore'"):
         ImagePreprocess.from_dict({"size": 32, "mode": "zscore"})
-    from edgeward.runtime.classify import as_rgb
+    from edgeward.runtime.tasks.classify import as_rgb
 
     with pytest.raises(InputError, match=r"image: expected \(H, W\), \(H, W, 3\) or \(H, W, 4\) pixels, got shape \(4, 4, 2\)"):
         as_rgb(np.zeros((4, 4, 2), np.uint8), bgr=True)

@@ -10,8 +10,8 @@ import pytest
 from edgeward.app.cli import main
 from edgeward.core.errors import InputError
 from edgeward.core.rundir import RunDir
-from edgeward.runtime.audio_io import read_wav, write_wav
-from edgeward.runtime.commands import CommandRecognizer, Event, RecognizerOptions
+from edgeward.runtime.io.audio_io import read_wav, write_wav
+from edgeward.runtime.tasks.commands import CommandRecognizer, Event, RecognizerOptions
 from edgeward.train.commands.config import CommandsDataConfig, CommandsTrainConfig
 from edgeward.train.commands.data import LABELS, espeak_available, load_commands, split_voices
 
@@ -182,7 +182,7 @@ def test_dilated_blocks_see_a_whole_word_at_the_same_size_and_export_exactly():
 
 
 def test_loader_maps_other_words_to_unknown_and_cuts_silence_from_background(tmp_path):
-    from edgeward.runtime.audio_features import FrontEnd
+    from edgeward.runtime.io.audio_features import FrontEnd
 
     rng = np.random.default_rng(0)
     for name in ("yes/spk1_nohash_0.wav", "cat/spk2_nohash_0.wav", "no/spk3_nohash_1.wav"):
@@ -380,8 +380,8 @@ def _listening(commands_run, tmp_path):
 def test_decisions_replayed_from_saved_posteriors_match_the_stream(commands_run, commands_data, tmp_path):
     """`tune` runs the model once and decides each floor from the saved posteriors: that must give exactly
     the events a recognizer streaming the audio gives, at every threshold."""
-    from edgeward.runtime.audio_sources import WavSource
-    from edgeward.runtime.model import Model
+    from edgeward.runtime.io.audio_sources import WavSource
+    from edgeward.runtime.engine.model import Model
     from edgeward.tasks.commands.tune import _posteriors
 
     with Model(_listening(commands_run, tmp_path), threads=1) as model:

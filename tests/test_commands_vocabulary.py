@@ -88,7 +88,7 @@ def phrases(tmp_path_factory):
 
 
 def test_a_three_phrase_model_finds_its_phrases_in_a_stream(phrases, capsys):
-    from edgeward.runtime.commands import CommandRecognizer
+    from edgeward.runtime.tasks.commands import CommandRecognizer
     from edgeward.tasks.commands.stream_score import read_truth, score_events
 
     data, run = phrases
@@ -100,7 +100,7 @@ def test_a_three_phrase_model_finds_its_phrases_in_a_stream(phrases, capsys):
     assert main(["run", "commands", str(model), "--source", str(data / "stream.wav"), "--json"]) == 0
     import json
 
-    from edgeward.runtime.commands import Event
+    from edgeward.runtime.tasks.commands import Event
 
     events = [Event(**{k: e[k] for k in ("label", "score", "start", "end")})
               for e in map(json.loads, capsys.readouterr().out.splitlines())]

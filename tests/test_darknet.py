@@ -11,8 +11,8 @@ import onnxruntime as ort
 import pytest
 
 from edgeward.core.errors import DataError, InputError, ModelFileError
-from edgeward.runtime.darknet import BN_EPSILON, darknet_to_onnx
-from edgeward.runtime.detect import Detector
+from edgeward.runtime.tasks.darknet import BN_EPSILON, darknet_to_onnx
+from edgeward.runtime.tasks.detect import Detector
 
 CFG = """[net]
 # a three-scale YOLO in miniature: 64x64 input
@@ -207,7 +207,7 @@ def test_the_article_flow_from_the_command_line_on_a_video(tiny, capsys):
     import json
 
     from edgeward.app.cli import main
-    from edgeward.runtime.video_loop import VideoSink
+    from edgeward.runtime.io.video_loop import VideoSink
 
     frame = np.zeros((128, 128, 3), np.uint8)
     frame[8:28, 8:28] = 255

@@ -9,7 +9,7 @@ import io
 import numpy as np
 import pytest
 
-from edgeward.runtime.detect_post import (
+from edgeward.runtime.tasks.detect_post import (
     PAD_VALUE,
     Letterbox,
     decode_centernet,

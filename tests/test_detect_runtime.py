@@ -11,8 +11,8 @@ import pytest
 from hardware import FlakyOpener
 
 from edgeward.core.errors import DeviceError, InputError
-from edgeward.runtime.detect import Detector, DetectorOptions
-from edgeward.runtime.video import LatestFrames, StreamOptions
+from edgeward.runtime.tasks.detect import Detector, DetectorOptions
+from edgeward.runtime.io.video import LatestFrames, StreamOptions
 
 cv2 = pytest.importorskip("cv2", reason="opencv (in the base install) is not installed")
 onnx = pytest.importorskip("onnx")
@@ -170,8 +170,8 @@ def test_a_folder_of_only_unreadable_images_is_an_error_not_an_empty_run(tmp_pat
 def test_detect_gives_what_the_training_path_and_the_decoder_give(detect_data):
     """The released detector's detections through ``Detector.detect`` (one-pass preprocessing into a reused buffer)
     equal those of training's preprocessing, the bare model call and the decoder, frame after frame."""
-    from edgeward.runtime.detect_post import decode_centernet, letterbox_image, to_input
-    from edgeward.runtime.video import read_image
+    from edgeward.runtime.tasks.detect_post import decode_centernet, letterbox_image, to_input
+    from edgeward.runtime.io.video import read_image
 
     images = sorted((detect_data / "images" / "test").glob("*.jpg"))[:4]
     with Detector.from_catalogue("digits", options=DetectorOptions(score_threshold=0.05)) as det:

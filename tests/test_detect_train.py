@@ -75,7 +75,7 @@ def test_every_artifact_exported_and_checked(detect_run):
 
 @pytest.mark.parametrize("name", ["model.onnx", "model-int8.onnx", "model-int8.tflite"])
 def test_detector_runs_the_exported_file_on_any_frame_size(detect_run, name):
-    from edgeward.runtime.detect import Detector, DetectorOptions
+    from edgeward.runtime.tasks.detect import Detector, DetectorOptions
 
     frame = np.random.default_rng(1).integers(0, 256, (240, 400, 3), dtype=np.uint8)
     with Detector.from_file(detect_run / "artifacts" / name, options=DetectorOptions(score_threshold=0.0, max_detections=5)) as det:
@@ -131,7 +131,7 @@ def test_compress_refuses_detection_runs_clearly(detect_run, capsys):
 
 
 def test_detector_takes_the_models_threshold_unless_told(detect_run):
-    from edgeward.runtime.detect import Detector, DetectorOptions
+    from edgeward.runtime.tasks.detect import Detector, DetectorOptions
 
     path = detect_run / "artifacts" / "model.onnx"
     chosen = RunDir(detect_run).record().thresholds["score"]  # best F1 on validation images
@@ -158,7 +158,7 @@ def test_bench_targets_and_report(detect_run):
 
 def test_dataset_and_video_errors_name_the_file(tmp_path, detect_data):
     from edgeward.core.errors import InputError
-    from edgeward.runtime.video import read_frames
+    from edgeward.runtime.io.video import read_frames
     from edgeward.train.detect.training import dataset_splits, load_split
 
     no_val = tmp_path / "no_val"
@@ -189,7 +189,7 @@ def test_detector_refuses_an_unknown_head(detect_run):
 
     from edgeward.core.errors import ManifestError
     from edgeward.runtime import Model
-    from edgeward.runtime.detect import Detector
+    from edgeward.runtime.tasks.detect import Detector
 
     path = detect_run / "artifacts" / "model.onnx"
     with Model(path) as m:

@@ -86,7 +86,7 @@ def test_a_32_bit_arm_install_goes_on_without_onnxruntime_and_says_what_to_do(mo
 
     from edgeward.app.cli import main
     from edgeward.core.errors import DeviceError
-    from edgeward.runtime.model import Model
+    from edgeward.runtime.engine.model import Model
 
     deps = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]["dependencies"]
     ort = next(Requirement(d) for d in deps if Requirement(d).name == "onnxruntime")

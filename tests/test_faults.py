@@ -24,7 +24,7 @@ from streams import MjpegServer
 
 from edgeward.app.cli import main
 from edgeward.core.errors import OutputError
-from edgeward.runtime.video import LatestFrames, StreamOptions
+from edgeward.runtime.io.video import LatestFrames, StreamOptions
 
 cv2 = pytest.importorskip("cv2")
 
@@ -58,14 +58,14 @@ def test_a_looping_video_file_runs_until_closed(tmp_path):
 
 
 def _fraud_scorer(fraud_model):
-    from edgeward.runtime.fraud import FraudScorer
+    from edgeward.runtime.tasks.fraud import FraudScorer
 
     return FraudScorer.from_file(fraud_model)
 
 
 def test_a_disk_filling_up_while_scores_are_written_leaves_no_file(fraud_model, fraud_csv, tmp_path, monkeypatch):
     """ENOSPC injected at the file write (the OS edge), after 64 KiB of scores."""
-    from edgeward.runtime import csv_scoring
+    from edgeward.runtime.tasks import csv_scoring
 
     class FullDisk:
         def __init__(self, f):
@@ -244,7 +244,7 @@ def test_a_waiting_reader_reads_as_a_buffered_file_does(tmp_path):
 
 
 def test_a_microphone_that_overflows_keeps_recognising_and_says_so(commands_run, commands_data, monkeypatch, capsys):
-    from edgeward.runtime.audio_io import read_wav
+    from edgeward.runtime.io.audio_io import read_wav
     from edgeward.train.commands.data import stream_files
 
     samples, rate = read_wav(stream_files(commands_data, "test")[0])

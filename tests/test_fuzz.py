@@ -49,7 +49,7 @@ def _wav(tag, channels, rate, bits, size, payload) -> bytes:
 @fuzz
 @given(st.binary(max_size=3000))
 def test_wav_bytes(data):
-    from edgeward.runtime.audio_io import parse_wav
+    from edgeward.runtime.io.audio_io import parse_wav
 
     survives(parse_wav, data)
 
@@ -58,7 +58,7 @@ def test_wav_bytes(data):
 @given(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), st.integers(0, 2**32 - 1), st.sampled_from([0, 7, 8, 16, 24, 32, 64, 99]),
        st.integers(0, 2**32 - 1), st.binary(max_size=600))
 def test_wav_headers(tag, channels, rate, bits, size, payload):
-    from edgeward.runtime.audio_io import parse_wav
+    from edgeward.runtime.io.audio_io import parse_wav
 
     result = survives(parse_wav, _wav(tag, channels, rate, bits, size, payload))
     if result is not None:
@@ -97,7 +97,7 @@ def test_manifest_fields(field, value):
 @fuzz
 @given(st.binary(max_size=2000))
 def test_tflite_metadata(data):
-    from edgeward.runtime.tflite_metadata import read_metadata
+    from edgeward.runtime.engine.tflite_metadata import read_metadata
 
     survives(read_metadata, data, "m.tflite")
 
@@ -127,7 +127,7 @@ def test_coco_annotations(doc):
 @fuzz
 @given(st.binary(max_size=3000))
 def test_image_decode(data):
-    from edgeward.runtime.video import read_image
+    from edgeward.runtime.io.video import read_image
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "i.jpg"
@@ -166,8 +166,8 @@ def small_onnx() -> bytes:
 @given(EDITS, st.integers(0, 200))
 def test_onnx_structure(small_onnx, edits, cut):
     """The protobuf walk that checks external data and reads the manifest before onnxruntime opens a file."""
-    from edgeward.runtime.onnx_external import check_external_data
-    from edgeward.runtime.verify import manifest_of
+    from edgeward.runtime.engine.onnx_external import check_external_data
+    from edgeward.runtime.engine.embedded import manifest_of
 
     data = _mutated(small_onnx, edits, cut)
     survives(check_external_data, data, "m.onnx")
@@ -185,7 +185,7 @@ def image_files() -> list[tuple[str, bytes]]:
 @given(st.integers(0, 2), EDITS, st.integers(0, 400))
 def test_image_headers(image_files, which, edits, cut):
     """Real PNG, JPEG and BMP files with bytes changed: the header check before decoding, then the decoder."""
-    from edgeward.runtime.video import read_image
+    from edgeward.runtime.io.video import read_image
 
     suffix, base = image_files[which]
     with tempfile.TemporaryDirectory() as tmp:
@@ -197,7 +197,7 @@ def test_image_headers(image_files, which, edits, cut):
 @fuzz
 @given(st.binary(max_size=1500), st.one_of(st.none(), st.text(max_size=6)))
 def test_kserve_requests(body, header_length):
-    from edgeward.runtime.serve.kserve import Request
+    from edgeward.runtime.services.serve.kserve import Request
 
     survives(Request, body, header_length)
 
@@ -223,7 +223,7 @@ REQUEST = st.fixed_dictionaries({}, optional={
 def test_kserve_requests_shaped_like_requests(doc, tail, with_header):
     """JSON that looks like an inference request (the fields right, their values anything), with binary data after
     it: the parser reaches every field check that random bytes never get past."""
-    from edgeward.runtime.serve.kserve import Request
+    from edgeward.runtime.services.serve.kserve import Request
 
     body = json.dumps(doc).encode()
     survives(Request, body + tail, str(len(body)) if with_header else None)

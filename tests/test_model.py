@@ -55,7 +55,7 @@ def test_a_folder_stands_for_its_one_model(tmp_path, fraud_run):
     shutil.copy(run / "artifacts" / "model.onnx", run / "artifacts" / "model-int8.onnx")
     with Model(run, device="x86-64-cpu") as model:
         assert model.source == str(run / "artifacts" / "model-int8.onnx")
-    from edgeward.runtime.catalogue import locate
+    from edgeward.runtime.engine.catalogue import locate
 
     assert locate(run, load_profile("raspberry-pi-4")) == run / "artifacts" / "model.onnx"  # its only format the Pi runs
     (run / "artifacts" / "model.tflite").write_bytes(b"")  # recommended for another device: the run's in this one's format

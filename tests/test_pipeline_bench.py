@@ -11,7 +11,7 @@ from edgeward.tools.__main__ import main as tools
 
 
 def test_the_cheap_model_has_yolov8s_layout_and_the_detector_runs_it(tmp_path):
-    from edgeward.runtime.detect import Detector
+    from edgeward.runtime.tasks.detect import Detector
 
     model = pipeline_bench.yolov8_layout_model(tmp_path / "m.onnx")
     with Detector.from_yolo(model, [f"c{i}" for i in range(80)], threads=1) as detector:

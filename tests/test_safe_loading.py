@@ -17,8 +17,8 @@ from edgeward.core.errors import ManifestError, ModelFileError
 from edgeward.core.manifest import METADATA_KEY, Manifest, json_depth
 from edgeward.core.seal import UNSEALED, seal
 from edgeward.runtime import Model
-from edgeward.runtime.onnx_external import escapes, external_data
-from edgeward.runtime.verify import verify_model
+from edgeward.runtime.engine.onnx_external import escapes, external_data
+from edgeward.runtime.engine.verify import verify_model
 
 
 def _manifest_text(model_path: Path) -> str:

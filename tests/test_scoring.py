@@ -146,7 +146,7 @@ def test_a_missing_extra_names_it():
 
 def test_the_arrow_path_and_the_row_by_row_path_write_the_same_bytes(scorer, fraud_csv, tmp_path, monkeypatch):
     """Clean blocks go through Arrow; without pyarrow (the base install) every block goes row by row."""
-    from edgeward.runtime import csv_scoring
+    from edgeward.runtime.tasks import csv_scoring
 
     fast = score_csv(scorer, fraud_csv, tmp_path / "fast.csv", block_bytes=50_000)
     monkeypatch.setattr(csv_scoring.Chunk, "fast", lambda *args: False)
@@ -158,7 +158,7 @@ def test_the_arrow_path_and_the_row_by_row_path_write_the_same_bytes(scorer, fra
 def test_a_bad_row_sends_only_its_neighbourhood_down_the_slow_path(scorer, fraud_csv, tmp_path, monkeypatch):
     """A block with a bad line is halved until the parts are clean or small; the result is the same bytes as
     scoring every row one by one, and rows far from the bad one still go through Arrow."""
-    from edgeward.runtime import csv_scoring
+    from edgeward.runtime.tasks import csv_scoring
 
     lines = Path(fraud_csv).read_bytes().splitlines(keepends=True)
     at = lines[0].decode().strip().split(",").index("amount")

@@ -20,9 +20,9 @@ import pytest
 from edgeward.app.cli import main
 from edgeward.core.errors import ConfigError
 from edgeward.runtime import Model
-from edgeward.runtime.serve.app import build_app, load_models
-from edgeward.runtime.serve.batcher import DynamicBatcher, Overloaded
-from edgeward.runtime.serve.options import ServeOptions
+from edgeward.runtime.services.serve.app import build_app, load_models
+from edgeward.runtime.services.serve.batcher import DynamicBatcher, Overloaded
+from edgeward.runtime.services.serve.options import ServeOptions
 from serving import get, live_options, post, running, wait_for
 
 httpclient = pytest.importorskip("tritonclient.http")
@@ -284,8 +284,8 @@ def test_the_cli_server_binds_before_it_says_so_and_a_taken_port_is_one_line(rel
 
 
 def test_a_file_source_says_it_loops_and_can_play_once(detect_run, detect_data):
-    from edgeward.runtime.serve.live import describe_sources
-    from edgeward.runtime.video import read_frames
+    from edgeward.runtime.services.serve.live import describe_sources
+    from edgeward.runtime.io.video import read_frames
 
     video = str(detect_data / "video.mp4")
     assert describe_sources(ServeOptions(source=(video,))) == [

@@ -11,7 +11,7 @@ from edgeward.app.cli import main
 from edgeward.core.errors import ModelFileError
 from edgeward.core.manifest import METADATA_KEY
 from edgeward.runtime import FraudScorer, Model
-from edgeward.runtime.tflite_metadata import read_metadata
+from edgeward.runtime.engine.tflite_metadata import read_metadata
 
 pytest.importorskip("ai_edge_litert", reason="the tflite extra (ai-edge-litert) is not installed")
 

@@ -26,7 +26,7 @@ def toy_model(fraud_model, tmp_path, monkeypatch):
     """The toy task registered, and a model of it: the fraud toy's network, its manifest's task renamed."""
     from edgeward.core.seal import UNSEALED, seal
     from edgeward.export.onnx_export import with_manifest
-    from edgeward.runtime.verify import manifest_of
+    from edgeward.runtime.engine.embedded import manifest_of
 
     monkeypatch.setitem(specs.TASKS, toy_task.NAME, "toy_task:ToyTask")
     monkeypatch.setitem(runtimes.RUNTIMES, toy_task.NAME, "toy_task:ToyScorer")
@@ -58,7 +58,7 @@ def test_run_plays_a_live_source_through_the_toy_task(toy_model, rows, capsys):
 
 
 def test_batch_scores_rows_with_the_toy_runtime(toy_model, rows, tmp_path):
-    from edgeward.runtime.batch import run_batch
+    from edgeward.runtime.services.batch import run_batch
 
     summary = run_batch(str(toy_model), str(rows), tmp_path / "out")
     scores = pd.read_parquet(tmp_path / "out" / "scores")
@@ -82,7 +82,7 @@ def test_serve_gives_kserve_and_the_toy_route(toy_model, rows):
 def test_the_parity_check_runs_the_toy_task(toy_model, rows, tmp_path):
     """The worker half of ``make arm64-check`` on this host: the toy runtime's own results and comparison (the
     emulated half is ``make arm64-check``, which CI runs)."""
-    from edgeward.runtime import parity
+    from edgeward.runtime.services import parity
 
     spec = {"artifacts": [{"task": "toy", "artifact": str(toy_model), "name": "toy.onnx", "input": str(rows),
                            "int8": False}], "profile_model": str(toy_model)}

@@ -93,7 +93,7 @@ def test_tflite_is_refused_and_a_manifest_travels_in_the_config(fraud_run, tmp_p
     proto = onnx.load(repo / "fraud" / "1" / "model.onnx")
     del proto.metadata_props[:]
     onnx.save(proto, repo / "fraud" / "1" / "model.onnx")
-    from edgeward.runtime.serve.models import repository
+    from edgeward.runtime.services.serve.models import repository
 
     [(name, path, manifest)] = repository(repo)
     assert name == "fraud" and path.endswith("1/model.onnx") and manifest.task == "fraud"

@@ -15,7 +15,7 @@ from edgeward.app.zoo import CPU_HEADERS, END, START, cell_text, cpu_text
 from edgeward.core.errors import InputError, TensorError
 from edgeward.devices.cpu import CpuClass, running_class
 from edgeward.devices.emulators import unavailable
-from edgeward.runtime.graph import normalise_adjacency
+from edgeward.runtime.tasks.graph import normalise_adjacency
 from edgeward.train.zoo.rows import ROWS
 
 pytestmark = pytest.mark.full  # the article's models trained until they learn: `make test-full`
@@ -155,7 +155,7 @@ def test_the_text_encoder_takes_strings_through_the_tokenizer_its_manifest_carri
     people training never saw (out-of-vocabulary ids) are classified as well as the zoo measured, from the ONNX
     and the full-integer TFLite file alike."""
     from edgeward.runtime import TextClassifier
-    from edgeward.runtime.text import OOV, PAD, WordTokenizer, words
+    from edgeward.runtime.tasks.text import OOV, PAD, WordTokenizer, words
     from edgeward.train.zoo.sentences import LABELS, requests
 
     row = next(r for r in json.loads((zoo / "runs" / "zoo.json").read_text())["rows"] if r["name"] == "text-encoder")
@@ -183,9 +183,9 @@ def test_the_text_encoder_takes_strings_through_the_tokenizer_its_manifest_carri
 def test_the_speech_cnn_takes_frames_by_bands_and_the_recognizer_reads_that_from_the_manifest(zoo):
     """Row 12: the article's Conv1D over (frames, mel bands), trained through the commands task's front end; its
     files say the layout (NTF, no channel axis) and ``CommandRecognizer`` feeds them so, on the test voices' clips."""
-    from edgeward.runtime.audio_features import FrontEnd
-    from edgeward.runtime.audio_io import read_wav
-    from edgeward.runtime.commands import CommandRecognizer
+    from edgeward.runtime.io.audio_features import FrontEnd
+    from edgeward.runtime.io.audio_io import read_wav
+    from edgeward.runtime.tasks.commands import CommandRecognizer
 
     row = next(r for r in json.loads((zoo / "runs" / "zoo.json").read_text())["rows"] if r["name"] == "speech-cnn")
     data = zoo / "runs" / "speech-cnn" / "data"
@@ -423,7 +423,7 @@ def test_the_gan_trains_adversarially_and_its_generator_samples_uint8_digits_thr
     generator; the generator adopted with its output range (`--params`) and exported runs in ``Generator``:
     uint8 images, the same seed the same images, its noise from the manifest's input."""
     from edgeward.core.keras_env import tf_keras
-    from edgeward.runtime.generate import Generator, grid
+    from edgeward.runtime.tasks.generate import Generator, grid
     from edgeward.train.classify.digits import draw_digit
     from edgeward.train.zoo.gan import NOISE, build_generator, to_gan, train_gan
 

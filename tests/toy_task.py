@@ -14,7 +14,7 @@ import numpy as np
 from edgeward.core.config import at_least, option
 from edgeward.core.task import TaskSpec
 from edgeward.runtime.registry import Feed
-from edgeward.runtime.tabular import TabularClassifier
+from edgeward.runtime.tasks.tabular import TabularClassifier
 
 NAME = "toy"
 

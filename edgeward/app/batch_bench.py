@@ -49,7 +49,7 @@ def big_csv(source: Path, out: Path, rows: int) -> Path:
 def bench_batch(run_dir: str, options: BatchBenchOptions = BatchBenchOptions(), log=lambda s: None) -> dict:
     import ray
 
-    from edgeward.runtime.batch import BatchOptions, run_batch
+    from edgeward.runtime.services.batch import BatchOptions, run_batch
 
     run = RunDir(run_dir)
     model = run.artifact("model.onnx")

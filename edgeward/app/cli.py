@@ -135,8 +135,8 @@ def cmd_export(args) -> int:
 
 def cmd_serve(args) -> int:
     from edgeward.app.flags import config_from
-    from edgeward.runtime.serve.app import serve
-    from edgeward.runtime.serve.options import ServeOptions
+    from edgeward.runtime.services.serve.app import serve
+    from edgeward.runtime.services.serve.options import ServeOptions
 
     serve(args.models, config_from(args, ServeOptions), log=_out)
     return 0
@@ -152,7 +152,7 @@ def cmd_bench_serve(args) -> int:
 
 def cmd_batch(args) -> int:
     from edgeward.app.flags import config_from
-    from edgeward.runtime.batch import BatchOptions, run_batch
+    from edgeward.runtime.services.batch import BatchOptions, run_batch
 
     s = run_batch(args.model, args.input, args.output, config_from(args, BatchOptions), progress=True)
     _out(f"{s.rows:,} rows in {s.seconds:.1f} s ({s.rows_per_second:,.0f} rows/s, {s.engine}): {s.scored:,} scored "
@@ -204,7 +204,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from edgeward.runtime.verify import verify_model
+    from edgeward.runtime.engine.verify import verify_model
 
     for path in args.models:
         found = verify_model(path, key=args.key)
@@ -262,7 +262,7 @@ def cmd_devices(args) -> int:
                 import_onnxruntime()
             except DeviceError as exc:
                 _out(f"{'onnxruntime':13s} missing: {exc}")
-        from edgeward.runtime.audio_sources import input_devices
+        from edgeward.runtime.io.audio_sources import input_devices
 
         mics = input_devices()
         _out(f"{'audio inputs':13s} " + ("; ".join(f"{d['index']}: {d['name']} ({d['channels']} ch, {d['rate']:.0f} Hz)" for d in mics)
@@ -281,7 +281,7 @@ def _checkable_classes() -> str:
 
 
 def cmd_models(args) -> int:
-    from edgeward.runtime import catalogue
+    from edgeward.runtime.engine import catalogue
 
     if args.action == "list":
         for m in catalogue.catalogue().values():
@@ -328,7 +328,7 @@ def cmd_zoo(args) -> int:
 
 def model_for_run(args) -> str:
     """``edgeward run TASK [MODEL] [--model MODEL]``: the model given once, or the task's catalogue default."""
-    from edgeward.runtime.catalogue import default_for
+    from edgeward.runtime.engine.catalogue import default_for
 
     if args.model and args.model_option:
         raise InputError(f"run {args.task}: give the model once, as MODEL or --model, got {args.model!r} and "
@@ -412,8 +412,8 @@ def parser() -> argparse.ArgumentParser:
     from edgeward.app.serve_bench import ServeBenchOptions
     from edgeward.core.registry import get_task, tasks_that
     from edgeward.export.triton import TritonOptions
-    from edgeward.runtime.batch import BatchOptions
-    from edgeward.runtime.serve.options import ServeOptions
+    from edgeward.runtime.services.batch import BatchOptions
+    from edgeward.runtime.services.serve.options import ServeOptions
     from edgeward.train.adopt import AdoptOptions
     from edgeward.train.compress import CompressConfig
 
@@ -621,7 +621,7 @@ def _not_a_released_name(args) -> None:
     run = getattr(args, "run", None)
     if not isinstance(run, str) or Path(run).exists():
         return
-    from edgeward.runtime.catalogue import names
+    from edgeward.runtime.engine.catalogue import names
 
     if run in names():
         raise InputError(f"{run}: a released model, not a run folder; `edgeward {args.verb}` takes a run folder (edgeward "

@@ -104,7 +104,7 @@ def released_steps(out: Path, tasks, seed: int) -> list[DemoStep]:
     model, the file, the metrics now and the metrics measured at release."""
     from dataclasses import asdict
 
-    from edgeward.runtime.catalogue import catalogue
+    from edgeward.runtime.engine.catalogue import catalogue
 
     results: dict[str, dict] = {}
 

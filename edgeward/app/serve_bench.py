@@ -71,9 +71,9 @@ def bench_serve(source: str, options: ServeBenchOptions = ServeBenchOptions(), l
     """``source``: a fraud model as every verb takes one (a file, a run folder, a released name). The requests carry
     the run's held-out rows where it is a run folder, else rows drawn at random (the work does not depend on values);
     a run folder keeps the result as ``serve-bench.json``."""
-    from edgeward.runtime.catalogue import locate
-    from edgeward.runtime.fraud import FraudScorer
-    from edgeward.runtime.serve.load import post, run_load
+    from edgeward.runtime.engine.catalogue import locate
+    from edgeward.runtime.tasks.fraud import FraudScorer
+    from edgeward.runtime.services.serve.load import post, run_load
 
     model = Path(locate(source))
     with FraudScorer.from_file(model, threads=1) as scorer:
@@ -112,7 +112,7 @@ def bench_serve(source: str, options: ServeBenchOptions = ServeBenchOptions(), l
 
 def _stream(run: RunDir, seconds: float, log) -> list[dict]:
     """The detection stream of the run's video, played as fast as the detector goes, watched by 1 and 2 viewers."""
-    from edgeward.runtime.serve.load import watch_mjpeg
+    from edgeward.runtime.services.serve.load import watch_mjpeg
 
     video = Path(run.record().data.path) / "video.mp4"
     if not video.exists():
@@ -140,7 +140,7 @@ def _stats(port: int) -> dict:
 
 def _in_process(scorer, rows: list[dict], seconds: float = 2.0) -> dict:
     """The work of one request without HTTP: the JSON parsed, the rows checked and scored."""
-    from edgeward.runtime.serve import fraud
+    from edgeward.runtime.services.serve import fraud
 
     body = json.dumps(rows if len(rows) > 1 else rows[0]).encode()
     n, started = 0, time.perf_counter()

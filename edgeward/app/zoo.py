@@ -53,7 +53,7 @@ def zoo_targets(options: ZooOptions) -> tuple[tuple, dict]:
 
 def _latency_us(path: Path, feeds) -> float:
     from edgeward.export.timing import single_row
-    from edgeward.runtime.model import Model
+    from edgeward.runtime.engine.model import Model
 
     with Model(path, threads=1) as model:
         return single_row(lambda rows: model.run(rows, validate=False), feeds, LATENCY_CALLS)["p50_us"]
@@ -114,7 +114,7 @@ def decoding(made) -> dict:
     import statistics
     import time
 
-    from edgeward.runtime.translate import Translator
+    from edgeward.runtime.tasks.translate import Translator
     from edgeward.train.zoo.translation import number_pairs
 
     english, german = number_pairs(DECODING_SENTENCES, seed=7, held_out=True)

@@ -6,7 +6,7 @@
 3. The device profiles: the one ``auto`` picks under emulation (arm64-cpu; raspberry-pi-4 and -5 with a board
    model in the sysroot's device tree), and a session run with each arm64 profile.
 4. Parity: tiny fraud, commands and detection models (fp32 and int8, ONNX and TFLite), and every released model of
-   the catalogue, with the same inputs through each task's runtime on x86 and on aarch64 (``runtime/parity.py``).
+   the catalogue, with the same inputs through each task's runtime on x86 and on aarch64 (``runtime/services/parity.py``).
    fp32 outputs must agree within 1e-5; fp16 and int8 decisions are compared and every difference is listed.
 5. Which runtime dependencies have aarch64 wheels (the ones it installed).
 
@@ -28,7 +28,7 @@ import numpy as np
 
 from edgeward.core.rundir import RunDir
 from edgeward.export.cost import ANCHORS
-from edgeward.runtime.catalogue import catalogue
+from edgeward.runtime.engine.catalogue import catalogue
 
 REPO = Path(__file__).resolve().parents[2]
 TESTS = ("tests/test_audio.py", "tests/test_detect_post.py", "tests/test_devices.py")
@@ -81,7 +81,7 @@ def check_inputs(toys: dict, out: Path) -> tuple[dict, Path | None]:
     """The input of each feed that the parity run gives a task whose runtime class takes it (``parity_feed``), from
     the toy runs' own check inputs: 2,000 rows of a CSV file, a WAV file, video frames decoded here, on x86 (the
     same pixels go to both machines); and that video file (each machine's decoding of it is compared too)."""
-    from edgeward.runtime.parity import decoded
+    from edgeward.runtime.services.parity import decoded
     from edgeward.runtime.registry import Feed, runtime_class
 
     inputs, video = {}, None
@@ -184,7 +184,7 @@ def avx2_parity(out: Path, host: dict, host_raw, log) -> dict:
     VNNI), compared with this host's: onnxruntime's integer kernels differ there (``devices/cpu.py``)."""
     from edgeward.devices.cpu import CpuClass, running_class
     from edgeward.devices.emulators import runner, unavailable
-    from edgeward.runtime.parity import compare
+    from edgeward.runtime.services.parity import compare
 
     here = running_class()
     why = unavailable(CpuClass.AVX2, here)
@@ -192,7 +192,7 @@ def avx2_parity(out: Path, host: dict, host_raw, log) -> dict:
         return {"how": "", "skipped": why, "parity": []}
     log(f"parity: the same artifacts on avx2, beside this host ({here.value})")
     with runner(CpuClass.AVX2, here) as r:
-        done = r.run(["-m", "edgeward.runtime.parity", str(out / "spec.json"), str(out / "avx2.json")], timeout=3600)
+        done = r.run(["-m", "edgeward.runtime.services.parity", str(out / "spec.json"), str(out / "avx2.json")], timeout=3600)
     if done.returncode:
         raise SystemExit(f"the avx2 parity run failed:\n{done.stderr[-3000:]}")
     other = json.loads((out / "avx2.json").read_text())
@@ -202,7 +202,7 @@ def avx2_parity(out: Path, host: dict, host_raw, log) -> dict:
 
 def check(root: Path, out: Path, log=print) -> dict:
     from edgeward.tools.tiny_models import build_toys
-    from edgeward.runtime.parity import compare
+    from edgeward.runtime.services.parity import compare
 
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -217,9 +217,9 @@ def check(root: Path, out: Path, log=print) -> dict:
             "video": str(video or "")}
     (out / "spec.json").write_text(json.dumps(spec, indent=1))
     log(f"parity: {len(spec['artifacts'])} artifacts on x86, then on aarch64")
-    subprocess.run([sys.executable, "-m", "edgeward.runtime.parity", str(out / "spec.json"), str(out / "x86.json")],
+    subprocess.run([sys.executable, "-m", "edgeward.runtime.services.parity", str(out / "spec.json"), str(out / "x86.json")],
                    check=True)
-    arm = emulated(root, env, "-m", "edgeward.runtime.parity", str(out / "spec.json"), str(out / "arm64.json"))
+    arm = emulated(root, env, "-m", "edgeward.runtime.services.parity", str(out / "spec.json"), str(out / "arm64.json"))
     if arm.returncode:
         raise SystemExit(f"the emulated parity run failed:\n{arm.stderr[-3000:]}")
     x86, arm64 = (json.loads((out / f"{n}.json").read_text()) for n in ("x86", "arm64"))

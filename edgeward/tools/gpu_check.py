@@ -48,7 +48,7 @@ def gpu_rows(model: Path, repeats: int) -> dict:
     """The GPU table's rows (ms, medians) for ``model`` on one 640 x 480 frame."""
     import onnxruntime as ort
 
-    from edgeward.runtime.detect import Detector
+    from edgeward.runtime.tasks.detect import Detector
 
     frame = np.random.default_rng(1).integers(0, 256, (*FRAME, 3), dtype=np.uint8)
     labels = [f"class{i}" for i in range(80)]

@@ -72,8 +72,8 @@ def median_ms(fn, repeats: int) -> float:
 def measure(repeats: int = 300) -> dict:
     import cv2
 
-    from edgeward.runtime.detect import Detector
-    from edgeward.runtime.detect_post import decode_yolo, letterbox_image, letterbox_input, to_input
+    from edgeward.runtime.tasks.detect import Detector
+    from edgeward.runtime.tasks.detect_post import decode_yolo, letterbox_image, letterbox_input, to_input
 
     cv2.setNumThreads(1)  # one core: OpenCV's resize would use every core otherwise
     frame = np.random.default_rng(1).integers(0, 256, (*FRAME, 3), dtype=np.uint8)

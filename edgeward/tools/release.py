@@ -23,7 +23,7 @@ from edgeward.core.rundir import RunDir
 from edgeward.core.registry import get_task, task_names
 from edgeward.core.task import RELEASE_RUNS as RUNS
 from edgeward.core.task import Recipe
-from edgeward.runtime.catalogue import catalogue_dir
+from edgeward.runtime.engine.catalogue import catalogue_dir
 
 RECIPES = {r.name: r for task in task_names() for r in get_task(task).recipes()}  # each task's released models
 
@@ -56,7 +56,7 @@ def stamped(data: bytes, manifest: Manifest, notes: dict) -> bytes:
     """The file with the release notes in its manifest, sealed again (``edgeward verify`` holds)."""
     from edgeward.core.seal import UNSEALED, seal
     from edgeward.export import onnx_export, tflite_export
-    from edgeward.runtime.sessions import is_tflite
+    from edgeward.runtime.engine.sessions import is_tflite
 
     unsealed = replace(manifest, release=notes, provenance=replace(manifest.provenance, artifact_sha256=UNSEALED))
     return seal((tflite_export if is_tflite(data) else onnx_export).with_manifest(data, unsealed))
@@ -64,7 +64,7 @@ def stamped(data: bytes, manifest: Manifest, notes: dict) -> bytes:
 
 def release(recipe: Recipe, out: Path, log=print) -> dict[str, list[Metric]]:
     """Measure each shipped file of the recipe's run and write it, with its release notes, to ``out/NAME``."""
-    from edgeward.runtime.verify import manifest_of
+    from edgeward.runtime.engine.embedded import manifest_of
 
     spec, measured = get_task(recipe.task), {}
     (out / recipe.name).mkdir(parents=True, exist_ok=True)
@@ -81,7 +81,7 @@ def release(recipe: Recipe, out: Path, log=print) -> dict[str, list[Metric]]:
 
 def compare(recipe: Recipe, rebuilt: dict[str, list[Metric]], shipped: Path) -> list[list[str]]:
     """Rows: file, metric, shipped, rebuilt, difference, within the recipe's tolerance."""
-    from edgeward.runtime.verify import manifest_of
+    from edgeward.runtime.engine.embedded import manifest_of
 
     rows = []
     for file, metrics in rebuilt.items():

@@ -105,7 +105,7 @@ def soak_audio(runtime, model: Path, wav: Path, options: SoakOptions, progress: 
     blocks, through the ``stream`` of the runtime class that takes audio."""
     from tqdm import tqdm
 
-    from edgeward.runtime.audio_io import read_wav, to_mono
+    from edgeward.runtime.io.audio_io import read_wav, to_mono
 
     hours = options.audio_hours
     samples, rate = read_wav(wav)
@@ -136,7 +136,7 @@ def soak_video(runtime, model: Path, video: Path, options: SoakOptions, progress
     """A video file, looped, frame by frame through the ``detect`` of the runtime class that takes video."""
     from tqdm import tqdm
 
-    from edgeward.runtime.video import LatestFrames, StreamOptions
+    from edgeward.runtime.io.video import LatestFrames, StreamOptions
 
     found = taken = 0
     frames = options.frames
@@ -178,7 +178,7 @@ def rows_csv(source: Path, out: Path, rows: int, bad_every: int = 100_000) -> tu
 def soak_score(runtime, model: Path, data: Path, options: SoakOptions, progress: bool) -> dict:
     """A CSV file's rows repeated to ``options.rows`` (with bad rows), through ``score``'s CSV path with the runtime
     class that takes rows."""
-    from edgeward.runtime.csv_scoring import score_csv
+    from edgeward.runtime.tasks.csv_scoring import score_csv
 
     folder = Path(options.out)
     csv_path = folder / "rows.csv"

@@ -12,7 +12,7 @@ import numpy as np
 
 from edgeward.core.errors import InputError
 from edgeward.core.rundir import RunDir, TrainingRecord
-from edgeward.runtime.classify import MODES, ImagePreprocess
+from edgeward.runtime.tasks.classify import MODES, ImagePreprocess
 from edgeward.train.classify.config import ClassifyTrainConfig
 from edgeward.train.classify.data import load_class_folders
 from edgeward.train.loop import Fitted

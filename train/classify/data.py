@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.errors import InputError, require
-from edgeward.runtime.classify import ImagePreprocess
-from edgeward.runtime.video_loop import VideoSink
+from edgeward.runtime.tasks.classify import ImagePreprocess
+from edgeward.runtime.io.video_loop import VideoSink
 from edgeward.train.classify.config import ClassifyDataConfig, ImageKind
 from edgeward.train.classify.digits import DIGITS, draw_digit
 

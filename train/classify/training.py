@@ -19,7 +19,7 @@ from edgeward.core.errors import InputError
 from edgeward.core.hashing import data_sha256
 from edgeward.core.rundir import DataInfo, RunDir, TrainingRecord
 from edgeward.core.task import TaskData
-from edgeward.runtime.classify import ImagePreprocess
+from edgeward.runtime.tasks.classify import ImagePreprocess
 from edgeward.train.classify.config import Arch, ClassifyPayload, ClassifyTrainConfig
 from edgeward.train.classify.data import load_class_folders
 from edgeward.train.loop import Evaluation, Fitted, Trainer, batches, fit, train_run

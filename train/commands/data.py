@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.errors import InputError
-from edgeward.runtime.audio_io import read_wav, resample, to_mono, write_wav
+from edgeward.runtime.io.audio_io import read_wav, resample, to_mono, write_wav
 from edgeward.train.commands.config import CommandsDataConfig
 from edgeward.train.commands.vocabulary import (
     SILENCE,

@@ -19,7 +19,7 @@ from edgeward.core.errors import InputError
 from edgeward.core.hashing import folder_sha256
 from edgeward.core.rundir import DataInfo, RunDir, TrainingRecord
 from edgeward.core.task import TaskData
-from edgeward.runtime.audio_features import FrontEnd
+from edgeward.runtime.io.audio_features import FrontEnd
 from edgeward.train.commands.augment import Augmenter
 from edgeward.train.commands.config import CommandsArch, CommandsPayload, CommandsTrainConfig
 from edgeward.train.commands.data import SILENCE, UNKNOWN, features, load_backgrounds, load_clips, load_commands

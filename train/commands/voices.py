@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.errors import InputError
-from edgeward.runtime.audio_io import parse_wav, resample, to_mono
+from edgeward.runtime.io.audio_io import parse_wav, resample, to_mono
 from edgeward.train.commands.config import Engine
 
 RATE = 16_000

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeward.runtime.video_loop import VideoSink
+from edgeward.runtime.io.video_loop import VideoSink
 from edgeward.train.detect.config import DetectDataConfig
 from edgeward.train.detect.fonts import FontPicker, FontSet, font_families, letter_faces
 
@@ -140,7 +140,7 @@ def render(rng: np.random.Generator, size: int, max_digits: int, pick: FontPicke
 
 
 def _max_iou(box, others) -> float:
-    from edgeward.runtime.detect_post import iou_matrix
+    from edgeward.runtime.tasks.detect_post import iou_matrix
 
     return float(iou_matrix(np.asarray([box]), np.asarray(others)).max())
 

@@ -19,7 +19,7 @@ from edgeward.core.errors import InputError
 from edgeward.core.hashing import data_sha256
 from edgeward.core.rundir import DataInfo, RunDir, TrainingRecord
 from edgeward.core.task import TaskData
-from edgeward.runtime.detect_post import PAD_VALUE, decode_centernet, letterbox_image, to_input
+from edgeward.runtime.tasks.detect_post import PAD_VALUE, decode_centernet, letterbox_image, to_input
 from edgeward.train.detect.config import DetectPayload, DetectTrainConfig
 from edgeward.train.detect.data import UNSEEN_SPLIT
 from edgeward.train.detect.labels import DetectionSet, load_coco, load_yolo
@@ -44,7 +44,7 @@ def load_split(data: DetectionSet, indices, size: int, progress: bool = False, d
     """Read and letterbox the images; normalised cx cy w h labels become xyxy input pixels."""
     from tqdm import tqdm
 
-    from edgeward.runtime.video import read_image
+    from edgeward.runtime.io.video import read_image
 
     images = np.empty((len(indices), size, size, 3), np.uint8)
     boxes, classes = [], []

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from edgeward.runtime.graph import normalise_adjacency
+from edgeward.runtime.tasks.graph import normalise_adjacency
 
 FEATURES_NAME, ADJACENCY_NAME = "features", "adjacency"
 # what the runtime's GraphModel reads from the manifest: which input is which, and how training normalised

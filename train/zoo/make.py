@@ -74,7 +74,7 @@ def make_fnn(out: Path, full: bool = False, progress: bool = False) -> Made:
 
 def make_lstm(out: Path, full: bool = False, progress: bool = False) -> Made:
     from edgeward.core.keras_env import tf_keras
-    from edgeward.runtime.forecast import SeriesScaling
+    from edgeward.runtime.tasks.forecast import SeriesScaling
     from edgeward.train.zoo.series import INPUT_NAME, build_lstm, hourly_series, windows
 
     keras = tf_keras()
@@ -96,7 +96,7 @@ def make_lstm(out: Path, full: bool = False, progress: bool = False) -> Made:
 
 def make_text_encoder(out: Path, full: bool = False, progress: bool = False) -> Made:
     from edgeward.core.keras_env import tf_keras
-    from edgeward.runtime.text import WordTokenizer
+    from edgeward.runtime.tasks.text import WordTokenizer
     from edgeward.train.zoo.sentences import INPUT_NAME, LABELS, LENGTH, build_text_encoder, requests
 
     keras = tf_keras()
@@ -116,8 +116,8 @@ def make_text_encoder(out: Path, full: bool = False, progress: bool = False) -> 
 
 def make_translator(out: Path, full: bool = False, progress: bool = False) -> Made:
     from edgeward.core.keras_env import tf_keras
-    from edgeward.runtime.text import PAD, WordTokenizer
-    from edgeward.runtime.translate import END, START, greedy, words_of
+    from edgeward.runtime.tasks.text import PAD, WordTokenizer
+    from edgeward.runtime.tasks.translate import END, START, greedy, words_of
     from edgeward.train.zoo.translation import LENGTH, MEMORY_NAME, SOURCE_NAME, TARGET_NAME, build_translator, number_pairs
 
     keras = tf_keras()
@@ -268,8 +268,8 @@ def make_gan(out: Path, full: bool = False, progress: bool = False) -> Made:
     from PIL import Image
 
     from edgeward.core.keras_env import tf_keras
-    from edgeward.runtime.classify import ImagePreprocess
-    from edgeward.runtime.generate import grid, to_pixels
+    from edgeward.runtime.tasks.classify import ImagePreprocess
+    from edgeward.runtime.tasks.generate import grid, to_pixels
     from edgeward.train.classify.config import ClassifyDataConfig, ClassifyTrainConfig, ImageKind
     from edgeward.train.classify.data import generate_images, load_class_folders
     from edgeward.train.classify.training import PREPROCESS, train_classify

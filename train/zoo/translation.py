@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeward.runtime.text import PAD
+from edgeward.runtime.tasks.text import PAD
 
 LENGTH, WIDTH, HEADS = 50, 64, 4
 SOURCE_NAME, TARGET_NAME, MEMORY_NAME = "source", "target", "memory"

@@ -16,7 +16,7 @@ WARMUP = 5
 
 def _run(artifact: Path, items: list, read, labels_of) -> dict:
     """Time ``read(item)`` + ``classify`` on each item; top-1 against ``labels_of(item)`` (a label name)."""
-    from edgeward.runtime.classify import Classifier
+    from edgeward.runtime.tasks.classify import Classifier
 
     stages: dict[str, list[float]] = {"preprocess_ms": [], "inference_ms": [], "postprocess_ms": [], "total_ms": []}
     right = 0
@@ -45,7 +45,7 @@ def bench_folder(artifact: Path, files: list[tuple[Path, str]]) -> dict:
 
 def bench_video(artifact: Path, video: Path, truth_csv: Path) -> dict:
     """On the video's frames, decoded first (the camera's work is not the classifier's)."""
-    from edgeward.runtime.video import read_frames
+    from edgeward.runtime.io.video import read_frames
 
     frames = read_frames(video)
     with truth_csv.open(newline="") as fh:

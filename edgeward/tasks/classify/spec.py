@@ -14,8 +14,8 @@ from edgeward.core.manifest import TensorInfo
 from edgeward.core.records import BenchRecord
 from edgeward.core.rundir import RunDir, TrainingRecord
 from edgeward.core.task import ModelContract, TaskData, TaskSpec
-from edgeward.runtime.classify import ClassifierOptions
-from edgeward.runtime.video import StreamOptions
+from edgeward.runtime.tasks.classify import ClassifierOptions
+from edgeward.runtime.io.video import StreamOptions
 from edgeward.tasks.classify import bench as own_bench
 from edgeward.tasks.classify import demo as own_demo
 from edgeward.tasks.classify import section as own_section
@@ -101,8 +101,8 @@ class ClassifyTask(TaskSpec):
             metric=top1, decide=decide, extra_metrics=extra, max_calibration=max(100, min(1000, (4 << 20) // (size * size * 12))))
 
     def live(self, model: str, source: str, options: ClassifyRun, device: str, threads: int | None, emit, note) -> None:
-        from edgeward.runtime.classify import Classifier
-        from edgeward.runtime.video import LatestFrames
+        from edgeward.runtime.tasks.classify import Classifier
+        from edgeward.runtime.io.video import LatestFrames
 
         counts: Counter = Counter()
         with Classifier.from_file(model, device=device, threads=threads, options=options.classifier) as clf, \

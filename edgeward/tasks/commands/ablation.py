@@ -36,7 +36,7 @@ def heldout_accuracy(run: Path, folder: Path, split: str) -> float:
     """The Keras model's clip accuracy on a held-out folder's ``split`` (val: the choosing half; test: measured)."""
     from edgeward.core.keras_env import tf_keras
     from edgeward.core.rundir import RunDir
-    from edgeward.runtime.audio_features import FrontEnd
+    from edgeward.runtime.io.audio_features import FrontEnd
     from edgeward.train.commands.data import features, load_clips
 
     record = RunDir(run).record()

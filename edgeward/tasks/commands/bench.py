@@ -14,8 +14,8 @@ from edgeward.tasks.commands.stream_score import background_text, counts_text, r
 
 def bench_stream(artifact: Path, wav: Path, truth_csv: Path, events_out: Path | None = None) -> dict:
     """Run the recognizer over the whole recording; ``events_out``: also write the events (JSON) for the report."""
-    from edgeward.runtime.audio_sources import WavSource
-    from edgeward.runtime.commands import CommandRecognizer
+    from edgeward.runtime.io.audio_sources import WavSource
+    from edgeward.runtime.tasks.commands import CommandRecognizer
 
     source = WavSource(wav, block_seconds=0.1)
     seconds = len(source.samples) / source.rate

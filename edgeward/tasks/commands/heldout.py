@@ -12,7 +12,7 @@ from edgeward.core.errors import InputError
 
 def clip_accuracy(artifact: Path, folder: Path) -> dict:
     """The model's accuracy on the folder's test clips, and per label (correct, clips)."""
-    from edgeward.runtime.commands import CommandRecognizer
+    from edgeward.runtime.tasks.commands import CommandRecognizer
     from edgeward.train.commands.data import load_clips
 
     with CommandRecognizer.from_file(artifact, threads=1) as rec:
@@ -27,7 +27,7 @@ def clip_accuracy(artifact: Path, folder: Path) -> dict:
 
 def check_commands(folder: Path, labels: tuple[str, ...]) -> None:
     """The folder says the model's commands, or a one-line error naming both."""
-    from edgeward.runtime.commands import NOT_COMMANDS
+    from edgeward.runtime.tasks.commands import NOT_COMMANDS
     from edgeward.train.commands.vocabulary import read_commands
 
     said, known = read_commands(folder), tuple(label for label in labels if label not in NOT_COMMANDS)
@@ -37,7 +37,7 @@ def check_commands(folder: Path, labels: tuple[str, ...]) -> None:
 
 def measure(artifacts: list[Path], folder: Path) -> dict:
     """Clip accuracy of each artifact, and the first one over the folder's test stream where it has one."""
-    from edgeward.runtime.verify import manifest_of
+    from edgeward.runtime.engine.embedded import manifest_of
     from edgeward.tasks.commands.bench import bench_stream
     from edgeward.train.commands.data import stream_files
 

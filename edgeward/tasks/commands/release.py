@@ -39,8 +39,8 @@ def _engine_metrics(model: Path, folder: Path, commands: tuple[str, ...], engine
 
 
 def measure(model: Path, work: Path, seed: int, small: bool = False) -> list[Metric]:
-    from edgeward.runtime.commands import NOT_COMMANDS
-    from edgeward.runtime.verify import manifest_of
+    from edgeward.runtime.tasks.commands import NOT_COMMANDS
+    from edgeward.runtime.engine.embedded import manifest_of
     from edgeward.train.commands.config import Engine
 
     manifest = manifest_of(model.read_bytes(), str(model))

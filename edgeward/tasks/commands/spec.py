@@ -11,7 +11,7 @@ from edgeward.core.manifest import TensorInfo
 from edgeward.core.records import BenchRecord
 from edgeward.core.rundir import RunDir, TrainingRecord, common_v0
 from edgeward.core.task import ModelContract, TaskData, TaskSpec, Toy
-from edgeward.runtime.commands import RecognizerOptions
+from edgeward.runtime.tasks.commands import RecognizerOptions
 from edgeward.tasks.commands import bench as own_bench
 from edgeward.tasks.commands import demo as own_demo
 from edgeward.tasks.commands import release as own_release
@@ -69,7 +69,7 @@ class CommandsTask(TaskSpec):
 
     def contract(self, run: RunDir, record: TrainingRecord) -> ModelContract:
         """The thresholds are those ``tune`` chose on the validation stream, where it ran; else the clips' own."""
-        from edgeward.runtime.audio_features import FrontEnd
+        from edgeward.runtime.io.audio_features import FrontEnd
         from edgeward.train.commands.training import INPUT_NAME
         from edgeward.train.metrics import accuracy
 
@@ -91,8 +91,8 @@ class CommandsTask(TaskSpec):
                             "backgrounds": raw["data"].get("backgrounds", 0)}}
 
     def live(self, model: str, source: str, options: RecognizerOptions, device: str, threads: int | None, emit, note) -> None:
-        from edgeward.runtime.audio_sources import open_source
-        from edgeward.runtime.commands import CommandRecognizer
+        from edgeward.runtime.io.audio_sources import open_source
+        from edgeward.runtime.tasks.commands import CommandRecognizer
 
         with CommandRecognizer.from_file(model, device=device, threads=threads, options=options) as rec, \
                 open_source(source) as audio:

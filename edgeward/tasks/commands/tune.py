@@ -37,9 +37,9 @@ class TuneOptions:
 
 def tune_thresholds(run_dir: str | os.PathLike, options: TuneOptions = TuneOptions()) -> dict:
     from edgeward.export.engine import RunData, embed, file_outputs
-    from edgeward.runtime.audio_sources import WavSource
-    from edgeward.runtime.commands import CommandRecognizer, RecognizerOptions
-    from edgeward.runtime.model import Model
+    from edgeward.runtime.io.audio_sources import WavSource
+    from edgeward.runtime.tasks.commands import CommandRecognizer, RecognizerOptions
+    from edgeward.runtime.engine.model import Model
     from edgeward.train.commands.data import stream_files
 
     run = RunData(run_dir)
@@ -87,7 +87,7 @@ def tune_thresholds(run_dir: str | os.PathLike, options: TuneOptions = TuneOptio
 
 def _posteriors(model, source) -> list[tuple]:
     """(class probabilities, seconds) of every window the recognizer sees in ``source``, in order."""
-    from edgeward.runtime.commands import CommandRecognizer
+    from edgeward.runtime.tasks.commands import CommandRecognizer
 
     class Recording(CommandRecognizer):
         def decide(self, probs, now):

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.records import BenchRecord, ValidationRecord
-from edgeward.runtime.video import read_frames
-from edgeward.runtime.video_loop import VideoSink, detect_frames
+from edgeward.runtime.io.video import read_frames
+from edgeward.runtime.io.video_loop import VideoSink, detect_frames
 from edgeward.train.detect.metrics import Detections, average_precision
 
 WARMUP_FRAMES = 5
@@ -37,7 +37,7 @@ def as_detections(found) -> Detections:
 def bench_video(artifact: Path, video: Path, truth_csv: Path, annotated_dir: Path | None = None) -> dict:
     """Time the ``Detector`` (1 thread) frame by frame with its default options; score mAP with a low
     threshold in a second pass; ``annotated_dir``: also write the annotated video, GIF and frames."""
-    from edgeward.runtime.detect import Detector, DetectorOptions
+    from edgeward.runtime.tasks.detect import Detector, DetectorOptions
 
     frames = read_frames(video)
     stages: dict[str, list[float]] = {"preprocess_ms": [], "inference_ms": [], "postprocess_ms": [], "total_ms": []}
@@ -71,7 +71,7 @@ def write_annotated(detected: list, out_dir: Path) -> dict:
     import cv2
     from PIL import Image
 
-    from edgeward.runtime.draw import annotate
+    from edgeward.runtime.io.draw import annotate
 
     out_dir.mkdir(parents=True, exist_ok=True)
     drawn = [annotate(d.frame, d.detections, d.fps) for d in detected]

@@ -22,8 +22,8 @@ ANNOTATED = "annotated"  # the first video with its boxes, in the work folder (t
 def image_map(model: Path, folder: Path, split: str) -> dict:
     """mAP of the runtime's ``Detector`` (low threshold, its own letterbox, decoding and NMS) on one split of
     a YOLO folder."""
-    from edgeward.runtime.detect import Detector, DetectorOptions
-    from edgeward.runtime.video import read_image
+    from edgeward.runtime.tasks.detect import Detector, DetectorOptions
+    from edgeward.runtime.io.video import read_image
     from edgeward.train.detect.labels import load_yolo
 
     truth, found = [], []
@@ -39,8 +39,8 @@ def image_map(model: Path, folder: Path, split: str) -> dict:
 
 def video_map(model: Path, videos: list[tuple[Path, Path]]) -> dict:
     """mAP of the runtime's ``Detector`` over every frame of several videos, pooled."""
-    from edgeward.runtime.detect import Detector, DetectorOptions
-    from edgeward.runtime.video import read_frames
+    from edgeward.runtime.tasks.detect import Detector, DetectorOptions
+    from edgeward.runtime.io.video import read_frames
     from edgeward.tasks.detect.bench import read_video_truth
 
     truth, found = [], []
@@ -54,9 +54,9 @@ def video_map(model: Path, videos: list[tuple[Path, Path]]) -> dict:
 
 
 def measure(model: Path, work: Path, seed: int, small: bool = False) -> list[Metric]:
-    from edgeward.runtime.detect import Detector
-    from edgeward.runtime.video import read_frames
-    from edgeward.runtime.video_loop import detect_frames
+    from edgeward.runtime.tasks.detect import Detector
+    from edgeward.runtime.io.video import read_frames
+    from edgeward.runtime.io.video_loop import detect_frames
     from edgeward.tasks.detect.bench import write_annotated
     from edgeward.train.detect.config import DetectDataConfig
     from edgeward.train.detect.data import UNSEEN_SPLIT, generate_digits, write_video

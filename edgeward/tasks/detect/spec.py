@@ -14,8 +14,8 @@ from edgeward.core.manifest import TensorInfo
 from edgeward.core.records import BenchRecord
 from edgeward.core.rundir import RunDir, TrainingRecord, common_v0
 from edgeward.core.task import ModelContract, TaskData, TaskSpec, Toy
-from edgeward.runtime.detect import DetectorOptions
-from edgeward.runtime.video import StreamOptions
+from edgeward.runtime.tasks.detect import DetectorOptions
+from edgeward.runtime.io.video import StreamOptions
 from edgeward.tasks.detect import bench as own_bench
 from edgeward.tasks.detect import demo as own_demo
 from edgeward.tasks.detect import release as own_release
@@ -89,7 +89,7 @@ class DetectTask(TaskSpec):
     def contract(self, run: RunDir, record: TrainingRecord) -> ModelContract:
         """Labels are image indices into the held-out ground truth; the metric decodes the raw head output
         the runtime's way and scores mAP@0.5; the decision is the set of classes found above the threshold."""
-        from edgeward.runtime.detect_post import decode_centernet
+        from edgeward.runtime.tasks.detect_post import decode_centernet
         from edgeward.train.detect.model import INPUT_NAME
         from edgeward.train.detect.training import EVAL_IOU, EVAL_MAX, map_scorers
 
@@ -117,10 +117,10 @@ class DetectTask(TaskSpec):
     def live(self, model: str, source: str, options: DetectRun, device: str, threads: int | None, emit, note) -> None:
         from contextlib import nullcontext
 
-        from edgeward.runtime.detect import Detector
-        from edgeward.runtime.draw import annotate
-        from edgeward.runtime.video import LatestFrames
-        from edgeward.runtime.video_loop import VideoSink, detect_frames, show
+        from edgeward.runtime.tasks.detect import Detector
+        from edgeward.runtime.io.draw import annotate
+        from edgeward.runtime.io.video import LatestFrames
+        from edgeward.runtime.io.video_loop import VideoSink, detect_frames, show
 
         if options.weights and not options.labels:
             raise InputError("--weights: a Darknet model needs its class names too: --labels FILE (coco.names), got none")

@@ -14,7 +14,7 @@ RELEASE_ROWS, CHECK_ROWS = 100_000, 20_000  # about this many legitimate transac
 
 
 def measure(model: Path, work: Path, seed: int, small: bool = False) -> list[Metric]:
-    from edgeward.runtime.fraud import FraudScorer
+    from edgeward.runtime.tasks.fraud import FraudScorer
     from edgeward.train.fraud.config import FraudSimConfig
     from edgeward.train.fraud.data import simulate
     from edgeward.train.fraud.training import scores

@@ -1,0 +1,1 @@
+"""The engine: a model file loaded and run (``Model``, the sessions), the released models' catalogue, manifests and signatures verified, and the readers of untrusted bytes (ONNX protobuf, TFLite metadata, external data, image headers)."""

@@ -1,0 +1,110 @@
+"""The served models: each with its name in URLs and its batcher, loaded from ``NAME=PATH`` or ``PATH``."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgeward.core.errors import InputError, ManifestError
+from edgeward.core.manifest import Manifest
+from edgeward.runtime.engine.catalogue import released_name
+from edgeward.runtime.engine.model import Model
+from edgeward.runtime.services.serve.batcher import DynamicBatcher
+
+
+@dataclass
+class Served:
+    """One served model: its name in URLs, the model, and its batcher."""
+
+    name: str
+    model: Model
+    batcher: DynamicBatcher | None = field(default=None, repr=False)  # made by build_app
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """``NAME=PATH`` or ``PATH``: (the name, or "" for none, and the path)."""
+    name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+    return name, path
+
+
+def unique_name(name: str, task: str, path: str, taken: list[str], command: str) -> str:
+    """The name given, else the model's task, else (the task's name taken) its file's stem; two alike are an error."""
+    name = name or (task if task not in taken else Path(path).stem)
+    if name in taken:
+        raise InputError(f"{command}: two models named {name!r}; name them: NAME=PATH")
+    return name
+
+
+def load_models(specs: list[str], options) -> list[Served]:
+    """``NAME=PATH`` or ``PATH`` (named after its task, or its file when the task's name is taken; a path may be a run
+    folder), a released model's name (kept), or a Triton model repository folder (each model named after its folder,
+    its newest version served)."""
+    served: list[Served] = []
+    entries = []
+    for spec in specs:
+        if released_name(spec):  # a released model keeps its catalogue name
+            entries.append((spec, spec, None))
+        elif Path(spec).is_dir() and any(Path(spec).glob("*/config.pbtxt")):
+            entries += repository(Path(spec))
+        else:
+            entries.append((*split_spec(spec), None))
+    for name, path, manifest in entries:
+        model = Model(path, device=options.device, threads=options.threads, manifest=manifest)
+        name = unique_name(name, model.manifest.task, path, [s.name for s in served], "serve")
+        served.append(Served(name, model))
+    return served
+
+
+_MANIFEST = re.compile(r'key:\s*"edgeward\.manifest"\s*value:\s*\{\s*string_value:\s*("(?:[^"\\]|\\.)*")')
+
+
+def repository(repo: Path) -> list[tuple[str, str, Manifest | None]]:
+    """The models of a Triton repository: (folder name, the newest version's model.onnx, the manifest from
+    ``config.pbtxt`` where the model file has none)."""
+    found = []
+    for config in sorted(repo.glob("*/config.pbtxt")):
+        versions = sorted((int(v.name), v) for v in config.parent.iterdir() if v.is_dir() and v.name.isdigit()
+                          and (v / "model.onnx").exists())
+        if not versions:
+            raise InputError(f"{config.parent}: expected a version folder with model.onnx (as {config.parent}/1/model.onnx)")
+        path = versions[-1][1] / "model.onnx"
+        match = _MANIFEST.search(config.read_text())
+        manifest = None
+        if match and not _embedded(path):
+            manifest = Manifest.from_json(json.loads(match.group(1)), str(config))
+        found.append((config.parent.name, str(path), manifest))
+    if not found:
+        raise InputError(f"{repo}: expected a model file or a Triton repository (NAME/config.pbtxt), got a folder without one")
+    return found
+
+
+def _embedded(path: Path) -> bool:
+    try:
+        Model(path, device="x86-64-cpu").close()
+        return True
+    except ManifestError:
+        return False
+
+
+def one_of(served: list[Served], task: str, name: str | None, who: str = "this server") -> Served:
+    """The served model of ``task`` that a task endpoint (or a source) uses: the one named, or the only one."""
+    found = [s for s in served if s.model.manifest.task == task and (name is None or s.name == name)]
+    if len(found) != 1:
+        what = f"{task} model named {name!r}" if name else f"{task} model"
+        hint = "; say which with ?model=NAME" if len(found) > 1 else ""
+        raise InputError(f"{who}: {'no' if not found else 'more than one'} {what} among the served models "
+                         f"({', '.join(s.name for s in served)}){hint}")
+    return found[0]
+
+
+def fed_by(served: list[Served], feed, who: str) -> Served:
+    """The one served model whose task's runtime takes ``feed`` (a ``registry.Feed``): a live source's model."""
+    from edgeward.runtime.registry import feeds
+
+    found = [s for s in served if feed in feeds(s.model.manifest.task)]
+    if len(found) != 1:
+        raise InputError(f"{who}: {'no' if not found else 'more than one'} served model takes {feed.value} "
+                         f"(served: {', '.join(f'{s.name} ({s.model.manifest.task})' for s in served)})")
+    return found[0]
