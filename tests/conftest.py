@@ -12,7 +12,20 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from edgeward.tools.tiny_models import toy_data, toy_run
+
+def toy_data(*args, **kw):
+    """``edgeward.tools.tiny_models.toy_data``, imported when a fixture builds data: the tools are not in the wheel,
+    and the runtime's own tests run under emulation against the installed wheel (``make arm64-check``)."""
+    from edgeward.tools.tiny_models import toy_data as build
+
+    return build(*args, **kw)
+
+
+def toy_run(*args, **kw):
+    """``edgeward.tools.tiny_models.toy_run``, imported when a fixture builds a run (as ``toy_data``)."""
+    from edgeward.tools.tiny_models import toy_run as build
+
+    return build(*args, **kw)
 
 
 def built_once(factory, name: str, build: Callable[[Path], None]) -> Path:
