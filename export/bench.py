@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeward.core.config import at_least, check, option
 from edgeward.core.errors import InputError
 from edgeward.core.records import ArtifactCheck, BenchRecord, ValidationRecord
 from edgeward.core.registry import get_task
@@ -48,16 +49,26 @@ print(cold, [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.st
 
 @dataclass(frozen=True)
 class BenchOptions:
-    device: str = "auto"
-    single_rows: int = 2000  # single-row calls per artifact and thread count
-    keras_single_rows: int = 200  # Keras model(x) is ~100x slower: fewer calls
-    predict_single_rows: int = 30
-    batch_repeats: int = 7
-    load_repeats: int = 5
-    cold_repeats: int = 5
-    vs_keras: bool = True
-    heldout: tuple[str, ...] = ()  # folders of held-out data the task measures on as well (commands: --eval-only data)
-    targets: tuple | None = None  # CPU classes (devices.cpu) to measure the int8 files on again, beside this host
+    """What ``edgeward bench`` measures, and how many times (medians). The API and the CLI refuse the same values."""
+
+    device: str = option("auto", "the device profile the artifacts are timed with", cli=False)  # --device
+    single_rows: int = option(2000, "single-row calls per artifact and thread count")
+    keras_single_rows: int = option(200, "Keras model(x) single-row calls (about 100x slower than the runtime)")
+    predict_single_rows: int = option(30, "Keras model.predict single-row calls")
+    batch_repeats: int = option(7, "batched passes over the held-out rows per artifact")
+    load_repeats: int = option(5, "loads of each artifact")
+    cold_repeats: int = option(5, "cold starts in fresh processes (runtime and TensorFlow)")
+    vs_keras: bool = option(True, "the runtime against Keras", cli=False)  # --no-keras
+    # folders of held-out data the task measures on as well (commands: --eval-only data)
+    heldout: tuple[str, ...] = option((), "held-out data folders", cli=False)  # --heldout
+    # CPU classes (devices.cpu) to measure the int8 files on again, beside this host
+    targets: tuple | None = option(None, "CPU classes", cli=False)  # --target
+
+    def __post_init__(self):
+        at_least(self, 1, "single_rows", "keras_single_rows", "predict_single_rows", "batch_repeats", "load_repeats",
+                 "cold_repeats")
+        check(self, "device", isinstance(self.device, str) and bool(self.device), "a device profile's name")
+        check(self, "heldout", isinstance(self.heldout, tuple), "a tuple of folders")
 
 
 def machine() -> dict:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeward.core.errors import DeviceError, ExportError, InputError
+from edgeward.core.errors import ConfigError, DeviceError, ExportError, InputError
 from edgeward.core.manifest import CpuCheck, Manifest, Metric
 from edgeward.core.records import ArtifactCheck, ExportFailure, ValidationRecord
 from edgeward.core.registry import get_task
@@ -53,6 +53,21 @@ class ExportOptions:
     calibration_rows: int = 5000  # training rows (docs/decisions.md: why 5,000)
     recommend: bool = True
     sign: str | None = None  # a private key (edgeward keys): each artifact written gets a FILE.sig (core/signing.py)
+
+    def __post_init__(self):
+        """The API refuses what the CLI refuses, in the same words."""
+        if not isinstance(self.specs, tuple) or not self.specs or not all(isinstance(s, ArtifactSpec) for s in self.specs):
+            raise ConfigError(f"specs: expected a non-empty tuple of ArtifactSpec (a format, precision and source "
+                              f"each), got {self.specs!r}")
+        for spec in self.specs:
+            spec.check()
+        if not isinstance(self.budget, Budget):
+            raise ConfigError(f"budget: expected a Budget, got {self.budget!r}")
+        if self.targets is not None and not all(isinstance(c, CpuClass) for c in self.targets):
+            raise ConfigError(f"targets (--targets): expected CPU classes ({', '.join(c.value for c in CpuClass)}), "
+                              f"got {self.targets!r}")
+        if not isinstance(self.calibration_rows, int) or isinstance(self.calibration_rows, bool) or self.calibration_rows < 1:
+            raise ConfigError(f"calibration_rows: expected a whole number >= 1, got {self.calibration_rows!r}")
 
 
 @dataclass

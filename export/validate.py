@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgeward.core.errors import ParityError
+from edgeward.core.errors import ConfigError, ParityError
 from edgeward.core.records import ArtifactCheck
 
 
@@ -27,9 +27,20 @@ class ValidationError(ParityError):
 
 @dataclass(frozen=True)
 class Budget:
+    """How far an artifact may be from its Keras model (``export --tolerance``, ``--max-drop``)."""
+
     fp32_tolerance: float = 1e-5
     fp16_tolerance: float = 1e-2  # fp16 keeps ~3 significant digits
     max_drop: float = 1.0  # task-metric points (AUPRC x 100) for int8 and pruned artifacts
+
+    def __post_init__(self):
+        for name, flag, value, positive in (("fp32_tolerance", "--tolerance", self.fp32_tolerance, True),
+                                            ("fp16_tolerance", "", self.fp16_tolerance, True),
+                                            ("max_drop", "--max-drop", self.max_drop, False)):  # < 0: must gain
+            number = isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < float("inf")
+            if not number or (positive and value <= 0):
+                raise ConfigError(f"{name}{f' ({flag})' if flag else ''}: expected a {'number > 0' if positive else 'finite number'}"
+                                  f", got {value!r}")
 
 
 SPREAD = 1e-6  # outputs that vary less than this (relative to their size, at least 1) over the rows do not vary

@@ -4,6 +4,7 @@ they had a schema still load; a damaged or foreign file is a one-line error nami
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -88,3 +89,27 @@ def test_an_oversized_record_is_refused_before_it_is_read(tmp_path, monkeypatch)
 def test_bench_record_rows_are_found_by_artifact():
     bench = BenchRecord(task="fraud", machine={}, device="x86-64-cpu", threads_all=2, rows=1, artifacts=[ROW])
     assert bench.row("model.onnx") is ROW and bench.row("model-int8.onnx") is None
+
+
+def test_export_and_bench_options_refuse_what_the_cli_refuses_in_the_same_words(capsys):
+    """One config style: the API's options check themselves, and the CLI's flags reach those checks."""
+    from edgeward.app.cli import main
+    from edgeward.core.errors import ConfigError
+    from edgeward.export.bench import BenchOptions
+    from edgeward.export.engine import ExportOptions
+    from edgeward.export.validate import Budget
+
+    with pytest.raises(ConfigError, match=r"^single_rows \(--single-rows\): expected a whole number >= 1, got 0$"):
+        BenchOptions(single_rows=0)
+    assert main(["bench", "runs/none", "--single-rows", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: single_rows (--single-rows): expected a whole number >= 1, got 0"
+    with pytest.raises(ConfigError, match=r"^fp32_tolerance \(--tolerance\): expected a number > 0, got -1.0$"):
+        Budget(fp32_tolerance=-1.0)
+    assert main(["export", "runs/none", "--tolerance", "-1"]) == 2
+    assert capsys.readouterr().err.strip() == "error: fp32_tolerance (--tolerance): expected a number > 0, got -1.0"
+    with pytest.raises(ConfigError, match="max_drop"):
+        Budget(max_drop=float("nan"))
+    for bad, says in (({"specs": ()}, "specs: expected a non-empty tuple"), ({"calibration_rows": 0}, "calibration_rows"),
+                      ({"targets": ("avx2",)}, "targets (--targets): expected CPU classes")):
+        with pytest.raises(ConfigError, match=re.escape(says)):
+            ExportOptions(**bad)

@@ -182,6 +182,7 @@ def cmd_triton(args) -> int:
 
 def cmd_score(args) -> int:
     from edgeward.core.registry import get_task, tasks_that
+    from edgeward.export.bench import BenchOptions
     from edgeward.runtime import Model
 
     with Model(args.model, device=args.device, threads=args.threads) as model:
@@ -195,10 +196,12 @@ def cmd_score(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    from edgeward.app.flags import config_from
     from edgeward.export.bench import BenchOptions, bench_run, markdown
 
-    result = bench_run(args.run, BenchOptions(device=args.device, vs_keras=not args.no_keras, heldout=tuple(args.heldout),
-                                              targets=_targets(args.target, "--target")), progress=True)
+    options = replace(config_from(args, BenchOptions), device=args.device, vs_keras=not args.no_keras,
+                      heldout=tuple(args.heldout), targets=_targets(args.target, "--target"))
+    result = bench_run(args.run, options, progress=True)
     _out(result.to_json() if args.json else markdown(result))
     return 0
 
@@ -370,6 +373,7 @@ def cmd_demo(args) -> int:
     from edgeward.app.demo import DemoOptions, run_demo
     from edgeward.app.flags import config_from
     from edgeward.core.registry import get_task, tasks_that
+    from edgeward.export.bench import BenchOptions
 
     options = config_from(args, DemoOptions)
     sizes = {}  # each task's sizes: the tier's (the quick or the full demo's), with the flags given
@@ -411,6 +415,7 @@ def parser() -> argparse.ArgumentParser:
     from edgeward.app.flags import add_flags
     from edgeward.app.serve_bench import ServeBenchOptions
     from edgeward.core.registry import get_task, tasks_that
+    from edgeward.export.bench import BenchOptions
     from edgeward.export.triton import TritonOptions
     from edgeward.runtime.services.batch import BatchOptions
     from edgeward.runtime.services.serve.options import ServeOptions
@@ -518,6 +523,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--target", metavar="CLASSES", help="measure the int8 files again on these CPU classes (avx2, vnni, "
                    "arm64; emulated where this host is not one) beside this host: metric, drop and agreement per class")
     b.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
+    add_flags(b, BenchOptions)
     b.set_defaults(fn=cmd_bench)
 
     f = sub.add_parser("verify", help="check model files against the hash their manifest records at export (intact), "
