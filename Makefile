@@ -28,14 +28,14 @@ demo-full: install
 # The tests in two tiers: `make test` (what a newcomer runs, about 5 minutes: every layer end to end on tiny models)
 # and `make test-full` (the rest: the tests that train models which must really learn, the article's zoo, the demo);
 # `make test-all` runs both, as CI does.
-# make test runs in one pytest-xdist worker per core (at most 4), each test file in one worker (its fixtures made
-# once); the session's tiny runs are built once for all workers (tests/conftest.py)
+# Both run in one pytest-xdist worker per core (at most 4), each test file in one worker (its fixtures made once);
+# the session's tiny runs are built once for all workers (tests/conftest.py)
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 test: install
 	$(PY) -m pytest -q -m "not full" -n $(TEST_WORKERS) --dist loadfile
 
 test-full: install
-	$(PY) -m pytest -q -m full
+	$(PY) -m pytest -q -m full -n $(TEST_WORKERS) --dist loadfile
 
 test-all: test test-full
 
