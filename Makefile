@@ -128,7 +128,7 @@ bench-batch: install
 # Fuzzing (not part of `make test`, which runs a short budget of each): 100,000 Hypothesis inputs for each parser of
 # untrusted bytes (it prints how many it ran), then 1,000,000 coverage-guided atheris runs of each atheris target.
 fuzz: install
-	EDGEWARD_FUZZ_EXAMPLES=100000 $(PY) -m pytest -q tests/test_fuzz.py --hypothesis-show-statistics -p no:cacheprovider \
+	EDGEWARD_FUZZ_EXAMPLES=100000 $(PY) -m pytest -q tests/system/test_fuzz.py --hypothesis-show-statistics -p no:cacheprovider \
 		-k "not atheris"
 	mkdir -p runs
 	for target in wav manifest onnx tflite image kserve keras; do \

@@ -1,5 +1,5 @@
 """A task that edgeward does not ship, all in this one file: a spec and a runtime class, registered by
-``tests/test_toy_task.py`` with one entry in each registry and nothing else. Its model is a table scorer (the
+``tests/tasks/test_toy_task.py`` with one entry in each registry and nothing else. Its model is a table scorer (the
 fraud toy's network, its manifest's task renamed); its runtime takes rows, averages them on a route of its own,
 runs on a live source (a CSV file played row by row) and takes part in the parity check across machines."""
 

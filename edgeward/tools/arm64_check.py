@@ -31,7 +31,7 @@ from edgeward.export.cost import ANCHORS
 from edgeward.runtime.engine.catalogue import catalogue
 
 REPO = Path(__file__).resolve().parents[2]
-TESTS = ("tests/test_audio.py", "tests/test_detect_post.py", "tests/test_devices.py")
+TESTS = ("tests/runtime/test_audio.py", "tests/runtime/test_detect_post.py", "tests/devices/test_devices.py")
 BOARDS = {"": "arm64-cpu", "Raspberry Pi 4 Model B Rev 1.5": "raspberry-pi-4", "Raspberry Pi 5 Model B Rev 1.0": "raspberry-pi-5"}
 
 

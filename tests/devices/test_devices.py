@@ -88,7 +88,7 @@ def test_a_32_bit_arm_install_goes_on_without_onnxruntime_and_says_what_to_do(mo
     from edgeward.core.errors import DeviceError
     from edgeward.runtime.engine.model import Model
 
-    deps = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]["dependencies"]
+    deps = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]["dependencies"]
     ort = next(Requirement(d) for d in deps if Requirement(d).name == "onnxruntime")
     assert [ort.marker.evaluate({"platform_machine": m}) for m in ("armv7l", "armv6l", "aarch64", "x86_64")] == \
         [False, False, True, True]

@@ -18,7 +18,7 @@ from edgeward.core import registry as specs
 from edgeward.runtime import registry as runtimes
 from serving import get, post, running
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

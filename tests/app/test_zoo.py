@@ -28,7 +28,7 @@ def zoo(tmp_path_factory):
     root = tmp_path_factory.mktemp("zoo")
     (root / "README.md").write_text(README)
     # int8 on this host's class and on AVX2 without VNNI (emulated where this host has VNNI); arm64 is the export's
-    # and `make arm64-check`'s (tests/test_cpu_classes.py), at an emulated cost this fixture need not pay again
+    # and `make arm64-check`'s (tests/devices/test_cpu_classes.py), at an emulated cost this fixture need not pay again
     x86 = ",".join(c.value for c in (CpuClass.AVX2, CpuClass.VNNI) if unavailable(c, running_class()) is None)
     args = ["zoo", "check", "fnn", "gnn", "cifar-cnn", "lstm", "text-encoder", "speech-cnn", "translator",
             "--out", str(root / "runs"), "--readme", str(root / "README.md"), "--targets", x86]

@@ -263,7 +263,7 @@ def test_the_cli_server_binds_before_it_says_so_and_a_taken_port_is_one_line(rel
     from streams import free_port
 
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     launcher = ("import sys, conftest_catalogue; conftest_catalogue.use(sys.argv.pop(1)); "
                 "from edgeward.app.cli import main; sys.exit(main(sys.argv[1:]))")
     cmd = [sys.executable, "-c", launcher, str(released_fraud.parent.parent), "serve", "fraud-sim", "--port", str(port)]

@@ -8,7 +8,7 @@ import numpy as np
 
 from edgeward.runtime.services.parity import FP32_TOLERANCE, compare
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(name, int8, scores, flags):

@@ -20,7 +20,7 @@ from edgeward.runtime.engine import catalogue
 from edgeward.runtime.engine.embedded import manifest_of
 from edgeward.runtime.engine.verify import verify_model
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _ship(folder: Path, recipe: Recipe, artifacts: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from serving import live_options, running
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "runs" / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "runs" / "test-artifacts"
 
 
 def test_the_page_shows_the_models_the_boxes_and_the_events(detect_run, commands_run, detect_data, commands_data,

@@ -19,7 +19,7 @@ from edgeward.core.registry import get_task, task_names, tasks_that
 from edgeward.core.rundir import RunDir, TrainingRecord
 from edgeward.core.task import TaskSpec
 
-RECORDS = Path(__file__).parent / "data" / "records"  # train.json of the same small runs, before and after versioning
+RECORDS = Path(__file__).parents[1] / "data" / "records"  # train.json of the same small runs, before and after versioning
 
 
 def test_the_registry_knows_each_task_once_and_refuses_an_unknown_one():

@@ -348,7 +348,7 @@ def thin_video(env) -> str:
 def profile(env, text: str | bytes, **fields) -> str:
     """A device profile file: x86-64-cpu's with ``fields`` replaced (TOML values as written), or ``text`` itself."""
     if not text:
-        lines = (Path(__file__).resolve().parents[1] / "devices" / "profiles" / "x86-64-cpu.toml").read_text().splitlines()
+        lines = (Path(__file__).resolve().parents[2] / "devices" / "profiles" / "x86-64-cpu.toml").read_text().splitlines()
         text = "\n".join(f"{line.split('=')[0].strip()} = {fields[line.split('=')[0].strip()]}"
                          if line.split("=")[0].strip() in fields else line for line in lines) + "\n"
     return env.file(text, ".toml")
@@ -673,5 +673,5 @@ if __name__ == "__main__":
 
 
 def test_the_document_is_generated_from_this_table():
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "reliability.md").read_text()
-    assert doc.rstrip().endswith(markdown()), "regenerate docs/reliability.md: .venv/bin/python tests/test_bad_inputs.py"
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "reliability.md").read_text()
+    assert doc.rstrip().endswith(markdown()), "regenerate docs/reliability.md: PYTHONPATH=tests .venv/bin/python tests/system/test_bad_inputs.py"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("tensorflow", "tf_keras", "keras", "tf2onnx", "tensorflow_model_optimization")
 # folder -> the edgeward layers its modules may import (a layer may always import itself)
 LAYERS = {

@@ -12,7 +12,7 @@ import pytest
 from edgeward.train.detect import fonts
 from edgeward.train.detect.fonts import FONT_PACKAGES, UNSEEN, FontPicker, FontSet, font_families
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_makefile_installs_the_font_packages():

@@ -305,7 +305,7 @@ def test_atheris_targets(target, tmp_path):
 
     pytest.importorskip("atheris")
     runs = max(1000, EXAMPLES * 10)
-    done = subprocess.run([sys.executable, str(Path(__file__).with_name("fuzz_atheris.py")), target, f"-runs={runs}",
+    done = subprocess.run([sys.executable, str(Path(__file__).parents[1] / "fuzz_atheris.py"), target, f"-runs={runs}",
                            "-seed=1"], capture_output=True, text=True, timeout=600, cwd=tmp_path)  # a crash's input goes there
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"Done {runs} runs" in done.stderr
@@ -319,7 +319,7 @@ def test_atheris_memory_limit_counts_what_the_target_uses_not_what_its_parent_di
     import sys
 
     pytest.importorskip("atheris")
-    harness = Path(__file__).with_name("fuzz_atheris.py")
+    harness = Path(__file__).parents[1] / "fuzz_atheris.py"
     parent = ("import subprocess, sys\n"
               "held = bytearray(2500 << 20)  # written, so resident\n"
               f"done = subprocess.run([sys.executable, {str(harness)!r}, 'wav', '-max_total_time=3', '-seed=1'],"
