@@ -34,13 +34,14 @@ class Budget:
     max_drop: float = 1.0  # task-metric points (AUPRC x 100) for int8 and pruned artifacts
 
     def __post_init__(self):
+        # a tolerance of 0 asks for the same bits; a negative max_drop, for a gain
         for name, flag, value, positive in (("fp32_tolerance", "--tolerance", self.fp32_tolerance, True),
                                             ("fp16_tolerance", "", self.fp16_tolerance, True),
-                                            ("max_drop", "--max-drop", self.max_drop, False)):  # < 0: must gain
+                                            ("max_drop", "--max-drop", self.max_drop, False)):
             number = isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < float("inf")
-            if not number or (positive and value <= 0):
-                raise ConfigError(f"{name}{f' ({flag})' if flag else ''}: expected a {'number > 0' if positive else 'finite number'}"
-                                  f", got {value!r}")
+            if not number or (positive and value < 0):
+                expected = "a number >= 0" if positive else "a finite number"
+                raise ConfigError(f"{name}{f' ({flag})' if flag else ''}: expected {expected}, got {value!r}")
 
 
 SPREAD = 1e-6  # outputs that vary less than this (relative to their size, at least 1) over the rows do not vary

@@ -103,10 +103,10 @@ def test_export_and_bench_options_refuse_what_the_cli_refuses_in_the_same_words(
         BenchOptions(single_rows=0)
     assert main(["bench", "runs/none", "--single-rows", "0"]) == 2
     assert capsys.readouterr().err.strip() == "error: single_rows (--single-rows): expected a whole number >= 1, got 0"
-    with pytest.raises(ConfigError, match=r"^fp32_tolerance \(--tolerance\): expected a number > 0, got -1.0$"):
+    with pytest.raises(ConfigError, match=r"^fp32_tolerance \(--tolerance\): expected a number >= 0, got -1.0$"):
         Budget(fp32_tolerance=-1.0)
     assert main(["export", "runs/none", "--tolerance", "-1"]) == 2
-    assert capsys.readouterr().err.strip() == "error: fp32_tolerance (--tolerance): expected a number > 0, got -1.0"
+    assert capsys.readouterr().err.strip() == "error: fp32_tolerance (--tolerance): expected a number >= 0, got -1.0"
     with pytest.raises(ConfigError, match="max_drop"):
         Budget(max_drop=float("nan"))
     for bad, says in (({"specs": ()}, "specs: expected a non-empty tuple"), ({"calibration_rows": 0}, "calibration_rows"),
