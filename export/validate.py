@@ -35,12 +35,12 @@ class Budget:
 
     def __post_init__(self):
         # a tolerance of 0 asks for the same bits; a negative max_drop, for a gain
-        for name, flag, value, positive in (("fp32_tolerance", "--tolerance", self.fp32_tolerance, True),
+        for name, flag, value, at_least_0 in (("fp32_tolerance", "--tolerance", self.fp32_tolerance, True),
                                             ("fp16_tolerance", "", self.fp16_tolerance, True),
                                             ("max_drop", "--max-drop", self.max_drop, False)):
             number = isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < float("inf")
-            if not number or (positive and value < 0):
-                expected = "a number >= 0" if positive else "a finite number"
+            if not number or (at_least_0 and value < 0):
+                expected = "a number >= 0" if at_least_0 else "a finite number"
                 raise ConfigError(f"{name}{f' ({flag})' if flag else ''}: expected {expected}, got {value!r}")
 
 

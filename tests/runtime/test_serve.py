@@ -58,7 +58,11 @@ def test_tritonclient_gets_what_model_run_gives_on_every_served_model(models, fr
     with running(specs) as url:
         client = httpclient.InferenceServerClient(url=url)
         assert client.is_server_live() and client.is_server_ready() and client.is_model_ready("fraud")
-        assert client.get_server_metadata()["extensions"] == ["binary_tensor_data"]
+        assert client.get_server_metadata()["extensions"] == ["binary_tensor_data", "model_configuration", "statistics",
+                                                              "model_repository"]
+        config = client.get_model_config("two")  # a model file, not a repository's: no batch limit, dims whole
+        assert config["max_batch_size"] == 0 and config["input"][0] == {"name": "a", "data_type": "TYPE_FP32", "dims": [-1, 3]}
+        assert [m["name"] for m in client.get_model_repository_index()] == ["fraud", "fraud-tflite", "two"]
         meta = client.get_model_metadata("two")
         assert [i["name"] for i in meta["inputs"]] == ["a", "b"] and {o["name"] for o in meta["outputs"]} == {"p", "v"}
         assert meta["inputs"][0] == {"name": "a", "datatype": "FP32", "shape": [-1, 3]}
@@ -84,6 +88,12 @@ def test_tritonclient_gets_what_model_run_gives_on_every_served_model(models, fr
             client.infer("fraud", [bad])
         with pytest.raises(Exception, match="unknown model 'nope': expected one of fraud, fraud-tflite, two"):
             client.get_model_metadata("nope")
+        every = {m["name"]: m for m in client.get_inference_statistics()["model_stats"]}
+        fraud = every["fraud"]  # two answered (binary and JSON) of 40 rows each, one refused
+        assert fraud["inference_count"] == 80 and fraud["inference_stats"]["success"]["count"] == 2
+        assert fraud["inference_stats"]["fail"]["count"] == 1 and 1 <= fraud["execution_count"] <= 2
+        assert fraud["inference_stats"]["compute_infer"]["ns"] > 0 and fraud["last_inference"] > 0
+        assert every["two"]["inference_count"] == 10 and set(every) == {"fraud", "fraud-tflite", "two"}
         client.close()
 
 

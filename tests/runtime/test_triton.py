@@ -51,6 +51,23 @@ def test_a_repository_triton_would_load_and_edgeward_serves(fraud_run, tmp_path,
         item.set_data_from_numpy(x)
         got = client.infer("scorer", [item]).as_numpy(manifest.outputs[0].name)
         np.testing.assert_array_equal(got, expected)
+        # the repository's configuration as Triton gives it, and its max_batch_size held as Triton holds it
+        config = client.get_model_config("scorer")
+        assert config["max_batch_size"] == 64 and config["platform"] == "onnxruntime_onnx"
+        assert config["input"] == [{"name": "features", "data_type": "TYPE_FP32", "dims": [features]}]  # no batch dim
+        assert config["output"][0]["dims"] == [1]
+        assert sorted(m["name"] for m in client.get_model_repository_index()) == ["fraud", "scorer"]
+        big = np.zeros((65, features), np.float32)
+        item = httpclient.InferInput("features", list(big.shape), "FP32")
+        item.set_data_from_numpy(big)
+        with pytest.raises(Exception, match=r"inference request batch-size must be <= 64 for 'scorer'"):
+            client.infer("scorer", [item])
+        item = httpclient.InferInput("features", [64, features], "FP32")
+        item.set_data_from_numpy(big[:64])
+        assert client.infer("scorer", [item]).as_numpy(manifest.outputs[0].name).shape == (64, 1)  # at the limit
+        [stats] = client.get_inference_statistics("scorer")["model_stats"]
+        assert stats["inference_count"] == 7 + 64 and stats["inference_stats"]["success"]["count"] == 2
+        assert stats["inference_stats"]["fail"]["count"] == 1
         client.close()
 
 
@@ -95,8 +112,8 @@ def test_tflite_is_refused_and_a_manifest_travels_in_the_config(fraud_run, tmp_p
     onnx.save(proto, repo / "fraud" / "1" / "model.onnx")
     from edgeward.runtime.services.serve.models import repository
 
-    [(name, path, manifest)] = repository(repo)
-    assert name == "fraud" and path.endswith("1/model.onnx") and manifest.task == "fraud"
+    [(name, path, manifest, max_batch_size)] = repository(repo)
+    assert name == "fraud" and path.endswith("1/model.onnx") and manifest.task == "fraud" and max_batch_size == 64
     (tmp_path / "empty").mkdir()
     assert main(["serve", str(tmp_path / "empty")]) == 2  # a folder that is no repository, run or model folder
     assert "a run folder with artifacts/ or a Triton repository, got a folder without one" in capsys.readouterr().err

@@ -133,7 +133,8 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
     async def server_metadata(request):
         import edgeward
 
-        return JSONResponse({"name": "edgeward", "version": edgeward.__version__, "extensions": ["binary_tensor_data"]})
+        return JSONResponse({"name": "edgeward", "version": edgeward.__version__,
+                             "extensions": ["binary_tensor_data", "model_configuration", "statistics", "model_repository"]})
 
     async def ok(request):
         return Response(status_code=200)
@@ -148,10 +149,28 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
 
     async def infer(request):
         s = model_of(request)
-        parsed = kserve.Request(await body(request), request.headers.get(kserve.HEADER_LENGTH.lower()))
-        outputs = await s.batcher.submit(s.model.check(parsed.inputs))
-        content, headers = kserve.response(s.name, parsed, outputs)
+        started, rows, answered = time.perf_counter_ns(), 0, False
+        try:
+            parsed = kserve.Request(await body(request), request.headers.get(kserve.HEADER_LENGTH.lower()))
+            kserve.check_batch_size(s.name, parsed.inputs, s.max_batch_size)
+            feeds = s.model.check(parsed.inputs)
+            outputs = await s.batcher.submit(feeds)
+            content, headers = kserve.response(s.name, parsed, outputs)
+            rows, answered = len(next(iter(feeds.values()))), True
+        finally:
+            s.stats.add(answered, time.perf_counter_ns() - started, rows)
         return Response(content, headers=headers, media_type="application/json" if not headers else "application/octet-stream")
+
+    async def config(request):
+        s = model_of(request)
+        return JSONResponse(kserve.model_config(s.name, s.model, s.max_batch_size))
+
+    async def statistics(request):
+        chosen = [model_of(request)] if "name" in request.path_params else served
+        return JSONResponse({"model_stats": [kserve.model_statistics(s.name, s.stats, s.batcher) for s in chosen]})
+
+    async def repository_index(request):
+        return JSONResponse([{"name": s.name, "version": "1", "state": "READY"} for s in served])
 
     def task_route(task: str, path: str, handler: Callable) -> Route:
         """``POST /TASK/PATH``, a route of the task's own (its runtime class's ``serve_routes``): on the served
@@ -268,12 +287,18 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
         Route("/v2", guard("v2", server_metadata)),
         Route("/v2/health/live", guard("live", ok, public=True)),
         Route("/v2/health/ready", guard("ready", ok, public=True)),
+        Route("/v2/models/stats", guard("model_stats", statistics)),  # before /v2/models/{name}
         Route("/v2/models/{name}", guard("metadata", metadata)),
         Route("/v2/models/{name}/versions/{version}", guard("metadata", metadata)),
         Route("/v2/models/{name}/ready", guard("model_ready", ready)),
         Route("/v2/models/{name}/versions/{version}/ready", guard("model_ready", ready)),
         Route("/v2/models/{name}/infer", guard("infer", infer), methods=["POST"]),
         Route("/v2/models/{name}/versions/{version}/infer", guard("infer", infer), methods=["POST"]),
+        Route("/v2/models/{name}/config", guard("config", config)),
+        Route("/v2/models/{name}/versions/{version}/config", guard("config", config)),
+        Route("/v2/models/{name}/stats", guard("model_stats", statistics)),
+        Route("/v2/models/{name}/versions/{version}/stats", guard("model_stats", statistics)),
+        Route("/v2/repository/index", guard("repository", repository_index), methods=["POST"]),
         Route("/metrics", guard("metrics", metrics)),
         *(task_route(task, path, handler) for task, path, handler in serve_routes()),
     ]

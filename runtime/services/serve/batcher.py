@@ -7,6 +7,7 @@ without limit."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -27,6 +28,8 @@ class DynamicBatcher:
         self._observe = observe  # called with each batch's rows (metrics)
         self._pending: list[tuple[Feeds, int, asyncio.Future]] = []
         self.queued = 0  # rows waiting
+        # Triton's statistics: model calls, their time, and the time requests waited for them (nanoseconds)
+        self.executions, self.infer_ns, self.queue_ns = 0, 0, 0
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         # one model call at a time, off the event loop (onnxruntime and LiteRT release the GIL while they run)
@@ -40,6 +43,7 @@ class DynamicBatcher:
             self._wake = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._loop())
         future = asyncio.get_running_loop().create_future()
+        future.queued_at = time.perf_counter_ns()
         self._pending.append((feeds, rows, future))
         self.queued += rows
         self._wake.set()
@@ -81,6 +85,8 @@ class DynamicBatcher:
 
     async def _call(self, loop, batch: list, rows: int) -> None:
         feeds = batch[0][0] if len(batch) == 1 else {k: np.concatenate([b[0][k] for b in batch]) for k in batch[0][0]}
+        started = time.perf_counter_ns()
+        self.queue_ns += sum(started - future.queued_at for _, _, future in batch)
         try:
             outs = await loop.run_in_executor(self._pool, self._run, feeds)
         except Exception as exc:  # the model's own error (a bad tensor): each request of the batch gets it
@@ -88,6 +94,8 @@ class DynamicBatcher:
                 if not future.done():
                     future.set_exception(exc)
             return
+        self.executions += 1
+        self.infer_ns += time.perf_counter_ns() - started
         self._observe(rows)
         start = 0
         for _, n, future in batch:

@@ -43,6 +43,43 @@ def model_metadata(name: str, model) -> dict:
             "parameters": {"task": m.task, "precision": m.precision}}
 
 
+def model_config(name: str, model, max_batch_size: int) -> dict:
+    """The model's configuration as Triton answers ``GET /v2/models/NAME/config`` (``tritonclient``'s
+    ``get_model_config``): with ``max_batch_size`` > 0 the first dimension is the batch and ``dims`` leave it out."""
+    m = model.manifest
+
+    def tensor(t) -> dict:
+        dims = [-1 if d is None else int(d) for d in t.shape]
+        return {"name": t.name, "data_type": "TYPE_" + datatype(t.dtype), "dims": dims[1:] if max_batch_size > 0 else dims}
+
+    return {"name": name, "platform": "onnxruntime_onnx" if m.format == "onnx" else "tflite",
+            "backend": "onnxruntime" if m.format == "onnx" else "", "max_batch_size": max_batch_size,
+            "version_policy": {"latest": {"num_versions": 1}}, "input": [tensor(t) for t in m.inputs],
+            "output": [tensor(t) for t in m.outputs], "parameters": {"edgeward.task": {"string_value": m.task}}}
+
+
+def check_batch_size(name: str, inputs: dict[str, np.ndarray], max_batch_size: int) -> None:
+    """Triton's refusal of a request whose batch is larger than the model's ``max_batch_size`` (0: no limit)."""
+    if max_batch_size > 0 and any(a.ndim and a.shape[0] > max_batch_size for a in inputs.values()):
+        raise InputError(f"inference request batch-size must be <= {max_batch_size} for '{name}'")
+
+
+def model_statistics(name: str, stats, batcher) -> dict:
+    """One model's entry of Triton's statistics extension (``GET /v2/models/NAME/stats``): ``stats`` (its requests:
+    ``models.Statistics``) and its batcher's model calls. The model call is counted as compute_infer (edgeward does
+    not time input and output apart)."""
+    def duration(count: int, ns: int) -> dict:
+        return {"count": count, "ns": ns}
+
+    return {"name": name, "version": "1", "last_inference": stats.last_ms, "inference_count": stats.rows,
+            "execution_count": batcher.executions,
+            "inference_stats": {"success": duration(stats.ok, stats.ok_ns), "fail": duration(stats.failed, stats.failed_ns),
+                                "queue": duration(stats.ok, batcher.queue_ns), "compute_input": duration(0, 0),
+                                "compute_infer": duration(batcher.executions, batcher.infer_ns),
+                                "compute_output": duration(0, 0)},
+            "batch_stats": []}
+
+
 class Request:
     """A parsed ``infer`` request: the input tensors by name, which outputs to return and how, and its id."""
 

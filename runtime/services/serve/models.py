@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeward.core.errors import InputError, ManifestError
+from edgeward.core.files import read_regular
 from edgeward.core.manifest import Manifest
 from edgeward.runtime.engine.catalogue import released_name
 from edgeward.runtime.engine.model import Model
@@ -15,12 +17,34 @@ from edgeward.runtime.services.serve.batcher import DynamicBatcher
 
 
 @dataclass
+class Statistics:
+    """A served model's requests, as Triton's statistics extension counts them."""
+
+    ok: int = 0  # requests answered
+    ok_ns: int = 0
+    failed: int = 0  # requests refused or failed
+    failed_ns: int = 0
+    rows: int = 0  # inferences: the rows of the requests answered
+    last_ms: int = 0  # when the last one was answered, ms since the epoch
+
+    def add(self, passed: bool, ns: int, rows: int) -> None:
+        if passed:
+            self.ok, self.ok_ns, self.rows = self.ok + 1, self.ok_ns + ns, self.rows + rows
+            self.last_ms = int(time.time() * 1000)
+        else:
+            self.failed, self.failed_ns = self.failed + 1, self.failed_ns + ns
+
+
+@dataclass
 class Served:
-    """One served model: its name in URLs, the model, and its batcher."""
+    """One served model: its name in URLs, the model, its batcher, Triton's ``max_batch_size`` (from the
+    repository's ``config.pbtxt``; 0: no limit, the batch dimension is a free one) and its statistics."""
 
     name: str
     model: Model
     batcher: DynamicBatcher | None = field(default=None, repr=False)  # made by build_app
+    max_batch_size: int = 0
+    stats: Statistics = field(default_factory=Statistics)
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -45,24 +69,26 @@ def load_models(specs: list[str], options) -> list[Served]:
     entries = []
     for spec in specs:
         if released_name(spec):  # a released model keeps its catalogue name
-            entries.append((spec, spec, None))
+            entries.append((spec, spec, None, 0))
         elif Path(spec).is_dir() and any(Path(spec).glob("*/config.pbtxt")):
             entries += repository(Path(spec))
         else:
-            entries.append((*split_spec(spec), None))
-    for name, path, manifest in entries:
+            entries.append((*split_spec(spec), None, 0))
+    for name, path, manifest, max_batch_size in entries:
         model = Model(path, device=options.device, threads=options.threads, manifest=manifest)
         name = unique_name(name, model.manifest.task, path, [s.name for s in served], "serve")
-        served.append(Served(name, model))
+        served.append(Served(name, model, max_batch_size=max_batch_size))
     return served
 
 
+CONFIG_LIMIT = 1 << 20  # a config.pbtxt of edgeward's is a few KB
+_MAX_BATCH = re.compile(r"^\s*max_batch_size\s*:\s*(\d{1,9})\s*$", re.M)
 _MANIFEST = re.compile(r'key:\s*"edgeward\.manifest"\s*value:\s*\{\s*string_value:\s*("(?:[^"\\]|\\.)*")')
 
 
-def repository(repo: Path) -> list[tuple[str, str, Manifest | None]]:
+def repository(repo: Path) -> list[tuple[str, str, Manifest | None, int]]:
     """The models of a Triton repository: (folder name, the newest version's model.onnx, the manifest from
-    ``config.pbtxt`` where the model file has none)."""
+    ``config.pbtxt`` where the model file has none, its ``max_batch_size``)."""
     found = []
     for config in sorted(repo.glob("*/config.pbtxt")):
         versions = sorted((int(v.name), v) for v in config.parent.iterdir() if v.is_dir() and v.name.isdigit()
@@ -70,11 +96,13 @@ def repository(repo: Path) -> list[tuple[str, str, Manifest | None]]:
         if not versions:
             raise InputError(f"{config.parent}: expected a version folder with model.onnx (as {config.parent}/1/model.onnx)")
         path = versions[-1][1] / "model.onnx"
-        match = _MANIFEST.search(config.read_text())
+        text = read_regular(config, "model configuration", CONFIG_LIMIT).decode("utf-8", "replace")
+        match = _MANIFEST.search(text)
         manifest = None
         if match and not _embedded(path):
             manifest = Manifest.from_json(json.loads(match.group(1)), str(config))
-        found.append((config.parent.name, str(path), manifest))
+        batch = _MAX_BATCH.search(text)
+        found.append((config.parent.name, str(path), manifest, int(batch.group(1)) if batch else 0))
     if not found:
         raise InputError(f"{repo}: expected a model file or a Triton repository (NAME/config.pbtxt), got a folder without one")
     return found
