@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.edgeward-installed
-EXTRAS := train,tflite,audio,camera,serve,ray,darknet,sign,dev
+EXTRAS := train,tflite,audio,camera,serve,grpc,ray,darknet,sign,dev
 # the digit generator's font families (train/detect/fonts.py lists the same packages; a test keeps them equal)
 FONT_PACKAGES := fonts-dejavu-core fonts-urw-base35 fonts-freefont-ttf fonts-roboto-unhinted fonts-dseg fonts-lato fonts-inconsolata fonts-hack fonts-comic-neue fonts-quicksand fonts-oxygen fonts-b612 fonts-league-spartan fonts-ocr-a fonts-noto-mono fonts-courier-prime fonts-dosis fonts-cabin fonts-ebgaramond fonts-jura fonts-linuxlibertine fonts-go fonts-cantarell fonts-open-sans fonts-crosextra-caladea fonts-ocr-b fonts-bebas-neue
 # festival speaks held-out evaluation data only (train/commands/voices.py: FESTIVAL_VOICES); never trained on

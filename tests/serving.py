@@ -19,7 +19,8 @@ def running(models: list[str], options: ServeOptions = ServeOptions()):
     import uvicorn
 
     app = build_app(load_models(models, options), options)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, http="httptools"))
+    loop = "asyncio" if options.grpc_port is not None else "auto"  # gRPC's asyncio server takes no uvloop
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, http="httptools", loop=loop))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -97,6 +97,54 @@ def test_tritonclient_gets_what_model_run_gives_on_every_served_model(models, fr
         client.close()
 
 
+def test_tritonclient_grpc_gets_what_the_http_side_and_model_run_give(models, fraud_run, tmp_path, capsys):
+    """``--grpc-port``: Triton's gRPC protocol beside HTTP on the same models, batchers and checks; a repository's
+    max_batch_size refused as Triton refuses it; the token asked for in the call's metadata."""
+    grpcclient = pytest.importorskip("tritonclient.grpc")
+    from streams import free_port
+
+    repo = tmp_path / "repo"
+    assert main(["triton", str(repo), f"scorer={models['fraud']}"]) == 0
+    capsys.readouterr()
+    x = np.load(fraud_run / "holdout.npz")["x_test"][:40]
+    port = free_port()
+    options = ServeOptions(grpc_port=port, token="grpc-token-1")
+    with running([str(repo), f"two={models['two']}"], options) as url, Model(models["fraud"]) as m:
+        client = grpcclient.InferenceServerClient(url=f"127.0.0.1:{port}")
+        auth = {"authorization": "Bearer grpc-token-1"}
+        with pytest.raises(Exception, match="expected the metadata authorization: Bearer TOKEN"):
+            client.get_server_metadata()
+        assert client.is_server_live(headers=auth) and client.is_model_ready("scorer", headers=auth)
+        assert list(client.get_server_metadata(headers=auth).extensions) == ["binary_tensor_data", "model_configuration",
+                                                                             "statistics", "model_repository"]
+        meta = client.get_model_metadata("two", headers=auth, as_json=True)
+        assert meta["inputs"][0] == {"name": "a", "datatype": "FP32", "shape": ["-1", "3"]}  # int64 as JSON strings
+        config = client.get_model_config("scorer", headers=auth, as_json=True)["config"]
+        assert config["max_batch_size"] == 64 and config["input"][0]["dims"] == [str(x.shape[1])]
+        assert [i.name for i in client.get_model_repository_index(headers=auth).models] == ["scorer", "two"]
+        expected = m.run(x)
+        item = grpcclient.InferInput("features", list(x.shape), "FP32")
+        item.set_data_from_numpy(x)
+        got = client.infer("scorer", [item], headers=auth, request_id="g1")
+        assert got.get_response().id == "g1"
+        for name, value in expected.items():
+            np.testing.assert_array_equal(got.as_numpy(name), value)  # the same runtime: the same bits
+        big = np.zeros((65, x.shape[1]), np.float32)
+        item = grpcclient.InferInput("features", list(big.shape), "FP32")
+        item.set_data_from_numpy(big)
+        with pytest.raises(Exception, match="inference request batch-size must be <= 64 for 'scorer'"):
+            client.infer("scorer", [item], headers=auth)
+        with pytest.raises(Exception, match="unknown model 'nope'"):
+            client.get_model_metadata("nope", headers=auth)
+        [stats] = client.get_inference_statistics("scorer", headers=auth, as_json=True)["model_stats"]
+        assert stats["inference_count"] == "40" and stats["inference_stats"]["fail"]["count"] == "1"
+        code, body = get(url, "/v2/models/scorer/stats", {"Authorization": "Bearer grpc-token-1"})  # one count, both sides
+        assert code == 200 and json.loads(body)["model_stats"][0]["inference_count"] == 40
+        client.close()
+    assert main(["serve", str(repo), "--grpc-port", "70000"]) == 2
+    assert "grpc_port (--grpc-port): expected a TCP port, 1-65535, not --port's, got 70000" in capsys.readouterr().err
+
+
 def test_fraud_score_scores_good_rows_and_names_bad_ones(models, fraud_run):
     with Model(models["fraud"]) as m:
         features = m.manifest.features

@@ -133,8 +133,7 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
     async def server_metadata(request):
         import edgeward
 
-        return JSONResponse({"name": "edgeward", "version": edgeward.__version__,
-                             "extensions": ["binary_tensor_data", "model_configuration", "statistics", "model_repository"]})
+        return JSONResponse({"name": "edgeward", "version": edgeward.__version__, "extensions": kserve.EXTENSIONS})
 
     async def ok(request):
         return Response(status_code=200)
@@ -305,8 +304,16 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
+        grpc_server = None
+        if options.grpc_port is not None:
+            from edgeward.runtime.services.serve.triton_grpc import start
+
+            grpc_server = await start(served, options, options.grpc_port)
+            app.state.grpc_port = options.grpc_port
         feeds.start()
         yield
+        if grpc_server is not None:
+            await grpc_server.stop(5)
         feeds.close()
         for s in served:  # after the requests in flight are answered
             s.batcher.close()
@@ -338,9 +345,16 @@ def serve(models: list[str], options: ServeOptions = ServeOptions(), log: Callab
     for s in served:
         log(f"serving {s.name} ({s.model.manifest.task}, {s.model.manifest.format} {s.model.manifest.precision}) at "
             f"http://{options.host}:{port}/v2/models/{s.name}")
+    if options.grpc_port is not None:
+        from edgeward.runtime.services.serve.triton_grpc import modules
+
+        modules()  # the grpc extra, or one line naming it, before anything is said to be served
+        listen(options.host, options.grpc_port).close()  # a port in use is one line, as for HTTP
+        log(f"gRPC (Triton's protocol, tritonclient.grpc) at {options.host}:{options.grpc_port}")
     for line in describe_sources(options):
         log(line)
-    loop = "uvloop" if _has("uvloop") else "asyncio"
+    # gRPC's asyncio server runs in the HTTP server's loop, and takes only asyncio's own
+    loop = "uvloop" if _has("uvloop") and options.grpc_port is None else "asyncio"
     http = "httptools" if _has("httptools") else "h11"
     config = uvicorn.Config(app, host=options.host, port=port, loop=loop, http=http, log_level="warning",
                             timeout_graceful_shutdown=10, access_log=False)

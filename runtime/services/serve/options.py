@@ -15,6 +15,8 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 class ServeOptions:
     host: str = option("127.0.0.1", "address to bind; anything but loopback needs --token")
     port: int = option(8000, "TCP port")
+    grpc_port: int | None = option(None, "also serve Triton's gRPC protocol on this port (tritonclient.grpc; the grpc "
+                                         "extra); Triton's own is 8001")
     token: str | None = option(None, "a bearer token every request but the health checks must carry "
                                      "(Authorization: Bearer TOKEN)")
     max_batch: int = option(64, "dynamic batching: rows in one model call at most (1: no batching)")
@@ -44,6 +46,8 @@ class ServeOptions:
         at_least(self, 1, "max_batch", "max_queue")
         at_least(self, 0, "max_delay_ms")
         check(self, "port", isinstance(self.port, int) and 0 <= self.port <= 65535, "a TCP port, 0-65535")
+        check(self, "grpc_port", self.grpc_port is None or (isinstance(self.grpc_port, int) and 1 <= self.grpc_port <= 65535
+                                                            and self.grpc_port != self.port), "a TCP port, 1-65535, not --port's")
         check(self, "max_body_mb", isinstance(self.max_body_mb, (int, float)) and self.max_body_mb > 0, "a number > 0")
         check(self, "body_timeout_s", isinstance(self.body_timeout_s, (int, float)) and 0 < self.body_timeout_s <= 3600,
               "seconds, more than 0 and at most 3600")
