@@ -1,5 +1,5 @@
 """``edgeward bench-serve MODEL``: fraud scoring over HTTP under a bounded load, beside the same rows scored
-in-process.
+in-process; then the model's KServe v2 ``infer`` over HTTP beside Triton's gRPC protocol, on one server.
 
 The server runs in its own process (``edgeward serve``, as deployed), with dynamic batching and without; the
 load comes from ``runtime.serve.load`` in this process, at each client count for a stated time. One run of the
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.config import at_least, check, option
-from edgeward.core.errors import InputError
+from edgeward.core.errors import EdgewardError, InputError
 from edgeward.core.rundir import RunDir
 
 
@@ -48,7 +48,7 @@ def _free_port() -> int:
 
 
 class _Server:
-    def __init__(self, model: Path, *flags: str):
+    def __init__(self, model: Path | str, *flags: str):
         self.port = _free_port()
         self.process = subprocess.Popen([sys.executable, "-m", "edgeward", "serve", str(model), "--port", str(self.port),
                                          *flags], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -103,11 +103,44 @@ def bench_serve(source: str, options: ServeBenchOptions = ServeBenchOptions(), l
                     f"p99 {r.p99_ms:.2f} ms, errors {r.errors}")
         finally:
             server.stop()
+    result["protocols"] = _protocols(model, {scorer.input_name: np.asarray(x, np.float32)}, options, log)
     if options.detect_run:
         result["stream"] = _stream(RunDir(options.detect_run), options.seconds, log)
     if run is not None:
         (run / "serve-bench.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+def _protocols(model: Path, inputs: dict, options: ServeBenchOptions, log) -> list[dict]:
+    """The model's KServe v2 ``infer`` (binary tensors) over HTTP and over Triton's gRPC, side by side on one server
+    (batching on), at each client count. Without the grpc extra, HTTP alone and a line that says so."""
+    from edgeward.runtime.services.serve.load import kserve_infer, run_grpc_load, run_load
+
+    try:
+        from edgeward.runtime.services.serve.triton_grpc import modules
+
+        modules()
+        grpc_port = _free_port()
+    except EdgewardError as exc:
+        log(f"gRPC not measured: {exc}")
+        grpc_port = None
+    flags = ("--max-batch", "64", "--max-delay-ms", str(options.max_delay_ms), "--threads", "1")
+    server = _Server(f"bench={model}", *flags, *(("--grpc-port", str(grpc_port)) if grpc_port else ()))
+    rows = []
+    try:
+        http = kserve_infer("bench", inputs, "127.0.0.1")
+        run_load("127.0.0.1", server.port, http, 2, 1.0)  # warm-up
+        for clients in options.clients:
+            measured = [("http", run_load("127.0.0.1", server.port, http, clients, options.seconds))]
+            if grpc_port:
+                measured.append(("grpc", run_grpc_load("127.0.0.1", grpc_port, "bench", inputs, clients, options.seconds)))
+            for protocol, r in measured:
+                rows.append({"protocol": protocol, **asdict(r), "per_second": r.per_second})
+                log(f"infer over {protocol}, {clients:>3} clients: {r.per_second:,.0f} requests/s, p50 {r.p50_ms:.2f} ms, "
+                    f"p99 {r.p99_ms:.2f} ms, errors {r.errors}")
+    finally:
+        server.stop()
+    return rows
 
 
 def _stream(run: RunDir, seconds: float, log) -> list[dict]:
@@ -159,6 +192,10 @@ def markdown(result: dict) -> str:
     for r in result["http"]:
         lines.append(f"| {r['batching']} | {r['clients']} | {r['per_second']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
                      f"{r['errors']} | {r['per_second'] / base:.3f}x |")
+    if result.get("protocols"):
+        lines += ["", "| KServe v2 infer over | clients | requests/s | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['protocol']} | {r['clients']} | {r['per_second']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+                  f"{r['errors']} |" for r in result["protocols"]]
     if result.get("stream"):
         lines += ["", "| stream viewers | frames/s per viewer | detector frames/s |", "|---:|---|---:|"]
         lines += [f"| {r['viewers']} | {', '.join(map(str, r['fps_per_viewer']))} | {r['detector_fps']} |"

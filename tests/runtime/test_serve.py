@@ -370,7 +370,10 @@ def test_bench_serve_takes_a_model_as_every_verb_does(released_fraud, fraud_run,
         assert main(["bench-serve", source, "--seconds", "0.5", "--clients", "1"]) == 0
         out = capsys.readouterr().out
         assert "| on | 1 |" in out and "| off | 1 |" in out, out
+    assert "| grpc | 1 |" in out and "| http | 1 |" in out, out  # KServe v2 infer over both protocols
     result = json.loads((run / "serve-bench.json").read_text())
     assert result["rows"] == f"held-out rows of {run}" and all(r["errors"] == 0 and r["requests"] > 0 for r in result["http"])
+    assert [r["protocol"] for r in result["protocols"]] == ["http", "grpc"]
+    assert all(r["errors"] == 0 and r["requests"] > 0 for r in result["protocols"])
     assert main(["bench-serve", "digits-nope", "--seconds", "0.5"]) == 2
     assert "neither a model file nor a catalogue model" in capsys.readouterr().err

@@ -1,5 +1,6 @@
-"""A bounded HTTP load generator for ``edgeward serve``: ``clients`` keep-alive connections, each sending its next
-request as soon as the last is answered, for ``seconds``; requests per second, latency percentiles and errors.
+"""A bounded load generator for ``edgeward serve``: ``clients`` keep-alive connections (or concurrent gRPC calls),
+each sending its next request as soon as the last is answered, for ``seconds``; requests per second, latency
+percentiles and errors.
 
 It speaks just enough HTTP/1.1 (a POST with Content-Length, a response with Content-Length) to stay cheap: on a
 small machine the client shares the CPU with the server it measures.
@@ -69,6 +70,59 @@ def run_load(host: str, port: int, request: bytes, clients: int, seconds: float)
         return time.perf_counter() - started
 
     elapsed = asyncio.run(main())
+    return _result(clients, elapsed, latencies, statuses)
+
+
+def kserve_infer(model: str, inputs: dict[str, np.ndarray], host: str) -> bytes:
+    """A KServe v2 ``infer`` request over HTTP with binary tensors (``tritonclient.http``'s default form)."""
+    import json
+
+    header = json.dumps({"inputs": [{"name": k, "datatype": "FP32", "shape": list(v.shape),
+                                     "parameters": {"binary_data_size": v.nbytes}} for k, v in inputs.items()],
+                         "parameters": {"binary_data_output": True}}).encode()
+    body = header + b"".join(np.ascontiguousarray(v, np.float32).tobytes() for v in inputs.values())
+    return post(f"/v2/models/{model}/infer", body, host, {"Inference-Header-Content-Length": str(len(header))})
+
+
+def run_grpc_load(host: str, port: int, model: str, inputs: dict[str, np.ndarray], clients: int,
+                  seconds: float) -> LoadResult:
+    """The same load over Triton's gRPC protocol: ``clients`` concurrent ``ModelInfer`` calls on one channel (raw
+    tensor contents, as ``tritonclient.grpc`` sends them), each sent as soon as the last is answered."""
+    import grpc
+    from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+    request = service_pb2.ModelInferRequest(model_name=model)
+    for name, value in inputs.items():
+        request.inputs.add(name=name, datatype="FP32", shape=list(value.shape))
+        request.raw_input_contents.append(np.ascontiguousarray(value, np.float32).tobytes())
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def client(stub, until: float) -> None:
+        loop = asyncio.get_running_loop()
+        while loop.time() < until:
+            started = time.perf_counter()
+            try:
+                await stub.ModelInfer(request)
+                code = 200
+            except grpc.aio.AioRpcError as exc:
+                code = 500 + exc.code().value[0]  # an error, kept apart by gRPC status
+            latencies.append(time.perf_counter() - started)
+            statuses[code] = statuses.get(code, 0) + 1
+
+    async def main() -> float:
+        async with grpc.aio.insecure_channel(f"{host}:{port}") as channel:
+            stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+            until = asyncio.get_running_loop().time() + seconds
+            started = time.perf_counter()
+            await asyncio.gather(*(client(stub, until) for _ in range(clients)))
+            return time.perf_counter() - started
+
+    elapsed = asyncio.run(main())
+    return _result(clients, elapsed, latencies, statuses)
+
+
+def _result(clients: int, elapsed: float, latencies: list[float], statuses: dict[int, int]) -> LoadResult:
     ms = np.asarray(latencies) * 1000 if latencies else np.zeros(1)
     errors = sum(n for s, n in statuses.items() if not 200 <= s < 300)
     return LoadResult(clients, elapsed, len(latencies), errors, dict(sorted(statuses.items())),
