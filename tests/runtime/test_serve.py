@@ -140,6 +140,12 @@ def test_tritonclient_grpc_gets_what_the_http_side_and_model_run_give(models, fr
         assert stats["inference_count"] == "40" and stats["inference_stats"]["fail"]["count"] == "1"
         code, body = get(url, "/v2/models/scorer/stats", {"Authorization": "Bearer grpc-token-1"})  # one count, both sides
         assert code == 200 and json.loads(body)["model_stats"][0]["inference_count"] == 40
+        client.unload_model("two", headers=auth)
+        assert not client.is_model_ready("two", headers=auth)
+        with pytest.raises(Exception, match="model 'two' is unloaded"):
+            client.get_model_metadata("two", headers=auth)
+        client.load_model("two", headers=auth)
+        assert client.is_model_ready("two", headers=auth)
         client.close()
     assert main(["serve", str(repo), "--grpc-port", "70000"]) == 2
     assert "grpc_port (--grpc-port): expected a TCP port, 1-65535, not --port's, got 70000" in capsys.readouterr().err

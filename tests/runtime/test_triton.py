@@ -68,6 +68,28 @@ def test_a_repository_triton_would_load_and_edgeward_serves(fraud_run, tmp_path,
         [stats] = client.get_inference_statistics("scorer")["model_stats"]
         assert stats["inference_count"] == 7 + 64 and stats["inference_stats"]["success"]["count"] == 2
         assert stats["inference_stats"]["fail"]["count"] == 1
+        # the repository extension: unloaded, the model is refused; loaded again, its newest version and config serve
+        client.unload_model("scorer")
+        assert not client.is_model_ready("scorer") and client.is_model_ready("fraud")
+        assert {m["name"]: m["state"] for m in client.get_model_repository_index()} == {"fraud": "READY",
+                                                                                          "scorer": "UNAVAILABLE"}
+        item = httpclient.InferInput("features", list(x.shape), "FP32")
+        item.set_data_from_numpy(x)
+        with pytest.raises(Exception, match="model 'scorer' is unloaded"):
+            client.infer("scorer", [item])
+        (repo / "scorer" / "2").mkdir()
+        (repo / "scorer" / "2" / "model.onnx").write_bytes(onnx.read_bytes())
+        config_file = repo / "scorer" / "config.pbtxt"
+        config_file.write_text(config_file.read_text().replace("max_batch_size: 64", "max_batch_size: 8"))
+        client.load_model("scorer")
+        assert client.is_model_ready("scorer") and client.get_model_config("scorer")["max_batch_size"] == 8
+        np.testing.assert_array_equal(client.infer("scorer", [item]).as_numpy(manifest.outputs[0].name), expected)
+        item = httpclient.InferInput("features", [9, features], "FP32")
+        item.set_data_from_numpy(big[:9])
+        with pytest.raises(Exception, match=r"batch-size must be <= 8 for 'scorer'"):
+            client.infer("scorer", [item])
+        with pytest.raises(Exception, match="unknown model 'other'"):
+            client.load_model("other")
         client.close()
 
 
@@ -112,7 +134,7 @@ def test_tflite_is_refused_and_a_manifest_travels_in_the_config(fraud_run, tmp_p
     onnx.save(proto, repo / "fraud" / "1" / "model.onnx")
     from edgeward.runtime.services.serve.models import repository
 
-    [(name, path, manifest, max_batch_size)] = repository(repo)
+    [(name, path, manifest, max_batch_size, _)] = repository(repo)
     assert name == "fraud" and path.endswith("1/model.onnx") and manifest.task == "fraud" and max_batch_size == 64
     (tmp_path / "empty").mkdir()
     assert main(["serve", str(tmp_path / "empty")]) == 2  # a folder that is no repository, run or model folder

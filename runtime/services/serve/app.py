@@ -24,7 +24,7 @@ from edgeward.runtime.registry import Feed, fed, serve_routes
 from edgeward.runtime.services.serve import kserve
 from edgeward.runtime.services.serve.batcher import DynamicBatcher, Overloaded
 from edgeward.runtime.services.serve.live import Feeds, describe_sources
-from edgeward.runtime.services.serve.models import Served, load_models, one_of
+from edgeward.runtime.services.serve.models import Served, find, index, load_models, one_of, reload_into
 from edgeward.runtime.services.serve.options import ServeOptions
 
 
@@ -53,7 +53,7 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
     dropped.set_function(lambda: feeds.video.dropped if feeds.video else 0)
     by_name = {s.name: s for s in served}
     for s in served:
-        s.batcher = DynamicBatcher(lambda x, m=s.model: m.run(x, validate=False), options.max_batch,
+        s.batcher = DynamicBatcher(lambda x, s=s: s.model.run(x, validate=False), options.max_batch,
                                    options.max_delay_ms / 1000, options.max_queue,
                                    observe=lambda rows, n=s.name: batch_rows.labels(n).observe(rows))
         queue.labels(s.name).set_function(lambda b=s.batcher: b.queued)
@@ -124,11 +124,9 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
                               "(--body-timeout-s)") from None
         return b"".join(chunks)
 
-    def model_of(request: Request) -> Served:
-        name = request.path_params["name"]
-        if name not in by_name:
-            raise InputError(f"unknown model {name!r}: expected one of {', '.join(by_name)}")
-        return by_name[name]
+    def model_of(request: Request, ready: bool = True) -> Served:
+        """The model the path names; with ``ready``, one that is not unloaded."""
+        return find(by_name, request.path_params["name"], ready)
 
     async def server_metadata(request):
         import edgeward
@@ -143,8 +141,7 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
         return JSONResponse(kserve.model_metadata(s.name, s.model))
 
     async def ready(request):
-        model_of(request)
-        return Response(status_code=200)
+        return Response(status_code=200 if model_of(request, ready=False).ready else 400)
 
     async def infer(request):
         s = model_of(request)
@@ -165,11 +162,19 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
         return JSONResponse(kserve.model_config(s.name, s.model, s.max_batch_size))
 
     async def statistics(request):
-        chosen = [model_of(request)] if "name" in request.path_params else served
+        chosen = [model_of(request, ready=False)] if "name" in request.path_params else served
         return JSONResponse({"model_stats": [kserve.model_statistics(s.name, s.stats, s.batcher) for s in chosen]})
 
     async def repository_index(request):
-        return JSONResponse([{"name": s.name, "version": "1", "state": "READY"} for s in served])
+        return JSONResponse(index(served))
+
+    async def load(request):
+        await asyncio.get_running_loop().run_in_executor(None, reload_into, model_of(request, ready=False), options)
+        return JSONResponse({})
+
+    async def unload(request):
+        model_of(request, ready=False).ready = False
+        return JSONResponse({})
 
     def task_route(task: str, path: str, handler: Callable) -> Route:
         """``POST /TASK/PATH``, a route of the task's own (its runtime class's ``serve_routes``): on the served
@@ -298,6 +303,8 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
         Route("/v2/models/{name}/stats", guard("model_stats", statistics)),
         Route("/v2/models/{name}/versions/{version}/stats", guard("model_stats", statistics)),
         Route("/v2/repository/index", guard("repository", repository_index), methods=["POST"]),
+        Route("/v2/repository/models/{name}/load", guard("repository", load), methods=["POST"]),
+        Route("/v2/repository/models/{name}/unload", guard("repository", unload), methods=["POST"]),
         Route("/metrics", guard("metrics", metrics)),
         *(task_route(task, path, handler) for task, path, handler in serve_routes()),
     ]

@@ -103,6 +103,10 @@ class DynamicBatcher:
                 future.set_result({k: v[start:start + n] for k, v in outs.items()})
             start += n
 
+    def after_calls(self, fn: Callable[[], None]) -> None:
+        """``fn`` run once the model call in progress (if any) has ended: the model thread runs one thing at a time."""
+        self._pool.submit(fn)
+
     def close(self) -> None:
         if self._task is not None:
             self._task.cancel()

@@ -45,6 +45,8 @@ class Served:
     batcher: DynamicBatcher | None = field(default=None, repr=False)  # made by build_app
     max_batch_size: int = 0
     stats: Statistics = field(default_factory=Statistics)
+    source: str = ""  # what it was loaded from: a model file, a released name, or REPO/NAME (a repository's model)
+    ready: bool = True  # False once unloaded (Triton's repository extension), until loaded again
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -69,16 +71,29 @@ def load_models(specs: list[str], options) -> list[Served]:
     entries = []
     for spec in specs:
         if released_name(spec):  # a released model keeps its catalogue name
-            entries.append((spec, spec, None, 0))
+            entries.append((spec, spec, None, 0, ""))
         elif Path(spec).is_dir() and any(Path(spec).glob("*/config.pbtxt")):
             entries += repository(Path(spec))
         else:
-            entries.append((*split_spec(spec), None, 0))
-    for name, path, manifest, max_batch_size in entries:
+            entries.append((*split_spec(spec), None, 0, ""))
+    for name, path, manifest, max_batch_size, source in entries:
         model = Model(path, device=options.device, threads=options.threads, manifest=manifest)
         name = unique_name(name, model.manifest.task, path, [s.name for s in served], "serve")
-        served.append(Served(name, model, max_batch_size=max_batch_size))
+        served.append(Served(name, model, max_batch_size=max_batch_size, source=source or path))
     return served
+
+
+def reload(s: Served, options) -> tuple[Model, int]:
+    """The served model read again from where it came from (a repository's model: its newest version and its
+    configuration now), for Triton's ``load``: the new model and its max_batch_size. The caller swaps them in."""
+    repo, _, name = s.source.rpartition("/") if s.source.startswith("repository:") else ("", "", "")
+    if repo:
+        found = [e for e in repository(Path(repo.removeprefix("repository:"))) if e[0] == name]
+        if not found:
+            raise InputError(f"failed to load {s.name!r}: {repo.removeprefix('repository:')}/{name} is gone")
+        _, path, manifest, max_batch_size, _ = found[0]
+        return Model(path, device=options.device, threads=options.threads, manifest=manifest), max_batch_size
+    return Model(s.source, device=options.device, threads=options.threads), s.max_batch_size
 
 
 CONFIG_LIMIT = 1 << 20  # a config.pbtxt of edgeward's is a few KB
@@ -86,9 +101,9 @@ _MAX_BATCH = re.compile(r"^\s*max_batch_size\s*:\s*(\d{1,9})\s*$", re.M)
 _MANIFEST = re.compile(r'key:\s*"edgeward\.manifest"\s*value:\s*\{\s*string_value:\s*("(?:[^"\\]|\\.)*")')
 
 
-def repository(repo: Path) -> list[tuple[str, str, Manifest | None, int]]:
+def repository(repo: Path) -> list[tuple[str, str, Manifest | None, int, str]]:
     """The models of a Triton repository: (folder name, the newest version's model.onnx, the manifest from
-    ``config.pbtxt`` where the model file has none, its ``max_batch_size``)."""
+    ``config.pbtxt`` where the model file has none, its ``max_batch_size``, ``repository:REPO/NAME``)."""
     found = []
     for config in sorted(repo.glob("*/config.pbtxt")):
         versions = sorted((int(v.name), v) for v in config.parent.iterdir() if v.is_dir() and v.name.isdigit()
@@ -102,7 +117,8 @@ def repository(repo: Path) -> list[tuple[str, str, Manifest | None, int]]:
         if match and not _embedded(path):
             manifest = Manifest.from_json(json.loads(match.group(1)), str(config))
         batch = _MAX_BATCH.search(text)
-        found.append((config.parent.name, str(path), manifest, int(batch.group(1)) if batch else 0))
+        found.append((config.parent.name, str(path), manifest, int(batch.group(1)) if batch else 0,
+                      f"repository:{repo}/{config.parent.name}"))
     if not found:
         raise InputError(f"{repo}: expected a model file or a Triton repository (NAME/config.pbtxt), got a folder without one")
     return found
@@ -114,6 +130,33 @@ def _embedded(path: Path) -> bool:
         return True
     except ManifestError:
         return False
+
+
+def find(by_name: dict[str, Served], name: str, ready: bool = True) -> Served:
+    """The served model ``name``; with ``ready``, refused while it is unloaded (as Triton refuses it)."""
+    if name not in by_name:
+        raise InputError(f"unknown model {name!r}: expected one of {', '.join(by_name)}")
+    if ready and not by_name[name].ready:
+        raise InputError(f"model {name!r} is unloaded; load it again (POST /v2/repository/models/{name}/load)")
+    return by_name[name]
+
+
+def index(served: list[Served]) -> list[dict]:
+    """Triton's repository index: every model this server was started with, READY or UNAVAILABLE (unloaded)."""
+    return [{"name": s.name, "version": "1", "state": "READY" if s.ready else "UNAVAILABLE",
+             **({} if s.ready else {"reason": "unloaded"})} for s in served]
+
+
+def reload_into(s: Served, options) -> None:
+    """Triton's ``load`` of a served model: read again from where it came from (``reload``), swapped in for the
+    requests that follow, the old one closed once the call in progress has ended; the model is READY."""
+    model, max_batch_size = reload(s, options)
+    old, s.model, s.max_batch_size = s.model, model, max_batch_size
+    if s.batcher is not None:
+        s.batcher.after_calls(old.close)
+    else:
+        old.close()
+    s.ready = True
 
 
 def one_of(served: list[Served], task: str, name: str | None, who: str = "this server") -> Served:

@@ -17,6 +17,7 @@ import numpy as np
 from edgeward.core.errors import EdgewardError, InputError, require
 from edgeward.runtime.services.serve import kserve
 from edgeward.runtime.services.serve.batcher import Overloaded
+from edgeward.runtime.services.serve.models import find, index, reload_into
 
 # typed contents (a client that does not send raw bytes): the datatype -> the InferTensorContents field
 CONTENTS = {"BOOL": "bool_contents", "INT8": "int_contents", "INT16": "int_contents", "INT32": "int_contents",
@@ -71,17 +72,20 @@ def servicer(served: list, options):
         return json_format.ParseDict(doc, cls(), ignore_unknown_fields=True)
 
     class Service(pb_grpc.GRPCInferenceServiceServicer):
-        async def _enter(self, context, name: str | None = None):
-            """The token, where the server has one; then the model named (an unknown one ends the call)."""
+        async def _enter(self, context, name: str | None = None, ready: bool = True):
+            """The token, where the server has one; then the model named (an unknown one, or with ``ready`` an
+            unloaded one, ends the call)."""
             if options.token:
                 given = dict(context.invocation_metadata()).get("authorization", "").removeprefix("Bearer ")
                 if not hmac.compare_digest(given.encode(), options.token.encode()):
                     await context.abort(grpc.StatusCode.UNAUTHENTICATED, "expected the metadata authorization: Bearer TOKEN")
             if name is None:
                 return None
-            if name not in by_name:
-                await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown model {name!r}: expected one of {', '.join(by_name)}")
-            return by_name[name]
+            try:
+                return find(by_name, name, ready)
+            except InputError as exc:
+                await context.abort(grpc.StatusCode.NOT_FOUND if name not in by_name else grpc.StatusCode.UNAVAILABLE,
+                                    str(exc))
 
         async def ServerLive(self, request, context):
             return pb.ServerLiveResponse(live=True)
@@ -91,7 +95,7 @@ def servicer(served: list, options):
 
         async def ModelReady(self, request, context):
             await self._enter(context)
-            return pb.ModelReadyResponse(ready=request.name in by_name)
+            return pb.ModelReadyResponse(ready=request.name in by_name and by_name[request.name].ready)
 
         async def ServerMetadata(self, request, context):
             import edgeward
@@ -110,12 +114,26 @@ def servicer(served: list, options):
 
         async def RepositoryIndex(self, request, context):
             await self._enter(context)
-            return pb.RepositoryIndexResponse(models=[pb.RepositoryIndexResponse.ModelIndex(name=s.name, version="1",
-                                                                                           state="READY") for s in served])
+            return message({"models": index(served)}, pb.RepositoryIndexResponse)
+
+        async def RepositoryModelLoad(self, request, context):
+            import asyncio
+
+            s = await self._enter(context, request.model_name, ready=False)
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, reload_into, s, options)
+            except EdgewardError as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            return pb.RepositoryModelLoadResponse()
+
+        async def RepositoryModelUnload(self, request, context):
+            s = await self._enter(context, request.model_name, ready=False)
+            s.ready = False
+            return pb.RepositoryModelUnloadResponse()
 
         async def ModelStatistics(self, request, context):
             await self._enter(context)
-            chosen = [await self._enter(context, request.name)] if request.name else served
+            chosen = [await self._enter(context, request.name, ready=False)] if request.name else served
             return message({"model_stats": [kserve.model_statistics(s.name, s.stats, s.batcher) for s in chosen]},
                            pb.ModelStatisticsResponse)
 
