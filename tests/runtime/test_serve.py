@@ -383,3 +383,19 @@ def test_bench_serve_takes_a_model_as_every_verb_does(released_fraud, fraud_run,
     assert all(r["errors"] == 0 and r["requests"] > 0 for r in result["protocols"])
     assert main(["bench-serve", "digits-nope", "--seconds", "0.5"]) == 2
     assert "neither a model file nor a catalogue model" in capsys.readouterr().err
+
+
+def test_the_server_socket_sends_answers_as_written():
+    """A response written in two parts (headers, then body) must not wait for the client's delayed ACK: the
+    listening socket has TCP_NODELAY, and what it accepts inherits it. Measured before: 44 ms per KServe request on
+    asyncio's own loop (``--grpc-port`` selects it), 2.6 ms after; only the option is checked here, not a time."""
+    import socket
+
+    from edgeward.runtime.services.serve.app import listen
+
+    server = listen("127.0.0.1", 0)
+    with server, socket.create_connection(server.getsockname()):
+        accepted, _ = server.accept()
+        with accepted:
+            assert server.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
