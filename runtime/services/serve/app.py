@@ -292,16 +292,12 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
         Route("/v2/health/live", guard("live", ok, public=True)),
         Route("/v2/health/ready", guard("ready", ok, public=True)),
         Route("/v2/models/stats", guard("model_stats", statistics)),  # before /v2/models/{name}
-        Route("/v2/models/{name}", guard("metadata", metadata)),
-        Route("/v2/models/{name}/versions/{version}", guard("metadata", metadata)),
-        Route("/v2/models/{name}/ready", guard("model_ready", ready)),
-        Route("/v2/models/{name}/versions/{version}/ready", guard("model_ready", ready)),
-        Route("/v2/models/{name}/infer", guard("infer", infer), methods=["POST"]),
-        Route("/v2/models/{name}/versions/{version}/infer", guard("infer", infer), methods=["POST"]),
-        Route("/v2/models/{name}/config", guard("config", config)),
-        Route("/v2/models/{name}/versions/{version}/config", guard("config", config)),
-        Route("/v2/models/{name}/stats", guard("model_stats", statistics)),
-        Route("/v2/models/{name}/versions/{version}/stats", guard("model_stats", statistics)),
+        # each model's routes, with and without a version (one version is served: "1")
+        *(Route(model + tail, guard(name, handler), methods=methods)
+          for tail, name, handler, methods in (("", "metadata", metadata, None), ("/ready", "model_ready", ready, None),
+                                               ("/infer", "infer", infer, ["POST"]), ("/config", "config", config, None),
+                                               ("/stats", "model_stats", statistics, None))
+          for model in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}")),
         Route("/v2/repository/index", guard("repository", repository_index), methods=["POST"]),
         Route("/v2/repository/models/{name}/load", guard("repository", load), methods=["POST"]),
         Route("/v2/repository/models/{name}/unload", guard("repository", unload), methods=["POST"]),
