@@ -33,12 +33,16 @@ class ServeBenchOptions:
     max_delay_ms: float = option(2.0, "the server's dynamic batching delay")
     detect_run: str | None = option(None, "an exported detection run: its video as the live source, the MJPEG stream's "
                                           "frames per second with one and two viewers")
+    port: int | None = option(None, "the port of the servers it starts, one after another (default: a free one); "
+                                    "gRPC on the next")
 
     def __post_init__(self):
         at_least(self, 0.5, "seconds")
         at_least(self, 1, "rows")
         check(self, "clients", bool(self.clients) and all(isinstance(n, int) and n >= 1 for n in self.clients),
               "client counts >= 1, comma-separated")
+        check(self, "port", self.port is None or (isinstance(self.port, int) and 1 <= self.port <= 65534),
+              "a TCP port, 1-65534 (gRPC takes the next)")
 
 
 def _free_port() -> int:
@@ -48,8 +52,8 @@ def _free_port() -> int:
 
 
 class _Server:
-    def __init__(self, model: Path | str, *flags: str):
-        self.port = _free_port()
+    def __init__(self, model: Path | str, *flags: str, port: int | None = None):
+        self.port = port or _free_port()
         self.process = subprocess.Popen([sys.executable, "-m", "edgeward", "serve", str(model), "--port", str(self.port),
                                          *flags], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
@@ -92,7 +96,7 @@ def bench_serve(source: str, options: ServeBenchOptions = ServeBenchOptions(), l
     log(f"in-process: {in_process['per_second']:,.0f} requests/s (parse, check and score a JSON request)")
     for batching, flags in (("on", ("--max-batch", "64", "--max-delay-ms", str(options.max_delay_ms))),
                             ("off", ("--max-batch", "1"))):
-        server = _Server(model, *flags, "--threads", "1")
+        server = _Server(model, *flags, "--threads", "1", port=options.port)
         try:
             run_load("127.0.0.1", server.port, post(route, body, "127.0.0.1"), 2, 1.0)  # warm-up
             for clients in options.clients:
@@ -105,7 +109,7 @@ def bench_serve(source: str, options: ServeBenchOptions = ServeBenchOptions(), l
             server.stop()
     result["protocols"] = _protocols(model, {scorer.input_name: np.asarray(x, np.float32)}, options, log)
     if options.detect_run:
-        result["stream"] = _stream(RunDir(options.detect_run), options.seconds, log)
+        result["stream"] = _stream(RunDir(options.detect_run), options.seconds, log, options.port)
     if run is not None:
         (run / "serve-bench.json").write_text(json.dumps(result, indent=2))
     return result
@@ -120,12 +124,12 @@ def _protocols(model: Path, inputs: dict, options: ServeBenchOptions, log) -> li
         from edgeward.runtime.services.serve.triton_grpc import modules
 
         modules()
-        grpc_port = _free_port()
+        grpc_port = options.port + 1 if options.port else _free_port()
     except EdgewardError as exc:
         log(f"gRPC not measured: {exc}")
         grpc_port = None
     flags = ("--max-batch", "64", "--max-delay-ms", str(options.max_delay_ms), "--threads", "1")
-    server = _Server(f"bench={model}", *flags, *(("--grpc-port", str(grpc_port)) if grpc_port else ()))
+    server = _Server(f"bench={model}", *flags, *(("--grpc-port", str(grpc_port)) if grpc_port else ()), port=options.port)
     rows = []
     try:
         http = kserve_infer("bench", inputs, "127.0.0.1")
@@ -143,14 +147,14 @@ def _protocols(model: Path, inputs: dict, options: ServeBenchOptions, log) -> li
     return rows
 
 
-def _stream(run: RunDir, seconds: float, log) -> list[dict]:
+def _stream(run: RunDir, seconds: float, log, port: int | None = None) -> list[dict]:
     """The detection stream of the run's video, played as fast as the detector goes, watched by 1 and 2 viewers."""
     from edgeward.runtime.services.serve.load import watch_mjpeg
 
     video = Path(run.record().data.path) / "video.mp4"
     if not video.exists():
         raise InputError(f"{video}: not found; the detection data's video is the stream's source")
-    server = _Server(run.artifact("model.onnx"), "--source", str(video), "--no-pace-files", "--threads", "1")
+    server = _Server(run.artifact("model.onnx"), "--source", str(video), "--no-pace-files", "--threads", "1", port=port)
     rows = []
     try:
         time.sleep(2.0)  # the feed warms up

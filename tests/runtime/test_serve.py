@@ -372,8 +372,12 @@ def test_bench_serve_takes_a_model_as_every_verb_does(released_fraud, fraud_run,
 
     run = tmp_path / "run"
     shutil.copytree(fraud_run, run)
-    for source, rows in (("fraud-sim", "rows drawn at random"), (str(run), f"held-out rows of {run}")):
-        assert main(["bench-serve", source, "--seconds", "0.5", "--clients", "1"]) == 0
+    from streams import free_port
+
+    port = free_port()  # the run folder's servers on a port given, one after another (gRPC on the next)
+    for source, rows, flags in (("fraud-sim", "rows drawn at random", []),
+                                (str(run), f"held-out rows of {run}", ["--port", str(port)])):
+        assert main(["bench-serve", source, "--seconds", "0.5", "--clients", "1", *flags]) == 0
         out = capsys.readouterr().out
         assert "| on | 1 |" in out and "| off | 1 |" in out, out
     assert "| grpc | 1 |" in out and "| http | 1 |" in out, out  # KServe v2 infer over both protocols
