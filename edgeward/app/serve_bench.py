@@ -177,7 +177,7 @@ def _stats(port: int) -> dict:
 
 def _in_process(scorer, rows: list[dict], seconds: float = 2.0) -> dict:
     """The work of one request without HTTP: the JSON parsed, the rows checked and scored."""
-    from edgeward.runtime.services.serve import fraud
+    from edgeward.runtime.tasks import fraud_route as fraud
 
     body = json.dumps(rows if len(rows) > 1 else rows[0]).encode()
     n, started = 0, time.perf_counter()

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeward.core.errors import ManifestError
+from edgeward.core.errors import InputError, ManifestError
 from edgeward.core.registry import task_names
 
 SCHEMA_VERSION = 1
@@ -31,6 +31,26 @@ def json_depth(text: str) -> int:
     marks = np.frombuffer(_STRING.sub("", text).encode("utf-8", "replace"), np.uint8)
     steps = np.isin(marks, (ord("["), ord("{"))).astype(np.int64) - np.isin(marks, (ord("]"), ord("}")))
     return int(np.cumsum(steps).max(initial=0))
+
+
+# a request nests an object, its inputs, a tensor and its data (as deep as the tensor's rank): no client sends more;
+# JSON nested thousands deep would overflow the parser's stack
+REQUEST_MAX_DEPTH = 40
+
+
+def parse_request(body: bytes, what: str):
+    """A request body's JSON, or an InputError (not UTF-8, invalid, or nested deeper than ``REQUEST_MAX_DEPTH``)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"request: expected {what}, got bytes that are not UTF-8 ({exc})") from None
+    depth = json_depth(text)
+    if depth > REQUEST_MAX_DEPTH:
+        raise InputError(f"request: expected {what} nested at most {REQUEST_MAX_DEPTH} levels deep, got {depth}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"request: expected {what}, got invalid JSON ({exc})") from None
 
 
 @dataclass(frozen=True)

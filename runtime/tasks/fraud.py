@@ -26,7 +26,7 @@ class FraudScorer(TabularClassifier):
     task = TASK
     feeds = frozenset({Feed.ROWS})
     parity_feed = Feed.ROWS  # a CSV file of rows
-    serve_routes = {"score": "edgeward.runtime.services.serve.fraud:score"}  # POST /fraud/score: JSON rows in, scores out
+    serve_routes = {"score": "edgeward.runtime.tasks.fraud_route:score"}  # POST /fraud/score: JSON rows in, scores out
 
     @classmethod
     def parity_results(cls, artifact: str, source: str) -> dict:

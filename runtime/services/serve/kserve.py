@@ -14,11 +14,7 @@ import math
 import numpy as np
 
 from edgeward.core.errors import InputError
-from edgeward.core.manifest import json_depth
-
-# a v2 request nests an object, its inputs, a tensor and its data (nested as deep as the tensor's rank): no client
-# sends more; JSON nested thousands deep would overflow the parser's stack
-MAX_DEPTH = 40
+from edgeward.core.manifest import parse_request
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 EXTENSIONS = ["binary_tensor_data", "model_configuration", "statistics", "model_repository"]
@@ -95,7 +91,7 @@ class Request:
             head, binary = body[:n], memoryview(body)[n:]
         else:
             head, binary = body, memoryview(b"")
-        doc = parse_json(head, "a JSON inference request")
+        doc = parse_request(head, "a JSON inference request")
         if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list) or not doc["inputs"]:
             raise InputError("request: expected a JSON object with a non-empty 'inputs' list")
         self.id = doc.get("id")
@@ -122,21 +118,6 @@ class Request:
                 where = f"outputs[{i}]"
                 self.outputs[_name(o, where)] = _flag(_parameters(o, f"{where}.parameters"), "binary_data",
                                                       f"{where}.parameters", self.binary_default)
-
-
-def parse_json(body: bytes, what: str):
-    """A request body's JSON, or an InputError (invalid, or nested deeper than ``MAX_DEPTH``)."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"request: expected {what}, got bytes that are not UTF-8 ({exc})") from None
-    depth = json_depth(text)
-    if depth > MAX_DEPTH:
-        raise InputError(f"request: expected {what} nested at most {MAX_DEPTH} levels deep, got {depth}")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"request: expected {what}, got invalid JSON ({exc})") from None
 
 
 def _shown(value) -> str:

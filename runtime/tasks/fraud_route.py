@@ -1,20 +1,20 @@
 """``POST /fraud/score``: transactions as JSON (one row object, a list of them, or ``{"rows": [...]}``) in;
 a score and a flag per row out. Each row is checked on its own: a bad one is named in ``rejects`` (row, field,
-expected, got) and the answer is a 422, but the other rows are still scored and returned."""
+expected, got) and the answer is a 422, but the other rows are still scored and returned. The task's own server
+route (``FraudScorer.serve_routes``), mounted by ``edgeward serve`` from the registry."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from edgeward.core.errors import InputError
+from edgeward.core.manifest import parse_request
 
 FLOAT32_MAX = 3.4e38  # NaN and infinities compare false
 
 
 def parse_rows(body: bytes) -> list:
-    from edgeward.runtime.services.serve.kserve import parse_json
-
-    doc = parse_json(body, "JSON rows")
+    doc = parse_request(body, "JSON rows")
     if isinstance(doc, dict) and isinstance(doc.get("rows"), list):
         return doc["rows"]
     if isinstance(doc, dict):
