@@ -391,8 +391,8 @@ def test_bench_serve_takes_a_model_as_every_verb_does(released_fraud, fraud_run,
 
 def test_the_server_socket_sends_answers_as_written():
     """A response written in two parts (headers, then body) must not wait for the client's delayed ACK: the
-    listening socket has TCP_NODELAY, and what it accepts inherits it. Measured before: 44 ms per KServe request on
-    asyncio's own loop (``--grpc-port`` selects it), 2.6 ms after; only the option is checked here, not a time."""
+    listening socket has TCP_NODELAY, and what it accepts inherits it (docs/decisions.md, "Serving"). The option is
+    checked, not a time."""
     import socket
 
     from edgeward.runtime.services.serve.app import listen

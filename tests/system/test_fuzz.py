@@ -313,8 +313,8 @@ def test_atheris_targets(target, tmp_path):
 
 def test_atheris_memory_limit_counts_what_the_target_uses_not_what_its_parent_did(tmp_path):
     """Linux hands a child the peak resident size of the process that started it, and libFuzzer's limit is on that
-    peak: run from a pytest that had trained models (2.3 GB), the image target was stopped as out of memory (CI, stop 45).
-    The harness limits the target's own growth: started from a 2.5 GB parent, a target runs its three seconds."""
+    peak (docs/decisions.md, "Fuzzing under a large parent"). The harness limits the target's own growth: started
+    from a 2.5 GB parent, a target runs its three seconds."""
     import subprocess
     import sys
 
