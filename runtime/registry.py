@@ -58,3 +58,14 @@ def serve_routes() -> list[tuple[str, str, object]]:
 def fed(feed: Feed) -> tuple[str, ...]:
     """The tasks whose runtime takes ``feed``."""
     return tuple(task for task in RUNTIMES if feed in feeds(task))
+
+
+def options_types(*taking: Feed) -> tuple[type, ...]:
+    """The options dataclasses of the runtimes that take any of ``taking`` (each once): a service's flags for the
+    runtimes it may run (``serve``'s live sources)."""
+    found = []
+    for task in RUNTIMES:
+        cls = runtime_class(task)
+        if cls.feeds & set(taking) and cls.options_type is not None and cls.options_type not in found:
+            found.append(cls.options_type)
+    return tuple(found)

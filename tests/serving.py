@@ -74,6 +74,6 @@ def live_options(detect_run, commands_run, detect_data, commands_data) -> tuple[
     with Model(commands_run / "artifacts" / "model.onnx") as m:
         floor = {label: 0.0 for label in m.manifest.labels if label not in ("_silence_", "_unknown_")}
     options = ServeOptions(source=(str(detect_data / "video.mp4"), str(wav)),
-                           detector=DetectorOptions(score_threshold=0.01, max_detections=5),
-                           recognizer=RecognizerOptions(thresholds=floor, refractory_ms=300))
+                           runtimes=(DetectorOptions(score_threshold=0.01, max_detections=5),
+                                     RecognizerOptions(thresholds=floor, refractory_ms=300)))
     return [str(detect_run / "artifacts" / "model.onnx"), str(commands_run / "artifacts" / "model.onnx")], options

@@ -133,12 +133,20 @@ def cmd_export(args) -> int:
     return 0
 
 
-def cmd_serve(args) -> int:
+def serve_options(args):
+    """``serve``'s options from its flags: the server's, and those of the runtimes its live sources may run."""
     from edgeward.app.flags import config_from
-    from edgeward.runtime.services.serve.app import serve
+    from edgeward.runtime.registry import Feed, options_types
     from edgeward.runtime.services.serve.options import ServeOptions
 
-    serve(args.models, config_from(args, ServeOptions), log=_out)
+    runtimes = tuple(config_from(args, kind) for kind in options_types(Feed.VIDEO, Feed.AUDIO))
+    return replace(config_from(args, ServeOptions), runtimes=runtimes)
+
+
+def cmd_serve(args) -> int:
+    from edgeward.runtime.services.serve.app import serve
+
+    serve(args.models, serve_options(args), log=_out)
     return 0
 
 
@@ -417,6 +425,7 @@ def parser() -> argparse.ArgumentParser:
     from edgeward.core.registry import get_task, tasks_that
     from edgeward.export.bench import BenchOptions
     from edgeward.export.triton import TritonOptions
+    from edgeward.runtime.registry import Feed, fed, options_types, serve_routes
     from edgeward.runtime.services.batch import BatchOptions
     from edgeward.runtime.services.serve.options import ServeOptions
     from edgeward.train.adopt import AdoptOptions
@@ -473,8 +482,10 @@ def parser() -> argparse.ArgumentParser:
                    "signature FILE.sig that `verify --key` checks")
     e.set_defaults(fn=cmd_export)
 
-    s = sub.add_parser("score", help="score a CSV file of rows with a model (fraud)")
-    s.add_argument("model", help="an exported fraud model file, or a released name (edgeward models list)")
+    rows, images = ", ".join(fed(Feed.ROWS)), ", ".join(fed(Feed.IMAGES))  # the tasks whose runtimes take them
+    s = sub.add_parser("score", help=f"score a CSV file of rows with a model ({rows})")
+    s.add_argument("model", help=f"an exported model file of a task that takes rows ({rows}), or a released name "
+                   "(edgeward models list)")
     s.add_argument("--input", required=True, help="the CSV of rows to score (a header row naming the model's features; "
                    "a named pipe works too)")
     s.add_argument("--out", required=True, help="the scores CSV to write (written as OUT.partial, moved into place when "
@@ -484,9 +495,10 @@ def parser() -> argparse.ArgumentParser:
     device_flags(s)
     s.set_defaults(fn=cmd_score)
 
-    bt = sub.add_parser("batch", help="score CSV/Parquet rows (fraud) or image folders (detect, classify) into Parquet, "
+    bt = sub.add_parser("batch", help=f"score CSV/Parquet rows ({rows}) or image folders ({images}) into Parquet, "
                                       "in this process or on Ray Data")
-    bt.add_argument("model", help="an exported fraud, detection or classification model")
+    bt.add_argument("model", help=f"an exported model of a task that takes rows ({rows}) or images ({images}), or a "
+                    "released name")
     bt.add_argument("--input", required=True, help="a CSV or Parquet file, a glob of them, or an image folder")
     bt.add_argument("--output", required=True, help="the output folder (scores/, rejects/, summary.json)")
     add_flags(bt, BatchOptions)
@@ -503,14 +515,19 @@ def parser() -> argparse.ArgumentParser:
     add_flags(tr, TritonOptions)
     tr.set_defaults(fn=cmd_triton)
 
-    sv = sub.add_parser("serve", help="serve models over HTTP: KServe v2 (as Triton), /fraud/score, /metrics")
+    routes = ", ".join(f"/{task}/{path}" for task, path, _ in serve_routes())
+    sv = sub.add_parser("serve", help=f"serve models over HTTP: KServe v2 (as Triton), the tasks' routes ({routes}), "
+                                      "/metrics")
     sv.add_argument("models", nargs="+", metavar="MODEL", help="an exported model file, NAME=FILE, or a Triton repository")
     add_flags(sv, ServeOptions)
+    for kind in options_types(Feed.VIDEO, Feed.AUDIO):  # the options of the live sources' runtimes
+        add_flags(sv, kind)
     sv.set_defaults(fn=cmd_serve)
 
-    bs = sub.add_parser("bench-serve", help="fraud scoring over HTTP under load, beside in-process (edgeward serve)")
-    bs.add_argument("model", metavar="MODEL", help="a fraud model: an exported run folder (its held-out rows are the "
-                    "requests), a model file or a released model's name (rows drawn at random)")
+    bs = sub.add_parser("bench-serve", help=f"a served model under load: its task's route ({routes}) beside "
+                                            "in-process, KServe v2 infer over HTTP and gRPC (edgeward serve)")
+    bs.add_argument("model", metavar="MODEL", help="an exported run folder (its held-out inputs are the requests), a "
+                    "model file or a released model's name (inputs drawn at random)")
     add_flags(bs, ServeBenchOptions)
     bs.set_defaults(fn=cmd_bench_serve)
 
@@ -519,7 +536,7 @@ def parser() -> argparse.ArgumentParser:
     device_flags(b, "the device profile the artifacts are timed with (providers, threads)", threads=False)
     b.add_argument("--no-keras", action="store_true", help="skip the runtime-vs-Keras comparison")
     b.add_argument("--heldout", action="append", default=[], metavar="DIR",
-                   help="held-out data to measure on as well (commands: a `data commands --eval-only` folder); repeatable")
+                   help="held-out data to measure on as well (a task's `data TASK --eval-only` folder); repeatable")
     b.add_argument("--target", metavar="CLASSES", help="measure the int8 files again on these CPU classes (avx2, vnni, "
                    "arm64; emulated where this host is not one) beside this host: metric, drop and agreement per class")
     b.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")

@@ -1,5 +1,6 @@
-"""``edgeward bench-serve MODEL``: fraud scoring over HTTP under a bounded load, beside the same rows scored
-in-process; then the model's KServe v2 ``infer`` over HTTP beside Triton's gRPC protocol, on one server.
+"""``edgeward bench-serve MODEL``: a served model under a bounded load. Its task's own route (fraud's
+``/fraud/score``) over HTTP beside the same requests answered in-process, where the task has one; then the model's
+KServe v2 ``infer`` over HTTP beside Triton's gRPC protocol, on one server.
 
 The server runs in its own process (``edgeward serve``, as deployed), with dynamic batching and without; the
 load comes from ``runtime.serve.load`` in this process, at each client count for a stated time. One run of the
@@ -22,7 +23,7 @@ import numpy as np
 
 from edgeward.core.config import at_least, check, option
 from edgeward.core.errors import EdgewardError, InputError
-from edgeward.core.rundir import RunDir
+from edgeward.core.rundir import RunDir, holdout_inputs
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,8 @@ class ServeBenchOptions:
     clients: tuple[int, ...] = option((1, 8, 64), "concurrent clients, comma-separated")
     rows: int = option(1, "transactions per request")
     max_delay_ms: float = option(2.0, "the server's dynamic batching delay")
-    detect_run: str | None = option(None, "an exported detection run: its video as the live source, the MJPEG stream's "
-                                          "frames per second with one and two viewers")
+    detect_run: str | None = option(None, "an exported run of a task that takes video (its data's video.mp4 as the "
+                                          "live source): the MJPEG stream's frames per second with one and two viewers")
     port: int | None = option(None, "the port of the servers it starts, one after another (default: a free one); "
                                     "gRPC on the next")
 
@@ -72,30 +73,39 @@ class _Server:
 
 
 def bench_serve(source: str, options: ServeBenchOptions = ServeBenchOptions(), log=lambda s: None) -> dict:
-    """``source``: a fraud model as every verb takes one (a file, a run folder, a released name). The requests carry
-    the run's held-out rows where it is a run folder, else rows drawn at random (the work does not depend on values);
-    a run folder keeps the result as ``serve-bench.json``."""
+    """``source``: a model as every verb takes one (a file, a run folder, a released name). A request carries
+    ``options.rows`` of the run's held-out inputs where it is a run folder, else inputs drawn at random (the work
+    does not depend on values). Where the model's task has a server route of its own (``serve_routes``: fraud's
+    ``/fraud/score``), that route is measured over HTTP beside the same requests answered in-process; then the
+    model's KServe v2 ``infer`` over HTTP and gRPC. A run folder keeps the result as ``serve-bench.json``."""
     from edgeward.runtime.engine.catalogue import locate
-    from edgeward.runtime.tasks.fraud import FraudScorer
+    from edgeward.runtime.engine.model import Model
+    from edgeward.runtime.registry import runtime_class
     from edgeward.runtime.services.serve.load import post, run_load
 
     model = Path(locate(source))
-    with FraudScorer.from_file(model, threads=1) as scorer:
-        features = scorer.features
-        run = RunDir(source) if Path(source).is_dir() and RunDir(source).holdout.is_file() else None
+    run = RunDir(source) if Path(source).is_dir() and RunDir(source).holdout.is_file() else None
+    with Model(model, threads=1) as m:
         if run is not None:
-            x, drawn = np.load(run.holdout)["x_test"][: options.rows], f"held-out rows of {run}"
+            held = holdout_inputs(np.load(run.holdout), m.input_names)
+            inputs, drawn = {n: x[: options.rows] for n, x in held.items()}, f"held-out inputs of {run}"
         else:
-            x, drawn = np.random.default_rng(0).normal(size=(options.rows, len(features))), "rows drawn at random"
-        rows = [dict(zip(features, map(float, r))) for r in x]
-        in_process = _in_process(scorer, rows)
-    body = json.dumps(rows if options.rows > 1 else rows[0]).encode()
-    route = f"/{scorer.task}/{next(iter(scorer.serve_routes))}"  # the scorer's own route (POST /fraud/score)
-    result: dict = {"model": str(model), "rows": drawn, "rows_per_request": options.rows, "seconds": options.seconds,
-                    "in_process": in_process, "http": []}
-    log(f"in-process: {in_process['per_second']:,.0f} requests/s (parse, check and score a JSON request)")
+            inputs, drawn = m.example_inputs(options.rows), "inputs drawn at random"
+        inputs = m.check(inputs)
+        cls = runtime_class(m.manifest.task)
+        path = next(iter(cls.serve_routes), None) if cls is not None else None
+        result: dict = {"model": str(model), "rows": drawn, "rows_per_request": options.rows, "seconds": options.seconds,
+                        "route": None, "in_process": None, "http": []}
+        if path is not None:
+            body = cls.route_request(path, m.manifest, inputs)
+            result["route"] = route = f"/{m.manifest.task}/{path}"  # the task's own route (POST /fraud/score)
+            result["in_process"] = in_process = _in_process(m, cls.serve_routes[path], body)
+            log(f"in-process: {in_process['per_second']:,.0f} requests/s ({route}'s handler: parse, check and run, "
+                "no HTTP)")
     for batching, flags in (("on", ("--max-batch", "64", "--max-delay-ms", str(options.max_delay_ms))),
                             ("off", ("--max-batch", "1"))):
+        if path is None:
+            break
         server = _Server(model, *flags, "--threads", "1", port=options.port)
         try:
             run_load("127.0.0.1", server.port, post(route, body, "127.0.0.1"), 2, 1.0)  # warm-up
@@ -103,11 +113,11 @@ def bench_serve(source: str, options: ServeBenchOptions = ServeBenchOptions(), l
                 r = run_load("127.0.0.1", server.port, post(route, body, "127.0.0.1"), clients, options.seconds)
                 row = {"batching": batching, **asdict(r), "per_second": r.per_second}
                 result["http"].append(row)
-                log(f"batching {batching}, {clients:>3} clients: {r.per_second:,.0f} requests/s, p50 {r.p50_ms:.2f} ms, "
-                    f"p99 {r.p99_ms:.2f} ms, errors {r.errors}")
+                log(f"{route}, batching {batching}, {clients:>3} clients: {r.per_second:,.0f} requests/s, p50 "
+                    f"{r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms, errors {r.errors}")
         finally:
             server.stop()
-    result["protocols"] = _protocols(model, {scorer.input_name: np.asarray(x, np.float32)}, options, log)
+    result["protocols"] = _protocols(model, inputs, options, log)
     if options.detect_run:
         result["stream"] = _stream(RunDir(options.detect_run), options.seconds, log, options.port)
     if run is not None:
@@ -148,12 +158,12 @@ def _protocols(model: Path, inputs: dict, options: ServeBenchOptions, log) -> li
 
 
 def _stream(run: RunDir, seconds: float, log, port: int | None = None) -> list[dict]:
-    """The detection stream of the run's video, played as fast as the detector goes, watched by 1 and 2 viewers."""
+    """The video stream of the run's video, played as fast as the model goes, watched by 1 and 2 viewers."""
     from edgeward.runtime.services.serve.load import watch_mjpeg
 
     video = Path(run.record().data.path) / "video.mp4"
     if not video.exists():
-        raise InputError(f"{video}: not found; the detection data's video is the stream's source")
+        raise InputError(f"{video}: not found; the run's data video is the stream's source")
     server = _Server(run.artifact("model.onnx"), "--source", str(video), "--no-pace-files", "--threads", "1", port=port)
     rows = []
     try:
@@ -163,8 +173,8 @@ def _stream(run: RunDir, seconds: float, log, port: int | None = None) -> list[d
             fps = watch_mjpeg("127.0.0.1", server.port, f"/{run.record().task}/stream", viewers, seconds)
             made = (_stats(server.port)["video"]["frames"] - before) / seconds
             rows.append({"viewers": viewers, "fps_per_viewer": [round(f, 1) for f in fps], "detector_fps": round(made, 1)})
-            log(f"detection stream, {viewers} viewer(s): {', '.join(f'{f:.1f}' for f in fps)} frames/s each; "
-                f"the detector made {made:.1f} frames/s")
+            log(f"video stream, {viewers} viewer(s): {', '.join(f'{f:.1f}' for f in fps)} frames/s each; "
+                f"the model made {made:.1f} frames/s")
     finally:
         server.stop()
     return rows
@@ -175,33 +185,58 @@ def _stats(port: int) -> dict:
         return json.loads(r.read())
 
 
-def _in_process(scorer, rows: list[dict], seconds: float = 2.0) -> dict:
-    """The work of one request without HTTP: the JSON parsed, the rows checked and scored."""
-    from edgeward.runtime.tasks import fraud_route as fraud
+def _in_process(model, target: str, body: bytes, seconds: float = 2.0) -> dict:
+    """The work of one request without HTTP: the route's own handler (``module:function``) on ``body``, its model
+    called at once (no batching)."""
+    import asyncio
+    import importlib
 
-    body = json.dumps(rows if len(rows) > 1 else rows[0]).encode()
-    n, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        x, index, _ = fraud.matrix(fraud.parse_rows(body), scorer.features)
-        scorer.model.run({scorer.input_name: x}, validate=False)
-        n += 1
-    elapsed = time.perf_counter() - started
+    module, _, attr = target.partition(":")
+    handler = getattr(importlib.import_module(module), attr)
+    served = _Direct("bench", model)
+
+    async def repeat():
+        n, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            status, _ = await handler(served, body)
+            if status != 200:
+                raise InputError(f"the route answered {status} to the benchmark's own request")
+            n += 1
+        return n, time.perf_counter() - started
+
+    n, elapsed = asyncio.run(repeat())
     return {"requests": n, "seconds": elapsed, "per_second": n / elapsed, "us_per_request": elapsed / n * 1e6}
 
 
+class _Direct:
+    """A served model as a route's handler sees it (``serve.models.Served``), its batcher calling the model at once."""
+
+    def __init__(self, name: str, model):
+        self.name, self.model, self.batcher = name, model, self
+
+    async def submit(self, feeds: dict) -> dict:
+        return self.model.run(feeds, validate=False)
+
+
 def markdown(result: dict) -> str:
-    lines = ["| batching | clients | requests/s | p50 ms | p99 ms | errors | vs in-process |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    base = result["in_process"]["per_second"]
-    for r in result["http"]:
-        lines.append(f"| {r['batching']} | {r['clients']} | {r['per_second']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-                     f"{r['errors']} | {r['per_second'] / base:.3f}x |")
+    """The tables of a result: the task's route (where it has one), KServe v2 over HTTP and gRPC, the stream."""
+    tables = []
+    if result["http"]:
+        base = result["in_process"]["per_second"]
+        lines = [f"`POST {result['route']}` (in-process: {base:,.0f} requests/s)", "",
+                 "| batching | clients | requests/s | p50 ms | p99 ms | errors | vs in-process |",
+                 "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['batching']} | {r['clients']} | {r['per_second']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+                  f"{r['errors']} | {r['per_second'] / base:.3f}x |" for r in result["http"]]
+        tables.append(lines)
     if result.get("protocols"):
-        lines += ["", "| KServe v2 infer over | clients | requests/s | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|---:|"]
+        lines = ["| KServe v2 infer over | clients | requests/s | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|---:|"]
         lines += [f"| {r['protocol']} | {r['clients']} | {r['per_second']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
                   f"{r['errors']} |" for r in result["protocols"]]
+        tables.append(lines)
     if result.get("stream"):
-        lines += ["", "| stream viewers | frames/s per viewer | detector frames/s |", "|---:|---|---:|"]
+        lines = ["| stream viewers | frames/s per viewer | model frames/s |", "|---:|---|---:|"]
         lines += [f"| {r['viewers']} | {', '.join(map(str, r['fps_per_viewer']))} | {r['detector_fps']} |"
                   for r in result["stream"]]
-    return "\n".join(lines)
+        tables.append(lines)
+    return "\n\n".join("\n".join(lines) for lines in tables)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -131,11 +132,16 @@ class Model:
 
     def warmup(self, runs: int = 3) -> None:
         """Run zeros of batch 1 through the model so that first-call costs are paid now."""
-        feeds = {
-            t.name: np.zeros([1 if d is None else d for d in t.shape], dtype=t.dtype) for t in self.manifest.inputs
-        }
+        feeds = {name: np.zeros_like(x) for name, x in self.example_inputs(1).items()}
         for _ in range(runs):
             self.run(feeds)
+
+    def example_inputs(self, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
+        """Seeded inputs of the model's own shapes and types, uniform in 0-1 (free dimensions: ``batch``): what a
+        check or a load needs where the values do not matter."""
+        rng = np.random.default_rng(seed)
+        return {t.name: rng.uniform(0, 1, [batch if d is None else d for d in t.shape]).astype(t.dtype)
+                for t in self.manifest.inputs}
 
     def close(self) -> None:
         if self._session is not None:
@@ -196,6 +202,15 @@ def _check(spec: TensorInfo, value) -> np.ndarray:
     return value
 
 
+@dataclass(frozen=True)
+class Watched:
+    """One frame of a live video source as a runtime gives it back: the picture to show and its record (JSON
+    values: what was found, ``fps`` and the timings), made together so that they are of one frame."""
+
+    picture: np.ndarray  # BGR, with what was found drawn on it
+    record: dict
+
+
 class ModelTask:
     """What every task class shares: it owns a ``Model`` and releases it with ``close()`` or ``with``."""
 
@@ -210,6 +225,29 @@ class ModelTask:
     # routes of the task's own on the server (``edgeward serve``): PATH -> "module:function", mounted at POST
     # /TASK/PATH; the function takes the served model and the request's body and returns (status, JSON answer)
     serve_routes: dict[str, str] = {}
+
+    @classmethod
+    def route_request(cls, path: str, manifest: Manifest, inputs: dict[str, np.ndarray]) -> bytes:
+        """The body of a request to its route ``path`` (of ``serve_routes``) that carries ``inputs`` (the model's
+        inputs by name, a batch of rows): the load ``edgeward bench-serve`` sends."""
+        raise NotImplementedError(f"{cls.__name__} has no server route {path!r}")
+
+    # the live sources of ``edgeward serve`` (``runtime/services/serve/live.py``): a runtime that takes
+    # ``Feed.VIDEO`` answers ``watch``, one that takes ``Feed.AUDIO`` answers ``listen`` (and ``reset`` between
+    # recordings)
+
+    def watch(self, frames: Iterable[tuple[int, np.ndarray]]) -> Iterator[Watched]:
+        """Each (number, BGR frame) of a live video source as ``Watched``: the frame drawn with what was found in
+        it, and its record."""
+        raise NotImplementedError(f"{type(self).__name__} does not take video")
+
+    def listen(self, blocks: Iterable[tuple[np.ndarray, int]]) -> Iterator[dict]:
+        """The events heard in a live audio source of (block, sample rate), as they are decided: JSON values, with
+        ``start`` and ``end`` in seconds from the source's start."""
+        raise NotImplementedError(f"{type(self).__name__} does not take audio")
+
+    def reset(self) -> None:
+        """Forget what a live source has given so far (a recording that starts again)."""
 
     @classmethod
     def parity_results(cls, artifact: str, source: str) -> dict:

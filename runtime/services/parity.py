@@ -33,11 +33,8 @@ def raw_outputs(artifact: str, seed: int = 0) -> dict[str, np.ndarray]:
     """The model's outputs on seeded inputs of its own shapes (None dimensions: ``RAW_BATCH``)."""
     from edgeward.runtime.engine.model import Model
 
-    rng = np.random.default_rng(seed)
     with Model(artifact, device="auto", threads=1) as model:
-        feeds = {t.name: rng.uniform(0, 1, [RAW_BATCH if d is None else d for d in t.shape]).astype(t.dtype)
-                 for t in model.manifest.inputs}
-        return model.run(feeds)
+        return model.run(model.example_inputs(RAW_BATCH, seed))
 
 
 def decoded(video: str, frames: int = 30) -> np.ndarray:

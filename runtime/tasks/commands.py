@@ -205,3 +205,8 @@ class CommandRecognizer(ModelTask):
         """Events from a source of (block, sample_rate), as they are decided."""
         for block, rate in source:
             yield from self.accept(block, rate)
+
+    def listen(self, blocks):
+        """The events of ``stream`` as JSON values, for a live source of the server."""
+        for event in self.stream(blocks):
+            yield {"label": event.label, "score": round(event.score, 4), "start": event.start, "end": event.end}

@@ -27,7 +27,7 @@ from edgeward.core.errors import DataError, InputError, Interrupted, OutputError
 from edgeward.core.files import open_for_reading
 
 if TYPE_CHECKING:  # the scorer is given; this module needs no more of it
-    from edgeward.runtime.tasks.fraud import FraudScorer
+    from edgeward.runtime.tasks.tabular import TabularClassifier
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -47,7 +47,7 @@ class ScoreSummary:
 
 
 def score_csv(
-    scorer: FraudScorer, input_path: str | os.PathLike, out_path: str | os.PathLike,
+    scorer: TabularClassifier, input_path: str | os.PathLike, out_path: str | os.PathLike,
     rejects_path: str | os.PathLike | None = None, progress: bool = False, block_bytes: int = BLOCK_BYTES,
 ) -> ScoreSummary:
     input_path, out_path = Path(input_path), Path(out_path)

@@ -27,7 +27,7 @@ from edgeward.devices import Profile
 from edgeward.runtime.tasks.darknet import YoloHead, decode_darknet
 from edgeward.runtime.tasks.detect_post import Letterbox, decode_centernet, decode_yolo, letterbox_input, match_detections
 from edgeward.runtime.engine.catalogue import read_model_bytes
-from edgeward.runtime.engine.model import PARITY_FP32_TOLERANCE, Model, ModelSource, ModelTask
+from edgeward.runtime.engine.model import PARITY_FP32_TOLERANCE, Model, ModelSource, ModelTask, Watched
 from edgeward.runtime.registry import Feed
 
 TASK = "detect"  # the manifest task this runtime reads
@@ -190,9 +190,18 @@ class Detector(ModelTask):
         import json
 
         found = self.detect(image)
-        detections = [{"label": d.label, "score": round(float(d.score), 4), "box": [round(float(v), 1) for v in d.box]}
-                      for d in found]
-        return {"detections": json.dumps(detections), "count": len(found), "flag": bool(found)}
+        return {"detections": json.dumps(_as_json(found)), "count": len(found), "flag": bool(found)}
+
+    def watch(self, frames):
+        """Each (number, frame) of a live video source with its detections drawn; its record holds the
+        detections, the frames per second and the timings."""
+        from edgeward.runtime.io.draw import annotate
+        from edgeward.runtime.io.video_loop import detect_frames
+
+        for f in detect_frames(self, frames):
+            record = {"detections": _as_json(f.detections), "fps": round(f.fps, 1),
+                      **{k: round(v, 3) for k, v in f.timings.items()}}
+            yield Watched(annotate(f.frame, f.detections, f.fps), record)
 
     def detect(self, image: np.ndarray, bgr: bool = True) -> list[Detection]:
         """Detections in one image (OpenCV's BGR by default; ``bgr=False`` for RGB)."""
@@ -213,6 +222,11 @@ class Detector(ModelTask):
         self.timings = {"preprocess_ms": (t1 - t0) * 1e3, "inference_ms": (t2 - t1) * 1e3, "postprocess_ms": (t3 - t2) * 1e3}
         return [Detection(tuple(float(v) for v in b), self.labels[int(c)], int(c), float(s))
                 for b, s, c in zip(boxes, scores, classes)]
+
+
+def _as_json(found: list[Detection]) -> list[dict]:
+    return [{"label": d.label, "score": round(float(d.score), 4), "box": [round(float(v), 1) for v in d.box]}
+            for d in found]
 
 
 def _read_labels(labels) -> list[str]:

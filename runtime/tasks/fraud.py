@@ -29,6 +29,12 @@ class FraudScorer(TabularClassifier):
     serve_routes = {"score": "edgeward.runtime.tasks.fraud_route:score"}  # POST /fraud/score: JSON rows in, scores out
 
     @classmethod
+    def route_request(cls, path, manifest, inputs):
+        from edgeward.runtime.tasks.fraud_route import request_body
+
+        return request_body(manifest.features, next(iter(inputs.values())))
+
+    @classmethod
     def parity_results(cls, artifact: str, source: str) -> dict:
         """Scores and flags of the rows of the CSV file ``source``, through ``score``'s CSV path."""
         import csv

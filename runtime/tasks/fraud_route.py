@@ -5,6 +5,8 @@ route (``FraudScorer.serve_routes``), mounted by ``edgeward serve`` from the reg
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from edgeward.core.errors import InputError
@@ -59,6 +61,12 @@ async def score(s, body: bytes) -> tuple[int, dict]:
         scores = out[s.model.output_names[0]].reshape(-1)
     threshold = s.model.manifest.thresholds.get("decision", 0.5)
     return answer(s.name, threshold, index, scores, rejects)
+
+
+def request_body(features: tuple[str, ...], x: np.ndarray) -> bytes:
+    """A request of the rows ``x`` (feature values in model order): one row object, or a list of them."""
+    rows = [dict(zip(features, map(float, r))) for r in x]
+    return json.dumps(rows if len(rows) > 1 else rows[0]).encode()
 
 
 def answer(model_name: str, threshold: float, index: list[int], scores: np.ndarray, rejects: list[dict]) -> tuple[int, dict]:

@@ -250,6 +250,21 @@ def test_live_video_and_audio_sources(detect_run, commands_run, detect_data, com
         build_app(load, ServeOptions(source=("stream.wav",)))
 
 
+def test_the_live_sources_runtimes_take_their_own_flags():
+    """``serve``'s flags include the options of every runtime that takes video or audio (from the registry), and
+    each runtime gets its own; one whose options were not given runs with its defaults."""
+    from edgeward.app.cli import parser, serve_options
+    from edgeward.runtime import CommandRecognizer, Detector, FraudScorer
+    from edgeward.runtime.tasks.detect import DetectorOptions
+
+    options = serve_options(parser().parse_args(["serve", "m.onnx", "--score-threshold", "0.9", "--hop-ms", "100",
+                                                 "--once"]))
+    assert options.once and options.runtime_options(Detector)["options"].score_threshold == 0.9
+    assert options.runtime_options(CommandRecognizer)["options"].hop_ms == 100
+    assert options.runtime_options(FraudScorer) == {}
+    assert ServeOptions().runtime_options(Detector) == {"options": DetectorOptions()}
+
+
 def _raw(url: str, request: bytes, close_after_send: bool = False, timeout: float = 30.0) -> bytes:
     """What the server answers to these bytes on a fresh connection (b"" if it closes without an answer)."""
     import socket
@@ -363,27 +378,36 @@ def test_a_file_source_says_it_loops_and_can_play_once(detect_run, detect_data):
         assert json.loads(get(url, "/stats")[1])["video"]["frames"] == frames  # and no second pass after it
 
 
-def test_bench_serve_takes_a_model_as_every_verb_does(released_fraud, fraud_run, tmp_path, capsys):
-    """``bench-serve`` measures a released name (rows drawn at random) and a run folder (its held-out rows, the result
-    kept in the run) through real servers; only that it runs and answers every request is checked, not its speed."""
+def test_bench_serve_takes_a_model_as_every_verb_does(released_fraud, fraud_run, detect_run, tmp_path, capsys):
+    """``bench-serve`` measures a released name (inputs drawn at random) and a run folder (its held-out inputs, the
+    result kept in the run) through real servers: the task's own route where it has one (fraud's), KServe v2 infer
+    for every model (a detection run's). Only that it runs and answers every request is checked, not its speed."""
     import shutil
 
     from edgeward.app.cli import main
 
-    run = tmp_path / "run"
-    shutil.copytree(fraud_run, run)
+    runs = {task: tmp_path / task for task in ("fraud", "detect")}
+    shutil.copytree(fraud_run, runs["fraud"])
+    shutil.copytree(detect_run, runs["detect"], ignore=shutil.ignore_patterns("*.tflite", "*int8*"))
     from streams import free_port
 
     port = free_port()  # the run folder's servers on a port given, one after another (gRPC on the next)
-    for source, rows, flags in (("fraud-sim", "rows drawn at random", []),
-                                (str(run), f"held-out rows of {run}", ["--port", str(port)])):
+    for source, flags in (("fraud-sim", []), (str(runs["fraud"]), ["--port", str(port)])):
         assert main(["bench-serve", source, "--seconds", "0.5", "--clients", "1", *flags]) == 0
         out = capsys.readouterr().out
-        assert "| on | 1 |" in out and "| off | 1 |" in out, out
+        assert "`POST /fraud/score`" in out and "| on | 1 |" in out and "| off | 1 |" in out, out
     assert "| grpc | 1 |" in out and "| http | 1 |" in out, out  # KServe v2 infer over both protocols
-    result = json.loads((run / "serve-bench.json").read_text())
-    assert result["rows"] == f"held-out rows of {run}" and all(r["errors"] == 0 and r["requests"] > 0 for r in result["http"])
+    result = json.loads((runs["fraud"] / "serve-bench.json").read_text())
+    assert result["rows"] == f"held-out inputs of {runs['fraud']}" and result["route"] == "/fraud/score"
+    assert all(r["errors"] == 0 and r["requests"] > 0 for r in result["http"]) and result["in_process"]["requests"] > 0
     assert [r["protocol"] for r in result["protocols"]] == ["http", "grpc"]
+    assert all(r["errors"] == 0 and r["requests"] > 0 for r in result["protocols"])
+    # a task without a route of its own: its model's KServe v2 infer, on the run's held-out images
+    assert main(["bench-serve", str(runs["detect"]), "--seconds", "0.5", "--clients", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "POST" not in out and "| http | 1 |" in out, out
+    result = json.loads((runs["detect"] / "serve-bench.json").read_text())
+    assert result["route"] is None and result["http"] == [] and result["rows"].startswith("held-out inputs")
     assert all(r["errors"] == 0 and r["requests"] > 0 for r in result["protocols"])
     assert main(["bench-serve", "digits-nope", "--seconds", "0.5"]) == 2
     assert "neither a model file nor a catalogue model" in capsys.readouterr().err

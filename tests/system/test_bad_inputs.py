@@ -437,8 +437,6 @@ CASES = [
     Case("model file", "a voice-commands model given to `batch`",
          lambda e: ["batch", e.commands_model, "--input", e.csv(), "--output", str(e.tmp / "batch-out")],
          "a commands model; batch scores rows with fraud models and images with detect and classify models"),
-    Case("model file", "a detection model given to `bench-serve`", lambda e: ["bench-serve", str(e.detect_model)],
-         "expected a fraud model, got task 'detect'"),
     # CSV rows (score) -------------------------------------------------------------------------------------------
     Case("CSV", "an empty file", lambda e: e.score(e.csv(raw=b"")), "line 1: expected a header row, got 'an empty file'"),
     Case("CSV", "a header only", lambda e: e.score(e.csv(lambda lines: lines[:1])), "ok: 0 rows scored, 0 rejected",
@@ -595,6 +593,8 @@ CASES = [
          "threshold (--threshold): expected a probability from 0 to 1, got nan"),
     Case("options", "--threshold -5", lambda e: e.score(e.csv(), "--threshold", "-5"), "got -5.0"),
     Case("options", "an unknown device profile", lambda e: e.score(e.csv(), "--device", "toaster"), "toaster"),
+    Case("options", "`bench-serve --clients 0`", lambda e: ["bench-serve", "fraud-sim", "--clients", "0"],
+         "clients (--clients): expected client counts >= 1, comma-separated, got (0,)"),
     Case("options", "detect --score-threshold 2", lambda e: ["run", "detect", str(e.detect_model), "--source", "0",
                                                              "--score-threshold", "2"], "score_threshold (--score-threshold)"),
     Case("options", "detect --score-threshold nan", lambda e: ["run", "detect", str(e.detect_model), "--source", "0",

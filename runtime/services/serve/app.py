@@ -47,7 +47,7 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
     refused = prometheus.Counter("edgeward_refused", "requests refused because the queue was full", ["route"],
                                  registry=registry)
     dropped = prometheus.Gauge("edgeward_frames_dropped", "video frames read but never processed", registry=registry)
-    viewers = prometheus.Gauge("edgeward_stream_viewers", "clients watching /detect/stream", registry=registry)
+    viewers = prometheus.Gauge("edgeward_stream_viewers", "clients watching a video stream (/TASK/stream)", registry=registry)
     recent: dict[str, deque] = {}  # route -> the latest request latencies, for /stats
     feeds = Feeds(served, options)
     dropped.set_function(lambda: feeds.video.dropped if feeds.video else 0)

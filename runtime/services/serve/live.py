@@ -1,5 +1,6 @@
-"""Live sources behind the server: a detection model on a video source (the newest drawn frame as JPEG and its
-detections) and a commands model on an audio source (the stream of command events), each in its own thread.
+"""Live sources behind the server, each in its own thread: a video source on the served model whose runtime takes
+video (the newest frame as the runtime drew it, as JPEG, and its record: ``ModelTask.watch``), an audio source on
+the one whose runtime takes audio (the stream of its events: ``ModelTask.listen``).
 
 A file source (a video, a WAV file) plays at its own pace, in real time, and starts again at its end, so a
 recording stands in for a camera or a microphone (``--once``: it plays once; the server says which at start).
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeward.core.errors import InputError, require
-from edgeward.runtime.registry import Feed, runtime_class
+from edgeward.runtime.registry import Feed, fed, runtime_class
 
 FILE_FPS = 25.0  # a video file's pace when it does not say its own
 JOIN_S = 0.5  # the wait for a feed's thread at shutdown; one still waiting on a stalled source is a daemon, left
@@ -47,17 +48,17 @@ class Published:
     jpeg: bytes
 
 
-NONE_YET = Published(-1, {"frame": -1, "detections": [], "fps": 0.0}, b"")
+NONE_YET = Published(-1, {"frame": -1, "detections": [], "fps": 0.0}, b"")  # what the page reads before a frame
 
 
 class VideoFeed:
-    """A ``Detector`` on a video source: the latest frames ``Published`` (``latest``, ``jpeg``, ``number`` of the
-    newest; ``frame(n)`` for one of the last few)."""
+    """A runtime that takes video (``watch``) on a video source: the latest frames ``Published`` (``latest``,
+    ``jpeg``, ``number`` of the newest; ``frame(n)`` for one of the last few)."""
 
     KEPT = 32  # frames a page can still ask for by number (about a second of video)
 
-    def __init__(self, detector, source: str, quality: int = 80, pace_files: bool = True, once: bool = False):
-        self.detector, self.source, self.quality, self.pace_files, self.once = detector, source, quality, pace_files, once
+    def __init__(self, runtime, source: str, quality: int = 80, pace_files: bool = True, once: bool = False):
+        self.runtime, self.source, self.quality, self.pace_files, self.once = runtime, source, quality, pace_files, once
         self.ended = False  # a file source played once (``once``) to its end
         self.recent: deque[Published] = deque([NONE_YET], maxlen=self.KEPT)
         self.frames = self.dropped = self.restarts = 0
@@ -68,7 +69,6 @@ class VideoFeed:
 
     def _run(self) -> None:
         from edgeward.runtime.io.video import LatestFrames
-        from edgeward.runtime.io.video_loop import detect_frames
 
         cv2 = require("cv2", "camera")
         live = self.source.isdigit() or "://" in self.source
@@ -77,14 +77,14 @@ class VideoFeed:
                 with LatestFrames(int(self.source) if self.source.isdigit() else self.source, realtime=live) as frames:
                     pace = 1.0 / _file_fps(cv2, self.source) if self.pace_files and not live else 0.0
                     next_at = time.perf_counter()
-                    for f in detect_frames(self.detector, frames.frames()):
-                        self._publish(cv2, f)
+                    for watched in self.runtime.watch(frames.frames()):
+                        self._publish(cv2, watched)
                         if self._stop.is_set():
                             return
                         next_at += pace
                         time.sleep(max(0.0, next_at - time.perf_counter()))
                     self.dropped += frames.dropped
-            except Exception as exc:  # a source that fails: said on the page and in /detect/latest, not a crash
+            except Exception as exc:  # a source that fails: said on the page and in /TASK/latest, not a crash
                 self.error = f"{type(exc).__name__}: {exc}"
                 return
             if live:
@@ -94,15 +94,11 @@ class VideoFeed:
                 return
             self.restarts += 1
 
-    def _publish(self, cv2, f) -> None:
-        from edgeward.runtime.io.draw import annotate
-
-        ok, jpeg = cv2.imencode(".jpg", annotate(f.frame, f.detections, f.fps), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+    def _publish(self, cv2, watched) -> None:
+        ok, jpeg = cv2.imencode(".jpg", watched.picture, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         if not ok:  # a frame OpenCV cannot encode is not shown: nothing published would match it
             return
-        latest = {"frame": self.frames, "detections": [{"label": d.label, "score": round(d.score, 4),
-                                                        "box": [round(v, 1) for v in d.box]} for d in f.detections],
-                  "fps": round(f.fps, 1), **{k: round(v, 3) for k, v in f.timings.items()}}
+        latest = {"frame": self.frames, **watched.record}
         self.recent.append(Published(self.frames, latest, jpeg.tobytes()))  # one append: readers see all of it or none
         self.frames += 1
 
@@ -130,10 +126,11 @@ def _file_fps(cv2, source: str) -> float:
 
 
 class AudioFeed:
-    """A ``CommandRecognizer`` on an audio source: ``events`` (the newest 200, each with a sequence number)."""
+    """A runtime that takes audio (``listen``) on an audio source: ``events`` (the newest 200, each with a sequence
+    number)."""
 
-    def __init__(self, recognizer, source: str, once: bool = False):
-        self.recognizer, self.source, self.once = recognizer, source, once
+    def __init__(self, runtime, source: str, once: bool = False):
+        self.runtime, self.source, self.once = runtime, source, once
         self.ended = False  # a WAV source played once (``once``) to its end
         self.events: deque[dict] = deque(maxlen=200)
         self.count, self.restarts = 0, 0
@@ -159,15 +156,15 @@ class AudioFeed:
                     self.ended = True
                     return
                 self.restarts += 1
-                self.recognizer.reset()
+                self.runtime.reset()
         except Exception as exc:  # no microphone, an unreadable file: said on the page, not a crash
             self.error = f"{type(exc).__name__}: {exc}"
 
     def _listen(self, blocks, offset: float) -> None:
-        for event in self.recognizer.stream(blocks):
+        for event in self.runtime.listen(blocks):
             self.count += 1
-            self.events.append({"seq": self.count, "label": event.label, "score": round(event.score, 4),
-                                "start": round(event.start + offset, 2), "end": round(event.end + offset, 2)})
+            self.events.append({"seq": self.count, **event, "start": round(event["start"] + offset, 2),
+                                "end": round(event["end"] + offset, 2)})
             if self._stop.is_set():
                 return
 
@@ -235,12 +232,14 @@ class Feeds:
 
     def need_video(self) -> VideoFeed:
         if self.video is None:
-            raise InputError("no video source: start the server with --source 0|video.mp4|URL|FOLDER and a detection model")
+            raise InputError("no video source: start the server with --source 0|video.mp4|URL|FOLDER and a model of a "
+                             f"task whose runtime takes video ({', '.join(fed(Feed.VIDEO))})")
         return self.video
 
     def need_audio(self) -> AudioFeed:
         if self.audio is None:
-            raise InputError("no audio source: start the server with --source mic|file.wav and a commands model")
+            raise InputError("no audio source: start the server with --source mic|file.wav and a model of a task whose "
+                             f"runtime takes audio ({', '.join(fed(Feed.AUDIO))})")
         return self.audio
 
     def close(self) -> None:

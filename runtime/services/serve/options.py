@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from edgeward.core.config import at_least, check, option
-from edgeward.runtime.tasks.commands import RecognizerOptions
-from edgeward.runtime.tasks.detect import DetectorOptions
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -25,21 +23,23 @@ class ServeOptions:
     max_body_mb: float = option(8.0, "request body size limit, MB (413 beyond)")
     body_timeout_s: float = option(10.0, "seconds a request body may take to arrive (408 beyond)")
     source: tuple[str, ...] = option((), "live sources, comma-separated: a camera index, a video file, a URL or an "
-                                         "image folder (for the detection model); mic or a WAV file (commands)")
-    pace_files: bool = option(True, "play a file source at its own frame rate (off: as fast as the detector runs)")
+                                         "image folder (video, for the model that takes it); mic or a WAV file "
+                                         "(audio)")
+    pace_files: bool = option(True, "play a file source at its own frame rate (off: as fast as the model runs)")
     once: bool = option(False, "play a file source (video, image folder, WAV) once; by default it starts again at its "
                                "end, standing in for a camera or a microphone")
     device: str = option("auto", "device profile for every served model")
     threads: int | None = option(None, "threads per model (default: the profile's)")
-    detector: DetectorOptions = option(factory=DetectorOptions)  # the video source's detector
-    recognizer: RecognizerOptions = option(factory=RecognizerOptions)  # the audio source's recognizer
+    # the live sources' runtimes' options: instances of their classes' ``options_type`` (the CLI makes their flags
+    # from the registry); a runtime whose options are not here runs with its defaults
+    runtimes: tuple = option((), cli=False)
 
     def runtime_options(self, cls):
         """``from_file``'s keyword arguments for a task runtime class: the options given for its ``options_type``, or
         its defaults; none for a class without options."""
         if cls.options_type is None:
             return {}
-        given = [getattr(self, f.name) for f in fields(self) if isinstance(getattr(self, f.name), cls.options_type)]
+        given = [o for o in self.runtimes if isinstance(o, cls.options_type)]
         return {"options": given[0] if given else cls.options_type()}
 
     def __post_init__(self):
