@@ -162,7 +162,7 @@ def cmd_batch(args) -> int:
     from edgeward.app.flags import config_from
     from edgeward.runtime.services.batch import BatchOptions, run_batch
 
-    s = run_batch(args.model, args.input, args.output, config_from(args, BatchOptions), progress=True)
+    s = run_batch(args.model, args.input, args.output, config_from(args, BatchOptions), progress=True, log=_out)
     _out(f"{s.rows:,} rows in {s.seconds:.1f} s ({s.rows_per_second:,.0f} rows/s, {s.engine}): {s.scored:,} scored "
          f"({s.flagged:,} flagged), {s.rejected:,} rejected -> {args.output}/scores, {args.output}/rejects")
     return 0

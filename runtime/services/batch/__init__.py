@@ -1,8 +1,8 @@
-"""Batch scoring of files: CSV or Parquet rows (fraud) or image folders (detection, classification) in, Parquet
-out, every row or image either scored or rejected with its reason. ``engine="local"`` runs in this process;
-``engine="ray"`` runs on Ray Data (the ``ray`` extra): Ray reads and splits the input and ``map_batches`` runs a pool
-of actors, each holding one scorer loaded once. Both engines read with Arrow and score with the same function, so
-the same rows give the same bytes.
+"""Batch scoring of files: CSV or Parquet rows or image folders in (for a model whose runtime takes rows or images),
+Parquet out, every row or image either scored or rejected with its reason. The input is cut into units (``units``)
+that are read, scored and written on their own: ``engine="local"`` scores them in this process, ``engine="ray"``
+on a pool of Ray actors (the ``ray`` extra), each holding one scorer, on one node or a cluster. Both engines score
+a unit with the same function, so the same rows give the same bytes; a unit scored twice counts once.
 
     OUT/scores/*.parquet    the input's own columns (ids, labels; an image's path) and the results (``score`` and
                             ``flag``; ``detections`` and ``count``; ``label``, ``score`` and ``top``)
@@ -21,7 +21,7 @@ from enum import Enum
 from pathlib import Path
 
 from edgeward.core.config import at_least, option
-from edgeward.core.errors import InputError
+from edgeward.core.errors import InputError, Interrupted
 
 
 class Engine(str, Enum):
@@ -32,7 +32,8 @@ class Engine(str, Enum):
 @dataclass(frozen=True)
 class BatchOptions:
     engine: Engine = option(Engine.LOCAL, "local (this process) or ray (Ray Data: a pool of scorer actors)")
-    address: str | None = option(None, "ray: the cluster to join (auto, ray://head:10001); default: a local instance")
+    address: str | None = option(None, "ray: the cluster to join (HOST:PORT of its head, auto, ray://head:10001); "
+                                       "default: a local instance. The output folder must be one every node can write")
     workers: int = option(1, "ray: scorer actors (each holds one model, one thread)")
     batch_rows: int = option(65536, "rows per model call")
     threshold: float | None = option(None, "the decision threshold (default: the model's)")
@@ -58,11 +59,15 @@ class BatchSummary:
 
 
 def run_batch(model: str, pattern: str, out: str | os.PathLike, options: BatchOptions = BatchOptions(),
-              progress: bool = False) -> BatchSummary:
-    """Score every row (or image) of the input into ``out`` (scores, rejects, summary.json)."""
+              progress: bool = False, log=lambda line: None) -> BatchSummary:
+    """Score every row (or image) of the input into ``out`` (scores, rejects, summary.json).
+
+    The work goes to ``OUT.partial`` and is moved into ``out`` once complete. Interrupted (SIGINT, SIGTERM), the
+    units scored stay there and the same call resumes from them; any other failure leaves nothing behind."""
+    from edgeward.runtime.engine.catalogue import locate
+    from edgeward.runtime.services.batch import units as parts
     from edgeward.runtime.services.batch.engines import run_local, run_ray
     from edgeward.runtime.services.batch.scorers import source_for
-    from edgeward.runtime.engine.catalogue import locate
 
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -71,24 +76,64 @@ def run_batch(model: str, pattern: str, out: str | os.PathLike, options: BatchOp
         raise InputError(f"{out}: holds scores already; choose a new output folder")
     model = str(locate(model))  # a released name, once, here: Ray's workers run in another folder
     source = source_for(model, pattern)
+    units = parts.plan(source, options.batch_rows)
+    partial = out.with_name(out.name + ".partial")
+    finished = _resumed(partial, _plan(model, source, units, options), units)
+    if finished:
+        log(f"resuming {partial}: {len(finished)} of {len(units)} units already scored")
     started = time.perf_counter()
     run = run_ray if options.engine is Engine.RAY else run_local
-    # written beside the output and moved into it once complete: a run that fails leaves nothing half-written
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
     try:
-        rows, scored, rejected, flagged = run(model, source, partial, options, progress)
-        if rows != scored + rejected:  # every row is accounted for, or the run says it is not
-            raise InputError(f"batch lost rows: {rows} in, {scored} scored, {rejected} rejected")
+        counts = sum(finished.values(), parts.Counts())
+        counts += run(model, source, [u for u in units if u.number not in finished], partial, options, progress)
+        if counts.rows != counts.scored + counts.rejected:  # every row is accounted for, or the run says it is not
+            raise InputError(f"batch lost rows: {counts.rows} in, {counts.scored} scored, {counts.rejected} rejected")
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM through the CLI: the units scored stay, to resume from
+        parts.tidy(partial)
+        kept = len(parts.done(partial, units))
+        raise Interrupted(f"{out}: interrupted with {kept} of {len(units)} units scored, kept in {partial} (partial: "
+                          f"{out} was not written); the same command resumes from them", getattr(exc, "exit_code", 130)) from None
     except Exception:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    summary = BatchSummary(rows, scored, rejected, flagged, time.perf_counter() - started, options.engine.value)
+    summary = BatchSummary(counts.rows, counts.scored, counts.rejected, counts.flagged, time.perf_counter() - started,
+                           options.engine.value)
+    parts.tidy(partial)
     out.mkdir(parents=True, exist_ok=True)
     for sub in ("scores", "rejects"):
         shutil.rmtree(out / sub, ignore_errors=True)  # empty, if there (checked above)
-        (partial / sub).mkdir(parents=True, exist_ok=True)
         (partial / sub).rename(out / sub)
     shutil.rmtree(partial)
-    (out / "summary.json").write_text(json.dumps({**asdict(summary), "input": source.files, "model": str(model)}, indent=2))
+    (out / "summary.json").write_text(json.dumps({**asdict(summary), "input": source.files, "model": str(model),
+                                                  "units": len(units)}, indent=2))
     return summary
+
+
+def _plan(model: str, source, units, options: BatchOptions) -> dict:
+    """What a run's output depends on: the model, the input files as they are now, and the options."""
+    def stamp(path: str) -> list:
+        st = os.stat(path)
+        return [str(Path(path).resolve()), st.st_size, st.st_mtime_ns]
+
+    return {"model": stamp(model), "files": [stamp(f) for f in source.files], "kind": source.kind,
+            "types": {k: str(v) for k, v in source.types.items()}, "batch_rows": options.batch_rows,
+            "threshold": options.threshold, "units": len(units)}
+
+
+def _resumed(partial: Path, plan: dict, units) -> dict:
+    """The units already scored in ``partial`` by an interrupted run of the same plan; otherwise ``partial`` is
+    made afresh (and nothing is resumed)."""
+    from edgeward.runtime.services.batch import units as parts
+
+    record = partial / "plan.json"
+    try:
+        same = json.loads(record.read_text()) == plan
+    except (OSError, ValueError):
+        same = False
+    if same:
+        parts.prepare(partial)
+        return parts.done(partial, units)
+    shutil.rmtree(partial, ignore_errors=True)
+    parts.prepare(partial)
+    record.write_text(json.dumps(plan))
+    return {}

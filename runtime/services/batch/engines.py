@@ -1,79 +1,126 @@
-"""The two engines: this process, and Ray Data (a pool of scorer actors)."""
+"""The two engines, both scoring ``units`` with ``units.score``: this process, one unit after another, and a pool
+of Ray actors on a cluster of one node or many.
+
+On Ray, an actor whose process or node dies is started again (on another node where its own is gone), at most
+``RESTARTS`` times, and the units it held are sent to it again until it has them done or is lost for good: a unit
+scored twice writes the same files and is counted once, from the one answer the driver takes for it. An error of
+the input (a damaged file) is not retried: it ends the run in one line.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+from collections import deque
 from pathlib import Path
 
-from edgeward.core.errors import InputError, require
-from edgeward.runtime.services.batch.scorers import split
+from edgeward.core.errors import DeviceError, InputError, require
+from edgeward.core.waiting import POLL_S
+from edgeward.runtime.services.batch.units import Counts, score
+
+RESTARTS = 4  # times an actor is started again after its process or its node died
+# a unit held by an actor that died is sent again for as long as the actor may be started again: while it starts,
+# it answers "unavailable" at once, and a bounded count of tries would be spent in that second (RESTARTS bounds it)
+RETRIES = -1
+IN_FLIGHT = 2  # units sent to an actor at once: the next is there when one is done
 
 
-def run_local(model, source, out: Path, options, progress: bool):
+def run_local(model, source, units, out: Path, options, progress: bool) -> Counts:
     from tqdm import tqdm
 
     scorer = source.scorer(model, options.threshold)
-    writer = _Writer(out)
-    counts = [0, 0, 0, 0]
-    with tqdm(desc="scoring", unit="row", disable=not progress, leave=False) as bar:
-        for frame in source.frames(options.batch_rows):
-            scored, rejects = split(scorer(frame), scorer.result_columns)
-            writer.write(scored, rejects)
-            counts = [counts[0] + len(frame), counts[1] + len(scored), counts[2] + len(rejects),
-                      counts[3] + int(scored["flag"].sum())]
-            bar.update(len(frame))
-    return tuple(counts)
+    total = Counts()
+    with tqdm(total=len(units), desc="scoring", unit="unit", disable=not progress, leave=False) as bar:
+        for unit in units:
+            total += score(scorer, source, unit, out, options.batch_rows)
+            bar.set_postfix(rows=f"{total.rows:,}")
+            bar.update()
+    return total
 
 
-class _Writer:
-    def __init__(self, out: Path):
-        self.out, self.part = out, 0
-        for sub in ("scores", "rejects"):
-            (out / sub).mkdir(parents=True, exist_ok=True)
+class UnitScorer:
+    """A Ray actor: one scorer (one model, one thread) scoring units into the run's folder."""
 
-    def write(self, scored, rejects) -> None:
-        for sub, frame in (("scores", scored), ("rejects", rejects)):
-            if len(frame):
-                frame.to_parquet(self.out / sub / f"part-{self.part:05d}.parquet", index=False)
-        self.part += 1
+    def __init__(self, model: str, threshold, source, out: str, rows: int):
+        self.scorer, self.source, self.out, self.rows = source.scorer(model, threshold), source, Path(out), rows
+
+    def score(self, unit) -> Counts:
+        return score(self.scorer, self.source, unit, self.out, self.rows)
 
 
-def run_ray(model, source, out: Path, options, progress: bool):
-    ray = require("ray", "ray")
-    if options.address:  # said at once, also where this process has a Ray instance already
-        reachable(options.address)
-    if not ray.is_initialized():  # a local instance: a CPU per actor, and one to read and write
-        ray.init(address=options.address, num_cpus=None if options.address else options.workers + 1,
-                 include_dashboard=False, log_to_driver=False, configure_logging=False)
-    ray.data.DataContext.get_current().enable_progress_bars = progress
-    if not progress:  # Ray Data logs its progress at INFO to the terminal otherwise
-        for name in ("ray", "ray.data"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-    model = str(Path(model).resolve())
-    threshold, make = options.threshold, source.scorer
-    columns = make(model, threshold).result_columns
+def run_ray(model, source, units, out: Path, options, progress: bool) -> Counts:
+    from tqdm import tqdm
 
-    class Actor:
-        def __init__(self):
-            self.score = make(model, threshold)
-
-        def __call__(self, frame):
-            return self.score(frame)
-
+    ray = connect(options)
+    actor = ray.remote(num_cpus=1, max_restarts=RESTARTS, max_task_retries=RETRIES)(UnitScorer)
+    pool = [actor.remote(str(Path(model).resolve()), options.threshold, source, str(Path(out).resolve()),
+                         options.batch_rows) for _ in range(options.workers)]
+    todo, running, held, total = deque(units), {}, [0] * len(pool), Counts()
     try:
-        both = source.dataset(ray).map_batches(Actor, batch_format="pandas", batch_size=options.batch_rows,
-                                               concurrency=options.workers, num_cpus=1).materialize()
-    except ray.exceptions.RayError as exc:  # a worker's error (a file that fails to read, say): its own first line
+        with tqdm(total=len(units), desc="scoring on Ray", unit="unit", disable=not progress, leave=False) as bar:
+            while todo or running:
+                for i, a in enumerate(pool):
+                    while todo and held[i] < IN_FLIGHT:
+                        running[a.score.remote(todo.popleft())] = i
+                        held[i] += 1
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)  # a signal is acted on between
+                if ready:
+                    ready, _ = ray.wait(list(running), num_returns=len(running), timeout=0)
+                for ref in ready:
+                    held[running.pop(ref)] -= 1
+                    total += _answer(ray, ref)
+                    bar.set_postfix(rows=f"{total.rows:,}")
+                    bar.update()
+    finally:
+        for a in pool:
+            ray.kill(a)
+    return total
+
+
+def _answer(ray, ref) -> Counts:
+    """A unit's counts, or one line: the input's error (not retried), or Ray's where an actor died more often than
+    it may be started again."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as exc:  # the unit's own error (a file that fails to read, say)
         cause = exc.cause if getattr(exc, "cause", None) is not None else exc
         first = next((line for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
         raise InputError(f"batch on Ray: {first.strip()[:300]}") from None
-    scored, rejects = both.filter(expr="reason == ''"), both.filter(expr="reason != ''")
-    counts = (both.count(), scored.count(), rejects.count(), scored.filter(expr="flag").count())
-    for sub in ("scores", "rejects"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    scored.drop_columns(["field", "reason"]).write_parquet(str(out / "scores"))
-    rejects.drop_columns(list(columns)).write_parquet(str(out / "rejects"))
-    return counts
+    except ray.exceptions.RayError as exc:
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise DeviceError(f"batch on Ray: a scorer was lost more often than it may be started again ({RESTARTS}): "
+                          f"{first.strip()[:200]}") from None
+
+
+def connect(options):
+    """Ray, joined to ``options.address`` or to a local instance started here (a CPU per actor, one more)."""
+    if options.address:  # said at once, also where this process has a Ray instance already
+        reachable(options.address)
+        if _loopback(options.address):
+            _keep_loopback()
+    ray = require("ray", "ray")
+    if not ray.is_initialized():
+        ray.init(address=options.address, num_cpus=None if options.address else options.workers + 1,
+                 include_dashboard=False, log_to_driver=False, configure_logging=False)
+    for name in ("ray",):  # Ray logs at INFO to the terminal otherwise
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return ray
+
+
+def _loopback(address: str) -> bool:
+    host = address.removeprefix("ray://").rpartition(":")[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def _keep_loopback() -> None:
+    """Ray turns a loopback address into this machine's network address before it connects, where a cluster on
+    127.0.0.1 does not answer; it keeps loopback where it is told that this machine is no part of a cluster of
+    machines (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, read when Ray is imported; docs/decisions.md)."""
+    import sys
+
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    if "ray" in sys.modules:  # imported already: its constant was read then
+        sys.modules["ray"]._private.ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 def reachable(address: str, seconds: float = 3.0) -> None:

@@ -1,8 +1,7 @@
-"""What a batch scores: rows of CSV or Parquet files with a model whose runtime takes rows (fraud), images of a folder
-with one whose runtime takes images (detection, classification), the runtime looked up by the manifest's task in
-``runtime.registry``. Each scorer takes a pandas frame (rows, or image paths) and returns one frame of results in
-which a row that cannot be scored has its ``field`` and ``reason``; each source reads its input as such frames,
-in this process or as a Ray dataset."""
+"""What a batch scores: rows of CSV or Parquet files with a model whose runtime takes rows, images of a folder with
+one whose runtime takes images, the runtime looked up by the manifest's task in ``runtime.registry``. Each scorer
+takes a pandas frame (rows, or image paths) and returns one frame of results in which a row that cannot be scored
+has its ``field`` and ``reason``; ``units`` reads the input as such frames."""
 
 from __future__ import annotations
 
@@ -110,43 +109,6 @@ class Source:
     kind: str
     scorer: type
     types: dict = field(default_factory=dict)  # CSV: the Arrow type of each column read as other than text
-
-    def frames(self, rows: int):
-        """pandas frames of at most ``rows`` rows (or image paths), read with Arrow as Ray reads them."""
-        import pandas as pd
-
-        if self.kind == "images":
-            for start in range(0, len(self.files), rows):
-                yield pd.DataFrame({"path": self.files[start:start + rows]})
-            return
-        pa = require("pyarrow", "ray")
-        import pyarrow.csv as pacsv
-        import pyarrow.parquet as pq
-
-        for path in self.files:
-            ragged: list = []  # the first row whose columns do not match the header (Arrow knows its line)
-            with _read_errors(path, self.kind, ragged):
-                if self.kind == ".parquet":
-                    for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
-                        yield pa.Table.from_batches([batch]).to_pandas()
-                    continue
-                reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 24),
-                                        parse_options=pacsv.ParseOptions(
-                                            invalid_row_handler=lambda row: ragged.append(row) or "error"),
-                                        convert_options=_csv_convert(pacsv, path, self.types))
-                for batch in reader:
-                    frame = pa.Table.from_batches([batch]).to_pandas()
-                    for start in range(0, len(frame), rows):
-                        yield frame.iloc[start:start + rows]
-
-    def dataset(self, ray):
-        if self.kind == "images":
-            return ray.data.from_items([{"path": p} for p in self.files])
-        if self.kind == ".parquet":
-            return ray.data.read_parquet(self.files)
-        import pyarrow.csv as pacsv
-
-        return ray.data.read_csv(self.files, convert_options=_csv_convert(pacsv, self.files[0], self.types))
 
 
 def source_for(model: str, pattern: str) -> Source:
