@@ -504,8 +504,9 @@ def parser() -> argparse.ArgumentParser:
     add_flags(bt, BatchOptions)
     bt.set_defaults(fn=cmd_batch)
 
-    bb = sub.add_parser("bench-batch", help="batch scoring rows/s: in this process and on Ray with 1 and 2 actors")
-    bb.add_argument("run", help="an exported fraud run directory")
+    bb = sub.add_parser("bench-batch", help="batch scoring rows/s: in this process and on Ray clusters of 1, 2 and 3 "
+                                            "nodes on this machine")
+    bb.add_argument("run", help=f"an exported run of a task that takes rows ({rows}); its data repeated is the input")
     add_flags(bb, BatchBenchOptions)
     bb.set_defaults(fn=cmd_bench_batch)
 

@@ -170,3 +170,65 @@ def test_an_interrupted_run_keeps_what_it_scored_and_the_same_command_resumes(fr
 def test_an_interrupted_run_on_the_cluster_resumes_too(cluster, fraud_model, big_csv, local, tmp_path):
     _interrupted_then_resumed(fraud_model, big_csv, tmp_path / "out", local, "--engine", "ray", "--address",
                               cluster.address, "--workers", "2")
+
+
+@pytest.mark.full
+def test_bench_batch_measures_clusters_of_one_and_two_nodes(fraud_run, tmp_path, capsys):
+    """``bench-batch`` starts its own clusters on 127.0.0.1 and measures them beside in-process scoring (that it
+    runs and every row is scored, not its speed)."""
+    import shutil
+
+    from edgeward.app.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(fraud_run, run)
+    assert main(["bench-batch", str(run), "--rows", "20000", "--nodes", "1,2"]) == 0
+    out = capsys.readouterr().out
+    assert "| in-process (local) | 20,000 |" in out and "| ray, 2 node(s), 2 actor(s) | 20,000 |" in out, out
+    result = json.loads((run / "bench-batch.json").read_text())
+    assert [r["rows"] for r in result["results"]] == [20_000] * 3
+    assert main(["bench-batch", str(run), "--nodes", "0"]) == 2
+    assert "node counts 1-16" in capsys.readouterr().err
+
+
+def _file_lost_then_back(model, csv: Path, out: Path, local: Path, *flags) -> None:
+    """The input file taken away mid-run: one line naming it, the units scored kept; back, the same command
+    resumes and the output equals in-process scoring."""
+    rows = sum(1 for _ in csv.open()) - 1
+    away = csv.with_name("away.csv")
+    proc = _batch(model, csv, out, *flags)
+    try:
+        _stopped_mid_run(proc, out)
+        csv.rename(away)
+        os.kill(proc.pid, signal.SIGCONT)
+        _, stderr = proc.communicate(timeout=300)
+    finally:
+        if away.exists():
+            away.rename(csv)
+        if proc.poll() is None:
+            proc.kill()
+    errors = [line for line in stderr.splitlines() if "error" in line.lower()]
+    assert proc.returncode == 2 and "Traceback" not in stderr and len(errors) == 1, stderr
+    assert errors[0].startswith(f"error: {csv}: cannot be read now (No such file or directory); ") and \
+        errors[0].endswith("the same command resumes from them once the file can be read"), errors
+    partial = out.with_name(out.name + ".partial")
+    kept = len(list((partial / "units").glob("*.json")))
+    again = _batch(model, csv, out, *flags)
+    stdout, stderr = again.communicate(timeout=600)
+    assert again.returncode == 0, stderr
+    assert f"resuming {partial}: {kept} of" in stdout, stdout
+    _same_as_local(out, local, rows)
+
+
+def test_an_input_file_lost_mid_run_keeps_what_was_scored_and_resumes(fraud_model, big_csv, local, tmp_path):
+    csv = tmp_path / "in.csv"
+    csv.write_bytes(big_csv.read_bytes())
+    _file_lost_then_back(fraud_model, csv, tmp_path / "out", local)
+
+
+@pytest.mark.full
+def test_an_input_file_lost_mid_run_on_the_cluster_resumes_too(cluster, fraud_model, big_csv, local, tmp_path):
+    csv = tmp_path / "in.csv"
+    csv.write_bytes(big_csv.read_bytes())
+    _file_lost_then_back(fraud_model, csv, tmp_path / "out", local, "--engine", "ray", "--address", cluster.address,
+                         "--workers", "2")

@@ -93,6 +93,11 @@ def run_batch(model: str, pattern: str, out: str | os.PathLike, options: BatchOp
         kept = len(parts.done(partial, units))
         raise Interrupted(f"{out}: interrupted with {kept} of {len(units)} units scored, kept in {partial} (partial: "
                           f"{out} was not written); the same command resumes from them", getattr(exc, "exit_code", 130)) from None
+    except parts.Unreadable as exc:  # a file gone mid-run: what was scored stays, to resume once it is back
+        parts.tidy(partial)
+        kept = len(parts.done(partial, units))
+        raise parts.Unreadable(f"{exc}; {kept} of {len(units)} units scored are kept in {partial} ({out} was not "
+                               "written): the same command resumes from them once the file can be read") from None
     except Exception:
         shutil.rmtree(partial, ignore_errors=True)
         raise

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from edgeward.core.errors import DeviceError, InputError, require
 from edgeward.core.waiting import POLL_S
-from edgeward.runtime.services.batch.units import Counts, score
+from edgeward.runtime.services.batch.units import Counts, Unreadable, score
 
 RESTARTS = 4  # times an actor is started again after its process or its node died
 # a unit held by an actor that died is sent again for as long as the actor may be started again: while it starts,
@@ -84,6 +84,8 @@ def _answer(ray, ref) -> Counts:
         return ray.get(ref)
     except ray.exceptions.RayTaskError as exc:  # the unit's own error (a file that fails to read, say)
         cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+        if isinstance(cause, Unreadable):
+            raise Unreadable(str(cause)) from None
         first = next((line for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
         raise InputError(f"batch on Ray: {first.strip()[:300]}") from None
     except ray.exceptions.RayError as exc:
@@ -98,6 +100,9 @@ def connect(options):
         reachable(options.address)
         if _loopback(options.address):
             _keep_loopback()
+    # the driver takes one answer per unit and ends the run on the first error: the answers it leaves (units in
+    # flight on other actors) are not errors to print at exit
+    os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
     ray = require("ray", "ray")
     if not ray.is_initialized():
         ray.init(address=options.address, num_cpus=None if options.address else options.workers + 1,

@@ -96,6 +96,18 @@ def _header(f, path: str) -> bytes:
     return first
 
 
+class Unreadable(InputError):
+    """An input file that cannot be read now (gone, its disk or share away): the units scored are kept, to resume
+    from once it can be read again."""
+
+
+def _open(path: str):
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise Unreadable(f"{path}: cannot be read now ({exc.strerror or exc})") from None
+
+
 def read(source, unit: Unit, rows: int):
     """pandas frames of at most ``rows`` rows (or image paths) of ``unit``, read with Arrow."""
     import pandas as pd
@@ -109,15 +121,19 @@ def read(source, unit: Unit, rows: int):
     import pyarrow.parquet as pq
 
     ragged: list = []  # the first row whose columns do not match the header (Arrow knows its line)
-    with _read_errors(unit.path, source.kind, ragged):
-        if source.kind == ".parquet":
-            for batch in pq.ParquetFile(unit.path).iter_batches(batch_size=rows, row_groups=range(unit.start, unit.end)):
+    if source.kind == ".parquet":
+        with _open(unit.path) as f, _read_errors(unit.path, source.kind):
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=rows, row_groups=range(unit.start, unit.end)):
                 yield pa.Table.from_batches([batch]).to_pandas()
-            return
-        with open(unit.path, "rb") as f:
+        return
+    with _open(unit.path) as f:
+        try:
             header = _header(f, unit.path)
             f.seek(unit.start)
             data = f.read(unit.end - unit.start)
+        except OSError as exc:
+            raise Unreadable(f"{unit.path}: cannot be read now ({exc.strerror or exc})") from None
+    with _read_errors(unit.path, source.kind, ragged):
         table = pacsv.read_csv(pa.py_buffer(header + data), read_options=pacsv.ReadOptions(block_size=1 << 24),
                                parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: ragged.append(row) or "error"),
                                convert_options=_csv_convert(pacsv, unit.path, source.types))
