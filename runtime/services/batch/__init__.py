@@ -65,8 +65,8 @@ def run_batch(model: str, pattern: str, out: str | os.PathLike, options: BatchOp
     The work goes to ``OUT.partial`` and is moved into ``out`` once complete. Interrupted (SIGINT, SIGTERM), the
     units scored stay there and the same call resumes from them; any other failure leaves nothing behind."""
     from edgeward.runtime.engine.catalogue import locate
-    from edgeward.runtime.services.batch import units as parts
     from edgeward.runtime.services.batch.engines import run_local, run_ray
+    from edgeward.runtime.services.batch.units import Counts, Unreadable, done, plan, tidy
     from edgeward.runtime.services.batch.scorers import source_for
 
     out = Path(out)
@@ -76,7 +76,7 @@ def run_batch(model: str, pattern: str, out: str | os.PathLike, options: BatchOp
         raise InputError(f"{out}: holds scores already; choose a new output folder")
     model = str(locate(model))  # a released name, once, here: Ray's workers run in another folder
     source = source_for(model, pattern)
-    units = parts.plan(source, options.batch_rows)
+    units = plan(source, options.batch_rows)
     partial = out.with_name(out.name + ".partial")
     finished = _resumed(partial, _plan(model, source, units, options), units)
     if finished:
@@ -84,26 +84,26 @@ def run_batch(model: str, pattern: str, out: str | os.PathLike, options: BatchOp
     started = time.perf_counter()
     run = run_ray if options.engine is Engine.RAY else run_local
     try:
-        counts = sum(finished.values(), parts.Counts())
+        counts = sum(finished.values(), Counts())
         counts += run(model, source, [u for u in units if u.number not in finished], partial, options, progress)
         if counts.rows != counts.scored + counts.rejected:  # every row is accounted for, or the run says it is not
             raise InputError(f"batch lost rows: {counts.rows} in, {counts.scored} scored, {counts.rejected} rejected")
     except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM through the CLI: the units scored stay, to resume from
-        parts.tidy(partial)
-        kept = len(parts.done(partial, units))
+        tidy(partial)
+        kept = len(done(partial, units))
         raise Interrupted(f"{out}: interrupted with {kept} of {len(units)} units scored, kept in {partial} (partial: "
                           f"{out} was not written); the same command resumes from them", getattr(exc, "exit_code", 130)) from None
-    except parts.Unreadable as exc:  # a file gone mid-run: what was scored stays, to resume once it is back
-        parts.tidy(partial)
-        kept = len(parts.done(partial, units))
-        raise parts.Unreadable(f"{exc}; {kept} of {len(units)} units scored are kept in {partial} ({out} was not "
+    except Unreadable as exc:  # a file gone mid-run: what was scored stays, to resume once it is back
+        tidy(partial)
+        kept = len(done(partial, units))
+        raise Unreadable(f"{exc}; {kept} of {len(units)} units scored are kept in {partial} ({out} was not "
                                "written): the same command resumes from them once the file can be read") from None
     except Exception:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     summary = BatchSummary(counts.rows, counts.scored, counts.rejected, counts.flagged, time.perf_counter() - started,
                            options.engine.value)
-    parts.tidy(partial)
+    tidy(partial)
     out.mkdir(parents=True, exist_ok=True)
     for sub in ("scores", "rejects"):
         shutil.rmtree(out / sub, ignore_errors=True)  # empty, if there (checked above)
@@ -128,7 +128,7 @@ def _plan(model: str, source, units, options: BatchOptions) -> dict:
 def _resumed(partial: Path, plan: dict, units) -> dict:
     """The units already scored in ``partial`` by an interrupted run of the same plan; otherwise ``partial`` is
     made afresh (and nothing is resumed)."""
-    from edgeward.runtime.services.batch import units as parts
+    from edgeward.runtime.services.batch.units import done, prepare
 
     record = partial / "plan.json"
     try:
@@ -136,9 +136,9 @@ def _resumed(partial: Path, plan: dict, units) -> dict:
     except (OSError, ValueError):
         same = False
     if same:
-        parts.prepare(partial)
-        return parts.done(partial, units)
+        prepare(partial)
+        return done(partial, units)
     shutil.rmtree(partial, ignore_errors=True)
-    parts.prepare(partial)
+    prepare(partial)
     record.write_text(json.dumps(plan))
     return {}
