@@ -212,7 +212,8 @@ def _reference_nms(boxes, scores, iou_threshold, classes=None, max_detections=No
     return np.asarray(keep, dtype=np.int64)
 
 
-@pytest.mark.parametrize("n", [0, 1, 7, 300, 1500])  # 1,500: above NMS_MATRIX_MAX, the one-by-one path
+# 700 boxes of no class: more pairs than NMS_PAIRS_MAX; 1,500: above NMS_MATRIX_MAX; both box by box
+@pytest.mark.parametrize("n", [0, 1, 7, 300, 700, 1500])
 def test_nms_keeps_what_greedy_nms_keeps(n):
     rng = np.random.default_rng(n)
     xy = rng.uniform(0, 200, (n, 2))
