@@ -496,7 +496,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_score)
 
     bt = sub.add_parser("batch", help=f"score CSV/Parquet rows ({rows}) or image folders ({images}) into Parquet, "
-                                      "in this process or on Ray Data")
+                                      "in this process or on a Ray cluster")
     bt.add_argument("model", help=f"an exported model of a task that takes rows ({rows}) or images ({images}), or a "
                     "released name")
     bt.add_argument("--input", required=True, help="a CSV or Parquet file, a glob of them, or an image folder")

@@ -150,18 +150,20 @@ def test_an_actor_killed_mid_run_loses_no_row_and_doubles_none(cluster, fraud_mo
     _same_as_local(tmp_path / "out", local, rows)
 
 
-def _interrupted_then_resumed(model, csv, out: Path, local: Path, *flags) -> None:
+def _interrupted_then_resumed(model, csv, out: Path, local: Path, *flags, sig=signal.SIGINT) -> None:
     rows = sum(1 for _ in csv.open()) - 1
     proc = _batch(model, csv, out, *flags)
     try:
         _stopped_mid_run(proc, out)
-        os.kill(proc.pid, signal.SIGINT)
+        # continued, then signalled: a signal sent to a stopped process was lost in 9 of 40 runs here (the process
+        # went on as if never signalled; sent to a running one, 0 of 16: docs/decisions.md)
         os.kill(proc.pid, signal.SIGCONT)
+        os.kill(proc.pid, sig)
         _, stderr = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130 and "Traceback" not in stderr, stderr
+    assert proc.returncode == 128 + sig and "Traceback" not in stderr, stderr
     assert "the same command resumes from them" in stderr and not out.exists(), stderr
     partial = out.with_name(out.name + ".partial")
     kept = len(list((partial / "units").glob("*.json")))
@@ -173,8 +175,9 @@ def _interrupted_then_resumed(model, csv, out: Path, local: Path, *flags) -> Non
     _same_as_local(out, local, rows)
 
 
-def test_an_interrupted_run_keeps_what_it_scored_and_the_same_command_resumes(fraud_model, big_csv, local, tmp_path):
-    _interrupted_then_resumed(fraud_model, big_csv, tmp_path / "out", local)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_keeps_what_it_scored_and_the_same_command_resumes(fraud_model, big_csv, local, tmp_path, sig):
+    _interrupted_then_resumed(fraud_model, big_csv, tmp_path / "out", local, sig=sig)
 
 
 @pytest.mark.full

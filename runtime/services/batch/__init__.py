@@ -31,7 +31,7 @@ class Engine(str, Enum):
 
 @dataclass(frozen=True)
 class BatchOptions:
-    engine: Engine = option(Engine.LOCAL, "local (this process) or ray (Ray Data: a pool of scorer actors)")
+    engine: Engine = option(Engine.LOCAL, "local (this process) or ray (a pool of Ray scorer actors, on one node or a cluster)")
     address: str | None = option(None, "ray: the cluster to join (HOST:PORT of its head, auto, ray://head:10001); "
                                        "default: a local instance. The output folder must be one every node can write")
     workers: int = option(1, "ray: scorer actors (each holds one model, one thread)")
