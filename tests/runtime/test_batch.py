@@ -215,3 +215,22 @@ def test_a_ray_address_where_nothing_answers_is_a_quick_one_line_error(damaged, 
                       "--engine", "ray", "--address", f"127.0.0.1:{port}"], capsys)
     assert got.startswith(f"--address 127.0.0.1:{port}: no Ray cluster answers there")
     assert time.monotonic() - started < 30  # Ray itself waited 82 s
+
+
+def test_unit_records_that_are_not_ours_count_as_not_done(tmp_path):
+    """An interrupted run's unit records are read back when it resumes: a damaged, foreign, oversized or deeply nested
+    record is a unit to score again, not an error and not counts believed."""
+    from edgeward.runtime.services.batch.units import RECORD_BYTES, Counts, Unit, done, prepare
+
+    prepare(tmp_path)
+    units = [Unit(n, "in.csv", n * 100, n * 100 + 100) for n in range(6)]
+    record = lambda n: tmp_path / "units" / f"{n:06d}.json"  # noqa: E731
+    good = {"rows": 10, "scored": 9, "rejected": 1, "flagged": 2}
+    record(0).write_text(json.dumps({"unit": {"number": 0, "path": "in.csv", "start": 0, "end": 100}, "counts": good}))
+    record(1).write_text(json.dumps({"unit": {"number": 1, "path": "other.csv", "start": 100, "end": 200}, "counts": good}))
+    record(2).write_text(json.dumps({"unit": {"number": 2, "path": "in.csv", "start": 200, "end": 300},
+                                     "counts": {**good, "rows": "10"}}))
+    record(3).write_text('{"unit": ' * 100_000)
+    record(4).write_bytes(b" " * (RECORD_BYTES + 1))
+    record(5).write_bytes(b"\xff\xfe not json")
+    assert done(tmp_path, units) == {0: Counts(10, 9, 1, 2)}

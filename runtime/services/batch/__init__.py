@@ -23,6 +23,7 @@ from pathlib import Path
 from edgeward.core.config import at_least, option
 from edgeward.core.errors import InputError, Interrupted
 
+RECORD_BYTES = 1 << 26  # the largest plan.json read back from an output folder
 
 class Engine(str, Enum):
     LOCAL = "local"
@@ -62,8 +63,9 @@ def run_batch(model: str, pattern: str, out: str | os.PathLike, options: BatchOp
               progress: bool = False, log=lambda line: None) -> BatchSummary:
     """Score every row (or image) of the input into ``out`` (scores, rejects, summary.json).
 
-    The work goes to ``OUT.partial`` and is moved into ``out`` once complete. Interrupted (SIGINT, SIGTERM), the
-    units scored stay there and the same call resumes from them; any other failure leaves nothing behind."""
+    The work goes to ``OUT.partial`` and is moved into ``out`` once complete. Interrupted (SIGINT, SIGTERM), or an
+    input file gone mid-run, the units scored stay there and the same call resumes from them; any other failure
+    (a damaged input, a lost cluster) leaves nothing behind."""
     from edgeward.runtime.engine.catalogue import locate
     from edgeward.runtime.services.batch.engines import run_local, run_ray
     from edgeward.runtime.services.batch.units import Counts, Unreadable, done, plan, tidy
@@ -96,8 +98,8 @@ def run_batch(model: str, pattern: str, out: str | os.PathLike, options: BatchOp
     except Unreadable as exc:  # a file gone mid-run: what was scored stays, to resume once it is back
         tidy(partial)
         kept = len(done(partial, units))
-        raise Unreadable(f"{exc}; {kept} of {len(units)} units scored are kept in {partial} ({out} was not "
-                               "written): the same command resumes from them once the file can be read") from None
+        raise Unreadable(f"{exc}; {kept} of {len(units)} units scored are kept in {partial} ({out} was not written): "
+                         "the same command resumes from them once the file can be read") from None
     except Exception:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -132,7 +134,7 @@ def _resumed(partial: Path, plan: dict, units) -> dict:
 
     record = partial / "plan.json"
     try:
-        same = json.loads(record.read_text()) == plan
+        same = record.stat().st_size <= RECORD_BYTES and json.loads(record.read_text()) == plan
     except (OSError, ValueError):
         same = False
     if same:

@@ -21,6 +21,7 @@ from edgeward.runtime.services.batch.scorers import _csv_convert, _read_errors, 
 HEADER_BYTES = 1 << 20  # the longest header line read
 SAMPLE_BYTES = 1 << 20  # read to estimate a CSV row's size
 MIN_UNIT_BYTES = 1 << 16
+RECORD_BYTES = 1 << 16  # the largest unit record read back (a record is about 200 bytes)
 
 
 @dataclass(frozen=True)
@@ -170,11 +171,14 @@ def done(out: Path, units: list[Unit]) -> dict[int, Counts]:
     for unit in units:
         record = out / "units" / f"{unit.number:06d}.json"
         try:
+            if record.stat().st_size > RECORD_BYTES:
+                continue
             doc = json.loads(record.read_text())
-        except (OSError, ValueError):
+            counts = doc["counts"] if isinstance(doc, dict) and doc.get("unit") == asdict(unit) else None
+            if isinstance(counts, dict) and all(type(counts.get(k)) is int for k in asdict(Counts())):
+                found[unit.number] = Counts(**{k: counts[k] for k in asdict(Counts())})
+        except (OSError, ValueError, RecursionError):  # not there, or not one of ours: scored again
             continue
-        if doc.get("unit") == asdict(unit) and isinstance(doc.get("counts"), dict):
-            found[unit.number] = Counts(**{k: int(doc["counts"].get(k, 0)) for k in asdict(Counts())})
     return found
 
 
