@@ -102,10 +102,8 @@ def bench_serve(source: str, options: ServeBenchOptions = ServeBenchOptions(), l
             result["in_process"] = in_process = _in_process(m, cls.serve_routes[path], body)
             log(f"in-process: {in_process['per_second']:,.0f} requests/s ({route}'s handler: parse, check and run, "
                 "no HTTP)")
-    for batching, flags in (("on", ("--max-batch", "64", "--max-delay-ms", str(options.max_delay_ms))),
-                            ("off", ("--max-batch", "1"))):
-        if path is None:
-            break
+    servers = (("on", ("--max-batch", "64", "--max-delay-ms", str(options.max_delay_ms))), ("off", ("--max-batch", "1")))
+    for batching, flags in servers if path is not None else ():  # the task's route, with dynamic batching and without
         server = _Server(model, *flags, "--threads", "1", port=options.port)
         try:
             run_load("127.0.0.1", server.port, post(route, body, "127.0.0.1"), 2, 1.0)  # warm-up
