@@ -105,7 +105,8 @@ def connect(options):
     os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
     ray = require("ray", "ray")
     if not ray.is_initialized():
-        ray.init(address=options.address, num_cpus=None if options.address else options.workers + 1,
+        # no address: a new local instance ("local"), not whatever cluster Ray would find on this machine
+        ray.init(address=options.address or "local", num_cpus=None if options.address else options.workers + 1,
                  include_dashboard=False, log_to_driver=False, configure_logging=False)
     for name in ("ray",):  # Ray logs at INFO to the terminal otherwise
         logging.getLogger(name).setLevel(logging.WARNING)
