@@ -121,6 +121,10 @@ def read(source, unit: Unit, rows: int):
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
+    # Arrow's own SIGINT/SIGTERM handling cancels a read in flight: once, under load, a run so cancelled by SIGTERM
+    # said it was interrupted and then aborted at exit ("terminate called without an active exception", exit -6).
+    # Python's handler acts as soon as the read of a unit (tens of milliseconds) returns.
+    pa.enable_signal_handlers(False)
     ragged: list = []  # the first row whose columns do not match the header (Arrow knows its line)
     if source.kind == ".parquet":
         with _open(unit.path) as f, _read_errors(unit.path, source.kind):
