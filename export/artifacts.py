@@ -134,7 +134,7 @@ def excluded(spec: ArtifactSpec, traits: ModelTraits = ModelTraits()) -> str | N
     """Why a model family cannot have this artifact, or None if it can.
 
     A model whose graph starts with a Normalization layer takes raw values of very different ranges
-    (fraud: amounts, seconds, rates). TFLite full-integer int8 quantizes the model input and that
+    (amounts, seconds, rates). TFLite full-integer int8 quantizes the model input and that
     layer with one int8 scale, which erases most features (docs/decisions.md). ONNX int8 keeps such
     leading layers in float; TFLite dynamic-range int8 and the QAT TFLite keep float activations there.
     A recurrent layer becomes a WHILE loop in TFLite, and TensorFlow's calibrator crashes the process on it

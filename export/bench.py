@@ -59,7 +59,7 @@ class BenchOptions:
     load_repeats: int = option(5, "loads of each artifact")
     cold_repeats: int = option(5, "cold starts in fresh processes (runtime and TensorFlow)")
     vs_keras: bool = option(True, "the runtime against Keras", cli=False)  # --no-keras
-    # folders of held-out data the task measures on as well (commands: --eval-only data)
+    # folders of held-out data the task measures on as well (a task's --eval-only data)
     heldout: tuple[str, ...] = option((), "held-out data folders", cli=False)  # --heldout
     # CPU classes (devices.cpu) to measure the int8 files on again, beside this host
     targets: tuple | None = option(None, "CPU classes", cli=False)  # --target

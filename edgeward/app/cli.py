@@ -1,7 +1,7 @@
 """The ``edgeward`` command line: parses arguments, calls the Python API, prints, maps errors to exit codes.
 
 The task verbs (``data``, ``train``, ``run``, ``tune``) take a sub-command per registered task, with flags
-made from that task's configuration dataclasses (``edgeward train commands --help``). Heavy modules
+made from that task's configuration dataclasses (``edgeward train TASK --help``). Heavy modules
 (TensorFlow, the training and export code) are imported only by the verbs that need them.
 """
 

@@ -76,7 +76,7 @@ def released_section(out: Path) -> list[str]:
         rows += [[name, r["file"], m["name"], f"{m['value']:.3f}", f"{before[m['name']]:.3f}" if m["name"] in before else "-",
                   m["data"]] for m in r["metrics"]]
     gifs = sorted((out / RELEASED_DIR).rglob("*.gif"))
-    streams = [json.loads(p.read_text()) for p in sorted((out / RELEASED_DIR).rglob("events.json"))]  # commands'
+    streams = [json.loads(p.read_text()) for p in sorted((out / RELEASED_DIR).rglob("events.json"))]  # a task's event streams
     return ["<h2>Released models, on inputs drawn afresh</h2>",
             "<p>The models that ship with edgeward (<code>edgeward models list</code>), run by the runtime on a small sample "
             "that neither their training nor their release measurement drew. The sections after this one train each "

@@ -1,5 +1,5 @@
-"""``edgeward bench-serve MODEL``: a served model under a bounded load. Its task's own route (fraud's
-``/fraud/score``) over HTTP beside the same requests answered in-process, where the task has one; then the model's
+"""``edgeward bench-serve MODEL``: a served model under a bounded load. Its task's own route (a runtime's
+``serve_routes``) over HTTP beside the same requests answered in-process, where the task has one; then the model's
 KServe v2 ``infer`` over HTTP beside Triton's gRPC protocol, on one server.
 
 The server runs in its own process (``edgeward serve``, as deployed), with dynamic batching and without; the
@@ -75,8 +75,8 @@ class _Server:
 def bench_serve(source: str, options: ServeBenchOptions = ServeBenchOptions(), log=lambda s: None) -> dict:
     """``source``: a model as every verb takes one (a file, a run folder, a released name). A request carries
     ``options.rows`` of the run's held-out inputs where it is a run folder, else inputs drawn at random (the work
-    does not depend on values). Where the model's task has a server route of its own (``serve_routes``: fraud's
-    ``/fraud/score``), that route is measured over HTTP beside the same requests answered in-process; then the
+    does not depend on values). Where the model's task has a server route of its own (the runtime class's
+    ``serve_routes``), that route is measured over HTTP beside the same requests answered in-process; then the
     model's KServe v2 ``infer`` over HTTP and gRPC. A run folder keeps the result as ``serve-bench.json``."""
     from edgeward.runtime.engine.catalogue import locate
     from edgeward.runtime.engine.model import Model
@@ -98,7 +98,7 @@ def bench_serve(source: str, options: ServeBenchOptions = ServeBenchOptions(), l
                         "route": None, "in_process": None, "http": []}
         if path is not None:
             body = cls.route_request(path, m.manifest, inputs)
-            result["route"] = route = f"/{m.manifest.task}/{path}"  # the task's own route (POST /fraud/score)
+            result["route"] = route = f"/{m.manifest.task}/{path}"  # the task's own route (POST /TASK/PATH)
             result["in_process"] = in_process = _in_process(m, cls.serve_routes[path], body)
             log(f"in-process: {in_process['per_second']:,.0f} requests/s ({route}'s handler: parse, check and run, "
                 "no HTTP)")

@@ -113,7 +113,7 @@ class Manifest:
     metrics: tuple[Metric, ...]
     provenance: Provenance
     params: dict[str, Any] = field(default_factory=dict)  # task specifics (front end, image size)
-    # a catalogue model's: name, metrics measured at release, the commands and seeds that made it (runtime.catalogue)
+    # a catalogue model's: name, metrics measured at release, the command lines and seeds that made it (runtime.catalogue)
     release: dict[str, Any] = field(default_factory=dict)
     checks: str = ""  # one of CHECKS; "" in files exported before edgeward recorded it
     cpu_checks: tuple[CpuCheck, ...] = ()  # int8 files: the check on each CPU class it was run on

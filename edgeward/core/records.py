@@ -4,8 +4,7 @@ them; nothing else touches their files):
 - ``ValidationRecord`` (``validation.json``): each artifact's check against the Keras reference (``ArtifactCheck``),
   or why it could not be made (``ExportFailure``); the int8 candidates tried; the recommendation; the CPU classes.
 - ``BenchRecord`` (``bench.json``): each artifact's measurements, the runtime's overhead, the recommendation by the
-  benchmark's own numbers, the targets, and the task's own results (``payload``, by name: a detector's video, the
-  commands' streams).
+  benchmark's own numbers, the targets, and the task's own results (``payload``, by name).
 
 Files written before the records had a schema (schema 0) still load.
 """

@@ -1,6 +1,6 @@
 """What a task is: the one object per task that the shared layers look up in ``edgeward.core.registry``.
 
-A task (fraud scoring, voice commands, detection, ...) brings its data generator, its training, the
+A task brings its data generator, its training, the
 contract of its exported model, its runtime, its benchmark, its report section and its demo steps. The
 shared layers (the CLI, the export engine, compression, the benchmark, the report, the demo) call these
 methods and never branch on a task's name. ``docs/architecture.md`` says how to add a task.

@@ -4,8 +4,7 @@
 For each artifact: its raw outputs on seeded inputs of its own input shapes, and what its task's runtime class
 makes of a real input of the kind it names (``parity_feed``, ``parity_results``: scores of CSV rows, events of a
 WAV stream, detections on video frames), with decision thresholds set low so that the tiny test models decide
-something (commands 0; detection 0.05, where an untrained detector finds nothing and the released one finds the
-digits); the class compares two machines' results (``parity_compare``). Also: the device profile picked here, and
+something (each runtime class sets its own); the class compares two machines' results (``parity_compare``). Also: the device profile picked here, and
 whether each arm64 profile's backend and providers work with this onnxruntime. ``compare`` sets two machines'
 results side by side.
 

@@ -223,7 +223,7 @@ def letterbox_input(image: np.ndarray, size: int, bgr: bool = True, nchw: bool =
     pad = np.float32(PAD_VALUE) * INPUT_SCALE
     for strip in (plane[:, :y0], plane[:, y0 + nh:], plane[:, y0:y0 + nh, :x0], plane[:, y0:y0 + nh, x0 + nw:]):
         strip.fill(pad)  # the border only: the image covers the rest
-    for channel in range(3):  # a cast copy, then a multiply in place: a third less time than one multiply of uint8
+    for channel in range(3):  # a cast copy, then a multiply in place (not numpy's buffered uint8 -> float32 loop)
         target = plane[channel, y0:y0 + nh, x0:x0 + nw]
         target[...] = resized[:, :, 2 - channel if bgr else channel]
         target *= INPUT_SCALE

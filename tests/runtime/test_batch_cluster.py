@@ -172,9 +172,8 @@ def _interrupted_then_resumed(model, csv, out: Path, local: Path, *flags, sig=si
     units = out.with_name(out.name + ".partial") / "units"
     try:
         before = _stopped_mid_run(proc, out)
-        # signalled once it has recorded another unit since it was continued: a signal that reaches a stopped process,
-        # or one not yet fully running again, was lost in 9 of 40 runs here (the process went on as if never
-        # signalled; sent to a running one, 0 of 31: docs/decisions.md)
+        # signalled only once it has recorded another unit since it was continued: a signal that reaches a process
+        # stopped or not yet running again can be lost (docs/decisions.md, "Batch scoring")
         _continue(proc)
         while len(list(units.glob("*.json"))) <= before and proc.poll() is None:
             time.sleep(0.001)

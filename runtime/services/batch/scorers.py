@@ -78,8 +78,7 @@ def _floats(series) -> np.ndarray:
 
 class ImageScorer:
     """Each image of a frame of paths through the runtime of the model's task (one that takes ``Feed.IMAGES``): its
-    ``result_columns`` (for a detector: ``detections`` as JSON, ``count``, ``flag``; for a classifier: ``label``,
-    ``score``, ``top`` as JSON, ``flag``). An image that cannot be read is rejected with the reader's reason."""
+    ``result_columns`` (its ``image_result``'s columns, ``flag`` among them). An image that cannot be read is rejected with the reader's reason."""
 
     def __init__(self, model_path: str, threshold: float | None = None):
         model = Model(model_path, device="auto", threads=1)

@@ -121,9 +121,8 @@ def read(source, unit: Unit, rows: int):
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    # Arrow's own SIGINT/SIGTERM handling cancels a read in flight: once, under load, a run so cancelled by SIGTERM
-    # said it was interrupted and then aborted at exit ("terminate called without an active exception", exit -6).
-    # Python's handler acts as soon as the read of a unit (tens of milliseconds) returns.
+    # Python's own SIGINT/SIGTERM handler, not Arrow's cancelling one, acts on a signal: after the unit's short read
+    # (docs/decisions.md, "Batch scoring")
     pa.enable_signal_handlers(False)
     ragged: list = []  # the first row whose columns do not match the header (Arrow knows its line)
     if source.kind == ".parquet":

@@ -213,7 +213,7 @@ def build_app(served: list[Served], options: ServeOptions = ServeOptions()):
         return JSONResponse({**video.latest, "error": video.error})
 
     async def frame(request):
-        """One frame's picture: ``?n=N`` (a number ``/detect/latest`` gave: its caption and this picture are of one
+        """One frame's picture: ``?n=N`` (a number ``/TASK/latest`` gave: its caption and this picture are of one
         frame), else the newest. A page that shows these never stays loading, as one showing the stream does."""
         video = feeds.need_video()
         if "n" in request.query_params:
