@@ -5,9 +5,9 @@ Imports only edgeward.core; onnxruntime is imported lazily to list providers.
 
 from edgeward.devices.host import HostInfo, available_providers, detect
 from edgeward.devices.profiles import Backend, Profile, list_profiles, load_profile
-from edgeward.devices.select import closest_profile, cpu_profile, resolve
+from edgeward.devices.select import closest_profile, cpu_profile, resolve, runnable_here
 
 __all__ = [
     "Backend", "HostInfo", "Profile", "available_providers", "closest_profile", "cpu_profile", "detect",
-    "list_profiles", "load_profile", "resolve",
+    "list_profiles", "load_profile", "resolve", "runnable_here",
 ]

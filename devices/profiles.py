@@ -60,6 +60,22 @@ class Profile:
             )
         return self.providers or (CPU_PROVIDER,)
 
+    def missing(self) -> str | None:
+        """What this host lacks to run the profile (execution providers, the TFLite delegate), or None."""
+        try:
+            available = available_providers() if Backend.ONNXRUNTIME in self.backends else []
+        except DeviceError as exc:
+            return str(exc)
+        lacking = [p for p in self.providers if p not in available] if Backend.ONNXRUNTIME in self.backends else []
+        if self.delegate:
+            import ctypes
+
+            try:
+                ctypes.CDLL(self.delegate)
+            except OSError:
+                lacking.append(f"the TFLite delegate {self.delegate}")
+        return ", ".join(lacking) or None
+
 
 def list_profiles() -> list[Profile]:
     return [load_profile(p.stem) for p in sorted(PROFILE_DIR.glob("*.toml"))]

@@ -13,6 +13,15 @@ def cpu_profile() -> Profile:
     return load_profile("arm64-cpu" if platform.machine().lower() in ("aarch64", "arm64") else "x86-64-cpu")
 
 
+def runnable_here(profile: Profile) -> tuple[Profile, str | None]:
+    """The profile that runs a target's files on this host, and what this host lacks of the target (None: nothing):
+    the target's own profile where it has what it needs, else this host's CPU profile (an export for a GPU made on
+    a machine without one checks its files on the CPU: the same numbers within the precision's tolerance, not the
+    GPU's speed)."""
+    lacking = profile.missing()
+    return (profile, None) if lacking is None else (cpu_profile(), lacking)
+
+
 def closest_profile(host: HostInfo) -> Profile:
     """The profile that fits this host best, among those whose providers it has."""
     board = host.board.lower()

@@ -47,7 +47,9 @@ class ExportOptions:
     specs: tuple[ArtifactSpec, ...] = (ArtifactSpec(Format.ONNX, Precision.FP32),)
     budget: Budget = Budget()
     search: bool = False  # try int8 candidates until the metric drop is within budget.max_drop
-    device: str = "auto"  # the target: where artifacts are checked and timed for the recommendation
+    # the target: where artifacts are checked and timed for the recommendation (a host without the target's
+    # providers checks them on its CPU, and the recommendation is the target's default: ``recommend``)
+    device: str | Profile = "auto"
     # the CPU classes int8 files are made for and checked on; None: the device profile's, those this host can check
     targets: tuple[CpuClass, ...] | None = None
     calibration_rows: int = 5000  # training rows (docs/decisions.md: why 5,000)
@@ -487,7 +489,7 @@ def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOption
     recommendation. A ``ValidationError`` at the end names every artifact outside its budget."""
     from tqdm import tqdm
 
-    from edgeward.devices import resolve
+    from edgeward.devices import resolve, runnable_here
     from edgeward.export.cpu_checks import targets as resolve_targets
 
     if options.sign:
@@ -497,7 +499,8 @@ def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOption
     profile = resolve(options.device)
     classes = options.targets if options.targets is not None else profile.cpu
     targets = resolve_targets(classes, explicit=options.targets is not None)
-    options = replace(options, specs=for_target(options.specs, profile, classes))
+    here, lacking = runnable_here(profile)  # what runs the artifacts here: the target's providers, else the CPU's
+    options = replace(options, specs=for_target(options.specs, profile, classes), device=here)
     for spec in options.specs:
         why = excluded(spec, run.traits(spec.source))
         if why:
@@ -523,10 +526,11 @@ def export_run(run_dir: str | os.PathLike, options: ExportOptions = ExportOption
 
         # over every artifact of the run within budget, exported now or before
         known = [e for e in entries if isinstance(e, ArtifactCheck) and run.rundir.artifact(e.artifact).exists()]
-        result.recommendation = recommend(run.rundir.artifacts, known, run.feeds, options.device)
+        result.recommendation = recommend(run.rundir.artifacts, known, run.feeds, profile)
     result.targets = {"cpu": [c.value for c in targets.classes], "host": targets.host.value if targets.host else None,
                       "checked": [c.value for c in targets.checkable],
-                      "skipped": {c.value: why for c, why in targets.skipped.items()}}
+                      "skipped": {c.value: why for c, why in targets.skipped.items()},
+                      "device": profile.name, "run_with": here.name, **({"lacking": lacking} if lacking else {})}
     run.rundir.write_validation(ValidationRecord(
         artifacts=tuple(entries), search=tuple(result.search) or old.search,
         recommendation=result.recommendation or old.recommendation, targets=result.targets))

@@ -63,15 +63,35 @@ def choose(checks: list, latency_us: dict[str, float], profile: Profile) -> dict
     if slower:
         reason += f"; int8 slower than fp32 of the same format on this target: {', '.join(slower)}"
     return {"device": profile.name, "threads": threads, "prefer": profile.prefer.value, "artifact": choice.artifact,
-            "reason": reason, "latency_p50_us": {c.artifact: round(latency_us[c.artifact], 2) for c in ranked},
+            "reason": reason, "measured": True, "latency_p50_us": {c.artifact: round(latency_us[c.artifact], 2) for c in ranked},
             "int8_slower_than_fp32": slower}
 
 
-def recommend(artifact_dir: Path, checks: list, feeds: dict[str, np.ndarray], device: str = "auto", calls: int = 400) -> dict:
+def default_choice(candidates: list, profile: Profile, lacking: str) -> dict:
+    """The recommendation where the target cannot be timed here: the passing artifact of the profile's own format and
+    precision (else its format in fp32, else the smallest), named as a default, not a measurement."""
+    if not candidates:
+        return {"device": profile.name, "artifact": None, "measured": False,
+                "reason": "no artifact passed its checks (int8 files: on every target CPU class)"}
+    choice = min(candidates, key=lambda c: (c.format != profile.format, c.precision != profile.precision,
+                                            c.precision != "fp32", c.source != "base", c.size_bytes))
+    reason = (f"the {profile.name} profile's default ({profile.format} {profile.precision}), not a measurement: this "
+              f"host lacks {lacking}; export on the target to choose by its timings")
+    if (choice.format, choice.precision) != (profile.format, profile.precision):
+        reason += f" (no passing {profile.format} {profile.precision} artifact: {choice.format} {choice.precision})"
+    return {"device": profile.name, "artifact": choice.artifact, "reason": reason, "measured": False}
+
+
+def recommend(artifact_dir: Path, checks: list, feeds: dict[str, np.ndarray], device: str | Profile = "auto",
+              calls: int = 400) -> dict:
     """``feeds``: held-out rows by input name, timed one row at a time; the candidates take turns in ``ROUNDS``
-    rounds, and each one's latency is the median of its rounds' p50s."""
+    rounds, and each one's latency is the median of its rounds' p50s. On a host that cannot run the target's
+    providers (a GPU profile on a machine without one), the profile's default (``default_choice``)."""
     profile = resolve(device)
     candidates = [c for c in checks if c.passed and c.format in runnable_formats(profile)]
+    lacking = profile.missing()
+    if lacking:
+        return default_choice(candidates, profile, lacking)
     rows = feeds if len(feeds) > 1 else next(iter(feeds.values()))
     models = {c.artifact: timed_model(artifact_dir / c.artifact, profile, profile.num_threads) for c in candidates}
     samples: dict[str, list[float]] = {name: [] for name in models}

@@ -38,6 +38,10 @@ def export_table(run_dir: str | os.PathLike) -> str:
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    if validation.targets.get("lacking"):
+        t = validation.targets
+        lines.append(f"checked on this host's CPU ({t['run_with']}): it lacks {t['lacking']}, which {t['device']} runs "
+                     "them on")
     for cpu, why in validation.targets.get("skipped", {}).items():
         lines.append(f"int8 not checked on {cpu}: {why}")
     for why in sorted({a.degenerate for a in validation.checks if a.degenerate}):
