@@ -44,6 +44,10 @@ class Profile:
     delegate: str = ""  # TFLite delegate library (Coral: libedgetpu.so.1)
     cpu: tuple[CpuClass, ...] = ()  # the CPU classes whose integer kernels the target runs (int8 is checked on each)
     prefer: Prefer = Prefer.LATENCY
+    # runs keep their data on the first provider's device: inputs copied into buffers there that live as long as the
+    # session, outputs read back when returned (``runtime.engine.bound``); for a GPU, not a CPU (measured: no gain)
+    io_binding: bool = False
+    cuda_graph: bool = False  # with io_binding on the CUDA provider: the model captured once and replayed (fixed shapes)
 
     @property
     def num_threads(self) -> int:
@@ -121,6 +125,9 @@ def load_profile(name_or_path: str | os.PathLike) -> Profile:
     except (ValueError, AttributeError, TypeError) as exc:
         raise InputError(str(exc) if isinstance(exc, ValueError) else
                          f"{path}: field 'cpu': expected a list of CPU classes, got {data['cpu']!r}") from None
+    for key in ("io_binding", "cuda_graph"):
+        if not isinstance(data.get(key, False), bool):
+            raise InputError(f"{path}: field '{key}': expected true or false, got {data[key]!r}")
     try:
         prefer = Prefer(data.get("prefer", Prefer.LATENCY.value))
     except ValueError:
@@ -130,6 +137,7 @@ def load_profile(name_or_path: str | os.PathLike) -> Profile:
         name=data["name"], description=data["description"], arch=tuple(data["arch"]), backends=backends,
         providers=tuple(data["providers"]), threads=threads, format=data["format"],
         precision=data["precision"], delegate=data.get("delegate", ""), cpu=cpu, prefer=prefer,
+        io_binding=data.get("io_binding", False), cuda_graph=data.get("cuda_graph", False),
     )
 
 

@@ -96,6 +96,12 @@ class Model:
         return cls(source, device=device, threads=threads)
 
     @property
+    def execution(self) -> str:
+        """How a run is made: ``run``, or through IO binding (and a CUDA graph) where the profile asks for them,
+        with why not where it asked and does not get them (``runtime.engine.bound``)."""
+        return getattr(self._run, "how", "run")
+
+    @property
     def input_names(self) -> tuple[str, ...]:
         return tuple(self._inputs)
 

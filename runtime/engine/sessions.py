@@ -60,8 +60,25 @@ class OnnxSession:
             raise ModelFileError(f"{source}: not a loadable ONNX model ({first})") from None
         self.output_names = [o.name for o in self._session.get_outputs()]
         self.input_names = [i.name for i in self._session.get_inputs()]
-        # run(feeds) is the session's own run with the output names bound: no Python frame in between
-        self.run = functools.partial(self._session.run, self.output_names)
+        if profile.io_binding or profile.cuda_graph:
+            self.run = self._bound(ort, data, options, profile)
+        else:  # the session's own run with the output names bound: no Python frame in between
+            self.run = functools.partial(self._session.run, self.output_names)
+
+    def _bound(self, ort, data: bytes, options, profile: Profile):
+        """Runs through IO binding (``runtime.engine.bound``), with a CUDA graph where the profile allows one, the
+        session runs on the CUDA provider and every input and output shape is fixed in the model."""
+        from edgeward.runtime.engine.bound import BoundRun
+
+        session = self._session
+        fixed = all(isinstance(d, int) for t in (*session.get_inputs(), *session.get_outputs()) for d in t.shape)
+        graph = None
+        if profile.cuda_graph and fixed and session.get_providers()[0] == "CUDAExecutionProvider":
+            providers = [("CUDAExecutionProvider", {"enable_cuda_graph": "1"}), *session.get_providers()[1:]]
+            graph = functools.partial(ort.InferenceSession, data, sess_options=options, providers=providers)
+        no_graph = ("the profile allows none" if not profile.cuda_graph else "the model's shapes are not all fixed"
+                    if not fixed else f"the session runs on {session.get_providers()[0]}, not CUDAExecutionProvider")
+        return BoundRun(session, self.output_names, graph, no_graph)
 
     def manifest_text(self) -> str | None:
         return self._session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)

@@ -346,11 +346,13 @@ def thin_video(env) -> str:
 
 
 def profile(env, text: str | bytes, **fields) -> str:
-    """A device profile file: x86-64-cpu's with ``fields`` replaced (TOML values as written), or ``text`` itself."""
+    """A device profile file: x86-64-cpu's with ``fields`` replaced or added (TOML values as written), or ``text``
+    itself."""
     if not text:
         lines = (Path(__file__).resolve().parents[2] / "devices" / "profiles" / "x86-64-cpu.toml").read_text().splitlines()
-        text = "\n".join(f"{line.split('=')[0].strip()} = {fields[line.split('=')[0].strip()]}"
-                         if line.split("=")[0].strip() in fields else line for line in lines) + "\n"
+        keys = [line.split("=")[0].strip() for line in lines]
+        text = "\n".join([f"{key} = {fields[key]}" if key in fields else line for key, line in zip(keys, lines)] +
+                         [f"{key} = {value}" for key, value in fields.items() if key not in keys]) + "\n"
     return env.file(text, ".toml")
 
 
@@ -615,6 +617,9 @@ CASES = [
     Case("options", "a device profile whose providers are a string",
          lambda e: e.score(e.csv(), "--device", profile(e, "", providers='"CPUExecutionProvider"')),
          "field 'providers': expected a list of strings, got 'CPUExecutionProvider'"),
+    Case("options", "a device profile with io_binding = \"yes\"",
+         lambda e: e.score(e.csv(), "--device", profile(e, "", io_binding='"yes"')),
+         "field 'io_binding': expected true or false, got 'yes'"),
     Case("options", "a device profile in Latin-1", lambda e: e.score(e.csv(), "--device", profile(e, "description = 'caf\xe9'\n".encode("latin-1"))),
          "expected UTF-8 text (TOML), got byte 0xe9 at offset 18"),
     Case("options", "a folder named like a device profile (x.toml)", lambda e: e.score(e.csv(), "--device", folder(e, "x.toml")),
