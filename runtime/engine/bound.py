@@ -74,21 +74,24 @@ class BoundRun:
         self._device = DEVICES.get(session.get_providers()[0])
         self._key: tuple | None = None  # the feed shapes bound
         self._bound: Bound | None = None
-        self._lock = threading.Lock()  # one set of buffers: one run at a time
+        self._lock = threading.Lock()  # one set of buffers: one bound run at a time
         self.how = "run" if self._device else f"run (no IO binding on {session.get_providers()[0]})"
 
     def __call__(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         if not all(type(value) is np.ndarray for value in feeds.values()):
             return self._plain.run(self._names, feeds)
         key = tuple((name, value.shape, value.dtype.str) for name, value in feeds.items())
-        with self._lock:
-            if self._bound is not None and key == self._key:
+        if self._bound is not None and key == self._key:
+            with self._lock:
                 return self._bound.run(feeds)
-            outs = self._plain.run(self._names, feeds)
-            if self._key is None and self._device:
-                self._key = key
-                self._bind(feeds, outs)
-            return outs
+        if self._key is None and self._device:
+            with self._lock:
+                if self._key is None:  # the first feeds: run plainly, then bind their shapes
+                    outs = self._plain.run(self._names, feeds)
+                    self._key = key
+                    self._bind(feeds, outs)
+                    return outs
+        return self._plain.run(self._names, feeds)  # other shapes, or nothing bound: concurrent runs stay concurrent
 
     def _bind(self, feeds: dict[str, np.ndarray], outs: list) -> None:
         """Bind the first feeds' shapes, checked on the same feeds against the plain run's ``outs``."""
