@@ -99,6 +99,7 @@ def bench_artifact(path: Path, x: Rows, profile, options: BenchOptions) -> dict:
         with timed_model(data, profile, threads) as m:
             name = m.input_names[0]
             row[f"single_{threads}t"] = single_row_latency(m, x, options.single_rows)
+            row["execution"] = m.execution  # a GPU profile's IO binding and CUDA graph, or a plain run
             if threads == 1:
                 row["batched_1t"] = batched(lambda b: m.run(b if isinstance(b, dict) else {name: b}, validate=False), x,
                                             options.batch_repeats)

@@ -19,6 +19,7 @@ def test_bench_measures_every_artifact_and_the_runtime_vs_keras(fraud_run):
         s = a["single_1t"]
         assert s["p99_us"] >= s["p95_us"] >= s["p50_us"] > 0 and a["batched_1t"]["rows_per_s"] > 0
         assert f"single_{r.threads_all}t" in a
+        assert a["execution"] == "run"  # a CPU profile binds nothing (a GPU profile's would say IO binding)
     k = r.payload["vs_keras"]
     for key in ("runtime", "onnxruntime_bare", "keras_call", "keras_predict"):
         assert k[key]["batched"]["rows_per_s"] > 0 and k[key]["single"]["p99_us"] >= k[key]["single"]["p50_us"] > 0
