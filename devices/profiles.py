@@ -45,7 +45,7 @@ class Profile:
     cpu: tuple[CpuClass, ...] = ()  # the CPU classes whose integer kernels the target runs (int8 is checked on each)
     prefer: Prefer = Prefer.LATENCY
     # runs keep their data on the first provider's device: inputs copied into buffers there that live as long as the
-    # session, outputs read back when returned (``runtime.engine.bound``); for a GPU, not a CPU (measured: no gain)
+    # session, outputs read back when returned (``runtime.engine.bound``); for a GPU, not a CPU (measured: slower there)
     io_binding: bool = False
     cuda_graph: bool = False  # with io_binding on the CUDA provider: the model captured once and replayed (fixed shapes)
 
