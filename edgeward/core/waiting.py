@@ -6,10 +6,16 @@ sleeps again when woken. The kernel may give a process's signal to any of its th
 OpenCV's, PortAudio's): then a plain wait ends only when its data comes, which may be never. So the main thread
 never sleeps long: it waits in short steps (``POLL_S``), and native calls that may block are run in a helper
 thread while it waits so (``interruptible``). ``core.files.WaitingReader`` does the same for pipes.
+
+A handler that raises can also be lost: it runs inside whatever Python code is running, and code that C calls
+through its own ``hasattr`` (pandas' ``Series.__getattr__`` under pyarrow's probe of a Series) has any exception
+cleared, KeyboardInterrupt included; the run then goes on as if never signalled. Loops of short steps (batch's units)
+record the signal instead and raise it between steps (``DeferredSignals``): a flag cannot be cleared.
 """
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -42,3 +48,36 @@ def interruptible(fn: Callable[..., T], *args, **kwargs) -> T:
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+class DeferredSignals:
+    """SIGINT and SIGTERM recorded while the block runs and raised at ``check()`` (or when the block ends), as their
+    own handlers raise them: KeyboardInterrupt, or the CLI's Terminated. A second signal raises at once. Only a signal
+    whose handler is Python's is deferred (one ignored, or left to the system, stays so); main thread only."""
+
+    def __enter__(self) -> "DeferredSignals":
+        self.pending: int | None = None
+        self._handlers: dict[int, Callable] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                if callable(signal.getsignal(sig)):
+                    self._handlers[sig] = signal.signal(sig, self._record)
+        return self
+
+    def _record(self, signum, frame) -> None:
+        if self.pending is None:
+            self.pending = signum
+        else:  # asked twice: at once
+            self._handlers[signum](signum, frame)
+
+    def check(self) -> None:
+        """Raise the recorded signal as its own handler would."""
+        if self.pending is not None:
+            signum, self.pending = self.pending, None
+            self._handlers[signum](signum, None)
+
+    def __exit__(self, kind, value, traceback) -> None:
+        for sig, handler in self._handlers.items():
+            signal.signal(sig, handler)
+        if kind is None:
+            self.check()

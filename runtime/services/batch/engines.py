@@ -15,7 +15,7 @@ from collections import deque
 from pathlib import Path
 
 from edgeward.core.errors import DeviceError, InputError, require
-from edgeward.core.waiting import POLL_S
+from edgeward.core.waiting import POLL_S, DeferredSignals
 from edgeward.runtime.services.batch.units import Counts, Unreadable, score
 
 RESTARTS = 4  # times an actor is started again after its process or its node died
@@ -30,11 +30,13 @@ def run_local(model, source, units, out: Path, options, progress: bool) -> Count
 
     scorer = source.scorer(model, options.threshold)
     total = Counts()
-    with tqdm(total=len(units), desc="scoring", unit="unit", disable=not progress, leave=False) as bar:
+    with tqdm(total=len(units), desc="scoring", unit="unit", disable=not progress, leave=False) as bar, \
+            DeferredSignals() as signals:  # a signal acts between units (a unit is a fraction of a second)
         for unit in units:
             total += score(scorer, source, unit, out, options.batch_rows)
             bar.set_postfix(rows=f"{total.rows:,}")
             bar.update()
+            signals.check()
     return total
 
 
@@ -57,13 +59,15 @@ def run_ray(model, source, units, out: Path, options, progress: bool) -> Counts:
                          options.batch_rows) for _ in range(options.workers)]
     todo, running, held, total = deque(units), {}, [0] * len(pool), Counts()
     try:
-        with tqdm(total=len(units), desc="scoring on Ray", unit="unit", disable=not progress, leave=False) as bar:
+        with tqdm(total=len(units), desc="scoring on Ray", unit="unit", disable=not progress, leave=False) as bar, \
+                DeferredSignals() as signals:
             while todo or running:
+                signals.check()
                 for i, a in enumerate(pool):
                     while todo and held[i] < IN_FLIGHT:
                         running[a.score.remote(todo.popleft())] = i
                         held[i] += 1
-                ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)  # a signal is acted on between
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)  # a signal acts between waits
                 if ready:
                     ready, _ = ray.wait(list(running), num_returns=len(running), timeout=0)
                 for ref in ready:
