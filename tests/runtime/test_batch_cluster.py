@@ -115,8 +115,9 @@ def _same_as_local(out: Path, local: Path, rows: int) -> None:
             assert got["score"].to_numpy().tobytes() == want["score"].to_numpy().tobytes()
 
 
-def _fault_mid_run(cluster, model, csv, out, fault) -> tuple[int, int, str]:
-    proc = _batch(model, csv, out, "--engine", "ray", "--address", cluster.address, "--workers", "2")
+def _stopped_then(proc, out: Path, fault) -> tuple[int, str, str]:
+    """The driver stopped once a unit of ``out`` is recorded, ``fault()`` made, then continued to its end: the units
+    recorded before, and its stdout and stderr."""
     try:
         before = _stopped_mid_run(proc, out)
         fault()
@@ -126,6 +127,12 @@ def _fault_mid_run(cluster, model, csv, out, fault) -> tuple[int, int, str]:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGCONT)
             proc.kill()
+    return before, stdout, stderr
+
+
+def _fault_mid_run(cluster, model, csv, out, fault) -> tuple[int, int, str]:
+    proc = _batch(model, csv, out, "--engine", "ray", "--address", cluster.address, "--workers", "2")
+    before, stdout, stderr = _stopped_then(proc, out, fault)
     assert proc.returncode == 0, stderr
     return before, json.loads((out / "summary.json").read_text())["units"], stdout
 
@@ -206,17 +213,8 @@ def test_a_signal_sent_to_the_stopped_driver_is_acted_on(fraud_model, big_csv, t
     """Ctrl-Z, then a signal, then continued: the run stops at its next unit, five times out of five (before batch
     deferred signals to between units, about one run in five went on to its end: docs/decisions.md)."""
     for k in range(5):
-        out = tmp_path / f"out{k}"
-        proc = _batch(fraud_model, big_csv, out)
-        try:
-            _stopped_mid_run(proc, out)
-            os.kill(proc.pid, sig)
-            os.kill(proc.pid, signal.SIGCONT)
-            _, stderr = proc.communicate(timeout=120)
-        finally:
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGCONT)
-                proc.kill()
+        proc = _batch(fraud_model, big_csv, tmp_path / f"out{k}")
+        _, _, stderr = _stopped_then(proc, tmp_path / f"out{k}", lambda: os.kill(proc.pid, sig))
         assert proc.returncode == 128 + sig and "interrupted with" in stderr, (k, stderr[-2000:])
 
 
