@@ -115,7 +115,7 @@ bench-serve: install
 	$(VENV)/bin/edgeward data detect runs/serve-detect-data --images 200 --holdout 40 --video-seconds 10
 	$(VENV)/bin/edgeward train detect --data runs/serve-detect-data --out runs/serve-detect --epochs 2
 	$(VENV)/bin/edgeward export runs/serve-detect
-	$(VENV)/bin/edgeward bench-serve runs/serve-fraud --seconds 10 --detect-run runs/serve-detect
+	$(VENV)/bin/edgeward bench-serve runs/serve-fraud --seconds 10 --video-run runs/serve-detect
 
 # Batch scoring (about 10 minutes): a 10M-row CSV (the run's data repeated) scored in this process and on a local
 # Ray instance with 1 and 2 actors; docs/scale.md.

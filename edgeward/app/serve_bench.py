@@ -30,9 +30,9 @@ from edgeward.core.rundir import RunDir, holdout_inputs
 class ServeBenchOptions:
     seconds: float = option(5.0, "seconds of load per measurement")
     clients: tuple[int, ...] = option((1, 8, 64), "concurrent clients, comma-separated")
-    rows: int = option(1, "transactions per request")
+    rows: int = option(1, "inputs (rows) per request")
     max_delay_ms: float = option(2.0, "the server's dynamic batching delay")
-    detect_run: str | None = option(None, "an exported run of a task that takes video (its data's video.mp4 as the "
+    video_run: str | None = option(None, "an exported run of a task that takes video (its data's video.mp4 as the "
                                           "live source): the MJPEG stream's frames per second with one and two viewers")
     port: int | None = option(None, "the port of the servers it starts, one after another (default: a free one); "
                                     "gRPC on the next")
@@ -116,8 +116,8 @@ def bench_serve(source: str, options: ServeBenchOptions = ServeBenchOptions(), l
         finally:
             server.stop()
     result["protocols"] = _protocols(model, inputs, options, log)
-    if options.detect_run:
-        result["stream"] = _stream(RunDir(options.detect_run), options.seconds, log, options.port)
+    if options.video_run:
+        result["stream"] = _stream(RunDir(options.video_run), options.seconds, log, options.port)
     if run is not None:
         (run / "serve-bench.json").write_text(json.dumps(result, indent=2))
     return result
@@ -170,7 +170,7 @@ def _stream(run: RunDir, seconds: float, log, port: int | None = None) -> list[d
             before = _stats(server.port)["video"]["frames"]
             fps = watch_mjpeg("127.0.0.1", server.port, f"/{run.record().task}/stream", viewers, seconds)
             made = (_stats(server.port)["video"]["frames"] - before) / seconds
-            rows.append({"viewers": viewers, "fps_per_viewer": [round(f, 1) for f in fps], "detector_fps": round(made, 1)})
+            rows.append({"viewers": viewers, "fps_per_viewer": [round(f, 1) for f in fps], "model_fps": round(made, 1)})
             log(f"video stream, {viewers} viewer(s): {', '.join(f'{f:.1f}' for f in fps)} frames/s each; "
                 f"the model made {made:.1f} frames/s")
     finally:
@@ -234,7 +234,7 @@ def markdown(result: dict) -> str:
         tables.append(lines)
     if result.get("stream"):
         lines = ["| stream viewers | frames/s per viewer | model frames/s |", "|---:|---|---:|"]
-        lines += [f"| {r['viewers']} | {', '.join(map(str, r['fps_per_viewer']))} | {r['detector_fps']} |"
+        lines += [f"| {r['viewers']} | {', '.join(map(str, r['fps_per_viewer']))} | {r['model_fps']} |"
                   for r in result["stream"]]
         tables.append(lines)
     return "\n\n".join("\n".join(lines) for lines in tables)

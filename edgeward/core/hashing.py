@@ -17,7 +17,7 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def folder_sha256(folder: str | os.PathLike) -> str:
     """A hash over a dataset folder: every file's relative name and size, and the contents of the text
-    files (label lists, YOLO labels). Hashing every image or clip byte would be slow."""
+    files (label lists, annotation files). Hashing every image or clip byte would be slow."""
     h = hashlib.sha256()
     for path in sorted(Path(folder).rglob("*")):
         if path.is_file():

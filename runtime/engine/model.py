@@ -242,6 +242,8 @@ class ModelTask:
     # ``Feed.VIDEO`` answers ``watch``, one that takes ``Feed.AUDIO`` answers ``listen`` (and ``reset`` between
     # recordings)
 
+    unwatched: dict = {}  # a live video's record before its first frame: the fields of ``watch``'s records, empty
+
     def watch(self, frames: Iterable[tuple[int, np.ndarray]]) -> Iterator[Watched]:
         """Each (number, BGR frame) of a live video source as ``Watched``: the frame drawn with what was found in
         it, and its record."""

@@ -2,8 +2,8 @@
 ``make arm64-check``, which runs it once on x86 and once on aarch64 under emulation and compares the two.
 
 For each artifact: its raw outputs on seeded inputs of its own input shapes, and what its task's runtime class
-makes of a real input of the kind it names (``parity_feed``, ``parity_results``: scores of CSV rows, events of a
-WAV stream, detections on video frames), with decision thresholds set low so that the tiny test models decide
+makes of a real input of the kind it names (``parity_feed``, ``parity_results``: rows, a WAV stream or video frames,
+as the class chooses), with decision thresholds set low so that the tiny test models decide
 something (each runtime class sets its own); the class compares two machines' results (``parity_compare``). Also: the device profile picked here, and
 whether each arm64 profile's backend and providers work with this onnxruntime. ``compare`` sets two machines'
 results side by side.

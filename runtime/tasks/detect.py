@@ -63,6 +63,7 @@ class Detector(ModelTask):
     options_type = DetectorOptions
     result_columns = ("detections", "count", "flag")  # an image's result (``image_result``): JSON, how many, any
     no_result = {"detections": "[]", "count": 0, "flag": False}  # an image that cannot be read (typed as a result)
+    unwatched = {"detections": []}  # a live video's record before its first frame
     # video frames decoded once, on the first machine, into a .npy file: two machines' decoders do not give the same
     # pixels (``parity.decoded``), and the runtime is compared on the same inputs
     parity_feed = Feed.VIDEO

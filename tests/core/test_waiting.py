@@ -33,6 +33,15 @@ def inside_code_that_clears_exceptions(sig, recorded=lambda: False):
     except KeyboardInterrupt:  # Terminated is one too
         return True
     return False
+
+def deferred(steps):
+    """steps(signals) run under DeferredSignals: prints "raised" where a KeyboardInterrupt leaves the block."""
+    try:
+        with DeferredSignals() as signals:
+            steps(signals)
+        print("not-raised")
+    except KeyboardInterrupt:
+        print("raised")
 '''
 
 
@@ -49,37 +58,26 @@ def test_without_deferral_such_a_signal_is_lost():
 
 def test_deferred_the_signal_is_raised_at_the_next_check():
     assert _run("""
-        try:
-            with DeferredSignals() as signals:
-                print(inside_code_that_clears_exceptions(signal.SIGINT, lambda: signals.pending is not None))
-                print(signals.pending == signal.SIGINT)
-                signals.check()
-            print("not-raised")
-        except KeyboardInterrupt:
-            print("raised", signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+        def steps(signals):
+            print(inside_code_that_clears_exceptions(signal.SIGINT, lambda: signals.pending is not None))
+            print(signals.pending == signal.SIGINT)
+            signals.check()
+        deferred(steps)
+        print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)
     """) == ["False", "True", "raised", "True"]  # recorded, raised at check(), the handler restored
 
 
 def test_a_signal_after_the_last_check_is_raised_when_the_block_ends():
-    assert _run("""
-        try:
-            with DeferredSignals() as signals:
-                signalled(signal.SIGINT, lambda: signals.pending is not None)
-            print("not-raised")
-        except KeyboardInterrupt:
-            print("raised")
-    """) == ["raised"]
+    assert _run("deferred(lambda signals: signalled(signal.SIGINT, lambda: signals.pending is not None))") == ["raised"]
 
 
 def test_a_second_signal_raises_at_once():
     assert _run("""
-        try:
-            with DeferredSignals() as signals:
-                signalled(signal.SIGINT, lambda: signals.pending is not None)
-                print("first-recorded")
-                signalled(signal.SIGINT)  # returns only by raising
-        except KeyboardInterrupt:
-            print("raised")
+        def steps(signals):
+            signalled(signal.SIGINT, lambda: signals.pending is not None)
+            print("first-recorded")
+            signalled(signal.SIGINT)  # returns only by raising
+        deferred(steps)
     """) == ["first-recorded", "raised"]
 
 

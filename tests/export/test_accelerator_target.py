@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import pytest
 
@@ -41,6 +42,9 @@ def test_a_target_this_host_cannot_run_is_checked_on_its_cpu():
     else:
         assert here.providers == ("CPUExecutionProvider",) and lacking == "CUDAExecutionProvider"
     assert runnable_here(load_profile("x86-64-cpu"))[1] is None
+    board = replace(load_profile("coral"), delegate="libedgeward-no-such-delegate.so.1")  # a delegate that is nowhere
+    assert board.missing() == "the TFLite delegate libedgeward-no-such-delegate.so.1"
+    assert runnable_here(board)[0].name in ("x86-64-cpu", "arm64-cpu")
 
 
 def test_an_export_for_a_gpu_on_a_host_without_one(fraud_run, tmp_path, capsys):

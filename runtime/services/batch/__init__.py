@@ -4,8 +4,8 @@ that are read, scored and written on their own: ``engine="local"`` scores them i
 on a pool of Ray actors (the ``ray`` extra), each holding one scorer, on one node or a cluster. Both engines score
 a unit with the same function, so the same rows give the same bytes; a unit scored twice counts once.
 
-    OUT/scores/*.parquet    the input's own columns (ids, labels; an image's path) and the results (``score`` and
-                            ``flag``; ``detections`` and ``count``; ``label``, ``score`` and ``top``)
+    OUT/scores/*.parquet    the input's own columns (ids, labels; an image's path) and the results (the runtime's
+                            ``result_columns``, ``flag`` among them)
     OUT/rejects/*.parquet   the same columns, ``field`` and ``reason``
     OUT/summary.json        rows in = rows scored + rows rejected
 """

@@ -40,15 +40,12 @@ def is_file(source: str) -> bool:
 
 @dataclass(frozen=True)
 class Published:
-    """One frame as served: its number, its record (detections, fps, timings) and its picture with the boxes drawn,
-    made together so that a caption and its picture never come from two frames."""
+    """One frame as served: its number, its record (the runtime's ``watch`` record, the frames per second) and its
+    picture as the runtime drew it, made together so that a caption and its picture never come from two frames."""
 
     number: int
     latest: dict
     jpeg: bytes
-
-
-NONE_YET = Published(-1, {"frame": -1, "detections": [], "fps": 0.0}, b"")  # what the page reads before a frame
 
 
 class VideoFeed:
@@ -60,7 +57,8 @@ class VideoFeed:
     def __init__(self, runtime, source: str, quality: int = 80, pace_files: bool = True, once: bool = False):
         self.runtime, self.source, self.quality, self.pace_files, self.once = runtime, source, quality, pace_files, once
         self.ended = False  # a file source played once (``once``) to its end
-        self.recent: deque[Published] = deque([NONE_YET], maxlen=self.KEPT)
+        none_yet = Published(-1, {"frame": -1, **runtime.unwatched, "fps": 0.0}, b"")  # what the page reads before a frame
+        self.recent: deque[Published] = deque([none_yet], maxlen=self.KEPT)
         self.frames = self.dropped = self.restarts = 0
         self.error: str | None = None
         self._stop = threading.Event()
