@@ -234,3 +234,27 @@ def test_unit_records_that_are_not_ours_count_as_not_done(tmp_path):
     record(4).write_bytes(b" " * (RECORD_BYTES + 1))
     record(5).write_bytes(b"\xff\xfe not json")
     assert done(tmp_path, units) == {0: Counts(10, 9, 1, 2)}
+
+
+def test_a_unit_opened_before_its_file_is_taken_away_is_read_whole(damaged, fraud_model, tmp_path, monkeypatch):
+    """The file renamed just after a unit has opened it (as a user moving it mid-run may): the unit reads what it
+    opened, without opening the file again (its header's names included; CI once met the rename between the two)."""
+    from edgeward.runtime.services.batch import units
+    from edgeward.runtime.services.batch.scorers import source_for
+
+    root, _, _ = damaged
+    csv = tmp_path / "in.csv"
+    shutil.copy(root / "a.csv", csv)
+    source = source_for(str(fraud_model), str(csv))
+    unit = units.plan(source, 1_000)[1]
+    want = pd.concat(units.read(source, unit, 1_000))
+    opened = units._open
+
+    def open_then_move(path):
+        f = opened(path)
+        csv.rename(tmp_path / "away.csv")
+        return f
+
+    monkeypatch.setattr(units, "_open", open_then_move)
+    got = pd.concat(units.read(source, unit, 1_000))
+    assert not csv.exists() and len(got) == len(want) > 0 and got.equals(want)

@@ -181,18 +181,25 @@ def columns(path: str, kind: str) -> list[str]:
         pq = require("pyarrow.parquet", "ray")
         with _read_errors(path, kind):
             names = pq.ParquetFile(path).schema_arrow.names
-        where = f"{path}: schema"
-    else:
-        with open(path, "rb") as f:
-            first = f.readline(1 << 20)
-        if not first.strip():
-            raise InputError(f"{path}: empty; expected a header line of column names, then rows")
-        try:
-            names = [n.strip() for n in first.decode("utf-8").rstrip("\r\n").split(",")]
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path} line 1: expected UTF-8 text, got byte 0x{first[exc.start]:02x} at column "
-                             f"{exc.start + 1}") from None
-        where = f"{path} line 1"
+        _once(names, f"{path}: schema")
+        return names
+    with open(path, "rb") as f:
+        return header_names(f.readline(1 << 20), path)
+
+
+def header_names(first: bytes, path: str) -> list[str]:
+    """The column names of a CSV file's header line ``first`` (its bytes, read already)."""
+    if not first.strip():
+        raise InputError(f"{path}: empty; expected a header line of column names, then rows")
+    try:
+        names = [n.strip() for n in first.decode("utf-8").rstrip("\r\n").split(",")]
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} line 1: expected UTF-8 text, got byte 0x{first[exc.start]:02x} at column "
+                         f"{exc.start + 1}") from None
+    return _once(names, f"{path} line 1")
+
+
+def _once(names: list[str], where: str) -> list[str]:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise InputError(f"{where}: column {twice[0]!r} appears {names.count(twice[0])} times; expected each once")
@@ -227,29 +234,32 @@ def _first_ragged_line(path: str, expected: int) -> int | str:
     lines), read a row at a time."""
     import csv
 
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        reader = csv.reader(f)
-        try:
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            reader = csv.reader(f)
             for row in reader:
                 if len(row) != expected and row:
                     return reader.line_num
-        except csv.Error:  # a field past the csv module's limit: the line stays unknown
-            pass
+    except (csv.Error, OSError):  # a field past the csv module's limit, the file gone since: the line stays unknown
+        pass
     return "?"
 
 
-def _first_bad_utf8_line(path: str) -> int:
-    """The line of a file's first byte that is not UTF-8, read a megabyte at a time."""
+def _first_bad_utf8_line(path: str) -> int | str:
+    """The line of a file's first byte that is not UTF-8, read a megabyte at a time ("?" if it is gone since)."""
     import codecs
 
     decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                return line + chunk[:exc.start].count(b"\n")
-            line += chunk.count(b"\n")
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    return line + chunk[:exc.start].count(b"\n")
+                line += chunk.count(b"\n")
+    except OSError:
+        return "?"
     return line
 
 
@@ -259,10 +269,10 @@ def split(frame, result_columns):
     return frame.loc[~bad].drop(columns=["field", "reason"]), frame.loc[bad].drop(columns=list(result_columns))
 
 
-def _csv_convert(pacsv, path: str, types: dict):
-    """Every column read as text (a bad value then rejects its row instead of failing the read), but those of
-    ``types`` (``passthrough_types``)."""
+def _csv_convert(pacsv, names: list[str], types: dict):
+    """Every column of ``names`` read as text (a bad value then rejects its row instead of failing the read), but
+    those of ``types`` (``passthrough_types``)."""
     import pyarrow as pa
 
-    return pacsv.ConvertOptions(column_types={name: types.get(name, pa.string()) for name in columns(path, ".csv")},
+    return pacsv.ConvertOptions(column_types={name: types.get(name, pa.string()) for name in names},
                                 strings_can_be_null=False)

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edgeward.core.errors import InputError, require
-from edgeward.runtime.services.batch.scorers import _csv_convert, _read_errors, split
+from edgeward.runtime.services.batch.scorers import _csv_convert, _read_errors, header_names, split
 
 HEADER_BYTES = 1 << 20  # the longest header line read
 SAMPLE_BYTES = 1 << 20  # read to estimate a CSV row's size
@@ -140,7 +140,7 @@ def read(source, unit: Unit, rows: int):
     with _read_errors(unit.path, source.kind, ragged):
         table = pacsv.read_csv(pa.py_buffer(header + data), read_options=pacsv.ReadOptions(block_size=1 << 24),
                                parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: ragged.append(row) or "error"),
-                               convert_options=_csv_convert(pacsv, unit.path, source.types))
+                               convert_options=_csv_convert(pacsv, header_names(header, unit.path), source.types))
     frame = table.to_pandas()
     for start in range(0, len(frame), rows):
         yield frame.iloc[start:start + rows]
