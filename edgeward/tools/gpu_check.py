@@ -16,6 +16,7 @@ Ultralytics' ONNX path), printed as a table and written to ``--out`` (JSON). Wit
 prints the CPU pipeline table (``pipeline_bench``, what the CPU spends around the model) and exits 0.
 
     python -m edgeward.tools gpu-check [--model yolo11n.onnx] [--repeats 300] [--out runs/gpu-check.json]
+    python -m edgeward.tools gpu-check --on-cpu     # the same rows on the CPU provider: what IO binding costs there
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def gpu_rows(model: Path, repeats: int, provider: str = "CUDAExecutionProvider")
     gpu = replace(load_profile("nvidia-gpu"), providers=(provider,))
     device = "cuda" if provider == "CUDAExecutionProvider" else "cpu"
     options = DetectorOptions(score_threshold=0.05)
-    rows: dict = {}
+    rows: dict = {"provider": provider}
     with Detector.from_yolo(model, labels, device=gpu, options=options) as detector, \
             Detector.from_yolo(model, labels, device=replace(gpu, io_binding=False, cuda_graph=False),
                                options=options) as unbound:
@@ -131,12 +132,14 @@ def gpu_rows(model: Path, repeats: int, provider: str = "CUDAExecutionProvider")
 
 def gpu_markdown(rows: dict) -> str:
     e, u = rows["edgeward_detect"], rows["edgeward_detect_plain_run"]
+    cuda = rows.get("provider", "CUDAExecutionProvider") == "CUDAExecutionProvider"
+    on, device = ("CUDA", "the GPU") if cuda else ("the CPU provider", "the CPU provider's memory")
     line = lambda what, ms: f"| {what} | {ms:.2f} | {ms / rows['bare_run_ms']:.2f}x |"  # noqa: E731
     out = ["| path, median ms a frame | ms | to bare |", "|---|---:|---:|",
-           line("bare `session.run` on CUDA (numpy in, numpy out)", rows["bare_run_ms"]),
-           line("IO binding, input already on the GPU", rows["io_binding_ms"]),
+           line(f"bare `session.run` on {on} (numpy in, numpy out)", rows["bare_run_ms"]),
+           line(f"IO binding, input already in {device}", rows["io_binding_ms"]),
            *([line("CUDA graph (fixed shapes, IO binding)", rows["cuda_graph_ms"])] if rows["cuda_graph_ms"] else []),
-           line(f"edgeward `Detector.detect`, nvidia-gpu ({e['execution']}; pre {e.get('preprocess_ms', 0):.2f}, "
+           line(f"edgeward `Detector.detect`, nvidia-gpu{'' if cuda else ' on ' + on} ({e['execution']}; pre {e.get('preprocess_ms', 0):.2f}, "
                 f"inference {e.get('inference_ms', 0):.2f}, post {e.get('postprocess_ms', 0):.2f})", e["ms"]),
            line(f"edgeward `Detector.detect`, plain run (pre {u.get('preprocess_ms', 0):.2f}, inference "
                 f"{u.get('inference_ms', 0):.2f}, post {u.get('postprocess_ms', 0):.2f})", u["ms"])]
@@ -152,10 +155,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", type=Path, help="a YOLOv8-layout ONNX file at 640 (default: a cheap one made here)")
     parser.add_argument("--repeats", type=int, default=300, help="timed calls per row (medians)")
     parser.add_argument("--out", type=Path, default=Path("runs/gpu-check.json"), help="the numbers, as JSON")
+    parser.add_argument("--on-cpu", action="store_true",
+                        help="the GPU table's rows on the CPU provider (IO binding's cost on a CPU; no CUDA graph row)")
 
 
 def run(args) -> int:
-    why = cuda_here()
+    why = None if args.on_cpu else cuda_here()
     if why:
         print(f"no CUDA GPU here: {why}; the GPU table needs one. What the CPU spends around the model, on one core:")
         result = {"gpu": None, "why": why, "cpu_pipeline": measure(max(1, args.repeats))}
@@ -163,7 +168,9 @@ def run(args) -> int:
     else:
         with tempfile.TemporaryDirectory() as tmp:
             model = args.model or yolov8_layout_model(Path(tmp) / "yolov8-layout.onnx")
-            result = {"gpu": gpu_rows(model, max(1, args.repeats)), "model": str(args.model or "cheap YOLOv8 layout")}
+            provider = "CPUExecutionProvider" if args.on_cpu else "CUDAExecutionProvider"
+            result = {"gpu": gpu_rows(model, max(1, args.repeats), provider),
+                      "model": str(args.model or "cheap YOLOv8 layout")}
         print(gpu_markdown(result["gpu"]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))

@@ -35,17 +35,22 @@ def test_gpu_check_without_a_gpu_says_so_and_measures_the_cpu_pipeline(tmp_path,
     assert set(cpu["met"]) == {"preprocess_ms", "pre_plus_post_ms"}
 
 
-def test_the_gpu_rows_run_their_code_on_the_cpu_provider(tmp_path):
-    """The GPU table's code, run on the CPU provider (no GPU here; the CUDA graph row needs one and is left out):
-    every row measured, the profile's IO binding in the edgeward row, both runs finding the same."""
+def test_the_gpu_rows_run_their_code_on_the_cpu_provider(tmp_path, capsys):
+    """The GPU table's code, run on the CPU provider (`gpu-check --on-cpu`; no GPU here, and the CUDA graph row needs
+    one and is left out): every row measured, the profile's IO binding in the edgeward row, both runs finding the same,
+    the table saying where it ran."""
     model = pipeline_bench.yolov8_layout_model(tmp_path / "m.onnx")
-    rows = gpu_check.gpu_rows(model, repeats=2, provider="CPUExecutionProvider")
+    assert tools(["gpu-check", "--on-cpu", "--model", str(model), "--repeats", "2", "--out", str(tmp_path / "g.json")]) == 0
+    table = capsys.readouterr().out
+    rows = json.loads((tmp_path / "g.json").read_text())["gpu"]
+    assert rows["provider"] == "CPUExecutionProvider"
     assert rows["edgeward_detect"]["execution"] == ("IO binding on cpu; no CUDA graph (the session runs on "
                                                     "CPUExecutionProvider, not CUDAExecutionProvider)")
     assert rows["edgeward_detect_plain_run"]["execution"] == "run"
     assert rows["frames_differing_bound_vs_plain"] == 0 and rows["cuda_graph_ms"] is None
     assert all(rows[k] > 0 for k in ("bare_run_ms", "io_binding_ms", "edgeward_detect_ms"))
     assert set(rows["edgeward_detect"]) >= {"ms", "preprocess_ms", "inference_ms", "postprocess_ms"}
-    table = gpu_check.gpu_markdown(rows)
-    assert "| bare `session.run` on CUDA" in table and "IO binding on cpu" in table
+    assert "| bare `session.run` on the CPU provider" in table and "IO binding on cpu" in table
+    assert "CUDA" not in table.replace("no CUDA graph", "").replace("CUDAExecutionProvider", "")
     assert "targets: edgeward <= 1.3x bare run: " in table
+    assert "| bare `session.run` on CUDA" in gpu_check.gpu_markdown({**rows, "provider": "CUDAExecutionProvider"})
