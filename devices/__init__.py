@@ -3,7 +3,7 @@
 Imports only edgeward.core; onnxruntime is imported lazily to list providers.
 """
 
-from edgeward.devices.host import HostInfo, available_providers, detect
+from edgeward.devices.host import HostInfo, available_providers, this_host
 from edgeward.devices.profiles import Backend, Profile, list_profiles, load_profile
 from edgeward.devices.select import closest_profile, cpu_profile, resolve, runnable_here
 

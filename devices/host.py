@@ -61,7 +61,8 @@ def _board() -> str:
     return ""
 
 
-def detect() -> HostInfo:
+def this_host() -> HostInfo:
+    """This machine: its architecture, cores, CPU and flags, board, accelerators and onnxruntime's providers."""
     model, flags = _cpuinfo()
     accelerators = []
     if any(Path(p).exists() for p in ("/dev/apex_0",)):

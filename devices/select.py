@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 
-from edgeward.devices.host import HostInfo, detect
+from edgeward.devices.host import HostInfo, this_host
 from edgeward.devices.profiles import Profile, load_profile
 
 
@@ -48,5 +48,5 @@ def resolve(device: "str | Profile | None") -> Profile:
     if isinstance(device, Profile):
         return device
     if device in (None, "auto"):
-        return closest_profile(detect())
+        return closest_profile(this_host())
     return load_profile(device)

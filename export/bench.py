@@ -72,9 +72,9 @@ class BenchOptions:
 
 
 def machine() -> dict:
-    from edgeward.devices import detect
+    from edgeward.devices import this_host
 
-    host = detect()
+    host = this_host()
     import onnxruntime
 
     return {"cpu": host.cpu_model, "arch": host.arch, "cores": host.cores, "flags": list(host.cpu_flags),

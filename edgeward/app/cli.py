@@ -244,7 +244,7 @@ def cmd_sign(args) -> int:
 
 
 def cmd_devices(args) -> int:
-    from edgeward.devices import closest_profile, detect, list_profiles, load_profile
+    from edgeward.devices import closest_profile, list_profiles, load_profile, this_host
 
     if args.action == "list":
         _out(f"{'profile':16s} {'format':6s} {'precision':9s} {'backends':22s} description")
@@ -258,7 +258,7 @@ def cmd_devices(args) -> int:
             value = [getattr(v, "value", v) for v in value] if isinstance(value, tuple) else getattr(value, "value", value)
             _out(f"{key:12s} {value}")
     else:
-        host = detect()
+        host = this_host()
         for key, value in host.__dict__.items():
             _out(f"{key:13s} {', '.join(value) if isinstance(value, tuple) else value}")
         _out(f"{'int8 fast':13s} {host.int8_fast}")
@@ -561,8 +561,8 @@ def parser() -> argparse.ArgumentParser:
     sg.set_defaults(fn=cmd_sign)
 
     v = sub.add_parser("devices", help="device profiles and this host")
-    v.add_argument("action", choices=["list", "show", "detect"], help="list: every profile; show NAME: one profile's "
-                   "fields; detect: this host, its CPU class and the profile it gets")
+    v.add_argument("action", choices=["list", "show", "host"], help="list: every profile; show NAME: one profile's "
+                   "fields; host: this host, its CPU class and the profile it gets")
     v.add_argument("name", nargs="?", help="show: a profile name or a profile .toml file")
     v.set_defaults(fn=cmd_devices)
 

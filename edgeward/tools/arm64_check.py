@@ -67,8 +67,8 @@ def boards(root: Path, env: dict) -> list[dict]:
             if model:
                 tree.mkdir(parents=True, exist_ok=True)
                 (tree / "model").write_bytes(model.encode() + b"\0")
-            done = emulated(root, env, "-c", "from edgeward.devices import closest_profile, detect; "
-                                             "h = detect(); print(h.arch, '|', h.board, '|', closest_profile(h).name)")
+            done = emulated(root, env, "-c", "from edgeward.devices import closest_profile, this_host; "
+                                             "h = this_host(); print(h.arch, '|', h.board, '|', closest_profile(h).name)")
             arch, board, picked = (done.stdout.strip().split(" | ") + ["", "", ""])[:3]
             rows.append({"board": model or "(none: a generic arm64 machine)", "arch": arch, "seen": board,
                          "picked": picked or done.stderr.strip()[-200:], "expected": expected, "ok": picked == expected})

@@ -46,10 +46,10 @@ def decoded(video: str, frames: int = 30) -> np.ndarray:
 def profiles_here(artifact: str) -> dict:
     """The profile ``auto`` picks on this host, and for each arm64 profile whether a session runs with it."""
     from edgeward.core.errors import EdgewardError
-    from edgeward.devices import closest_profile, detect
+    from edgeward.devices import closest_profile, this_host
     from edgeward.runtime.engine.model import Model
 
-    host = detect()
+    host = this_host()
     result = {"machine": platform.machine(), "python": platform.python_version(), "auto": closest_profile(host).name,
               "providers": list(host.providers), "profiles": {}}
     for name in PROFILES:

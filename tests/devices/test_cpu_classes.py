@@ -88,8 +88,8 @@ def test_profiles_name_the_cpu_classes_they_target(tmp_path):
         assert str(err.value) == f"{tmp_path / 'bad.toml'}: {message}"
 
 
-def test_devices_detect_reports_the_cpu_class_and_which_classes_it_can_check(capsys):
-    assert main(["devices", "detect"]) == 0
+def test_devices_host_reports_the_cpu_class_and_which_classes_it_can_check(capsys):
+    assert main(["devices", "host"]) == 0
     out = capsys.readouterr().out
     assert f"cpu class     {HERE.value}: {HERE.kernels}" in out
     assert f"{HERE.value}: this CPU" in out and "int8 checks" in out

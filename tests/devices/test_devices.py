@@ -4,7 +4,7 @@ import pytest
 
 from edgeward.app.cli import main
 from edgeward.core.errors import DeviceError, InputError
-from edgeward.devices import Backend, HostInfo, closest_profile, detect, list_profiles, load_profile
+from edgeward.devices import Backend, HostInfo, closest_profile, list_profiles, load_profile, this_host
 
 
 def test_the_required_profiles_exist_and_load():
@@ -54,8 +54,8 @@ def test_closest_profile(host, expected):
     assert closest_profile(host).name == expected
 
 
-def test_detect_this_host():
-    host = detect()
+def test_this_host_is_described():
+    host = this_host()
     assert host.cores >= 1 and host.arch
     assert "CPUExecutionProvider" in host.providers
 
@@ -67,7 +67,7 @@ def test_cli_devices(capsys):
                                                                       "description"]
     assert main(["devices", "show", "coral"]) == 0
     assert "libedgetpu.so.1" in capsys.readouterr().out
-    assert main(["devices", "detect"]) == 0
+    assert main(["devices", "host"]) == 0
     out = capsys.readouterr().out
     assert "closest" in out and "providers" in out
     assert main(["devices", "show", "toaster"]) == 2  # a name no profile has: bad input
@@ -96,7 +96,7 @@ def test_a_32_bit_arm_install_goes_on_without_onnxruntime_and_says_what_to_do(mo
     monkeypatch.setattr("platform.machine", lambda: "armv7l")
     with pytest.raises(DeviceError, match=r"^onnxruntime has no wheels for 32-bit ARM \(armv7l\), .* install the 64-bit OS"):
         Model("fraud-sim")
-    assert main(["devices", "detect"]) == 0
+    assert main(["devices", "host"]) == 0
     assert "onnxruntime   missing: onnxruntime has no wheels for 32-bit ARM (armv7l)" in capsys.readouterr().out
     monkeypatch.setattr("platform.machine", lambda: "x86_64")
     with pytest.raises(DeviceError, match=r"^onnxruntime is not installed: pip install onnxruntime"):
