@@ -132,7 +132,7 @@ def gpu_rows(model: Path, repeats: int, provider: str = "CUDAExecutionProvider")
 
 def gpu_markdown(rows: dict) -> str:
     e, u = rows["edgeward_detect"], rows["edgeward_detect_plain_run"]
-    cuda = rows.get("provider", "CUDAExecutionProvider") == "CUDAExecutionProvider"
+    cuda = rows["provider"] == "CUDAExecutionProvider"
     on, device = ("CUDA", "the GPU") if cuda else ("the CPU provider", "the CPU provider's memory")
     line = lambda what, ms: f"| {what} | {ms:.2f} | {ms / rows['bare_run_ms']:.2f}x |"  # noqa: E731
     out = ["| path, median ms a frame | ms | to bare |", "|---|---:|---:|",

@@ -238,7 +238,7 @@ def test_unit_records_that_are_not_ours_count_as_not_done(tmp_path):
 
 def test_a_unit_opened_before_its_file_is_taken_away_is_read_whole(damaged, fraud_model, tmp_path, monkeypatch):
     """The file renamed just after a unit has opened it (as a user moving it mid-run may): the unit reads what it
-    opened, without opening the file again (its header's names included; CI once met the rename between the two)."""
+    opened, its header's names included, without opening the file again."""
     from edgeward.runtime.services.batch import units
     from edgeward.runtime.services.batch.scorers import source_for
 
@@ -258,3 +258,13 @@ def test_a_unit_opened_before_its_file_is_taken_away_is_read_whole(damaged, frau
     monkeypatch.setattr(units, "_open", open_then_move)
     got = pd.concat(units.read(source, unit, 1_000))
     assert not csv.exists() and len(got) == len(want) > 0 and got.equals(want)
+
+
+def test_the_error_line_finders_say_an_unknown_line_for_a_file_gone_since(tmp_path):
+    """A damaged unit whose file is gone by the time its line is looked for: the line is "?", not a traceback."""
+    from edgeward.runtime.services.batch.scorers import _first_bad_utf8_line, _first_ragged_line
+
+    gone = str(tmp_path / "gone.csv")
+    assert _first_ragged_line(gone, 3) == "?" and _first_bad_utf8_line(gone) == "?"
+    (tmp_path / "here.csv").write_bytes(b"a,b\n1,2\n1,2,3\n\xff\n")
+    assert _first_ragged_line(str(tmp_path / "here.csv"), 2) == 3 and _first_bad_utf8_line(str(tmp_path / "here.csv")) == 4

@@ -210,8 +210,8 @@ def test_an_interrupted_run_keeps_what_it_scored_and_the_same_command_resumes(fr
 @pytest.mark.full
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_sent_to_the_stopped_driver_is_acted_on(fraud_model, big_csv, tmp_path, sig):
-    """Ctrl-Z, then a signal, then continued: the run stops at its next unit, five times out of five (before batch
-    deferred signals to between units, about one run in five went on to its end: docs/decisions.md)."""
+    """Ctrl-Z, then a signal, then continued: the run stops at its next unit, five times out of five (signals are
+    acted on between units: docs/decisions.md, "Batch scoring")."""
     for k in range(5):
         proc = _batch(fraud_model, big_csv, tmp_path / f"out{k}")
         _, _, stderr = _stopped_then(proc, tmp_path / f"out{k}", lambda: os.kill(proc.pid, sig))
